@@ -1,0 +1,40 @@
+//! The platform's protobuf contract, generated at build time from `proto/`.
+//!
+//! - [`todo::user::v1`], [`todo::task::v1`], [`todo::notify::v1`]: messages,
+//!   tonic clients and servers of the three services. Public services carry
+//!   `google.api.http` annotations; the `*InternalService`s carry none and
+//!   are called only between services.
+//! - [`google::rpc`]: the error-detail messages sent in
+//!   `grpc-status-details-bin`.
+//! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of all of it, options
+//!   included, for gRPC reflection and for the edge's transcoding.
+
+#![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
+
+/// Encoded `google.protobuf.FileDescriptorSet` of every `.proto` file here
+/// and its imports, with source info (comments) and custom options intact.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor_set.bin"));
+
+pub mod todo {
+    pub mod user {
+        pub mod v1 {
+            tonic::include_proto!("todo.user.v1");
+        }
+    }
+    pub mod task {
+        pub mod v1 {
+            tonic::include_proto!("todo.task.v1");
+        }
+    }
+    pub mod notify {
+        pub mod v1 {
+            tonic::include_proto!("todo.notify.v1");
+        }
+    }
+}
+
+pub mod google {
+    pub mod rpc {
+        tonic::include_proto!("google.rpc");
+    }
+}

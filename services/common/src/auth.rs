@@ -1,0 +1,281 @@
+//! Who is calling.
+//!
+//! End users: an access token (a JWT signed by the user service with
+//! Ed25519) in `authorization: Bearer`, verified locally by every service
+//! with the public keys from `UserService.GetJwks`, cached and refreshed on
+//! an unknown `kid` at a bounded rate. The algorithm is pinned and `typ`,
+//! `iss`, `aud`, `exp`, `nbf` and `sub` are checked.
+//!
+//! Services: a shared secret in `x-service-token`, required by every
+//! internal RPC and never accepted in place of a user token (nor the
+//! reverse).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::RwLock;
+use tonic::{Request, Status};
+
+use todo_proto::todo::user::v1::{GetJwksRequest, Jwks, user_service_client::UserServiceClient};
+
+/// The JWT `typ` of access tokens (RFC 9068), so that no other kind of
+/// token signed by the same key passes as one.
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub aud: String,
+    /// The user's id.
+    pub sub: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    /// Unique per token.
+    pub jti: String,
+}
+
+/// Who the tokens are issued by and for.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// `iss` of every access token. `TODO_JWT_ISSUER`, default `todo-user`.
+    pub issuer: String,
+    /// `aud` of every access token. `TODO_JWT_AUDIENCE`, default `todo`.
+    pub audience: String,
+}
+
+impl TokenSettings {
+    /// # Errors
+    /// When a variable is set but invalid.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Ok(Self {
+            issuer: crate::config::var_or("TODO_JWT_ISSUER", "todo-user".to_owned())?,
+            audience: crate::config::var_or("TODO_JWT_AUDIENCE", "todo".to_owned())?,
+        })
+    }
+}
+
+/// The authenticated end user of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+}
+
+/// Where verification keys come from: the user service over gRPC, or the
+/// user service's own key ring.
+#[tonic::async_trait]
+pub trait JwksSource: Send + Sync + 'static {
+    async fn fetch(&self) -> Result<Jwks, Status>;
+}
+
+#[tonic::async_trait]
+impl JwksSource for UserServiceClient<tonic::transport::Channel> {
+    async fn fetch(&self) -> Result<Jwks, Status> {
+        Ok(self.clone().get_jwks(GetJwksRequest {}).await?.into_inner())
+    }
+}
+
+/// How often the key set may be fetched because of an unknown `kid`, so a
+/// flood of forged tokens cannot turn into a flood of key fetches.
+const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// How soon an empty cache may be filled again after a failed fetch.
+const EMPTY_RETRY_INTERVAL: Duration = Duration::from_millis(500);
+
+#[derive(Default)]
+struct KeyCache {
+    keys: HashMap<String, DecodingKey>,
+    fetched_at: Option<Instant>,
+}
+
+/// Verifies access tokens locally. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct TokenVerifier {
+    source: Arc<dyn JwksSource>,
+    cache: Arc<RwLock<KeyCache>>,
+    validation: Arc<Validation>,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier").finish_non_exhaustive()
+    }
+}
+
+impl TokenVerifier {
+    pub fn new(settings: &TokenSettings, source: Arc<dyn JwksSource>) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&settings.issuer]);
+        validation.set_audience(&[&settings.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = 30;
+        Self { source, cache: Arc::default(), validation: Arc::new(validation) }
+    }
+
+    /// The user a bearer token in `authorization` speaks for.
+    ///
+    /// # Errors
+    /// UNAUTHENTICATED when the header is missing or the token is not a
+    /// valid access token; UNAVAILABLE when no keys can be had.
+    pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        let header = request
+            .metadata()
+            .get("authorization")
+            .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?;
+        let claims = self.verify(token).await?;
+        Ok(Caller { user_id: claims.sub })
+    }
+
+    /// The claims of a valid access token.
+    ///
+    /// # Errors
+    /// UNAUTHENTICATED for any token that is not a valid access token,
+    /// UNAVAILABLE when the keys cannot be fetched.
+    pub async fn verify(&self, token: &str) -> Result<AccessClaims, Status> {
+        let invalid = || Status::unauthenticated("invalid access token");
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
+        if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+            return Err(invalid());
+        }
+        let kid = header.kid.ok_or_else(invalid)?;
+        let key = self.key(&kid).await?.ok_or_else(invalid)?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(|e| {
+            tracing::debug!(reason = %e, "access token rejected");
+            invalid()
+        })?;
+        Ok(data.claims)
+    }
+
+    /// The key named `kid`, refreshing the cache when it is unknown and the
+    /// last refresh is old enough.
+    async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, Status> {
+        {
+            let cache = self.cache.read().await;
+            if let Some(k) = cache.keys.get(kid) {
+                return Ok(Some(k.clone()));
+            }
+            if !refresh_due(&cache) {
+                return Ok(None);
+            }
+        }
+        let mut cache = self.cache.write().await;
+        // Another task may have refreshed while this one waited.
+        if let Some(k) = cache.keys.get(kid) {
+            return Ok(Some(k.clone()));
+        }
+        if !refresh_due(&cache) {
+            return Ok(None);
+        }
+        cache.fetched_at = Some(Instant::now());
+        let jwks = self.source.fetch().await.map_err(|e| {
+            tracing::warn!(code = ?e.code(), "cannot fetch token verification keys");
+            Status::unavailable("token verification keys are unavailable")
+        })?;
+        cache.keys = jwks
+            .keys
+            .iter()
+            .filter(|k| k.kty == "OKP" && k.crv == "Ed25519")
+            .filter_map(|k| DecodingKey::from_ed_components(&k.x).ok().map(|d| (k.kid.clone(), d)))
+            .collect();
+        Ok(cache.keys.get(kid).cloned())
+    }
+}
+
+fn refresh_due(cache: &KeyCache) -> bool {
+    let wait = if cache.keys.is_empty() { EMPTY_RETRY_INTERVAL } else { MIN_REFRESH_INTERVAL };
+    cache.fetched_at.is_none_or(|t| t.elapsed() >= wait)
+}
+
+/// The metadata key of the service credential.
+pub const SERVICE_TOKEN: &str = "x-service-token";
+
+/// The shared secret that internal RPCs require.
+#[derive(Clone)]
+pub struct ServiceCredential(Arc<str>);
+
+impl std::fmt::Debug for ServiceCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServiceCredential(..)")
+    }
+}
+
+impl ServiceCredential {
+    /// # Errors
+    /// When the secret is too short to resist guessing.
+    pub fn new(secret: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(secret.len() >= 32, "the internal token must be at least 32 characters");
+        Ok(Self(secret.into()))
+    }
+
+    /// A fresh random credential, for the all-in-one process and tests.
+    pub fn random() -> Self {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(hex::encode(bytes).into())
+    }
+
+    /// Reads `TODO_INTERNAL_TOKEN`; when unset, a random one (only useful
+    /// when every service runs in this process).
+    ///
+    /// # Errors
+    /// When the variable is set but too short.
+    pub fn from_env() -> anyhow::Result<Self> {
+        match crate::config::var_opt("TODO_INTERNAL_TOKEN") {
+            Some(secret) => Self::new(&secret),
+            None => {
+                tracing::warn!("TODO_INTERNAL_TOKEN is unset; internal calls from other processes will be refused");
+                Ok(Self::random())
+            }
+        }
+    }
+
+    fn matches(&self, presented: &[u8]) -> bool {
+        // Compare digests so the comparison time does not depend on where
+        // the first differing byte is.
+        use sha2::{Digest, Sha256};
+        let a = Sha256::digest(self.0.as_bytes());
+        let b = Sha256::digest(presented);
+        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Server-side interceptor: refuses calls without the service credential.
+#[derive(Clone, Debug)]
+pub struct RequireServiceCredential(pub ServiceCredential);
+
+impl tonic::service::Interceptor for RequireServiceCredential {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        match request.metadata().get(SERVICE_TOKEN) {
+            Some(v) if self.0.matches(v.as_bytes()) => Ok(request),
+            _ => Err(Status::permission_denied("internal RPC")),
+        }
+    }
+}
+
+/// Client-side interceptor: attaches the service credential.
+#[derive(Clone, Debug)]
+pub struct AttachServiceCredential(pub ServiceCredential);
+
+impl tonic::service::Interceptor for AttachServiceCredential {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let value = self.0.0.parse().map_err(|_| Status::internal("invalid service credential"))?;
+        request.metadata_mut().insert(SERVICE_TOKEN, value);
+        Ok(request)
+    }
+}
+
+/// A channel that authenticates as a service.
+pub type ServiceChannel =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, AttachServiceCredential>;

@@ -1,0 +1,153 @@
+//! The database: one sqlx code path for SQLite (embedded default, one file
+//! per service) and MySQL 8 / MariaDB 10.6+ (production), through sqlx's
+//! `Any` driver. Queries use `?` placeholders and portable SQL; the few
+//! statements that differ by backend branch on [`Backend`].
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::Migrator;
+
+pub use sqlx::AnyPool as Pool;
+
+/// Which database server a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+}
+
+impl Backend {
+    /// The backend named by a connection URL's scheme.
+    ///
+    /// # Errors
+    /// When the scheme is neither `sqlite:` nor `mysql:`/`mariadb:`.
+    pub fn of_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            Ok(Self::MySql)
+        } else {
+            anyhow::bail!("unsupported database URL scheme (use sqlite: or mysql:)")
+        }
+    }
+}
+
+/// How a service reaches its database.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `sqlite://path/to/file.db` or `mysql://user:pass@host:3306/schema`.
+    pub url: String,
+    /// Upper bound of open connections in the pool.
+    pub max_connections: u32,
+}
+
+impl DbConfig {
+    /// Reads `{prefix}_DATABASE_URL` (default `sqlite://data/{name}.db`) and
+    /// `{prefix}_DB_MAX_CONNECTIONS` (default 10).
+    ///
+    /// # Errors
+    /// When a variable is set but invalid.
+    pub fn from_env(prefix: &str, name: &str) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self {
+            url: crate::config::var_or(&format!("{prefix}_DATABASE_URL"), format!("sqlite://data/{name}.db"))?,
+            max_connections: crate::config::var_or(&format!("{prefix}_DB_MAX_CONNECTIONS"), 10)?,
+        })
+    }
+}
+
+/// A connected pool and its backend.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: Pool,
+    pub backend: Backend,
+}
+
+/// Connects to the database, creating an SQLite file (and its folder) when
+/// missing, then applies `migrator`'s pending migrations.
+///
+/// # Errors
+/// When the database cannot be reached or a migration fails. The URL is not
+/// part of the error: it may carry a password.
+pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<Db> {
+    sqlx::any::install_default_drivers();
+    let backend = Backend::of_url(&config.url)?;
+    let url = match backend {
+        Backend::Sqlite => sqlite_url(&config.url)?,
+        Backend::MySql => config.url.clone(),
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(config.max_connections.max(1))
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    // WAL lets readers run beside the one writer; the busy
+                    // timeout queues writers instead of failing them.
+                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                } else {
+                    sqlx::query("SET time_zone = '+00:00'").execute(&mut *conn).await?;
+                }
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .context("cannot connect to the database")?;
+    migrator.run(&pool).await.context("database migration failed")?;
+    Ok(Db { pool, backend })
+}
+
+/// Adds `mode=rwc` (create if missing) and makes the file's folder.
+fn sqlite_url(url: &str) -> anyhow::Result<String> {
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path != ":memory:" {
+        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+    }
+    let query = if query.contains("mode=") {
+        query.to_owned()
+    } else if query.is_empty() {
+        "mode=rwc".to_owned()
+    } else {
+        format!("{query}&mode=rwc")
+    };
+    // Validate now, so a bad URL fails at start-up with a clear message.
+    let full = format!("sqlite://{path}?{query}");
+    sqlx::sqlite::SqliteConnectOptions::from_str(&full).context("invalid sqlite URL")?;
+    Ok(full)
+}
+
+/// Whether an error is a unique-key violation, which callers turn into a
+/// domain error such as "already exists".
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_gain_create_mode() {
+        let dir = std::env::temp_dir().join(format!("todo-db-test-{}", std::process::id()));
+        let url = format!("sqlite://{}/x.db", dir.display());
+        let out = sqlite_url(&url).unwrap_or_default();
+        assert!(out.ends_with("x.db?mode=rwc"), "{out}");
+        assert!(dir.is_dir());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused() {
+        assert!(Backend::of_url("postgres://x").is_err());
+        assert_eq!(Backend::of_url("mysql://root@h/db").ok(), Some(Backend::MySql));
+    }
+}

@@ -1,0 +1,90 @@
+//! A tonic server with what every service port offers besides its own
+//! RPCs: `grpc.health.v1`, server reflection in `v1` and `v1alpha` (grpcurl
+//! 1.8 speaks the latter), a span per call carrying the request id, and
+//! graceful shutdown.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+use tonic_health::ServingStatus;
+
+/// The metadata key that carries the request id minted by the edge.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Binds `addr`; port 0 picks a free port (tests).
+///
+/// # Errors
+/// When the address cannot be bound.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Serves `routes` on `listener` until `shutdown` is cancelled, then
+/// reports NOT_SERVING and drains in-flight calls.
+///
+/// `services` are the fully qualified names reported SERVING by the health
+/// service.
+///
+/// # Errors
+/// When the server fails.
+pub async fn serve(
+    listener: TcpListener,
+    routes: Routes,
+    services: &[&str],
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    for name in services {
+        reporter.set_service_status(*name, ServingStatus::Serving).await;
+    }
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(todo_proto::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("reflection v1")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(todo_proto::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("reflection v1alpha")?;
+
+    let addr = listener.local_addr().ok();
+    let routes = routes
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+
+    let names: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
+    let drain = async move {
+        shutdown.cancelled().await;
+        for name in &names {
+            reporter.set_service_status(name, ServingStatus::NotServing).await;
+        }
+    };
+    tracing::info!(addr = ?addr, "gRPC server listening");
+    tonic::transport::Server::builder()
+        .trace_fn(|req| {
+            let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("grpc", method = %req.uri().path(), request_id = %request_id)
+        })
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
+        .await
+        .context("gRPC server failed")
+}
+
+/// A lazily connecting channel to `url`: a service that is down at start-up
+/// is reached once it comes up. One channel per upstream, shared by clones.
+///
+/// # Errors
+/// When `url` is not a valid URI.
+pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .with_context(|| format!("invalid upstream URL {url}"))?
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(std::time::Duration::from_secs(30));
+    Ok(endpoint.connect_lazy())
+}

@@ -1,0 +1,25 @@
+//! Plumbing that every binary of the platform shares. No business logic
+//! lives here: each service owns its rules, this crate only wires them up.
+//!
+//! # Layout
+//! - [`config`]: reading typed settings from the environment.
+//! - [`telemetry`]: the tracing subscriber.
+//! - [`shutdown`]: SIGINT/SIGTERM as a future.
+//! - [`db`]: the sqlx pool (SQLite or MySQL/MariaDB behind one code path)
+//!   and migrations.
+//! - [`auth`]: local verification of access tokens with keys fetched from
+//!   the user service, and the service credential for internal RPCs.
+//! - [`grpc`]: a tonic server with health, reflection and request spans.
+//! - [`status`]: building `tonic::Status` values clients can act on.
+//! - [`clock`]: ids and time conversions.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod grpc;
+pub mod shutdown;
+pub mod status;
+pub mod telemetry;
+
+pub use tokio_util::sync::CancellationToken;

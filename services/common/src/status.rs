@@ -1,0 +1,45 @@
+//! `tonic::Status` values that clients can act on. The edge renders them as
+//! the JSON error of API.md; grpcurl shows them as they are.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// One invalid request field: its proto3 JSON path and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self { field: field.into(), description: description.into() }
+    }
+}
+
+/// INVALID_ARGUMENT with a `google.rpc.BadRequest` detail naming each field.
+pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
+    let message = match violations {
+        [one] => format!("{}: {}", one.field, one.description),
+        _ => "request has invalid fields".to_owned(),
+    };
+    let mut details = ErrorDetails::new();
+    for v in violations {
+        details.add_bad_request_violation(v.field.clone(), v.description.clone());
+    }
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
+/// RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo` detail, which the edge
+/// turns into `Retry-After`.
+pub fn resource_exhausted(message: &str, retry_after: std::time::Duration) -> Status {
+    let details = ErrorDetails::with_retry_info(Some(retry_after));
+    Status::with_error_details(Code::ResourceExhausted, message, details)
+}
+
+/// INTERNAL without detail for the client; the cause is logged here, once,
+/// with its whole chain.
+pub fn internal(err: &anyhow::Error) -> Status {
+    tracing::error!(error = format!("{err:#}"), "internal error");
+    Status::internal("internal error")
+}
