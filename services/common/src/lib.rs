@@ -10,6 +10,7 @@
 //! - [`auth`]: local verification of access tokens with keys fetched from
 //!   the user service, and the service credential for internal RPCs.
 //! - [`grpc`]: a tonic server with health, reflection and request spans.
+//! - [`outbox`]: calls to other services that must not be lost.
 //! - [`status`]: building `tonic::Status` values clients can act on.
 //! - [`clock`]: ids and time conversions.
 
@@ -18,6 +19,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod grpc;
+pub mod outbox;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

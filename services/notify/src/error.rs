@@ -1,0 +1,39 @@
+//! The notify service's errors and their one mapping to gRPC status.
+
+use todo_common::status::{FieldViolation, internal, invalid_argument};
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// INVALID_ARGUMENT with a BadRequest detail per field.
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    /// NOT_FOUND: missing, or another user's.
+    #[error("notification not found")]
+    NotFound,
+    /// INTERNAL: logged with its cause chain, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<FieldViolation> for Error {
+    fn from(v: FieldViolation) -> Self {
+        Self::Invalid(vec![v])
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid(v) => invalid_argument(&v),
+            Error::NotFound => Status::not_found(e.to_string()),
+            Error::Internal(err) => internal(&err),
+        }
+    }
+}

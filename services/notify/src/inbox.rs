@@ -1,0 +1,161 @@
+//! The in-app inbox and notification settings, every statement scoped to
+//! the owner.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use todo_common::clock::{new_id, to_timestamp};
+use todo_common::db::{Pool, is_unique_violation};
+use todo_proto::todo::notify::v1::{Notification, NotificationKind};
+
+use crate::error::Error;
+
+/// Adds a notification; a repeated `dedup_key` adds nothing.
+pub async fn add(
+    pool: &Pool,
+    user_id: &str,
+    kind: NotificationKind,
+    title: &str,
+    body: &str,
+    task_id: &str,
+    dedup_key: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let result = sqlx::query(
+        "INSERT INTO notifications (id, user_id, kind, title, body, task_id, dedup_key, create_time, read_time) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+    )
+    .bind(new_id())
+    .bind(user_id)
+    .bind(i64::from(i32::from(kind)))
+    .bind(title)
+    .bind(body)
+    .bind(task_id)
+    .bind(dedup_key)
+    .bind(now)
+    .execute(pool)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+const COLUMNS: &str = "id, kind, title, body, task_id, create_time, read_time";
+
+fn from_row(r: &AnyRow) -> Result<Notification, Error> {
+    Ok(Notification {
+        id: r.try_get("id")?,
+        kind: i32::try_from(r.try_get::<i64, _>("kind")?).unwrap_or_default(),
+        title: r.try_get("title")?,
+        body: r.try_get("body")?,
+        task_id: r.try_get("task_id")?,
+        create_time: Some(to_timestamp(r.try_get("create_time")?)),
+        read_time: r.try_get::<Option<i64>, _>("read_time")?.map(to_timestamp),
+    })
+}
+
+/// Newest first, before `before` (keyset paging on the time-ordered id).
+pub async fn list(
+    pool: &Pool,
+    user_id: &str,
+    unread_only: bool,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Notification>, Error> {
+    let mut sql = format!("SELECT {COLUMNS} FROM notifications WHERE user_id = ?");
+    if unread_only {
+        sql.push_str(" AND read_time IS NULL");
+    }
+    if before.is_some() {
+        sql.push_str(" AND id < ?");
+    }
+    sql.push_str(" ORDER BY id DESC LIMIT ?");
+    let mut q = sqlx::query(&sql).bind(user_id);
+    if let Some(b) = before {
+        q = q.bind(b.to_owned());
+    }
+    let rows = q.bind(limit).fetch_all(pool).await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn unread_count(pool: &Pool, user_id: &str) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_time IS NULL")
+        .bind(user_id)
+        .fetch_one(pool)
+        .await?)
+}
+
+/// Marks one read (keeping the first read time) and returns it.
+pub async fn mark_read(pool: &Pool, user_id: &str, id: &str, now: i64) -> Result<Notification, Error> {
+    sqlx::query("UPDATE notifications SET read_time = ? WHERE user_id = ? AND id = ? AND read_time IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .bind(id)
+        .execute(pool)
+        .await?;
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM notifications WHERE user_id = ? AND id = ?"))
+        .bind(user_id)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(Error::NotFound)?;
+    from_row(&row)
+}
+
+pub async fn mark_all_read(pool: &Pool, user_id: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("UPDATE notifications SET read_time = ? WHERE user_id = ? AND read_time IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// Whether reminders are also e-mailed; on until the user turns them off.
+pub async fn email_reminders(pool: &Pool, user_id: &str) -> Result<bool, Error> {
+    let v: Option<i64> = sqlx::query_scalar("SELECT email_reminders FROM settings WHERE user_id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(v.is_none_or(|v| v != 0))
+}
+
+pub async fn set_email_reminders(pool: &Pool, user_id: &str, on: bool, now: i64) -> Result<(), Error> {
+    let changed = sqlx::query("UPDATE settings SET email_reminders = ?, update_time = ? WHERE user_id = ?")
+        .bind(i64::from(on))
+        .bind(now)
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    if changed.rows_affected() == 0 {
+        let inserted = sqlx::query("INSERT INTO settings (user_id, email_reminders, update_time) VALUES (?, ?, ?)")
+            .bind(user_id)
+            .bind(i64::from(on))
+            .bind(now)
+            .execute(pool)
+            .await;
+        match inserted {
+            Ok(_) => {}
+            // A concurrent first write won; apply ours on top.
+            Err(e) if is_unique_violation(&e) => {
+                sqlx::query("UPDATE settings SET email_reminders = ?, update_time = ? WHERE user_id = ?")
+                    .bind(i64::from(on))
+                    .bind(now)
+                    .bind(user_id)
+                    .execute(pool)
+                    .await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Erases everything the inbox holds of a user.
+pub async fn erase(pool: &Pool, user_id: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM notifications WHERE user_id = ?").bind(user_id).execute(pool).await?;
+    sqlx::query("DELETE FROM settings WHERE user_id = ?").bind(user_id).execute(pool).await?;
+    sqlx::query("DELETE FROM emails WHERE user_id = ?").bind(user_id).execute(pool).await?;
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! A task's writable fields, parsed and checked at the boundary.
+
+use prost_types::Timestamp;
+use todo_common::clock::from_timestamp;
+use todo_common::status::FieldViolation;
+use todo_proto::todo::task::v1::{Priority, Task};
+
+pub const TITLE_MAX: usize = 500;
+pub const DESCRIPTION_MAX: usize = 10_000;
+pub const LABELS_MAX: usize = 20;
+pub const LABEL_MAX: usize = 50;
+
+/// The fields a client may write, valid by construction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskFields {
+    pub title: String,
+    pub description: String,
+    pub done: bool,
+    pub due_time: Option<i64>,
+    pub remind_time: Option<i64>,
+    pub priority: i32,
+    pub labels: Vec<String>,
+}
+
+impl TaskFields {
+    /// Parses every writable field of `task`, collecting all violations.
+    /// Output-only fields are ignored.
+    ///
+    /// # Errors
+    /// Every invalid field, named by its JSON path under `task.`.
+    pub fn parse(task: &Task) -> Result<Self, Vec<FieldViolation>> {
+        let mut errs = Vec::new();
+        let title = task.title.trim().to_owned();
+        let n = title.chars().count();
+        if n == 0 || n > TITLE_MAX {
+            errs.push(FieldViolation::new("task.title", format!("must be 1 to {TITLE_MAX} characters long")));
+        }
+        if task.description.chars().count() > DESCRIPTION_MAX {
+            errs.push(FieldViolation::new(
+                "task.description",
+                format!("must be at most {DESCRIPTION_MAX} characters long"),
+            ));
+        }
+        let mut labels: Vec<String> = Vec::new();
+        for label in &task.labels {
+            let label = label.trim();
+            let n = label.chars().count();
+            if n == 0 || n > LABEL_MAX || label.chars().any(char::is_control) {
+                errs.push(FieldViolation::new(
+                    "task.labels",
+                    format!("each label must be 1 to {LABEL_MAX} printable characters"),
+                ));
+                break;
+            }
+            if !labels.iter().any(|l| l == label) {
+                labels.push(label.to_owned());
+            }
+        }
+        if labels.len() > LABELS_MAX {
+            errs.push(FieldViolation::new("task.labels", format!("at most {LABELS_MAX} labels")));
+        }
+        if Priority::try_from(task.priority).is_err() {
+            errs.push(FieldViolation::new("task.priority", "unknown priority"));
+        }
+        let due_time = time_field(task.due_time.as_ref(), "task.dueTime", &mut errs);
+        let remind_time = time_field(task.remind_time.as_ref(), "task.remindTime", &mut errs);
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(Self {
+            title,
+            description: task.description.clone(),
+            done: task.done,
+            due_time,
+            remind_time,
+            priority: task.priority,
+            labels,
+        })
+    }
+}
+
+fn time_field(ts: Option<&Timestamp>, field: &str, errs: &mut Vec<FieldViolation>) -> Option<i64> {
+    let ts = ts?;
+    let micros = from_timestamp(ts);
+    if micros.is_none() {
+        errs.push(FieldViolation::new(field, "must be a time between years 0001 and 9999"));
+    }
+    micros
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(title: &str) -> Task {
+        Task { title: title.to_owned(), ..Task::default() }
+    }
+
+    #[test]
+    fn title_limits() {
+        assert!(TaskFields::parse(&task("")).is_err());
+        assert!(TaskFields::parse(&task(&"é".repeat(500))).is_ok());
+        assert!(TaskFields::parse(&task(&"é".repeat(501))).is_err());
+    }
+
+    #[test]
+    fn labels_are_deduplicated_in_order_and_bounded() {
+        let mut t = task("x");
+        t.labels = vec!["b".into(), "a".into(), "b".into()];
+        assert_eq!(TaskFields::parse(&t).unwrap().labels, vec!["b", "a"]);
+        t.labels = (0..21).map(|i| i.to_string()).collect();
+        assert!(TaskFields::parse(&t).is_err());
+        t.labels = vec!["x".repeat(51)];
+        assert!(TaskFields::parse(&t).is_err());
+    }
+
+    #[test]
+    fn every_violation_is_reported() {
+        let mut t = task("");
+        t.description = "d".repeat(10_001);
+        t.priority = 99;
+        let errs = TaskFields::parse(&t).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["task.title", "task.description", "task.priority"]);
+    }
+}

@@ -1,0 +1,52 @@
+//! The user service's errors and their one mapping to gRPC status.
+
+use todo_common::status::{FieldViolation, internal, invalid_argument};
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// INVALID_ARGUMENT with a BadRequest detail per field.
+    #[error("invalid request")]
+    Invalid(Vec<FieldViolation>),
+    /// ALREADY_EXISTS: the address has an account.
+    #[error("an account with this e-mail address already exists")]
+    EmailTaken,
+    /// UNAUTHENTICATED: wrong address or password; deliberately does not
+    /// say which.
+    #[error("invalid e-mail address or password")]
+    BadCredentials,
+    /// UNAUTHENTICATED: a refresh, verification or reset token that is
+    /// unknown, spent, revoked or expired.
+    #[error("invalid or expired token")]
+    BadToken,
+    /// NOT_FOUND: the account does not exist (any more).
+    #[error("user not found")]
+    NotFound,
+    /// INTERNAL: logged with its cause chain, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl From<FieldViolation> for Error {
+    fn from(v: FieldViolation) -> Self {
+        Self::Invalid(vec![v])
+    }
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid(v) => invalid_argument(&v),
+            Error::EmailTaken => Status::already_exists(e.to_string()),
+            Error::BadCredentials | Error::BadToken => Status::unauthenticated(e.to_string()),
+            Error::NotFound => Status::not_found(e.to_string()),
+            Error::Internal(err) => internal(&err),
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Password hashing with argon2id, off the async runtime threads and with
+//! bounded concurrency.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+use crate::domain::Password;
+
+/// OWASP's argon2id baseline: 19 MiB, two passes, one lane.
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes and verifies passwords on the blocking pool, at most `permits`
+/// at once.
+#[derive(Clone, Debug)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+    /// A real hash of a random password, verified against when the user is
+    /// unknown, so an unknown address costs the same time as a wrong
+    /// password.
+    dummy: Arc<str>,
+}
+
+impl Hasher {
+    /// # Errors
+    /// When the dummy hash cannot be made.
+    pub fn new(permits: usize) -> anyhow::Result<Self> {
+        let salt = SaltString::generate(&mut OsRng);
+        let dummy = argon2()
+            .hash_password(SaltString::generate(&mut OsRng).as_str().as_bytes(), &salt)
+            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
+            .to_string();
+        Ok(Self { permits: Arc::new(Semaphore::new(permits.max(1))), dummy: dummy.into() })
+    }
+
+    /// A PHC-format argon2id hash of `password`.
+    ///
+    /// # Errors
+    /// When the blocking pool or argon2 fails.
+    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+        let password = password.expose().to_owned();
+        self.run(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+        })
+        .await
+    }
+
+    /// Whether `password` matches `hash`; with `None`, verifies against the
+    /// dummy hash and answers `false`.
+    ///
+    /// # Errors
+    /// When the blocking pool fails or the stored hash is corrupt.
+    pub async fn verify(&self, password: &Password, hash: Option<&str>) -> anyhow::Result<bool> {
+        let known = hash.is_some();
+        let hash = hash.map_or_else(|| self.dummy.to_string(), str::to_owned);
+        let password = password.expose().to_owned();
+        let ok = self
+            .run(move || {
+                let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+                Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+            })
+            .await?;
+        Ok(known && ok)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _permit = self.permits.acquire().await?;
+        tokio::task::spawn_blocking(f).await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_unknown_users_never_match() {
+        let hasher = Hasher::new(2).unwrap();
+        let pw = Password::new("a long enough secret", "p").unwrap();
+        let hash = hasher.hash(&pw).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(hasher.verify(&pw, Some(&hash)).await.unwrap());
+        let wrong = Password::new("another long secret", "p").unwrap();
+        assert!(!hasher.verify(&wrong, Some(&hash)).await.unwrap());
+        assert!(!hasher.verify(&pw, None).await.unwrap());
+    }
+}

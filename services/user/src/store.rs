@@ -1,0 +1,271 @@
+//! SQL for accounts and tokens. Every statement is portable between SQLite
+//! and MySQL/MariaDB.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use todo_common::clock::to_timestamp;
+use todo_common::db::{Pool, is_unique_violation};
+use todo_proto::todo::user::v1::{User, UserContact};
+
+use crate::error::Error;
+
+/// An account as stored.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub email_verified: bool,
+    pub time_zone: String,
+    pub create_time: i64,
+    pub update_time: i64,
+}
+
+impl UserRow {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            email: r.try_get("email")?,
+            display_name: r.try_get("display_name")?,
+            password_hash: r.try_get("password_hash")?,
+            email_verified: r.try_get::<i64, _>("email_verified")? != 0,
+            time_zone: r.try_get("time_zone")?,
+            create_time: r.try_get("create_time")?,
+            update_time: r.try_get("update_time")?,
+        })
+    }
+
+    /// The public view: never the hash.
+    pub fn to_proto(&self) -> User {
+        User {
+            id: self.id.clone(),
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            email_verified: self.email_verified,
+            time_zone: self.time_zone.clone(),
+            create_time: Some(to_timestamp(self.create_time)),
+            update_time: Some(to_timestamp(self.update_time)),
+        }
+    }
+
+    pub fn to_contact(&self) -> UserContact {
+        UserContact {
+            user_id: self.id.clone(),
+            email: self.email.clone(),
+            display_name: self.display_name.clone(),
+            email_verified: self.email_verified,
+            time_zone: self.time_zone.clone(),
+        }
+    }
+}
+
+const USER_COLUMNS: &str =
+    "id, email, display_name, password_hash, email_verified, time_zone, create_time, update_time";
+
+/// Inserts a new account.
+///
+/// # Errors
+/// [`Error::EmailTaken`] when the address has an account.
+pub async fn insert_user(conn: &mut AnyConnection, u: &UserRow, email_key: &str) -> Result<(), Error> {
+    let result = sqlx::query(
+        "INSERT INTO users (id, email, email_key, display_name, password_hash, email_verified, time_zone, create_time, update_time) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&u.id)
+    .bind(&u.email)
+    .bind(email_key)
+    .bind(&u.display_name)
+    .bind(&u.password_hash)
+    .bind(i64::from(u.email_verified))
+    .bind(&u.time_zone)
+    .bind(u.create_time)
+    .bind(u.update_time)
+    .execute(conn)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => Err(Error::EmailTaken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn user_by_email_key(pool: &Pool, email_key: &str) -> Result<Option<UserRow>, Error> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = ?"))
+        .bind(email_key)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(UserRow::from_row).transpose()?)
+}
+
+pub async fn user_by_id(pool: &Pool, id: &str) -> Result<Option<UserRow>, Error> {
+    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.as_ref().map(UserRow::from_row).transpose()?)
+}
+
+/// Changes the display name and time zone where given.
+pub async fn update_profile(
+    pool: &Pool,
+    id: &str,
+    display_name: Option<&str>,
+    time_zone: Option<&str>,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE users SET display_name = COALESCE(?, display_name), time_zone = COALESCE(?, time_zone), update_time = ? WHERE id = ?",
+    )
+    .bind(display_name)
+    .bind(time_zone)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What an e-mailed token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify",
+            Self::ResetPassword => "reset",
+        }
+    }
+}
+
+pub async fn insert_email_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    user_id: &str,
+    purpose: Purpose,
+    expire_time: i64,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, expire_time, used_time, create_time) VALUES (?, ?, ?, ?, NULL, ?)",
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(expire_time)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Spends an unexpired, unused e-mail token and returns its user. The
+/// conditional update makes it single use even under concurrent attempts.
+pub async fn spend_email_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<String>, Error> {
+    let spent = sqlx::query(
+        "UPDATE email_tokens SET used_time = ? WHERE token_hash = ? AND purpose = ? AND used_time IS NULL AND expire_time > ?",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if spent.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let user_id: Option<String> = sqlx::query_scalar("SELECT user_id FROM email_tokens WHERE token_hash = ?")
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?;
+    Ok(user_id)
+}
+
+pub async fn mark_verified(conn: &mut AnyConnection, user_id: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("UPDATE users SET email_verified = 1, update_time = ? WHERE id = ?")
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    user_id: &str,
+    family_id: &str,
+    expire_time: i64,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expire_time, spent_time, revoke_time, create_time) \
+         VALUES (?, ?, ?, ?, NULL, NULL, ?)",
+    )
+    .bind(token_hash)
+    .bind(user_id)
+    .bind(family_id)
+    .bind(expire_time)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A refresh token as stored.
+#[derive(Debug)]
+pub struct RefreshRow {
+    pub user_id: String,
+    pub family_id: String,
+    pub expire_time: i64,
+    pub spent: bool,
+    pub revoked: bool,
+}
+
+pub async fn refresh_token(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<RefreshRow>, Error> {
+    let row = sqlx::query(
+        "SELECT user_id, family_id, expire_time, spent_time, revoke_time FROM refresh_tokens WHERE token_hash = ?",
+    )
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(RefreshRow {
+        user_id: r.try_get("user_id")?,
+        family_id: r.try_get("family_id")?,
+        expire_time: r.try_get("expire_time")?,
+        spent: r.try_get::<Option<i64>, _>("spent_time")?.is_some(),
+        revoked: r.try_get::<Option<i64>, _>("revoke_time")?.is_some(),
+    }))
+}
+
+/// Marks a live token spent; `false` when someone else spent it first.
+pub async fn spend_refresh_token(conn: &mut AnyConnection, token_hash: &str, now: i64) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE refresh_tokens SET spent_time = ? WHERE token_hash = ? AND spent_time IS NULL AND revoke_time IS NULL",
+    )
+    .bind(now)
+    .bind(token_hash)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes every token of a login (reuse detected, or logout).
+pub async fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("UPDATE refresh_tokens SET revoke_time = ? WHERE family_id = ? AND revoke_time IS NULL")
+        .bind(now)
+        .bind(family_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
