@@ -1,1 +1,41 @@
-//! placeholder
+//! The public JSON REST edge of the ToDo platform.
+//!
+//! It serves every RPC that carries a `google.api.http` annotation by
+//! transcoding: the route table, the JSON mapping and the upstream call
+//! all come from the embedded descriptors ([`todo_proto::FILE_DESCRIPTOR_SET`]),
+//! so annotating an RPC in a `.proto` file is all it takes to publish it.
+//! There is no handler per route.
+//!
+//! # Layout
+//! - [`config`]: [`EdgeConfig`], read from the environment.
+//! - [`server`]: [`Edge`] (bind, then run until stopped), [`EdgeState`] and
+//!   [`router`].
+//! - [`template`]: path template parser and segment-trie matcher.
+//! - [`routes`]: the route table built from the annotations at start-up.
+//! - [`transcode`]: request parts to request message, response to JSON.
+//! - [`upstream`]: channels, the raw-bytes gRPC call, health checks.
+//! - [`metadata`]: the headers that travel upstream.
+//! - [`error`]: the gRPC-code-to-HTTP table and the JSON error body;
+//!   [`details`] renders `google.rpc.Status` details.
+//! - [`observe`]: request id, span and access log; [`ops`]: `/healthz`,
+//!   `/readyz`; [`proxy`]: the one transcoding handler.
+
+pub mod config;
+pub mod details;
+pub mod error;
+pub mod metadata;
+pub mod observe;
+pub mod ops;
+pub mod proxy;
+pub mod routes;
+pub mod server;
+pub mod template;
+pub mod transcode;
+pub mod upstream;
+
+#[cfg(test)]
+mod testing;
+
+pub use config::{EdgeConfig, Upstream};
+pub use server::{Edge, EdgeState, router};
+pub use todo_common::CancellationToken;

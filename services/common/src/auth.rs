@@ -113,7 +113,11 @@ impl TokenVerifier {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = 30;
-        Self { source, cache: Arc::default(), validation: Arc::new(validation) }
+        Self {
+            source,
+            cache: Arc::default(),
+            validation: Arc::new(validation),
+        }
     }
 
     /// The user a bearer token in `authorization` speaks for.
@@ -129,12 +133,17 @@ impl TokenVerifier {
         let token = header
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?;
         let claims = self.verify(token).await?;
-        Ok(Caller { user_id: claims.sub })
+        Ok(Caller {
+            user_id: claims.sub,
+        })
     }
 
     /// The claims of a valid access token.
@@ -150,10 +159,11 @@ impl TokenVerifier {
         }
         let kid = header.kid.ok_or_else(invalid)?;
         let key = self.key(&kid).await?.ok_or_else(invalid)?;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(|e| {
-            tracing::debug!(reason = %e, "access token rejected");
-            invalid()
-        })?;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &key, &self.validation).map_err(|e| {
+                tracing::debug!(reason = %e, "access token rejected");
+                invalid()
+            })?;
         Ok(data.claims)
     }
 
@@ -186,14 +196,22 @@ impl TokenVerifier {
             .keys
             .iter()
             .filter(|k| k.kty == "OKP" && k.crv == "Ed25519")
-            .filter_map(|k| DecodingKey::from_ed_components(&k.x).ok().map(|d| (k.kid.clone(), d)))
+            .filter_map(|k| {
+                DecodingKey::from_ed_components(&k.x)
+                    .ok()
+                    .map(|d| (k.kid.clone(), d))
+            })
             .collect();
         Ok(cache.keys.get(kid).cloned())
     }
 }
 
 fn refresh_due(cache: &KeyCache) -> bool {
-    let wait = if cache.keys.is_empty() { EMPTY_RETRY_INTERVAL } else { MIN_REFRESH_INTERVAL };
+    let wait = if cache.keys.is_empty() {
+        EMPTY_RETRY_INTERVAL
+    } else {
+        MIN_REFRESH_INTERVAL
+    };
     cache.fetched_at.is_none_or(|t| t.elapsed() >= wait)
 }
 
@@ -214,7 +232,10 @@ impl ServiceCredential {
     /// # Errors
     /// When the secret is too short to resist guessing.
     pub fn new(secret: &str) -> anyhow::Result<Self> {
-        anyhow::ensure!(secret.len() >= 32, "the internal token must be at least 32 characters");
+        anyhow::ensure!(
+            secret.len() >= 32,
+            "the internal token must be at least 32 characters"
+        );
         Ok(Self(secret.into()))
     }
 
@@ -226,19 +247,14 @@ impl ServiceCredential {
         Self(hex::encode(bytes).into())
     }
 
-    /// Reads `TODO_INTERNAL_TOKEN`; when unset, a random one (only useful
-    /// when every service runs in this process).
+    /// Reads `TODO_INTERNAL_TOKEN`; `None` when unset.
     ///
     /// # Errors
     /// When the variable is set but too short.
-    pub fn from_env() -> anyhow::Result<Self> {
-        match crate::config::var_opt("TODO_INTERNAL_TOKEN") {
-            Some(secret) => Self::new(&secret),
-            None => {
-                tracing::warn!("TODO_INTERNAL_TOKEN is unset; internal calls from other processes will be refused");
-                Ok(Self::random())
-            }
-        }
+    pub fn from_env() -> anyhow::Result<Option<Self>> {
+        crate::config::var_opt("TODO_INTERNAL_TOKEN")
+            .map(|s| Self::new(&s))
+            .transpose()
     }
 
     fn matches(&self, presented: &[u8]) -> bool {
@@ -247,7 +263,10 @@ impl ServiceCredential {
         use sha2::{Digest, Sha256};
         let a = Sha256::digest(self.0.as_bytes());
         let b = Sha256::digest(presented);
-        a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
     }
 }
 
@@ -270,12 +289,18 @@ pub struct AttachServiceCredential(pub ServiceCredential);
 
 impl tonic::service::Interceptor for AttachServiceCredential {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let value = self.0.0.parse().map_err(|_| Status::internal("invalid service credential"))?;
+        let value = self
+            .0
+            .0
+            .parse()
+            .map_err(|_| Status::internal("invalid service credential"))?;
         request.metadata_mut().insert(SERVICE_TOKEN, value);
         Ok(request)
     }
 }
 
 /// A channel that authenticates as a service.
-pub type ServiceChannel =
-    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, AttachServiceCredential>;
+pub type ServiceChannel = tonic::service::interceptor::InterceptedService<
+    tonic::transport::Channel,
+    AttachServiceCredential,
+>;

@@ -19,7 +19,9 @@ pub fn is_id(s: &str) -> bool {
 
 /// Now, in microseconds since the epoch.
 pub fn now_micros() -> i64 {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
@@ -39,7 +41,8 @@ const MAX_SECONDS: i64 = 253_402_300_799;
 /// A protobuf timestamp as microseconds since the epoch, or `None` when it
 /// is outside the RFC 3339 range or its nanos are out of range.
 pub fn from_timestamp(ts: &Timestamp) -> Option<i64> {
-    if !(MIN_SECONDS..=MAX_SECONDS).contains(&ts.seconds) || !(0..1_000_000_000).contains(&ts.nanos) {
+    if !(MIN_SECONDS..=MAX_SECONDS).contains(&ts.seconds) || !(0..1_000_000_000).contains(&ts.nanos)
+    {
         return None;
     }
     Some(ts.seconds * 1_000_000 + i64::from(ts.nanos) / 1_000)
@@ -58,8 +61,20 @@ mod tests {
 
     #[test]
     fn out_of_range_timestamps_are_refused() {
-        assert_eq!(from_timestamp(&Timestamp { seconds: MAX_SECONDS + 1, nanos: 0 }), None);
-        assert_eq!(from_timestamp(&Timestamp { seconds: 0, nanos: -1 }), None);
+        assert_eq!(
+            from_timestamp(&Timestamp {
+                seconds: MAX_SECONDS + 1,
+                nanos: 0
+            }),
+            None
+        );
+        assert_eq!(
+            from_timestamp(&Timestamp {
+                seconds: 0,
+                nanos: -1
+            }),
+            None
+        );
     }
 
     #[test]

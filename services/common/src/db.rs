@@ -53,7 +53,10 @@ impl DbConfig {
     /// When a variable is set but invalid.
     pub fn from_env(prefix: &str, name: &str) -> Result<Self, crate::config::ConfigError> {
         Ok(Self {
-            url: crate::config::var_or(&format!("{prefix}_DATABASE_URL"), format!("sqlite://data/{name}.db"))?,
+            url: crate::config::var_or(
+                &format!("{prefix}_DATABASE_URL"),
+                format!("sqlite://data/{name}.db"),
+            )?,
             max_connections: crate::config::var_or(&format!("{prefix}_DB_MAX_CONNECTIONS"), 10)?,
         })
     }
@@ -87,11 +90,19 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<D
                 if backend == Backend::Sqlite {
                     // WAL lets readers run beside the one writer; the busy
                     // timeout queues writers instead of failing them.
-                    sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA busy_timeout = 10000").execute(&mut *conn).await?;
-                    sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    sqlx::query("PRAGMA journal_mode = WAL")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA busy_timeout = 10000")
+                        .execute(&mut *conn)
+                        .await?;
+                    sqlx::query("PRAGMA foreign_keys = ON")
+                        .execute(&mut *conn)
+                        .await?;
                 } else {
-                    sqlx::query("SET time_zone = '+00:00'").execute(&mut *conn).await?;
+                    sqlx::query("SET time_zone = '+00:00'")
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
@@ -99,17 +110,26 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<D
         .connect(&url)
         .await
         .context("cannot connect to the database")?;
-    migrator.run(&pool).await.context("database migration failed")?;
+    migrator
+        .run(&pool)
+        .await
+        .context("database migration failed")?;
     Ok(Db { pool, backend })
 }
 
 /// Adds `mode=rwc` (create if missing) and makes the file's folder.
 fn sqlite_url(url: &str) -> anyhow::Result<String> {
-    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let rest = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     if path != ":memory:" {
-        if let Some(dir) = Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        if let Some(dir) = Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
         }
     }
     let query = if query.contains("mode=") {
@@ -148,6 +168,9 @@ mod tests {
     #[test]
     fn unknown_schemes_are_refused() {
         assert!(Backend::of_url("postgres://x").is_err());
-        assert_eq!(Backend::of_url("mysql://root@h/db").ok(), Some(Backend::MySql));
+        assert_eq!(
+            Backend::of_url("mysql://root@h/db").ok(),
+            Some(Backend::MySql)
+        );
     }
 }

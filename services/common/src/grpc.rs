@@ -20,7 +20,9 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// # Errors
 /// When the address cannot be bound.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
-    TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
 }
 
 /// Serves `routes` on `listener` until `shutdown` is cancelled, then
@@ -39,7 +41,9 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
     for name in services {
-        reporter.set_service_status(*name, ServingStatus::Serving).await;
+        reporter
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
     }
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(todo_proto::FILE_DESCRIPTOR_SET)
@@ -60,13 +64,19 @@ pub async fn serve(
     let drain = async move {
         shutdown.cancelled().await;
         for name in &names {
-            reporter.set_service_status(name, ServingStatus::NotServing).await;
+            reporter
+                .set_service_status(name, ServingStatus::NotServing)
+                .await;
         }
     };
     tracing::info!(addr = ?addr, "gRPC server listening");
     tonic::transport::Server::builder()
         .trace_fn(|req| {
-            let request_id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let request_id = req
+                .headers()
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             tracing::info_span!("grpc", method = %req.uri().path(), request_id = %request_id)
         })
         .add_routes(routes)

@@ -72,7 +72,11 @@ impl std::fmt::Debug for Relay {
 
 impl Relay {
     pub fn new(pool: Pool, deliver: Arc<dyn Deliver>) -> Self {
-        Self { pool, deliver, wake: Arc::new(Notify::new()) }
+        Self {
+            pool,
+            deliver,
+            wake: Arc::new(Notify::new()),
+        }
     }
 
     /// Asks the relay to look at the outbox now; call it after committing a
@@ -119,12 +123,16 @@ impl Relay {
             let attempts: i64 = row.try_get("attempts")?;
             match self.deliver.deliver(&kind, &payload).await {
                 Ok(()) => {
-                    sqlx::query("DELETE FROM outbox WHERE id = ?").bind(&id).execute(&self.pool).await?;
+                    sqlx::query("DELETE FROM outbox WHERE id = ?")
+                        .bind(&id)
+                        .execute(&self.pool)
+                        .await?;
                 }
                 Err(status) => {
                     let delay = backoff(attempts);
                     tracing::warn!(outbox_id = %id, kind = %kind, code = ?status.code(), retry_in_ms = delay.as_millis() as u64, "outbox delivery failed");
-                    let next = now_micros() + i64::try_from(delay.as_micros()).unwrap_or(i64::MAX / 2);
+                    let next =
+                        now_micros() + i64::try_from(delay.as_micros()).unwrap_or(i64::MAX / 2);
                     sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?")
                         .bind(next)
                         .bind(&id)
@@ -141,7 +149,9 @@ impl Relay {
 /// replicas do not retry in lockstep.
 pub fn backoff(attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
-    let base = Duration::from_millis(200).saturating_mul(1 << exp).min(MAX_BACKOFF);
+    let base = Duration::from_millis(200)
+        .saturating_mul(1 << exp)
+        .min(MAX_BACKOFF);
     let jitter = rand::random::<f64>() * 0.25;
     base.mul_f64(1.0 + jitter).min(MAX_BACKOFF)
 }

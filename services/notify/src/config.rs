@@ -20,7 +20,9 @@ pub struct Config {
     pub user_url: String,
     /// `iss` and `aud` access tokens must carry.
     pub tokens: TokenSettings,
-    /// The credential internal RPCs require (`TODO_INTERNAL_TOKEN`).
+    /// The credential internal RPCs require: `TODO_INTERNAL_TOKEN`, the
+    /// same for every service. Unset: a random one, which only works when
+    /// every service runs in one process (the launcher shares one).
     pub service_credential: ServiceCredential,
     /// How e-mail leaves the system.
     pub mail: MailConfig,
@@ -62,7 +64,10 @@ impl MailConfig {
         Ok(Self {
             smtp_url: var_opt("TODO_SMTP_URL"),
             dir: var_or("TODO_MAIL_DIR", PathBuf::from("data/mail"))?,
-            from: var_or("TODO_MAIL_FROM", "ToDo <no-reply@todo.localhost>".to_owned())?,
+            from: var_or(
+                "TODO_MAIL_FROM",
+                "ToDo <no-reply@todo.localhost>".to_owned(),
+            )?,
             link_base_url: var_or("TODO_LINK_BASE_URL", "http://127.0.0.1:8080".to_owned())?,
         })
     }
@@ -73,11 +78,15 @@ impl Config {
     /// When a variable is set but invalid.
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
-            listen: var_or("TODO_NOTIFY_LISTEN", SocketAddr::from(([127, 0, 0, 1], 50053)))?,
+            listen: var_or(
+                "TODO_NOTIFY_LISTEN",
+                SocketAddr::from(([127, 0, 0, 1], 50053)),
+            )?,
             db: DbConfig::from_env("TODO_NOTIFY", "notify")?,
             user_url: var_or("TODO_USER_URL", "http://127.0.0.1:50051".to_owned())?,
             tokens: TokenSettings::from_env()?,
-            service_credential: ServiceCredential::from_env()?,
+            service_credential: ServiceCredential::from_env()?
+                .unwrap_or_else(ServiceCredential::random),
             mail: MailConfig::from_env()?,
         })
     }

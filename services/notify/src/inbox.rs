@@ -80,26 +80,37 @@ pub async fn list(
 }
 
 pub async fn unread_count(pool: &Pool, user_id: &str) -> Result<i64, Error> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_time IS NULL")
-        .bind(user_id)
-        .fetch_one(pool)
-        .await?)
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_time IS NULL",
+    )
+    .bind(user_id)
+    .fetch_one(pool)
+    .await?)
 }
 
 /// Marks one read (keeping the first read time) and returns it.
-pub async fn mark_read(pool: &Pool, user_id: &str, id: &str, now: i64) -> Result<Notification, Error> {
-    sqlx::query("UPDATE notifications SET read_time = ? WHERE user_id = ? AND id = ? AND read_time IS NULL")
-        .bind(now)
-        .bind(user_id)
-        .bind(id)
-        .execute(pool)
-        .await?;
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM notifications WHERE user_id = ? AND id = ?"))
-        .bind(user_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(Error::NotFound)?;
+pub async fn mark_read(
+    pool: &Pool,
+    user_id: &str,
+    id: &str,
+    now: i64,
+) -> Result<Notification, Error> {
+    sqlx::query(
+        "UPDATE notifications SET read_time = ? WHERE user_id = ? AND id = ? AND read_time IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM notifications WHERE user_id = ? AND id = ?"
+    ))
+    .bind(user_id)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound)?;
     from_row(&row)
 }
 
@@ -114,37 +125,48 @@ pub async fn mark_all_read(pool: &Pool, user_id: &str, now: i64) -> Result<(), E
 
 /// Whether reminders are also e-mailed; on until the user turns them off.
 pub async fn email_reminders(pool: &Pool, user_id: &str) -> Result<bool, Error> {
-    let v: Option<i64> = sqlx::query_scalar("SELECT email_reminders FROM settings WHERE user_id = ?")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await?;
+    let v: Option<i64> =
+        sqlx::query_scalar("SELECT email_reminders FROM settings WHERE user_id = ?")
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?;
     Ok(v.is_none_or(|v| v != 0))
 }
 
-pub async fn set_email_reminders(pool: &Pool, user_id: &str, on: bool, now: i64) -> Result<(), Error> {
-    let changed = sqlx::query("UPDATE settings SET email_reminders = ?, update_time = ? WHERE user_id = ?")
-        .bind(i64::from(on))
-        .bind(now)
-        .bind(user_id)
-        .execute(pool)
-        .await?;
-    if changed.rows_affected() == 0 {
-        let inserted = sqlx::query("INSERT INTO settings (user_id, email_reminders, update_time) VALUES (?, ?, ?)")
-            .bind(user_id)
+pub async fn set_email_reminders(
+    pool: &Pool,
+    user_id: &str,
+    on: bool,
+    now: i64,
+) -> Result<(), Error> {
+    let changed =
+        sqlx::query("UPDATE settings SET email_reminders = ?, update_time = ? WHERE user_id = ?")
             .bind(i64::from(on))
             .bind(now)
+            .bind(user_id)
             .execute(pool)
-            .await;
+            .await?;
+    if changed.rows_affected() == 0 {
+        let inserted = sqlx::query(
+            "INSERT INTO settings (user_id, email_reminders, update_time) VALUES (?, ?, ?)",
+        )
+        .bind(user_id)
+        .bind(i64::from(on))
+        .bind(now)
+        .execute(pool)
+        .await;
         match inserted {
             Ok(_) => {}
             // A concurrent first write won; apply ours on top.
             Err(e) if is_unique_violation(&e) => {
-                sqlx::query("UPDATE settings SET email_reminders = ?, update_time = ? WHERE user_id = ?")
-                    .bind(i64::from(on))
-                    .bind(now)
-                    .bind(user_id)
-                    .execute(pool)
-                    .await?;
+                sqlx::query(
+                    "UPDATE settings SET email_reminders = ?, update_time = ? WHERE user_id = ?",
+                )
+                .bind(i64::from(on))
+                .bind(now)
+                .bind(user_id)
+                .execute(pool)
+                .await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -154,8 +176,17 @@ pub async fn set_email_reminders(pool: &Pool, user_id: &str, on: bool, now: i64)
 
 /// Erases everything the inbox holds of a user.
 pub async fn erase(pool: &Pool, user_id: &str) -> Result<(), Error> {
-    sqlx::query("DELETE FROM notifications WHERE user_id = ?").bind(user_id).execute(pool).await?;
-    sqlx::query("DELETE FROM settings WHERE user_id = ?").bind(user_id).execute(pool).await?;
-    sqlx::query("DELETE FROM emails WHERE user_id = ?").bind(user_id).execute(pool).await?;
+    sqlx::query("DELETE FROM notifications WHERE user_id = ?")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM settings WHERE user_id = ?")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
+    sqlx::query("DELETE FROM emails WHERE user_id = ?")
+        .bind(user_id)
+        .execute(pool)
+        .await?;
     Ok(())
 }

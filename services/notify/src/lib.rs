@@ -60,12 +60,29 @@ impl App {
     /// # Errors
     /// When the database, the mail settings or the listen address are unusable.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = todo_common::grpc::bind(config.listen).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Like [`App::build`], on a listener bound by the caller: the launcher
+    /// binds every port first, so each service knows the others' addresses.
+    ///
+    /// # Errors
+    /// As [`App::build`].
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
         let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
         let verifier = TokenVerifier::new(&config.tokens, Arc::new(users));
         let worker = queue::Worker::new(db.pool.clone(), mail::Mailer::new(&config.mail)?);
-        let listener = todo_common::grpc::bind(config.listen).await?;
-        Ok(Self { listener, state: State { db, verifier, worker }, config })
+        Ok(Self {
+            listener,
+            state: State {
+                db,
+                verifier,
+                worker,
+            },
+            config,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -83,7 +100,10 @@ impl App {
         let served = todo_common::grpc::serve(
             self.listener,
             routes,
-            &["todo.notify.v1.NotifyService", "todo.notify.v1.NotifyInternalService"],
+            &[
+                "todo.notify.v1.NotifyService",
+                "todo.notify.v1.NotifyInternalService",
+            ],
             shutdown,
         )
         .await;

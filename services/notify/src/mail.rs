@@ -67,14 +67,22 @@ impl Mailer {
                     .build(),
             ),
             None => {
-                std::fs::create_dir_all(&config.dir)
-                    .with_context(|| format!("cannot create mail folder {}", config.dir.display()))?;
+                std::fs::create_dir_all(&config.dir).with_context(|| {
+                    format!("cannot create mail folder {}", config.dir.display())
+                })?;
                 tracing::info!(dir = %config.dir.display(), "no SMTP configured; e-mails are written as .eml files");
                 Transport::Files(AsyncFileTransport::<Tokio1Executor>::new(&config.dir))
             }
         };
-        let from = config.from.parse().context("TODO_MAIL_FROM is not a valid mailbox")?;
-        Ok(Self { transport, from, link_base_url: config.link_base_url.trim_end_matches('/').to_owned() })
+        let from = config
+            .from
+            .parse()
+            .context("TODO_MAIL_FROM is not a valid mailbox")?;
+        Ok(Self {
+            transport,
+            from,
+            link_base_url: config.link_base_url.trim_end_matches('/').to_owned(),
+        })
     }
 
     /// Builds and sends one e-mail.
@@ -82,7 +90,9 @@ impl Mailer {
     /// # Errors
     /// [`SendError::Temporary`] or [`SendError::Permanent`], by cause.
     pub async fn send(&self, mail: &Outgoing) -> Result<(), SendError> {
-        let message = self.build(mail).map_err(|e| SendError::Permanent(format!("{e:#}")))?;
+        let message = self
+            .build(mail)
+            .map_err(|e| SendError::Permanent(format!("{e:#}")))?;
         match &self.transport {
             Transport::Smtp(t) => t.send(message).await.map(drop).map_err(|e| {
                 if e.is_permanent() {
@@ -91,12 +101,19 @@ impl Mailer {
                     SendError::Temporary(e.to_string())
                 }
             }),
-            Transport::Files(t) => t.send(message).await.map(drop).map_err(|e| SendError::Temporary(e.to_string())),
+            Transport::Files(t) => t
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| SendError::Temporary(e.to_string())),
         }
     }
 
     fn build(&self, mail: &Outgoing) -> anyhow::Result<Message> {
-        let to = Mailbox::new(Some(mail.display_name.clone()), mail.to_email.parse().context("recipient address")?);
+        let to = Mailbox::new(
+            Some(mail.display_name.clone()),
+            mail.to_email.parse().context("recipient address")?,
+        );
         let (subject, text, html) = self.render(mail)?;
         Message::builder()
             .from(self.from.clone())
@@ -121,7 +138,10 @@ impl Mailer {
             EmailTemplate::PasswordReset => (
                 "Reset your ToDo password",
                 "someone asked to reset the password of your ToDo account. If it was you, use this link within 30 minutes; if not, ignore this e-mail:",
-                Some(format!("{}/reset-password?token={token}", self.link_base_url)),
+                Some(format!(
+                    "{}/reset-password?token={token}",
+                    self.link_base_url
+                )),
             ),
             EmailTemplate::SecurityAlert => (
                 "Your ToDo account's password was changed",
@@ -169,6 +189,9 @@ mod tests {
 
     #[test]
     fn display_names_cannot_inject_html() {
-        assert_eq!(escape_html("<b>\"x\" & 'y'</b>"), "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;");
+        assert_eq!(
+            escape_html("<b>\"x\" & 'y'</b>"),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
     }
 }

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
-use tokio::sync::Notify;
 use todo_common::CancellationToken;
 use todo_common::clock::{new_id, now_micros};
 use todo_common::db::{Pool, is_unique_violation};
 use todo_common::outbox::backoff;
 use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
+use tokio::sync::Notify;
 
 use crate::mail::{Mailer, Outgoing, SendError};
 
@@ -66,7 +66,12 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(pool: Pool, mailer: Mailer) -> Self {
-        Self { pool, mailer, wake: Arc::new(Notify::new()), id: new_id() }
+        Self {
+            pool,
+            mailer,
+            wake: Arc::new(Notify::new()),
+            id: new_id(),
+        }
     }
 
     /// Asks the worker to look at the queue now.
@@ -130,14 +135,18 @@ impl Worker {
     }
 
     async fn deliver(&self, id: &str) -> Result<(), sqlx::Error> {
-        let row = sqlx::query("SELECT template, to_email, display_name, token, attempts FROM emails WHERE id = ?")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT template, to_email, display_name, token, attempts FROM emails WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
         let attempts: i64 = row.try_get("attempts")?;
         let mail = Outgoing {
-            template: EmailTemplate::try_from(i32::try_from(row.try_get::<i64, _>("template")?).unwrap_or(0))
-                .unwrap_or(EmailTemplate::Unspecified),
+            template: EmailTemplate::try_from(
+                i32::try_from(row.try_get::<i64, _>("template")?).unwrap_or(0),
+            )
+            .unwrap_or(EmailTemplate::Unspecified),
             to_email: row.try_get("to_email")?,
             display_name: row.try_get("display_name")?,
             token: row.try_get("token")?,
@@ -159,7 +168,8 @@ impl Worker {
             }
             Err(e) => {
                 let dead = matches!(e, SendError::Permanent(_)) || attempts + 1 >= MAX_ATTEMPTS;
-                let next = now + i64::try_from(backoff(attempts).as_micros()).unwrap_or(i64::MAX / 2);
+                let next =
+                    now + i64::try_from(backoff(attempts).as_micros()).unwrap_or(i64::MAX / 2);
                 let reason: String = e.to_string().chars().take(500).collect();
                 tracing::warn!(email_id = %id, attempts = attempts + 1, dead, reason = %reason, "e-mail not sent");
                 sqlx::query(

@@ -8,9 +8,10 @@ use todo_common::clock::{is_id, now_micros};
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{
     CancelReminderRequest, EmailTemplate, EraseUserDataRequest, GetNotificationSettingsRequest,
-    ListNotificationsRequest, ListNotificationsResponse, MarkAllReadRequest, MarkReadRequest, Notification,
-    NotificationKind, ScheduleReminderRequest, SendEmailRequest, Settings, UpdateNotificationSettingsRequest,
-    notify_internal_service_server::NotifyInternalService, notify_service_server::NotifyService,
+    ListNotificationsRequest, ListNotificationsResponse, MarkAllReadRequest, MarkReadRequest,
+    Notification, NotificationKind, ScheduleReminderRequest, SendEmailRequest, Settings,
+    UpdateNotificationSettingsRequest, notify_internal_service_server::NotifyInternalService,
+    notify_service_server::NotifyService,
 };
 
 use crate::State;
@@ -26,7 +27,12 @@ fn page_token(raw: &str) -> Result<Option<String>, Error> {
     if raw.is_empty() {
         return Ok(None);
     }
-    let bad = || Error::from(FieldViolation::new("pageToken", "is not a page token of this query"));
+    let bad = || {
+        Error::from(FieldViolation::new(
+            "pageToken",
+            "is not a page token of this query",
+        ))
+    };
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let id = String::from_utf8(bytes).map_err(|_| bad())?;
     if is_id(&id) { Ok(Some(id)) } else { Err(bad()) }
@@ -40,30 +46,49 @@ fn validate_send(req: &SendEmailRequest) -> Result<(), Error> {
     if !is_id(&req.user_id) {
         errs.push(FieldViolation::new("userId", "must be a user id"));
     }
-    if matches!(EmailTemplate::try_from(req.template), Ok(EmailTemplate::Unspecified) | Err(_)) {
+    if matches!(
+        EmailTemplate::try_from(req.template),
+        Ok(EmailTemplate::Unspecified) | Err(_)
+    ) {
         errs.push(FieldViolation::new("template", "must name a template"));
     }
     if req.to_email.is_empty() || req.to_email.len() > 320 {
         errs.push(FieldViolation::new("toEmail", "must be an address"));
     }
-    if errs.is_empty() { Ok(()) } else { Err(Error::Invalid(errs)) }
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Invalid(errs))
+    }
 }
 
 #[tonic::async_trait]
 impl NotifyService for State {
-    async fn list_notifications(&self, request: Request<ListNotificationsRequest>) -> Rpc<ListNotificationsResponse> {
+    async fn list_notifications(
+        &self,
+        request: Request<ListNotificationsRequest>,
+    ) -> Rpc<ListNotificationsResponse> {
         let caller = self.verifier.authenticate(&request).await?;
         let req = request.into_inner();
         let page_size = match req.page_size {
             0 => PAGE_SIZE_DEFAULT,
-            n if n < 0 => return Err(Error::from(FieldViolation::new("pageSize", "must not be negative")).into()),
+            n if n < 0 => {
+                return Err(
+                    Error::from(FieldViolation::new("pageSize", "must not be negative")).into(),
+                );
+            }
             n => n.min(PAGE_SIZE_MAX),
         };
         let before = page_token(&req.page_token)?;
         let size = usize::try_from(page_size).unwrap_or(usize::MAX);
-        let mut items =
-            inbox::list(&self.db.pool, &caller.user_id, req.unread_only, before.as_deref(), i64::from(page_size) + 1)
-                .await?;
+        let mut items = inbox::list(
+            &self.db.pool,
+            &caller.user_id,
+            req.unread_only,
+            before.as_deref(),
+            i64::from(page_size) + 1,
+        )
+        .await?;
         let more = items.len() > size;
         items.truncate(size);
         let next_page_token = match items.last() {
@@ -71,7 +96,11 @@ impl NotifyService for State {
             _ => String::new(),
         };
         let unread_count = inbox::unread_count(&self.db.pool, &caller.user_id).await?;
-        Ok(Response::new(ListNotificationsResponse { notifications: items, next_page_token, unread_count }))
+        Ok(Response::new(ListNotificationsResponse {
+            notifications: items,
+            next_page_token,
+            unread_count,
+        }))
     }
 
     async fn mark_read(&self, request: Request<MarkReadRequest>) -> Rpc<Notification> {
@@ -80,7 +109,9 @@ impl NotifyService for State {
         if !is_id(&id) {
             return Err(Error::from(FieldViolation::new("id", "must be a notification id")).into());
         }
-        Ok(Response::new(inbox::mark_read(&self.db.pool, &caller.user_id, &id, now_micros()).await?))
+        Ok(Response::new(
+            inbox::mark_read(&self.db.pool, &caller.user_id, &id, now_micros()).await?,
+        ))
     }
 
     async fn mark_all_read(&self, request: Request<MarkAllReadRequest>) -> Rpc<()> {
@@ -89,7 +120,10 @@ impl NotifyService for State {
         Ok(Response::new(()))
     }
 
-    async fn get_notification_settings(&self, request: Request<GetNotificationSettingsRequest>) -> Rpc<Settings> {
+    async fn get_notification_settings(
+        &self,
+        request: Request<GetNotificationSettingsRequest>,
+    ) -> Rpc<Settings> {
         let caller = self.verifier.authenticate(&request).await?;
         let email_reminders = inbox::email_reminders(&self.db.pool, &caller.user_id).await?;
         Ok(Response::new(Settings { email_reminders }))
@@ -114,7 +148,9 @@ impl NotifyInternalService for State {
         let req = request.into_inner();
         validate_send(&req)?;
         let now = now_micros();
-        let queued = queue::enqueue(&self.db.pool, &req, now).await.map_err(Error::from)?;
+        let queued = queue::enqueue(&self.db.pool, &req, now)
+            .await
+            .map_err(Error::from)?;
         if EmailTemplate::try_from(req.template) == Ok(EmailTemplate::Welcome) {
             inbox::add(
                 &self.db.pool,

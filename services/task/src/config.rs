@@ -19,7 +19,9 @@ pub struct Config {
     pub user_url: String,
     /// `iss` and `aud` access tokens must carry.
     pub tokens: TokenSettings,
-    /// The credential internal RPCs require (`TODO_INTERNAL_TOKEN`).
+    /// The credential internal RPCs require: `TODO_INTERNAL_TOKEN`, the
+    /// same for every service. Unset: a random one, which only works when
+    /// every service runs in one process (the launcher shares one).
     pub service_credential: ServiceCredential,
 }
 
@@ -28,11 +30,15 @@ impl Config {
     /// When a variable is set but invalid.
     pub fn from_env() -> anyhow::Result<Self> {
         Ok(Self {
-            listen: var_or("TODO_TASK_LISTEN", SocketAddr::from(([127, 0, 0, 1], 50052)))?,
+            listen: var_or(
+                "TODO_TASK_LISTEN",
+                SocketAddr::from(([127, 0, 0, 1], 50052)),
+            )?,
             db: DbConfig::from_env("TODO_TASK", "task")?,
             user_url: var_or("TODO_USER_URL", "http://127.0.0.1:50051".to_owned())?,
             tokens: TokenSettings::from_env()?,
-            service_credential: ServiceCredential::from_env()?,
+            service_credential: ServiceCredential::from_env()?
+                .unwrap_or_else(ServiceCredential::random),
         })
     }
 }

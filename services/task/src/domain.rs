@@ -33,7 +33,10 @@ impl TaskFields {
         let title = task.title.trim().to_owned();
         let n = title.chars().count();
         if n == 0 || n > TITLE_MAX {
-            errs.push(FieldViolation::new("task.title", format!("must be 1 to {TITLE_MAX} characters long")));
+            errs.push(FieldViolation::new(
+                "task.title",
+                format!("must be 1 to {TITLE_MAX} characters long"),
+            ));
         }
         if task.description.chars().count() > DESCRIPTION_MAX {
             errs.push(FieldViolation::new(
@@ -57,7 +60,10 @@ impl TaskFields {
             }
         }
         if labels.len() > LABELS_MAX {
-            errs.push(FieldViolation::new("task.labels", format!("at most {LABELS_MAX} labels")));
+            errs.push(FieldViolation::new(
+                "task.labels",
+                format!("at most {LABELS_MAX} labels"),
+            ));
         }
         if Priority::try_from(task.priority).is_err() {
             errs.push(FieldViolation::new("task.priority", "unknown priority"));
@@ -83,7 +89,10 @@ fn time_field(ts: Option<&Timestamp>, field: &str, errs: &mut Vec<FieldViolation
     let ts = ts?;
     let micros = from_timestamp(ts);
     if micros.is_none() {
-        errs.push(FieldViolation::new(field, "must be a time between years 0001 and 9999"));
+        errs.push(FieldViolation::new(
+            field,
+            "must be a time between years 0001 and 9999",
+        ));
     }
     micros
 }
@@ -93,7 +102,10 @@ mod tests {
     use super::*;
 
     fn task(title: &str) -> Task {
-        Task { title: title.to_owned(), ..Task::default() }
+        Task {
+            title: title.to_owned(),
+            ..Task::default()
+        }
     }
 
     #[test]

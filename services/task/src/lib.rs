@@ -58,11 +58,24 @@ impl App {
     /// # Errors
     /// When the database or the listen address are unusable.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = todo_common::grpc::bind(config.listen).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Like [`App::build`], on a listener bound by the caller: the launcher
+    /// binds every port first, so each service knows the others' addresses.
+    ///
+    /// # Errors
+    /// As [`App::build`].
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
         let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
         let verifier = TokenVerifier::new(&config.tokens, Arc::new(users));
-        let listener = todo_common::grpc::bind(config.listen).await?;
-        Ok(Self { listener, state: State { db, verifier }, config })
+        Ok(Self {
+            listener,
+            state: State { db, verifier },
+            config,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -79,7 +92,10 @@ impl App {
         todo_common::grpc::serve(
             self.listener,
             routes,
-            &["todo.task.v1.TaskService", "todo.task.v1.TaskInternalService"],
+            &[
+                "todo.task.v1.TaskService",
+                "todo.task.v1.TaskInternalService",
+            ],
             shutdown,
         )
         .await

@@ -7,9 +7,9 @@ use tonic::{Request, Response, Status};
 use todo_common::clock::{from_timestamp, is_id, new_id, now_micros};
 use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{
-    CreateTaskRequest, DeleteTaskRequest, EraseUserTasksRequest, GetTaskRequest, ListTasksRequest, ListTasksResponse,
-    ReplaceTaskRequest, Task, UpdateTaskRequest, task_internal_service_server::TaskInternalService,
-    task_service_server::TaskService,
+    CreateTaskRequest, DeleteTaskRequest, EraseUserTasksRequest, GetTaskRequest, ListTasksRequest,
+    ListTasksResponse, ReplaceTaskRequest, Task, UpdateTaskRequest,
+    task_internal_service_server::TaskInternalService, task_service_server::TaskService,
 };
 
 use crate::State;
@@ -34,7 +34,9 @@ fn parse_order(raw: &str) -> Result<bool, Error> {
     match raw.trim() {
         "" | "createTime" => Ok(false),
         "createTime desc" => Ok(true),
-        _ => Err(FieldViolation::new("orderBy", "must be one of: createTime, createTime desc").into()),
+        _ => Err(
+            FieldViolation::new("orderBy", "must be one of: createTime, createTime desc").into(),
+        ),
     }
 }
 
@@ -48,12 +50,19 @@ fn decode_page_token(raw: &str, descending: bool) -> Result<Option<String>, Erro
     if raw.is_empty() {
         return Ok(None);
     }
-    let bad = || Error::from(FieldViolation::new("pageToken", "is not a page token of this query"));
+    let bad = || {
+        Error::from(FieldViolation::new(
+            "pageToken",
+            "is not a page token of this query",
+        ))
+    };
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut parts = text.splitn(3, '|');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some("v1"), Some(order), Some(id)) if order == (if descending { "1" } else { "0" }) && is_id(id) => {
+        (Some("v1"), Some(order), Some(id))
+            if order == (if descending { "1" } else { "0" }) && is_id(id) =>
+        {
             Ok(Some(id.to_owned()))
         }
         _ => Err(bad()),
@@ -95,7 +104,10 @@ impl State {
             ts.and_then(|t| {
                 let m = from_timestamp(t);
                 if m.is_none() {
-                    errs.push(FieldViolation::new(field, "must be a time between years 0001 and 9999"));
+                    errs.push(FieldViolation::new(
+                        field,
+                        "must be a time between years 0001 and 9999",
+                    ));
                 }
                 m
             })
@@ -108,7 +120,10 @@ impl State {
             q: Some(req.q.trim().to_lowercase()).filter(|q| !q.is_empty()),
         };
         if filter.q.as_ref().is_some_and(|q| q.chars().count() > 500) {
-            errs.push(FieldViolation::new("q", "must be at most 500 characters long"));
+            errs.push(FieldViolation::new(
+                "q",
+                "must be at most 500 characters long",
+            ));
         }
         let descending = match parse_order(&req.order_by) {
             Ok(d) => d,
@@ -131,14 +146,25 @@ impl State {
         }
         // One row more than asked tells whether another page exists.
         let limit = i64::from(page_size) + 1;
-        let mut rows = store::list(&self.db.pool, owner, &filter, descending, after.as_deref(), limit).await?;
+        let mut rows = store::list(
+            &self.db.pool,
+            owner,
+            &filter,
+            descending,
+            after.as_deref(),
+            limit,
+        )
+        .await?;
         let more = rows.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
         rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
         let next_page_token = match rows.last() {
             Some(last) if more => encode_page_token(descending, &last.id),
             _ => String::new(),
         };
-        Ok(ListTasksResponse { tasks: rows.iter().map(TaskRow::to_proto).collect(), next_page_token })
+        Ok(ListTasksResponse {
+            tasks: rows.iter().map(TaskRow::to_proto).collect(),
+            next_page_token,
+        })
     }
 }
 
@@ -154,24 +180,32 @@ impl TaskService for State {
 
     async fn list_tasks(&self, request: Request<ListTasksRequest>) -> Rpc<ListTasksResponse> {
         let caller = self.verifier.authenticate(&request).await?;
-        Ok(Response::new(self.list(&caller.user_id, request.into_inner()).await?))
+        Ok(Response::new(
+            self.list(&caller.user_id, request.into_inner()).await?,
+        ))
     }
 
     async fn get_task(&self, request: Request<GetTaskRequest>) -> Rpc<Task> {
         let caller = self.verifier.authenticate(&request).await?;
         let id = task_id(&request.get_ref().id, "id")?;
-        let row = store::get(&self.db.pool, &caller.user_id, &id).await?.ok_or(Error::NotFound)?;
+        let row = store::get(&self.db.pool, &caller.user_id, &id)
+            .await?
+            .ok_or(Error::NotFound)?;
         Ok(Response::new(row.to_proto()))
     }
 
     async fn replace_task(&self, request: Request<ReplaceTaskRequest>) -> Rpc<Task> {
         self.verifier.authenticate(&request).await?;
-        Err(Status::unimplemented("replacing a task is not available yet"))
+        Err(Status::unimplemented(
+            "replacing a task is not available yet",
+        ))
     }
 
     async fn update_task(&self, request: Request<UpdateTaskRequest>) -> Rpc<Task> {
         self.verifier.authenticate(&request).await?;
-        Err(Status::unimplemented("updating a task is not available yet"))
+        Err(Status::unimplemented(
+            "updating a task is not available yet",
+        ))
     }
 
     async fn delete_task(&self, request: Request<DeleteTaskRequest>) -> Rpc<()> {

@@ -94,11 +94,13 @@ pub async fn insert(pool: &Pool, owner: &str, t: &TaskRow) -> Result<(), Error> 
 }
 
 pub async fn get(pool: &Pool, owner: &str, id: &str) -> Result<Option<TaskRow>, Error> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tasks WHERE owner_id = ? AND id = ?"))
-        .bind(owner)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM tasks WHERE owner_id = ? AND id = ?"
+    ))
+    .bind(owner)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
     row.as_ref().map(TaskRow::from_row).transpose()
 }
 
@@ -112,7 +114,10 @@ pub async fn delete(pool: &Pool, owner: &str, id: &str) -> Result<bool, Error> {
 }
 
 pub async fn delete_all(pool: &Pool, owner: &str) -> Result<u64, Error> {
-    let done = sqlx::query("DELETE FROM tasks WHERE owner_id = ?").bind(owner).execute(pool).await?;
+    let done = sqlx::query("DELETE FROM tasks WHERE owner_id = ?")
+        .bind(owner)
+        .execute(pool)
+        .await?;
     Ok(done.rows_affected())
 }
 
@@ -157,12 +162,22 @@ pub async fn list(
         sql.push_str(" AND due_time >= ?");
     }
     if filter.q.is_some() {
-        sql.push_str(" AND (LOWER(title) LIKE ? ESCAPE '!' OR LOWER(description) LIKE ? ESCAPE '!')");
+        sql.push_str(
+            " AND (LOWER(title) LIKE ? ESCAPE '!' OR LOWER(description) LIKE ? ESCAPE '!')",
+        );
     }
     if after.is_some() {
-        sql.push_str(if descending { " AND id < ?" } else { " AND id > ?" });
+        sql.push_str(if descending {
+            " AND id < ?"
+        } else {
+            " AND id > ?"
+        });
     }
-    sql.push_str(if descending { " ORDER BY id DESC LIMIT ?" } else { " ORDER BY id LIMIT ?" });
+    sql.push_str(if descending {
+        " ORDER BY id DESC LIMIT ?"
+    } else {
+        " ORDER BY id LIMIT ?"
+    });
 
     let mut query = sqlx::query(&sql).bind(owner);
     if let Some(done) = filter.done {

@@ -24,7 +24,9 @@ pub struct Config {
     /// `TODO_JWT_PRIVATE_KEY_FILE`. Unset: a key is generated on first start
     /// and kept in the database, so restarts keep tokens valid.
     pub signing_key_pem: Option<String>,
-    /// The credential internal RPCs require (`TODO_INTERNAL_TOKEN`).
+    /// The credential internal RPCs require: `TODO_INTERNAL_TOKEN`, the
+    /// same for every service. Unset: a random one, which only works when
+    /// every service runs in one process (the launcher shares one).
     pub service_credential: ServiceCredential,
     /// Argon2 hashes running at once; more wait, so a burst of logins
     /// cannot take every core. `TODO_USER_HASH_CONCURRENCY`, default: the
@@ -45,12 +47,16 @@ impl Config {
             None => None,
         };
         Ok(Self {
-            listen: var_or("TODO_USER_LISTEN", SocketAddr::from(([127, 0, 0, 1], 50051)))?,
+            listen: var_or(
+                "TODO_USER_LISTEN",
+                SocketAddr::from(([127, 0, 0, 1], 50051)),
+            )?,
             db: DbConfig::from_env("TODO_USER", "user")?,
             notify_url: var_or("TODO_NOTIFY_URL", "http://127.0.0.1:50053".to_owned())?,
             tokens: TokenSettings::from_env()?,
             signing_key_pem,
-            service_credential: ServiceCredential::from_env()?,
+            service_credential: ServiceCredential::from_env()?
+                .unwrap_or_else(ServiceCredential::random),
             hash_concurrency: var_or("TODO_USER_HASH_CONCURRENCY", cores)?.max(1),
         })
     }

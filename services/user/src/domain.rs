@@ -70,7 +70,11 @@ impl Password {
         if !PASSWORD_CHARS.contains(&n) {
             return Err(FieldViolation::new(
                 field,
-                format!("must be {} to {} characters long", PASSWORD_CHARS.start(), PASSWORD_CHARS.end()),
+                format!(
+                    "must be {} to {} characters long",
+                    PASSWORD_CHARS.start(),
+                    PASSWORD_CHARS.end()
+                ),
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -106,10 +110,16 @@ impl DisplayName {
         let name = raw.trim();
         let n = name.chars().count();
         if n == 0 || n > 100 {
-            return Err(FieldViolation::new(field, "must be 1 to 100 characters long"));
+            return Err(FieldViolation::new(
+                field,
+                "must be 1 to 100 characters long",
+            ));
         }
         if name.chars().any(char::is_control) {
-            return Err(FieldViolation::new(field, "must not contain control characters"));
+            return Err(FieldViolation::new(
+                field,
+                "must not contain control characters",
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -132,7 +142,16 @@ mod tests {
 
     #[test]
     fn invalid_emails_are_rejected() {
-        for bad in ["", "plain", "a@b", "a@@b.com", "a b@c.com", "a@[127.0.0.1]", "a@-x.com", "@x.com"] {
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            "a@[127.0.0.1]",
+            "a@-x.com",
+            "@x.com",
+        ] {
             assert!(Email::parse(bad, "email").is_err(), "{bad}");
         }
     }

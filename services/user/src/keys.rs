@@ -32,7 +32,9 @@ pub struct KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("kid", &self.kid).finish_non_exhaustive()
+        f.debug_struct("KeyRing")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
     }
 }
 
@@ -47,7 +49,10 @@ fn describe(key: &SigningKey) -> anyhow::Result<StoredKey> {
     let digest = Sha256::digest(public);
     Ok(StoredKey {
         kid: URL_SAFE_NO_PAD.encode(&digest[..12]),
-        private_pem: key.to_pkcs8_pem(LineEnding::LF).context("encode signing key")?.to_string(),
+        private_pem: key
+            .to_pkcs8_pem(LineEnding::LF)
+            .context("encode signing key")?
+            .to_string(),
         public_x: URL_SAFE_NO_PAD.encode(public),
     })
 }
@@ -62,7 +67,8 @@ impl KeyRing {
     pub async fn load(db: &Db, configured_pem: Option<&str>) -> anyhow::Result<Self> {
         let signing = match configured_pem {
             Some(pem) => {
-                let key = SigningKey::from_pkcs8_pem(pem).context("TODO_JWT_PRIVATE_KEY_FILE is not a PKCS#8 Ed25519 PEM key")?;
+                let key = SigningKey::from_pkcs8_pem(pem)
+                    .context("TODO_JWT_PRIVATE_KEY_FILE is not a PKCS#8 Ed25519 PEM key")?;
                 let stored = describe(&key)?;
                 insert_ignoring_duplicate(db, &stored).await?;
                 stored
@@ -78,7 +84,8 @@ impl KeyRing {
                 }
             },
         };
-        let encoding = EncodingKey::from_ed_pem(signing.private_pem.as_bytes()).context("signing key")?;
+        let encoding =
+            EncodingKey::from_ed_pem(signing.private_pem.as_bytes()).context("signing key")?;
         let rows = sqlx::query("SELECT kid, public_x FROM signing_keys ORDER BY create_time")
             .fetch_all(&db.pool)
             .await?;
@@ -93,7 +100,11 @@ impl KeyRing {
                 r#use: "sig".into(),
             });
         }
-        Ok(Self { kid: signing.kid.into(), signing: Arc::new(encoding), jwks: Arc::new(Jwks { keys }) })
+        Ok(Self {
+            kid: signing.kid.into(),
+            signing: Arc::new(encoding),
+            jwks: Arc::new(Jwks { keys }),
+        })
     }
 
     pub fn jwks(&self) -> Jwks {
@@ -124,19 +135,25 @@ async fn newest(db: &Db) -> anyhow::Result<Option<StoredKey>> {
         .fetch_optional(&db.pool)
         .await?;
     row.map(|r| {
-        Ok(StoredKey { kid: r.try_get("kid")?, private_pem: r.try_get("private_pem")?, public_x: r.try_get("public_x")? })
+        Ok(StoredKey {
+            kid: r.try_get("kid")?,
+            private_pem: r.try_get("private_pem")?,
+            public_x: r.try_get("public_x")?,
+        })
     })
     .transpose()
 }
 
 async fn insert_ignoring_duplicate(db: &Db, key: &StoredKey) -> anyhow::Result<()> {
-    let result = sqlx::query("INSERT INTO signing_keys (kid, private_pem, public_x, create_time) VALUES (?, ?, ?, ?)")
-        .bind(&key.kid)
-        .bind(&key.private_pem)
-        .bind(&key.public_x)
-        .bind(now_micros())
-        .execute(&db.pool)
-        .await;
+    let result = sqlx::query(
+        "INSERT INTO signing_keys (kid, private_pem, public_x, create_time) VALUES (?, ?, ?, ?)",
+    )
+    .bind(&key.kid)
+    .bind(&key.private_pem)
+    .bind(&key.public_x)
+    .bind(now_micros())
+    .execute(&db.pool)
+    .await;
     match result {
         Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => Ok(()),

@@ -71,7 +71,8 @@ impl Deliver for NotifyDelivery {
     async fn deliver(&self, kind: &str, payload: &[u8]) -> Result<(), Status> {
         match kind {
             service::SEND_EMAIL => {
-                let req = SendEmailRequest::decode(payload).map_err(|_| Status::data_loss("corrupt outbox payload"))?;
+                let req = SendEmailRequest::decode(payload)
+                    .map_err(|_| Status::data_loss("corrupt outbox payload"))?;
                 self.0.clone().send_email(req).await.map(drop)
             }
             other => Err(Status::internal(format!("unknown outbox kind {other}"))),
@@ -91,6 +92,16 @@ impl App {
     /// # Errors
     /// When the database, the keys or the listen address are unusable.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = todo_common::grpc::bind(config.listen).await?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Like [`App::build`], on a listener bound by the caller: the launcher
+    /// binds every port first, so each service knows the others' addresses.
+    ///
+    /// # Errors
+    /// As [`App::build`].
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
         let keys = keys::KeyRing::load(&db, config.signing_key_pem.as_deref()).await?;
         let verifier = TokenVerifier::new(&config.tokens, Arc::new(keys.clone()));
@@ -107,8 +118,12 @@ impl App {
             tokens: config.tokens.clone(),
             relay: relay.clone(),
         };
-        let listener = todo_common::grpc::bind(config.listen).await?;
-        Ok(Self { listener, state, config, relay })
+        Ok(Self {
+            listener,
+            state,
+            config,
+            relay,
+        })
     }
 
     /// The bound address (useful with port 0).
@@ -129,7 +144,10 @@ impl App {
         let served = todo_common::grpc::serve(
             self.listener,
             routes,
-            &["todo.user.v1.UserService", "todo.user.v1.UserInternalService"],
+            &[
+                "todo.user.v1.UserService",
+                "todo.user.v1.UserInternalService",
+            ],
             shutdown,
         )
         .await;

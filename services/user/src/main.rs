@@ -5,5 +5,6 @@ async fn main() -> anyhow::Result<()> {
     todo_common::telemetry::init();
     let config = todo_user::Config::from_env()?;
     let app = todo_user::App::build(config).await?;
-    app.run_until_stopped(todo_common::shutdown::on_signal()).await
+    app.run_until_stopped(todo_common::shutdown::on_signal())
+        .await
 }

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
@@ -35,7 +37,10 @@ impl Hasher {
             .hash_password(SaltString::generate(&mut OsRng).as_str().as_bytes(), &salt)
             .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
             .to_string();
-        Ok(Self { permits: Arc::new(Semaphore::new(permits.max(1))), dummy: dummy.into() })
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(permits.max(1))),
+            dummy: dummy.into(),
+        })
     }
 
     /// A PHC-format argon2id hash of `password`.
@@ -65,8 +70,11 @@ impl Hasher {
         let password = password.expose().to_owned();
         let ok = self
             .run(move || {
-                let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-                Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+                let parsed =
+                    PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+                Ok(argon2()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok())
             })
             .await?;
         Ok(known && ok)

@@ -9,9 +9,10 @@ use todo_common::clock::{new_id, now_micros};
 use todo_common::outbox;
 use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
 use todo_proto::todo::user::v1::{
-    ChangePasswordRequest, CreateUserRequest, DeleteMeRequest, GetJwksRequest, GetMeRequest, Jwks, LoginRequest,
-    LogoutRequest, LookupUserRequest, RefreshTokenRequest, RequestPasswordResetRequest, ResetPasswordRequest,
-    TokenPair, UpdateMeRequest, User, UserContact, VerifyEmailRequest, user_internal_service_server::UserInternalService,
+    ChangePasswordRequest, CreateUserRequest, DeleteMeRequest, GetJwksRequest, GetMeRequest, Jwks,
+    LoginRequest, LogoutRequest, LookupUserRequest, RefreshTokenRequest,
+    RequestPasswordResetRequest, ResetPasswordRequest, TokenPair, UpdateMeRequest, User,
+    UserContact, VerifyEmailRequest, user_internal_service_server::UserInternalService,
     user_service_server::UserService,
 };
 
@@ -96,7 +97,10 @@ impl State {
             Some(e) => store::user_by_email_key(&self.db.pool, &e.key()).await?,
             None => None,
         };
-        let ok = self.hasher.verify(&password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
+        let ok = self
+            .hasher
+            .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .await?;
         match user {
             Some(user) if ok => {
                 let mut tx = self.db.pool.begin().await?;
@@ -127,10 +131,15 @@ impl State {
             tracing::warn!(user_id = %row.user_id, "refresh token reuse; login revoked");
             return Err(Error::BadToken);
         }
-        if store::user_by_id(&self.db.pool, &row.user_id).await?.is_none() {
+        if store::user_by_id(&self.db.pool, &row.user_id)
+            .await?
+            .is_none()
+        {
             return Err(Error::BadToken);
         }
-        let pair = self.issue_pair(&mut tx, &row.user_id, &row.family_id).await?;
+        let pair = self
+            .issue_pair(&mut tx, &row.user_id, &row.family_id)
+            .await?;
         tx.commit().await?;
         Ok(pair)
     }
@@ -148,21 +157,34 @@ impl State {
     async fn verify_email(&self, req: VerifyEmailRequest) -> Result<User, Error> {
         let now = now_micros();
         let mut tx = self.db.pool.begin().await?;
-        let user_id = store::spend_email_token(&mut tx, &tokens::digest(&req.token), Purpose::VerifyEmail, now)
-            .await?
-            .ok_or(Error::BadToken)?;
+        let user_id = store::spend_email_token(
+            &mut tx,
+            &tokens::digest(&req.token),
+            Purpose::VerifyEmail,
+            now,
+        )
+        .await?
+        .ok_or(Error::BadToken)?;
         store::mark_verified(&mut tx, &user_id, now).await?;
         tx.commit().await?;
-        let user = store::user_by_id(&self.db.pool, &user_id).await?.ok_or(Error::BadToken)?;
+        let user = store::user_by_id(&self.db.pool, &user_id)
+            .await?
+            .ok_or(Error::BadToken)?;
         Ok(user.to_proto())
     }
 
     async fn me(&self, user_id: &str) -> Result<UserRow, Error> {
-        store::user_by_id(&self.db.pool, user_id).await?.ok_or(Error::NotFound)
+        store::user_by_id(&self.db.pool, user_id)
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     async fn update_me(&self, user_id: &str, req: UpdateMeRequest) -> Result<User, Error> {
-        let name = req.display_name.as_deref().map(|n| DisplayName::parse(n, "displayName")).transpose();
+        let name = req
+            .display_name
+            .as_deref()
+            .map(|n| DisplayName::parse(n, "displayName"))
+            .transpose();
         let zone = req.time_zone.as_deref().map(parse_time_zone).transpose();
         let (name, zone, ()) = collect(name, zone, Ok(()))?;
         let found = store::update_profile(
@@ -180,7 +202,12 @@ impl State {
     }
 
     /// A new access token and the next refresh token of `family_id`.
-    async fn issue_pair(&self, conn: &mut sqlx::AnyConnection, user_id: &str, family_id: &str) -> Result<TokenPair, Error> {
+    async fn issue_pair(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        user_id: &str,
+        family_id: &str,
+    ) -> Result<TokenPair, Error> {
         let now = now_micros();
         let now_s = now / 1_000_000;
         let claims = AccessClaims {
@@ -194,8 +221,15 @@ impl State {
         };
         let access = self.keys.sign(&claims)?;
         let refresh = tokens::new_secret();
-        store::insert_refresh_token(conn, &tokens::digest(&refresh), user_id, family_id, now + REFRESH_TTL_MICROS, now)
-            .await?;
+        store::insert_refresh_token(
+            conn,
+            &tokens::digest(&refresh),
+            user_id,
+            family_id,
+            now + REFRESH_TTL_MICROS,
+            now,
+        )
+        .await?;
         Ok(TokenPair {
             access_token: access,
             refresh_token: refresh,
@@ -212,12 +246,17 @@ fn parse_time_zone(raw: &str) -> Result<String, todo_common::status::FieldViolat
         || (raw.len() <= 64
             && raw.contains('/')
             && raw.split('/').all(|p| {
-                !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
+                !p.is_empty()
+                    && p.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
             }));
     if ok {
         Ok(raw.to_owned())
     } else {
-        Err(todo_common::status::FieldViolation::new("timeZone", "must be an IANA time zone name such as Europe/Berlin"))
+        Err(todo_common::status::FieldViolation::new(
+            "timeZone",
+            "must be an IANA time zone name such as Europe/Berlin",
+        ))
     }
 }
 
@@ -226,11 +265,15 @@ type Rpc<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl UserService for State {
     async fn create_user(&self, request: Request<CreateUserRequest>) -> Rpc<User> {
-        Ok(Response::new(State::create_user(self, request.into_inner()).await?))
+        Ok(Response::new(
+            State::create_user(self, request.into_inner()).await?,
+        ))
     }
 
     async fn login(&self, request: Request<LoginRequest>) -> Rpc<TokenPair> {
-        Ok(Response::new(State::login(self, request.into_inner()).await?))
+        Ok(Response::new(
+            State::login(self, request.into_inner()).await?,
+        ))
     }
 
     async fn refresh_token(&self, request: Request<RefreshTokenRequest>) -> Rpc<TokenPair> {
@@ -243,10 +286,15 @@ impl UserService for State {
     }
 
     async fn verify_email(&self, request: Request<VerifyEmailRequest>) -> Rpc<User> {
-        Ok(Response::new(State::verify_email(self, request.into_inner()).await?))
+        Ok(Response::new(
+            State::verify_email(self, request.into_inner()).await?,
+        ))
     }
 
-    async fn request_password_reset(&self, _request: Request<RequestPasswordResetRequest>) -> Rpc<()> {
+    async fn request_password_reset(
+        &self,
+        _request: Request<RequestPasswordResetRequest>,
+    ) -> Rpc<()> {
         Err(Status::unimplemented("password reset is not available yet"))
     }
 
@@ -261,17 +309,23 @@ impl UserService for State {
 
     async fn update_me(&self, request: Request<UpdateMeRequest>) -> Rpc<User> {
         let caller = self.verifier.authenticate(&request).await?;
-        Ok(Response::new(State::update_me(self, &caller.user_id, request.into_inner()).await?))
+        Ok(Response::new(
+            State::update_me(self, &caller.user_id, request.into_inner()).await?,
+        ))
     }
 
     async fn change_password(&self, request: Request<ChangePasswordRequest>) -> Rpc<()> {
         self.verifier.authenticate(&request).await?;
-        Err(Status::unimplemented("changing the password is not available yet"))
+        Err(Status::unimplemented(
+            "changing the password is not available yet",
+        ))
     }
 
     async fn delete_me(&self, request: Request<DeleteMeRequest>) -> Rpc<()> {
         self.verifier.authenticate(&request).await?;
-        Err(Status::unimplemented("deleting the account is not available yet"))
+        Err(Status::unimplemented(
+            "deleting the account is not available yet",
+        ))
     }
 
     async fn get_jwks(&self, _request: Request<GetJwksRequest>) -> Rpc<Jwks> {

@@ -67,7 +67,11 @@ const USER_COLUMNS: &str =
 ///
 /// # Errors
 /// [`Error::EmailTaken`] when the address has an account.
-pub async fn insert_user(conn: &mut AnyConnection, u: &UserRow, email_key: &str) -> Result<(), Error> {
+pub async fn insert_user(
+    conn: &mut AnyConnection,
+    u: &UserRow,
+    email_key: &str,
+) -> Result<(), Error> {
     let result = sqlx::query(
         "INSERT INTO users (id, email, email_key, display_name, password_hash, email_verified, time_zone, create_time, update_time) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -91,10 +95,12 @@ pub async fn insert_user(conn: &mut AnyConnection, u: &UserRow, email_key: &str)
 }
 
 pub async fn user_by_email_key(pool: &Pool, email_key: &str) -> Result<Option<UserRow>, Error> {
-    let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = ?"))
-        .bind(email_key)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email_key = ?"
+    ))
+    .bind(email_key)
+    .fetch_optional(pool)
+    .await?;
     Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
 
@@ -130,14 +136,12 @@ pub async fn update_profile(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     VerifyEmail,
-    ResetPassword,
 }
 
 impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify",
-            Self::ResetPassword => "reset",
         }
     }
 }
@@ -183,10 +187,11 @@ pub async fn spend_email_token(
     if spent.rows_affected() != 1 {
         return Ok(None);
     }
-    let user_id: Option<String> = sqlx::query_scalar("SELECT user_id FROM email_tokens WHERE token_hash = ?")
-        .bind(token_hash)
-        .fetch_optional(conn)
-        .await?;
+    let user_id: Option<String> =
+        sqlx::query_scalar("SELECT user_id FROM email_tokens WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(conn)
+            .await?;
     Ok(user_id)
 }
 
@@ -231,7 +236,10 @@ pub struct RefreshRow {
     pub revoked: bool,
 }
 
-pub async fn refresh_token(conn: &mut AnyConnection, token_hash: &str) -> Result<Option<RefreshRow>, Error> {
+pub async fn refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<RefreshRow>, Error> {
     let row = sqlx::query(
         "SELECT user_id, family_id, expire_time, spent_time, revoke_time FROM refresh_tokens WHERE token_hash = ?",
     )
@@ -249,7 +257,11 @@ pub async fn refresh_token(conn: &mut AnyConnection, token_hash: &str) -> Result
 }
 
 /// Marks a live token spent; `false` when someone else spent it first.
-pub async fn spend_refresh_token(conn: &mut AnyConnection, token_hash: &str, now: i64) -> Result<bool, Error> {
+pub async fn spend_refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<bool, Error> {
     let done = sqlx::query(
         "UPDATE refresh_tokens SET spent_time = ? WHERE token_hash = ? AND spent_time IS NULL AND revoke_time IS NULL",
     )
@@ -261,11 +273,17 @@ pub async fn spend_refresh_token(conn: &mut AnyConnection, token_hash: &str, now
 }
 
 /// Revokes every token of a login (reuse detected, or logout).
-pub async fn revoke_family(conn: &mut AnyConnection, family_id: &str, now: i64) -> Result<(), Error> {
-    sqlx::query("UPDATE refresh_tokens SET revoke_time = ? WHERE family_id = ? AND revoke_time IS NULL")
-        .bind(now)
-        .bind(family_id)
-        .execute(conn)
-        .await?;
+pub async fn revoke_family(
+    conn: &mut AnyConnection,
+    family_id: &str,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoke_time = ? WHERE family_id = ? AND revoke_time IS NULL",
+    )
+    .bind(now)
+    .bind(family_id)
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -1,0 +1,388 @@
+//! Every error the edge answers with, in the one JSON shape of API.md:
+//!
+//! ```json
+//! {"error": {"code": 404, "status": "NOT_FOUND", "message": "...", "details": []}}
+//! ```
+//!
+//! [`http_status`] is the single table from gRPC codes to HTTP statuses;
+//! upstream failures ([`ApiError::from_upstream`]) and the edge's own
+//! ([`EdgeError`]) both go through it.
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::header::{ALLOW, HeaderValue, RETRY_AFTER};
+use http::{Method, StatusCode};
+use prost_reflect::DescriptorPool;
+use tonic::Code;
+
+use crate::details;
+
+/// The HTTP status for a gRPC code.
+///
+/// FAILED_PRECONDITION is 400 here; [`ApiError::from_upstream`] turns it
+/// into 412 when the request carried `If-Match`, because the only
+/// precondition a client states in HTTP terms is its etag.
+pub fn http_status(code: Code) -> StatusCode {
+    match code {
+        Code::Ok => StatusCode::OK,
+        Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
+            StatusCode::BAD_REQUEST
+        }
+        Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        Code::PermissionDenied => StatusCode::FORBIDDEN,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+        Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+        Code::Cancelled => CLIENT_CLOSED_REQUEST,
+        Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        Code::Unknown | Code::Internal | Code::DataLoss => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The canonical name of a gRPC code, as `google.rpc.Code` spells it.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// 499, nginx's "client closed request": what a CANCELLED call means.
+const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
+    Ok(status) => status,
+    Err(_) => StatusCode::BAD_REQUEST,
+};
+
+/// Codes whose upstream message may carry internal detail (SQL, paths) and
+/// is therefore replaced before it reaches a client.
+fn hides_detail(code: Code) -> bool {
+    matches!(code, Code::Unknown | Code::Internal | Code::DataLoss)
+}
+
+/// What RESOURCE_EXHAUSTED sends as `Retry-After` when the upstream gave
+/// no `google.rpc.RetryInfo`.
+const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
+
+/// A failure of the edge itself, before or after the upstream call.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// 404 NOT_FOUND: no route has this path.
+    #[error("no route matches this path")]
+    NoRoute,
+    /// 405 with `Allow`: the path exists for other methods only.
+    #[error("method not allowed on this path")]
+    MethodNotAllowed(Vec<Method>),
+    /// 400 INVALID_ARGUMENT: the request cannot become the request message
+    /// (malformed JSON, wrong type, unknown field or query parameter).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// 413: the body exceeds the configured limit.
+    #[error("the request body exceeds {0} bytes")]
+    BodyTooLarge(usize),
+    /// 415: a body that is not JSON.
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    /// 408: the client did not send its body within the request timeout.
+    #[error("the request body did not arrive in time")]
+    BodyTimeout,
+    /// 503 UNAVAILABLE: no upstream serves the route's service.
+    #[error("{0} is unavailable")]
+    NoUpstream(String),
+    /// 504 DEADLINE_EXCEEDED: the upstream did not answer in time.
+    #[error("the upstream service did not answer in time")]
+    DeadlineExceeded,
+    /// 500 INTERNAL: the upstream answered with bytes that are not its
+    /// declared response message.
+    #[error("internal error")]
+    BadUpstreamResponse,
+}
+
+/// An error response in the shape of API.md.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: Code,
+    message: String,
+    details: Vec<serde_json::Value>,
+    retry_after: Option<u64>,
+    allow: Vec<Method>,
+}
+
+impl ApiError {
+    /// An error whose HTTP status comes from [`http_status`].
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            status: http_status(code),
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            retry_after: None,
+            allow: Vec::new(),
+        }
+    }
+
+    /// The HTTP status this error is sent with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The gRPC code this error is named by.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The message the client sees.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// An HTTP status that gRPC has no code for (405, 408, 413, 415).
+    fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The error response for a failed upstream call.
+    ///
+    /// `if_match` tells whether the request carried `If-Match`, which makes
+    /// FAILED_PRECONDITION a 412. INTERNAL, UNKNOWN and DATA_LOSS lose
+    /// their message and details; transport failures (no connection) lose
+    /// theirs too, since they name internal addresses.
+    pub fn from_upstream(status: &tonic::Status, pool: &DescriptorPool, if_match: bool) -> Self {
+        let code = status.code();
+        let from_transport = std::error::Error::source(status).is_some();
+        if hides_detail(code) || from_transport {
+            tracing::error!(
+                grpc.code = code_name(code),
+                grpc.message = status.message(),
+                "upstream call failed"
+            );
+            let message = if hides_detail(code) {
+                "internal error"
+            } else {
+                "upstream service unavailable"
+            };
+            return Self::new(code, message);
+        }
+        let mut error = Self::new(code, status.message());
+        if code == Code::FailedPrecondition && if_match {
+            error.status = StatusCode::PRECONDITION_FAILED;
+        }
+        let decoded = details::decode(pool, status.details());
+        error.details = decoded.details;
+        if code == Code::ResourceExhausted {
+            error.retry_after = Some(decoded.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS));
+        }
+        error
+    }
+}
+
+impl From<EdgeError> for ApiError {
+    fn from(err: EdgeError) -> Self {
+        let message = err.to_string();
+        match err {
+            EdgeError::NoRoute => Self::new(Code::NotFound, message),
+            EdgeError::MethodNotAllowed(allow) => Self {
+                allow,
+                ..Self::new(Code::Unimplemented, message)
+                    .with_status(StatusCode::METHOD_NOT_ALLOWED)
+            },
+            EdgeError::InvalidArgument(_) => Self::new(Code::InvalidArgument, message),
+            EdgeError::BodyTooLarge(_) => {
+                Self::new(Code::InvalidArgument, message).with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            EdgeError::UnsupportedMediaType => Self::new(Code::InvalidArgument, message)
+                .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            EdgeError::BodyTimeout => {
+                Self::new(Code::DeadlineExceeded, message).with_status(StatusCode::REQUEST_TIMEOUT)
+            }
+            EdgeError::NoUpstream(_) => Self::new(Code::Unavailable, message),
+            EdgeError::DeadlineExceeded => Self::new(Code::DeadlineExceeded, message),
+            EdgeError::BadUpstreamResponse => Self::new(Code::Internal, message),
+        }
+    }
+}
+
+impl IntoResponse for EdgeError {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": {
+                "code": self.status.as_u16(),
+                "status": code_name(self.code),
+                "message": self.message,
+                "details": self.details,
+            }
+        });
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        if let Some(secs) = self.retry_after {
+            headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if !self.allow.is_empty() {
+            let allow: Vec<&str> = self.allow.iter().map(Method::as_str).collect();
+            if let Ok(value) = HeaderValue::from_str(&allow.join(", ")) {
+                headers.insert(ALLOW, value);
+            }
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL_CODES: [Code; 17] = [
+        Code::Ok,
+        Code::Cancelled,
+        Code::Unknown,
+        Code::InvalidArgument,
+        Code::DeadlineExceeded,
+        Code::NotFound,
+        Code::AlreadyExists,
+        Code::PermissionDenied,
+        Code::ResourceExhausted,
+        Code::FailedPrecondition,
+        Code::Aborted,
+        Code::OutOfRange,
+        Code::Unimplemented,
+        Code::Internal,
+        Code::Unavailable,
+        Code::DataLoss,
+        Code::Unauthenticated,
+    ];
+
+    fn pool() -> DescriptorPool {
+        DescriptorPool::decode(todo_proto::FILE_DESCRIPTOR_SET).unwrap()
+    }
+
+    #[test]
+    fn every_code_has_its_http_status() {
+        let expected = [
+            (Code::Ok, 200),
+            (Code::Cancelled, 499),
+            (Code::Unknown, 500),
+            (Code::InvalidArgument, 400),
+            (Code::DeadlineExceeded, 504),
+            (Code::NotFound, 404),
+            (Code::AlreadyExists, 409),
+            (Code::PermissionDenied, 403),
+            (Code::ResourceExhausted, 429),
+            (Code::FailedPrecondition, 400),
+            (Code::Aborted, 409),
+            (Code::OutOfRange, 400),
+            (Code::Unimplemented, 501),
+            (Code::Internal, 500),
+            (Code::Unavailable, 503),
+            (Code::DataLoss, 500),
+            (Code::Unauthenticated, 401),
+        ];
+        assert_eq!(expected.len(), ALL_CODES.len());
+        for (code, status) in expected {
+            assert_eq!(http_status(code).as_u16(), status, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn code_names_are_the_canonical_ones() {
+        for code in ALL_CODES {
+            let name = code_name(code);
+            let spelled = format!("{code:?}")
+                .chars()
+                .fold(String::new(), |mut acc, c| {
+                    if c.is_uppercase() && !acc.is_empty() {
+                        acc.push('_');
+                    }
+                    acc.push(c.to_ascii_uppercase());
+                    acc
+                });
+            assert_eq!(name, spelled);
+        }
+    }
+
+    #[test]
+    fn a_stale_etag_is_412_and_other_preconditions_400() {
+        let status = tonic::Status::failed_precondition("etag mismatch");
+        assert_eq!(
+            ApiError::from_upstream(&status, &pool(), true).status(),
+            412
+        );
+        assert_eq!(
+            ApiError::from_upstream(&status, &pool(), false).status(),
+            400
+        );
+    }
+
+    #[test]
+    fn internal_messages_never_reach_the_client() {
+        for code in [Code::Internal, Code::Unknown, Code::DataLoss] {
+            let status = tonic::Status::new(code, "SELECT * FROM users failed at /srv/db.rs:42");
+            let error = ApiError::from_upstream(&status, &pool(), false);
+            assert_eq!(error.status(), 500);
+            assert_eq!(error.message(), "internal error");
+        }
+    }
+
+    #[test]
+    fn client_errors_keep_their_message() {
+        let status = tonic::Status::not_found("task not found");
+        let error = ApiError::from_upstream(&status, &pool(), false);
+        assert_eq!(
+            (error.status().as_u16(), error.message()),
+            (404, "task not found")
+        );
+    }
+
+    #[test]
+    fn edge_errors_use_their_own_statuses() {
+        let cases = [
+            (EdgeError::NoRoute, 404, "NOT_FOUND"),
+            (
+                EdgeError::MethodNotAllowed(vec![Method::GET]),
+                405,
+                "UNIMPLEMENTED",
+            ),
+            (
+                EdgeError::InvalidArgument("bad".into()),
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (EdgeError::BodyTooLarge(10), 413, "INVALID_ARGUMENT"),
+            (EdgeError::UnsupportedMediaType, 415, "INVALID_ARGUMENT"),
+            (EdgeError::BodyTimeout, 408, "DEADLINE_EXCEEDED"),
+            (EdgeError::NoUpstream("x".into()), 503, "UNAVAILABLE"),
+            (EdgeError::DeadlineExceeded, 504, "DEADLINE_EXCEEDED"),
+            (EdgeError::BadUpstreamResponse, 500, "INTERNAL"),
+        ];
+        for (err, status, name) in cases {
+            let error = ApiError::from(err);
+            assert_eq!(
+                (error.status().as_u16(), code_name(error.code())),
+                (status, name)
+            );
+        }
+    }
+}

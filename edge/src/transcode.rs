@@ -1,0 +1,411 @@
+//! HTTP request parts to the request message, and response bytes to JSON,
+//! following the proto3 JSON mapping and the `google.api.http` rules.
+//!
+//! The request is assembled as one JSON document first (body, then query
+//! parameters, then path variables) and decoded once with prost-reflect, so
+//! that every field, wherever it came from, gets the same proto3 JSON
+//! parsing: enums by name or number, RFC 3339 timestamps, field masks,
+//! 64-bit integers as strings.
+
+use bytes::Bytes;
+use http::{HeaderValue, Method};
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage,
+    SerializeOptions, Value,
+};
+use serde_json::{Map, Value as Json};
+
+use crate::error::EdgeError;
+use crate::routes::{Binding, BodyRule};
+
+/// Longest error text taken from a parser, so that a huge bad value in a
+/// request is not echoed back in full.
+const MAX_ERROR_LEN: usize = 200;
+
+/// The field grpc-gateway fills from the body's keys on PATCH.
+const UPDATE_MASK: &str = "update_mask";
+const FIELD_MASK: &str = "google.protobuf.FieldMask";
+
+/// Builds the request message of `binding` from the decoded path
+/// `variables` (in template order), the raw query string and the body.
+///
+/// # Errors
+/// [`EdgeError::InvalidArgument`] when the body is not JSON or not the
+/// message, a query parameter names no settable field, or any value has
+/// the wrong type.
+pub fn request_message(
+    binding: &Binding,
+    variables: &[String],
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<DynamicMessage, EdgeError> {
+    let body = parse_body(body)?;
+    let body_keys = body_keys(binding, body.as_ref());
+    let mut root = Map::new();
+    match (&binding.body, body) {
+        (_, None) => {}
+        (BodyRule::None, Some(Json::Object(map))) if map.is_empty() => {}
+        (BodyRule::None, Some(_)) => return Err(invalid("this route takes no request body")),
+        (BodyRule::Whole, Some(Json::Object(map))) => root = map,
+        (BodyRule::Whole, Some(_)) => {
+            return Err(invalid("the request body must be a JSON object"));
+        }
+        (BodyRule::Field(field), Some(json)) => {
+            root.insert(field.name().to_owned(), json);
+        }
+    }
+    let mut mask_in_query = false;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        let fields = query_fields(binding, &key)?;
+        mask_in_query |= fields.len() == 1 && fields[0].name() == UPDATE_MASK;
+        set_query_value(&mut root, &fields, &key, &value)?;
+    }
+    for (fields, value) in binding.path_fields.iter().zip(variables) {
+        let json = text_to_json(last(fields)?, value)
+            .map_err(|reason| invalid(format!("path variable {}: {reason}", dotted(fields))))?;
+        let (leaf, parents) = fields
+            .split_last()
+            .ok_or_else(|| invalid("empty path variable"))?;
+        let object = descend(&mut root, parents)?;
+        remove_aliases(object, leaf);
+        object.insert(leaf.name().to_owned(), json);
+    }
+
+    let mut message = decode(&binding.rpc.input, Json::Object(root))?;
+    if !mask_in_query && binding.method == Method::PATCH {
+        if let Some(paths) = body_keys {
+            set_update_mask(&mut message, paths);
+        }
+    }
+    Ok(message)
+}
+
+/// The body as JSON; `None` for an empty body.
+fn parse_body(body: &[u8]) -> Result<Option<Json>, EdgeError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body)
+        .map(Some)
+        .map_err(|e| invalid(format!("malformed JSON body: {}", clip(&e.to_string()))))
+}
+
+/// For a PATCH whose body is a message field: the proto names of the
+/// body's top-level keys, from which grpc-gateway derives `update_mask`.
+fn body_keys(binding: &Binding, body: Option<&Json>) -> Option<Vec<String>> {
+    let BodyRule::Field(field) = &binding.body else {
+        return None;
+    };
+    let Kind::Message(body_message) = field.kind() else {
+        return None;
+    };
+    let mask = binding.rpc.input.get_field_by_name(UPDATE_MASK)?;
+    if !matches!(mask.kind(), Kind::Message(m) if m.full_name() == FIELD_MASK) || mask.is_list() {
+        return None;
+    }
+    let object = body?.as_object().filter(|o| !o.is_empty())?;
+    // Unknown keys fail decoding later; only known ones can reach the mask.
+    let paths = object
+        .keys()
+        .filter_map(|key| field_by_any_name(&body_message, key))
+        .map(|f| f.name().to_owned())
+        .collect();
+    Some(paths)
+}
+
+fn set_update_mask(message: &mut DynamicMessage, paths: Vec<String>) {
+    let Some(field) = message.descriptor().get_field_by_name(UPDATE_MASK) else {
+        return;
+    };
+    let Kind::Message(mask_descriptor) = field.kind() else {
+        return;
+    };
+    let mut mask = DynamicMessage::new(mask_descriptor);
+    let paths = paths.into_iter().map(Value::String).collect();
+    mask.set_field_by_name("paths", Value::List(paths));
+    message.set_field(&field, Value::Message(mask));
+}
+
+/// Resolves query parameter `key` (`a.b`, proto or JSON names) to the
+/// fields it sets, refusing fields that the path or the body set.
+fn query_fields(binding: &Binding, key: &str) -> Result<Vec<FieldDescriptor>, EdgeError> {
+    let unknown = || invalid(format!("unknown query parameter {:?}", clip(key)));
+    let mut message = binding.rpc.input.clone();
+    let mut fields = Vec::new();
+    let mut parts = key.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let field = field_by_any_name(&message, part).ok_or_else(unknown)?;
+        let is_last = parts.peek().is_none();
+        match field.kind() {
+            _ if field.is_map() => return Err(unknown()),
+            Kind::Message(inner) if !is_last => {
+                if field.is_list() || is_query_scalar_message(&inner) {
+                    return Err(unknown());
+                }
+                message = inner;
+            }
+            Kind::Message(inner) if !is_query_scalar_message(&inner) => return Err(unknown()),
+            _ if !is_last => return Err(unknown()),
+            _ => {}
+        }
+        fields.push(field);
+    }
+    let from_body = match &binding.body {
+        BodyRule::None => false,
+        BodyRule::Whole => true,
+        BodyRule::Field(body) => fields.first() == Some(body),
+    };
+    if from_body {
+        return Err(invalid(format!(
+            "query parameter {:?} is not allowed: the request body sets it",
+            clip(key)
+        )));
+    }
+    let from_path = binding
+        .path_fields
+        .iter()
+        .any(|path| path.starts_with(&fields) || fields.starts_with(path));
+    if from_path {
+        return Err(invalid(format!(
+            "query parameter {:?} is not allowed: the URL path sets it",
+            clip(key)
+        )));
+    }
+    Ok(fields)
+}
+
+/// Puts one query value into the JSON document: repeated fields collect
+/// every occurrence, singular ones may occur once.
+fn set_query_value(
+    root: &mut Map<String, Json>,
+    fields: &[FieldDescriptor],
+    key: &str,
+    value: &str,
+) -> Result<(), EdgeError> {
+    let (leaf, parents) = fields
+        .split_last()
+        .ok_or_else(|| invalid("empty query parameter"))?;
+    let json = text_to_json(leaf, value)
+        .map_err(|reason| invalid(format!("query parameter {:?}: {reason}", clip(key))))?;
+    let object = descend(root, parents)?;
+    if leaf.is_list() {
+        let slot = object
+            .entry(leaf.name().to_owned())
+            .or_insert_with(|| Json::Array(Vec::new()));
+        if let Json::Array(items) = slot {
+            items.push(json);
+        }
+        return Ok(());
+    }
+    if object.contains_key(leaf.name()) || object.contains_key(leaf.json_name()) {
+        return Err(invalid(format!(
+            "query parameter {:?} is given more than once",
+            clip(key)
+        )));
+    }
+    object.insert(leaf.name().to_owned(), json);
+    Ok(())
+}
+
+/// The JSON object for the message at `parents`, created where missing.
+fn descend<'m>(
+    mut object: &'m mut Map<String, Json>,
+    parents: &[FieldDescriptor],
+) -> Result<&'m mut Map<String, Json>, EdgeError> {
+    for field in parents {
+        let existing = remove_aliases(object, field).filter(|v| !v.is_null());
+        let child = existing.unwrap_or_else(|| Json::Object(Map::new()));
+        if !child.is_object() {
+            return Err(invalid(format!(
+                "{} must be a JSON object",
+                field.json_name()
+            )));
+        }
+        object = match object.entry(field.name().to_owned()).or_insert(child) {
+            Json::Object(map) => map,
+            _ => {
+                return Err(invalid(format!(
+                    "{} must be a JSON object",
+                    field.json_name()
+                )));
+            }
+        };
+    }
+    Ok(object)
+}
+
+/// Removes `field` under both its proto and its JSON name, so that a value
+/// set from the path cannot be shadowed by the body's spelling of the key.
+fn remove_aliases(object: &mut Map<String, Json>, field: &FieldDescriptor) -> Option<Json> {
+    let by_json = object.remove(field.json_name());
+    object.remove(field.name()).or(by_json)
+}
+
+/// A path or query text as the JSON value proto3 JSON expects for `field`.
+/// Numbers stay strings (proto3 JSON accepts them), so range and syntax
+/// errors come from the one decoder.
+fn text_to_json(field: &FieldDescriptor, text: &str) -> Result<Json, String> {
+    match field.kind() {
+        Kind::Bool => parse_bool(text).map(Json::Bool),
+        Kind::Enum(_) => Ok(text
+            .parse::<i32>()
+            .map_or_else(|_| Json::String(text.to_owned()), Json::from)),
+        Kind::Message(message) => match message.full_name() {
+            FIELD_MASK => Ok(Json::String(field_mask_to_json(text))),
+            "google.protobuf.BoolValue" => parse_bool(text).map(Json::Bool),
+            _ => Ok(Json::String(text.to_owned())),
+        },
+        _ => Ok(Json::String(text.to_owned())),
+    }
+}
+
+fn parse_bool(text: &str) -> Result<bool, String> {
+    match text {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+/// A comma list of field paths, proto (`due_time`) or JSON (`dueTime`)
+/// spelling, as the JSON form of a `FieldMask` (lowerCamelCase).
+fn field_mask_to_json(text: &str) -> String {
+    let camel = |path: &str| {
+        let mut out = String::with_capacity(path.len());
+        let mut upper = false;
+        for c in path.trim().chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                out.push(c.to_ascii_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    text.split(',').map(camel).collect::<Vec<_>>().join(",")
+}
+
+/// Message types a single query or path text can set, as proto3 JSON
+/// writes them as one string or scalar.
+fn is_query_scalar_message(message: &MessageDescriptor) -> bool {
+    matches!(
+        message.full_name(),
+        "google.protobuf.Timestamp"
+            | "google.protobuf.Duration"
+            | "google.protobuf.FieldMask"
+            | "google.protobuf.DoubleValue"
+            | "google.protobuf.FloatValue"
+            | "google.protobuf.Int64Value"
+            | "google.protobuf.UInt64Value"
+            | "google.protobuf.Int32Value"
+            | "google.protobuf.UInt32Value"
+            | "google.protobuf.BoolValue"
+            | "google.protobuf.StringValue"
+            | "google.protobuf.BytesValue"
+    )
+}
+
+fn field_by_any_name(message: &MessageDescriptor, name: &str) -> Option<FieldDescriptor> {
+    message
+        .get_field_by_name(name)
+        .or_else(|| message.get_field_by_json_name(name))
+}
+
+/// Decodes the assembled document; errors name the JSON path at fault.
+fn decode(descriptor: &MessageDescriptor, document: Json) -> Result<DynamicMessage, EdgeError> {
+    let mut track = serde_path_to_error::Track::new();
+    let deserializer = serde_path_to_error::Deserializer::new(document, &mut track);
+    let options = DeserializeOptions::new().deny_unknown_fields(true);
+    DynamicMessage::deserialize_with_options(descriptor.clone(), deserializer, &options).map_err(
+        |e| {
+            let path = track.path().to_string();
+            let reason = clip(&e.to_string());
+            if path == "." {
+                invalid(format!("invalid request: {reason}"))
+            } else {
+                invalid(format!("invalid value for {path}: {reason}"))
+            }
+        },
+    )
+}
+
+/// The JSON response of `binding` for the upstream's response bytes, and
+/// the message's `etag` field as an `ETag` header value.
+///
+/// # Errors
+/// [`EdgeError::BadUpstreamResponse`] when the bytes are not the declared
+/// response message.
+pub fn response_json(
+    binding: &Binding,
+    bytes: Bytes,
+) -> Result<(Vec<u8>, Option<HeaderValue>), EdgeError> {
+    let message = DynamicMessage::decode(binding.rpc.output.clone(), bytes).map_err(|e| {
+        tracing::error!(rpc = %binding.rpc.name, error = %e, "undecodable upstream response");
+        EdgeError::BadUpstreamResponse
+    })?;
+    let options = SerializeOptions::new().skip_default_fields(false);
+    let serialized = match &binding.response_body {
+        None => {
+            let mut serializer = serde_json::Serializer::new(Vec::new());
+            message
+                .serialize_with_options(&mut serializer, &options)
+                .map(|()| serializer.into_inner())
+        }
+        Some(field) => message
+            .serialize_with_options(serde_json::value::Serializer, &options)
+            .and_then(|mut json| serde_json::to_vec(&json[field.json_name()].take())),
+    };
+    let body = serialized.map_err(|e| {
+        tracing::error!(rpc = %binding.rpc.name, error = %e, "unserializable upstream response");
+        EdgeError::BadUpstreamResponse
+    })?;
+    Ok((body, etag(&message)))
+}
+
+/// The message's string `etag` field, quoted as RFC 9110 requires.
+fn etag(message: &DynamicMessage) -> Option<HeaderValue> {
+    let field = message.descriptor().get_field_by_name("etag")?;
+    if field.kind() != Kind::String || field.is_list() {
+        return None;
+    }
+    let value = message.get_field(&field);
+    let raw = value.as_str().filter(|s| !s.is_empty())?;
+    let quoted = raw.strip_prefix("W/").unwrap_or(raw);
+    if quoted.len() >= 2 && quoted.starts_with('"') && quoted.ends_with('"') {
+        HeaderValue::from_str(raw).ok()
+    } else if raw.contains('"') {
+        None
+    } else {
+        HeaderValue::from_str(&format!("\"{raw}\"")).ok()
+    }
+}
+
+fn last(fields: &[FieldDescriptor]) -> Result<&FieldDescriptor, EdgeError> {
+    fields.last().ok_or_else(|| invalid("empty field path"))
+}
+
+fn dotted(fields: &[FieldDescriptor]) -> String {
+    fields
+        .iter()
+        .map(FieldDescriptor::name)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn invalid(message: impl Into<String>) -> EdgeError {
+    EdgeError::InvalidArgument(message.into())
+}
+
+/// `text` cut to [`MAX_ERROR_LEN`] characters.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_LEN) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

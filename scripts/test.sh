@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The project's test command: formatting, lints, the unit and integration
+# suites (SQLite always; MariaDB too when TODO_TEST_MYSQL_URL is set, e.g.
+# mysql://root@127.0.0.1:3306, the server started here if need be), the
+# smoke test of the release build with curl and grpcurl, and the shipping
+# checks.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# A local server is started when the URL points at this machine; any other
+# host (a CI service container) is expected to be up already.
+case ${TODO_TEST_MYSQL_URL:-} in
+    mysql://*@127.0.0.1:3306* | mysql://*@localhost:3306*)
+        step "MariaDB"
+        scripts/ensure-mariadb.sh
+        ;;
+esac
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "release build"
+scripts/build-release.sh
+
+step "smoke test of the release build"
+scripts/smoke.sh
+
+step "shipping checks"
+bash tests/shipping/run.sh

@@ -1,0 +1,255 @@
+//! Starts the whole platform in-process on free ports, with fresh
+//! databases (SQLite files in a temp folder, or uniquely named MariaDB
+//! schemas that are dropped afterwards) and a real SMTP listener.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod smtp;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::Value;
+use todo::{Addresses, System, SystemConfig};
+use todo_common::CancellationToken;
+use todo_common::auth::{ServiceCredential, TokenSettings};
+use todo_common::db::DbConfig;
+
+/// Which database the system under test uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    MariaDb,
+}
+
+/// The server URL for MariaDB tests, e.g. `mysql://root@127.0.0.1:3306`;
+/// the MariaDB variants are skipped (and say so) when it is unset.
+pub fn mysql_server() -> Option<String> {
+    std::env::var("TODO_TEST_MYSQL_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A running platform and what a test needs to talk to it.
+pub struct TestSystem {
+    pub addr: Addresses,
+    pub http: reqwest::Client,
+    pub smtp: smtp::Listener,
+    pub credential: ServiceCredential,
+    shutdown: CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: tempfile::TempDir,
+    schemas: Vec<String>,
+}
+
+impl TestSystem {
+    /// Starts everything, or `None` for MariaDB when no server is configured.
+    pub async fn start(db: Db) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let smtp = smtp::Listener::start().await;
+        let mut schemas = Vec::new();
+        let db_config = |name: &str, schemas: &mut Vec<String>| -> Option<DbConfig> {
+            let url = match db {
+                Db::Sqlite => format!("sqlite://{}/{name}.db", dir.path().display()),
+                Db::MariaDb => {
+                    let server = mysql_server()?;
+                    let schema = format!("todo_t_{}_{name}", uuid::Uuid::new_v4().simple());
+                    schemas.push(schema.clone());
+                    format!("{}/{schema}", server.trim_end_matches('/'))
+                }
+            };
+            Some(DbConfig {
+                url,
+                max_connections: 5,
+            })
+        };
+        let user_db = db_config("user", &mut schemas)?;
+        let task_db = db_config("task", &mut schemas)?;
+        let notify_db = db_config("notify", &mut schemas)?;
+        if db == Db::MariaDb {
+            create_schemas(&schemas).await;
+        }
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let tokens = TokenSettings {
+            issuer: "todo-user".into(),
+            audience: "todo".into(),
+        };
+        let credential = ServiceCredential::random();
+        let mut config = SystemConfig {
+            user: todo_user::Config {
+                listen: any,
+                db: user_db,
+                notify_url: String::new(),
+                tokens: tokens.clone(),
+                signing_key_pem: None,
+                service_credential: credential.clone(),
+                hash_concurrency: 2,
+            },
+            task: todo_task::Config {
+                listen: any,
+                db: task_db,
+                user_url: String::new(),
+                tokens: tokens.clone(),
+                service_credential: credential.clone(),
+            },
+            notify: todo_notify::Config {
+                listen: any,
+                db: notify_db,
+                user_url: String::new(),
+                tokens,
+                service_credential: credential.clone(),
+                mail: todo_notify::MailConfig {
+                    smtp_url: Some(format!("smtp://{}", smtp.addr)),
+                    dir: dir.path().join("mail"),
+                    from: "ToDo <no-reply@todo.test>".into(),
+                    link_base_url: "http://todo.test".into(),
+                },
+            },
+            edge: todo_edge::EdgeConfig {
+                listen: any,
+                upstreams: Vec::new(),
+                body_limit: 64 * 1024,
+                request_timeout: Duration::from_secs(10),
+            },
+        };
+        config.share_credential(credential.clone());
+        let system = System::build(config).await.unwrap();
+        let addr = system.addresses();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(system.run_until_stopped(shutdown.clone()));
+        Some(Self {
+            addr,
+            http: reqwest::Client::new(),
+            smtp,
+            credential,
+            shutdown,
+            task: Some(task),
+            _dir: dir,
+            schemas,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr.edge)
+    }
+
+    /// Sends a request through the edge; returns status and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("non-JSON body {status}: {text}"));
+        (status, json)
+    }
+
+    /// Registers a user and logs in; returns (user id, access token).
+    pub async fn signup(&self, email: &str) -> (String, String) {
+        let (status, user) = self
+            .call(
+                "POST",
+                "/v1/users",
+                None,
+                Some(serde_json::json!({"email": email, "password": "a long enough secret", "displayName": "Tess"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{user}");
+        let token = self.login(email, "a long enough secret").await;
+        (user["id"].as_str().unwrap().to_owned(), token)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let (status, pair) = self
+            .call(
+                "POST",
+                "/v1/auth:login",
+                None,
+                Some(serde_json::json!({"email": email, "password": password})),
+            )
+            .await;
+        assert_eq!(status, 200, "{pair}");
+        pair["accessToken"].as_str().unwrap().to_owned()
+    }
+
+    /// Stops the system and drops the test schemas.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+        drop_schemas(&self.schemas).await;
+    }
+}
+
+async fn admin() -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(&mysql_server().unwrap())
+        .await
+        .unwrap()
+}
+
+async fn create_schemas(schemas: &[String]) {
+    let mut conn = admin().await;
+    for s in schemas {
+        sqlx::query(&format!(
+            "CREATE DATABASE `{s}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+}
+
+async fn drop_schemas(schemas: &[String]) {
+    if schemas.is_empty() {
+        return;
+    }
+    let mut conn = admin().await;
+    for s in schemas {
+        sqlx::query(&format!("DROP DATABASE IF EXISTS `{s}`"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+/// Runs a test body against SQLite and, when configured, MariaDB.
+#[macro_export]
+macro_rules! both_databases {
+    ($name:ident) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let sys = TestSystem::start(Db::Sqlite).await.unwrap();
+                super::$name(&sys).await;
+                sys.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mariadb() {
+                let Some(sys) = TestSystem::start(Db::MariaDb).await else {
+                    eprintln!("skipped: TODO_TEST_MYSQL_URL is unset");
+                    return;
+                };
+                super::$name(&sys).await;
+                sys.stop().await;
+            }
+        }
+    };
+}

@@ -1,0 +1,356 @@
+//! The platform end to end: every service and the edge in-process on free
+//! ports, driven over REST (and gRPC where that is the contract), against
+//! SQLite and MariaDB.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Db, TestSystem};
+
+/// The verification token in a welcome e-mail, whatever transfer encoding
+/// lettre chose.
+fn link_token(data: &str) -> String {
+    let decoded = data.replace("=\r\n", "").replace("=3D", "=");
+    let start = decoded.find("token=").expect("no token link in the e-mail") + "token=".len();
+    decoded[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+fn error_status(body: &Value) -> &str {
+    body["error"]["status"].as_str().unwrap_or_default()
+}
+
+both_databases!(register_login_and_task_lifecycle);
+async fn register_login_and_task_lifecycle(sys: &TestSystem) {
+    let (status, user) = sys
+        .call(
+            "POST",
+            "/v1/users",
+            None,
+            Some(json!({"email": "Ada@Example.COM", "password": "a long enough secret", "displayName": "Ada"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["email"], "Ada@example.com");
+    assert_eq!(user["emailVerified"], false);
+    assert!(user.get("password").is_none() && user.get("passwordHash").is_none());
+
+    // The welcome e-mail travels user -> notify (gRPC) -> lettre -> SMTP.
+    let mail = sys.smtp.next(Duration::from_secs(30)).await;
+    assert!(
+        mail.to.iter().any(|t| t.contains("Ada@example.com")),
+        "{:?}",
+        mail.to
+    );
+    assert!(
+        mail.data.contains("Subject: Welcome to ToDo"),
+        "{}",
+        mail.data
+    );
+    assert!(mail.data.contains("Message-ID:") && mail.data.contains("text/html"));
+    let token = link_token(&mail.data);
+    let (status, verified) = sys
+        .call(
+            "POST",
+            "/v1/auth:verifyEmail",
+            None,
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(status, 200, "{verified}");
+    assert_eq!(verified["emailVerified"], true);
+    let (status, again) = sys
+        .call(
+            "POST",
+            "/v1/auth:verifyEmail",
+            None,
+            Some(json!({"token": token})),
+        )
+        .await;
+    assert_eq!(status, 401, "a verification token is single use: {again}");
+
+    let token = sys.login("ada@example.com", "a long enough secret").await;
+    let (status, me) = sys.call("GET", "/v1/users/me", Some(&token), None).await;
+    assert_eq!((status, me["id"].clone()), (200, user["id"].clone()));
+
+    let (status, task) = sys
+        .call(
+            "POST",
+            "/v1/tasks",
+            Some(&token),
+            Some(json!({"title": "Write tests", "priority": "HIGH", "labels": ["dev", "dev", "ops"], "dueTime": "2030-01-02T03:04:05Z"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["priority"], "HIGH");
+    assert_eq!(task["labels"], json!(["dev", "ops"]));
+    assert_eq!(task["dueTime"], "2030-01-02T03:04:05Z");
+    let id = task["id"].as_str().unwrap().to_owned();
+
+    let (status, got) = sys
+        .call("GET", &format!("/v1/tasks/{id}"), Some(&token), None)
+        .await;
+    assert_eq!((status, &got), (200, &task));
+
+    for title in ["second", "third"] {
+        let (status, _) = sys
+            .call(
+                "POST",
+                "/v1/tasks",
+                Some(&token),
+                Some(json!({"title": title})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let (status, page1) = sys
+        .call("GET", "/v1/tasks?pageSize=2", Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{page1}");
+    assert_eq!(page1["tasks"].as_array().unwrap().len(), 2);
+    let next = page1["nextPageToken"].as_str().unwrap();
+    let (_, page2) = sys
+        .call(
+            "GET",
+            &format!("/v1/tasks?pageSize=2&pageToken={next}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    let titles: Vec<_> = page1["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(page2["tasks"].as_array().unwrap())
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(titles, ["Write tests", "second", "third"]);
+    assert_eq!(page2["nextPageToken"].as_str().unwrap_or_default(), "");
+
+    let (status, filtered) = sys
+        .call("GET", "/v1/tasks?label=ops&q=WRITE", Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{filtered}");
+    assert_eq!(filtered["tasks"].as_array().unwrap().len(), 1);
+
+    let (status, _) = sys
+        .call("DELETE", &format!("/v1/tasks/{id}"), Some(&token), None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, gone) = sys
+        .call("GET", &format!("/v1/tasks/{id}"), Some(&token), None)
+        .await;
+    assert_eq!((status, error_status(&gone)), (404, "NOT_FOUND"));
+}
+
+both_databases!(another_users_task_is_not_found);
+async fn another_users_task_is_not_found(sys: &TestSystem) {
+    let (_, alice) = sys.signup("alice@example.com").await;
+    let (_, bob) = sys.signup("bob@example.com").await;
+    let (_, task) = sys
+        .call(
+            "POST",
+            "/v1/tasks",
+            Some(&alice),
+            Some(json!({"title": "private"})),
+        )
+        .await;
+    let path = format!("/v1/tasks/{}", task["id"].as_str().unwrap());
+
+    let (status, body) = sys.call("GET", &path, Some(&bob), None).await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str().unwrap()),
+        (404, "task not found")
+    );
+    let (status, _) = sys.call("DELETE", &path, Some(&bob), None).await;
+    assert_eq!(status, 404);
+    let (_, list) = sys.call("GET", "/v1/tasks", Some(&bob), None).await;
+    assert_eq!(list["tasks"].as_array().map_or(0, Vec::len), 0);
+    // Still there for its owner.
+    let (status, _) = sys.call("GET", &path, Some(&alice), None).await;
+    assert_eq!(status, 200);
+}
+
+both_databases!(bad_input_gets_json_errors_and_changes_nothing);
+async fn bad_input_gets_json_errors_and_changes_nothing(sys: &TestSystem) {
+    // Malformed JSON.
+    let resp = sys
+        .http
+        .post(sys.url("/v1/users"))
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["status"], "INVALID_ARGUMENT");
+
+    // A wrong type and an unknown field.
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/users",
+            None,
+            Some(json!({"email": 5, "password": "x", "displayName": "x"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/users",
+            None,
+            Some(json!({"email": "a@b.co", "isAdmin": true})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // Missing and invalid fields are each named in a BadRequest detail.
+    let (status, body) = sys
+        .call(
+            "POST",
+            "/v1/users",
+            None,
+            Some(json!({"email": "not-an-address", "password": "short"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let fields: Vec<_> = body["error"]["details"][0]["fieldViolations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["field"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(fields, ["email", "password", "displayName"], "{body}");
+    // ...and nothing was written: that address cannot log in.
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/auth:login",
+            None,
+            Some(json!({"email": "not-an-address", "password": "short"})),
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    // Duplicate address, in any case.
+    sys.signup("carol@example.com").await;
+    let (status, body) = sys.call("POST", "/v1/users", None, Some(json!({"email": "CAROL@example.com", "password": "a long enough secret", "displayName": "C"}))).await;
+    assert_eq!((status, error_status(&body)), (409, "ALREADY_EXISTS"));
+
+    // Wrong password and unknown address look the same.
+    let (s1, b1) = sys
+        .call(
+            "POST",
+            "/v1/auth:login",
+            None,
+            Some(json!({"email": "carol@example.com", "password": "wrong password!!"})),
+        )
+        .await;
+    let (s2, b2) = sys
+        .call(
+            "POST",
+            "/v1/auth:login",
+            None,
+            Some(json!({"email": "nobody@example.com", "password": "wrong password!!"})),
+        )
+        .await;
+    assert_eq!((s1, &b1), (s2, &b2));
+    assert_eq!(s1, 401);
+
+    // Missing, malformed and forged tokens.
+    let (status, body) = sys.call("GET", "/v1/tasks", None, None).await;
+    assert_eq!((status, error_status(&body)), (401, "UNAUTHENTICATED"));
+    let (status, _) = sys.call("GET", "/v1/tasks", Some("garbage"), None).await;
+    assert_eq!(status, 401);
+    let none_alg = "eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJ4In0.";
+    let (status, _) = sys.call("GET", "/v1/tasks", Some(none_alg), None).await;
+    assert_eq!(status, 401);
+
+    // Task limits.
+    let token = sys.login("carol@example.com", "a long enough secret").await;
+    let (status, body) = sys
+        .call(
+            "POST",
+            "/v1/tasks",
+            Some(&token),
+            Some(json!({"title": "x".repeat(501)})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"]["details"][0]["fieldViolations"][0]["field"],
+        "task.title"
+    );
+    let (status, _) = sys
+        .call("GET", "/v1/tasks/not-a-uuid", Some(&token), None)
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = sys
+        .call("GET", "/v1/tasks?pageSize=-1", Some(&token), None)
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = sys
+        .call("GET", "/v1/tasks?pageToken=forged", Some(&token), None)
+        .await;
+    assert_eq!(status, 400);
+    let (_, list) = sys.call("GET", "/v1/tasks", Some(&token), None).await;
+    assert_eq!(
+        list["tasks"].as_array().map_or(0, Vec::len),
+        0,
+        "rejected creates wrote nothing"
+    );
+
+    // Unknown route and wrong method.
+    let (status, body) = sys.call("GET", "/v1/nothing-here", None, None).await;
+    assert_eq!((status, error_status(&body)), (404, "NOT_FOUND"));
+    let (status, _) = sys.call("DELETE", "/v1/users", None, None).await;
+    assert_eq!(status, 405);
+}
+
+both_databases!(internal_rpcs_need_the_service_credential);
+async fn internal_rpcs_need_the_service_credential(sys: &TestSystem) {
+    use todo_proto::todo::task::v1::EraseUserTasksRequest;
+    use todo_proto::todo::task::v1::ListTasksRequest;
+    use todo_proto::todo::task::v1::task_internal_service_client::TaskInternalServiceClient;
+    use todo_proto::todo::task::v1::task_service_client::TaskServiceClient;
+
+    let (user_id, token) = sys.signup("dave@example.com").await;
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/tasks",
+            Some(&token),
+            Some(json!({"title": "keep me"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let url = format!("http://{}", sys.addr.task);
+
+    // A user's bearer token does not open an internal RPC.
+    let mut internal = TaskInternalServiceClient::connect(url.clone())
+        .await
+        .unwrap();
+    let mut req = tonic::Request::new(EraseUserTasksRequest {
+        user_id: user_id.clone(),
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let err = internal.erase_user_tasks(req).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::PermissionDenied);
+
+    // The public RPC over gRPC, with the token as metadata.
+    let mut tasks = TaskServiceClient::connect(url).await.unwrap();
+    let mut req = tonic::Request::new(ListTasksRequest::default());
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let list = tasks.list_tasks(req).await.unwrap().into_inner();
+    assert_eq!(list.tasks.len(), 1, "nothing was erased");
+}
