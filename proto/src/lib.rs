@@ -13,7 +13,8 @@
 
 /// Encoded `google.protobuf.FileDescriptorSet` of every `.proto` file here
 /// and its imports, with source info (comments) and custom options intact.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptor_set.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/descriptor_set.bin"));
 
 pub mod todo {
     pub mod user {
