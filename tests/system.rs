@@ -354,3 +354,174 @@ async fn internal_rpcs_need_the_service_credential(sys: &TestSystem) {
     let list = tasks.list_tasks(req).await.unwrap().into_inner();
     assert_eq!(list.tasks.len(), 1, "nothing was erased");
 }
+
+both_databases!(refresh_tokens_rotate_and_reuse_revokes_the_login);
+async fn refresh_tokens_rotate_and_reuse_revokes_the_login(sys: &TestSystem) {
+    sys.signup("erin@example.com").await;
+    let login = json!({"email": "erin@example.com", "password": "a long enough secret"});
+    let (_, first) = sys
+        .call("POST", "/v1/auth:login", None, Some(login.clone()))
+        .await;
+    assert_eq!(first["tokenType"], "Bearer");
+    assert_eq!(
+        first["expiresIn"], "900",
+        "int64 is a string in proto3 JSON"
+    );
+    let old = first["refreshToken"].as_str().unwrap();
+
+    let (status, second) = sys
+        .call(
+            "POST",
+            "/v1/auth:refresh",
+            None,
+            Some(json!({"refreshToken": old})),
+        )
+        .await;
+    assert_eq!(status, 200, "{second}");
+    let new = second["refreshToken"].as_str().unwrap();
+    assert_ne!(old, new);
+    let (status, _) = sys
+        .call(
+            "GET",
+            "/v1/users/me",
+            Some(second["accessToken"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // The spent token presented again revokes the whole login, so the
+    // token issued after it is dead too.
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/auth:refresh",
+            None,
+            Some(json!({"refreshToken": old})),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/auth:refresh",
+            None,
+            Some(json!({"refreshToken": new})),
+        )
+        .await;
+    assert_eq!(status, 401);
+
+    // Logout revokes a fresh login's token.
+    let (_, third) = sys.call("POST", "/v1/auth:login", None, Some(login)).await;
+    let token = third["refreshToken"].as_str().unwrap();
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/auth:logout",
+            None,
+            Some(json!({"refreshToken": token})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/auth:refresh",
+            None,
+            Some(json!({"refreshToken": token})),
+        )
+        .await;
+    assert_eq!(status, 401);
+}
+
+both_databases!(profile_inbox_and_settings_belong_to_the_caller);
+async fn profile_inbox_and_settings_belong_to_the_caller(sys: &TestSystem) {
+    let (_, token) = sys.signup("fay@example.com").await;
+    let (status, me) = sys
+        .call(
+            "PATCH",
+            "/v1/users/me",
+            Some(&token),
+            Some(json!({"timeZone": "Europe/Berlin"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(
+        (me["timeZone"].as_str(), me["displayName"].as_str()),
+        (Some("Europe/Berlin"), Some("Tess"))
+    );
+    let (status, _) = sys
+        .call(
+            "PATCH",
+            "/v1/users/me",
+            Some(&token),
+            Some(json!({"timeZone": "not a zone"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = sys
+        .call(
+            "PATCH",
+            "/v1/users/me",
+            Some(&token),
+            Some(json!({"displayName": ""})),
+        )
+        .await;
+    assert_eq!(status, 400);
+
+    // The welcome notification is in the inbox, unread, and only there.
+    let (status, inbox) = sys
+        .call("GET", "/v1/notifications", Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{inbox}");
+    assert_eq!(inbox["unreadCount"], "1");
+    assert_eq!(inbox["notifications"][0]["kind"], "WELCOME");
+    let id = inbox["notifications"][0]["id"].as_str().unwrap();
+    let (_, other) = sys.signup("gus@example.com").await;
+    let (status, _) = sys
+        .call(
+            "POST",
+            &format!("/v1/notifications/{id}:markRead"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, read) = sys
+        .call(
+            "POST",
+            &format!("/v1/notifications/{id}:markRead"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{read}");
+    assert!(read["readTime"].is_string());
+    let (_, inbox) = sys
+        .call(
+            "GET",
+            "/v1/notifications?unreadOnly=true",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(inbox["unreadCount"], "0");
+
+    let (_, settings) = sys
+        .call("GET", "/v1/notificationSettings", Some(&token), None)
+        .await;
+    assert_eq!(settings["emailReminders"], true);
+    let (_, settings) = sys
+        .call(
+            "PATCH",
+            "/v1/notificationSettings",
+            Some(&token),
+            Some(json!({"emailReminders": false})),
+        )
+        .await;
+    assert_eq!(settings["emailReminders"], false);
+    let (_, theirs) = sys
+        .call("GET", "/v1/notificationSettings", Some(&other), None)
+        .await;
+    assert_eq!(theirs["emailReminders"], true);
+}

@@ -34,7 +34,9 @@ pub struct Rpc {
     pub name: String,
     /// The gRPC request path, `/{service}/{method}`.
     pub grpc_path: http::uri::PathAndQuery,
+    /// The request message: the target of body, query and path.
     pub input: MessageDescriptor,
+    /// The response message: decodes the upstream's answer.
     pub output: MessageDescriptor,
 }
 
@@ -53,8 +55,11 @@ pub enum BodyRule {
 /// One HTTP binding of an RPC.
 #[derive(Debug)]
 pub struct Binding {
+    /// The RPC this binding calls; shared by all its bindings.
     pub rpc: Arc<Rpc>,
+    /// The HTTP method.
     pub method: Method,
+    /// The path template, also the route name in logs.
     pub template: PathTemplate,
     /// For each template variable, in order, the fields from the request
     /// message down to the one it sets.

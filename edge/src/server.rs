@@ -108,6 +108,7 @@ pub fn router(state: EdgeState) -> Router {
 #[derive(Debug)]
 pub struct Edge {
     listener: TcpListener,
+    addr: SocketAddr,
     router: Router,
 }
 
@@ -120,17 +121,19 @@ impl Edge {
     pub async fn build(config: EdgeConfig) -> anyhow::Result<Edge> {
         let state = EdgeState::new(&config)?;
         let listener = todo_common::grpc::bind(config.listen).await?;
+        let addr = listener
+            .local_addr()
+            .context("cannot read the bound address")?;
         Ok(Edge {
             listener,
+            addr,
             router: router(state),
         })
     }
 
     /// The address the edge listens on.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+        self.addr
     }
 
     /// Serves until `shutdown` is cancelled, then stops accepting and
@@ -139,7 +142,7 @@ impl Edge {
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr(), "edge listening");
+        tracing::info!(addr = %self.addr, "edge listening");
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.cancelled_owned())
             .await

@@ -79,28 +79,28 @@ impl PathTemplate {
         let rest = source
             .strip_prefix('/')
             .ok_or_else(|| fail("must start with '/'"))?;
-        let (path, verb) = split_verb(rest).map_err(|r| fail(r))?;
-        if let Some(verb) = verb {
-            if verb.is_empty() || !verb.chars().all(is_literal_char) {
-                return Err(fail("the custom verb must be a non-empty literal"));
-            }
+        let (path, verb) = split_verb(rest).map_err(&fail)?;
+        if let Some(verb) = verb
+            && (verb.is_empty() || !verb.chars().all(is_literal_char))
+        {
+            return Err(fail("the custom verb must be a non-empty literal"));
         }
 
         let mut segments = Vec::new();
         let mut variables: Vec<Variable> = Vec::new();
-        for token in split_top_level(path).map_err(|r| fail(r))? {
+        for token in split_top_level(path).map_err(&fail)? {
             if let Some(inner) = token.strip_prefix('{') {
                 let inner = inner
                     .strip_suffix('}')
                     .ok_or_else(|| fail("a variable must fill a whole segment"))?;
                 let (field, pattern) = inner.split_once('=').unwrap_or((inner, "*"));
-                let field_path = parse_field_path(field).map_err(|r| fail(r))?;
+                let field_path = parse_field_path(field).map_err(&fail)?;
                 if variables.iter().any(|v| v.field_path == field_path) {
                     return Err(fail("a field is bound by two variables"));
                 }
                 let start = segments.len();
                 for part in pattern.split('/') {
-                    segments.push(parse_plain_segment(part).map_err(|r| fail(r))?);
+                    segments.push(parse_plain_segment(part).map_err(&fail)?);
                 }
                 variables.push(Variable {
                     field_path,
@@ -108,7 +108,7 @@ impl PathTemplate {
                     end: segments.len(),
                 });
             } else {
-                segments.push(parse_plain_segment(token).map_err(|r| fail(r))?);
+                segments.push(parse_plain_segment(token).map_err(&fail)?);
             }
         }
         let multi_at = segments.iter().position(|s| *s == Segment::Multi);
@@ -439,10 +439,10 @@ impl<T> Node<T> {
                 return Some(found);
             }
         }
-        if !first.raw.is_empty() {
-            if let Some(found) = self.single.as_ref().and_then(|n| n.find(rest, verb)) {
-                return Some(found);
-            }
+        if !first.raw.is_empty()
+            && let Some(found) = self.single.as_ref().and_then(|n| n.find(rest, verb))
+        {
+            return Some(found);
         }
         if path.iter().all(|s| !s.raw.is_empty()) {
             return by_verb(&self.multi).map(|at| &self.multi[at]);

@@ -72,10 +72,11 @@ pub fn request_message(
     }
 
     let mut message = decode(&binding.rpc.input, Json::Object(root))?;
-    if !mask_in_query && binding.method == Method::PATCH {
-        if let Some(paths) = body_keys {
-            set_update_mask(&mut message, paths);
-        }
+    if !mask_in_query
+        && binding.method == Method::PATCH
+        && let Some(paths) = body_keys
+    {
+        set_update_mask(&mut message, paths);
     }
     Ok(message)
 }

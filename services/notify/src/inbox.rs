@@ -9,17 +9,29 @@ use todo_proto::todo::notify::v1::{Notification, NotificationKind};
 
 use crate::error::Error;
 
+/// A notification to add to a user's inbox.
+#[derive(Debug)]
+pub struct NewNotification<'a> {
+    pub user_id: &'a str,
+    pub kind: NotificationKind,
+    pub title: &'a str,
+    pub body: &'a str,
+    /// The task a reminder is about; empty otherwise.
+    pub task_id: &'a str,
+    /// The same key twice is one notification.
+    pub dedup_key: &'a str,
+}
+
 /// Adds a notification; a repeated `dedup_key` adds nothing.
-pub async fn add(
-    pool: &Pool,
-    user_id: &str,
-    kind: NotificationKind,
-    title: &str,
-    body: &str,
-    task_id: &str,
-    dedup_key: &str,
-    now: i64,
-) -> Result<(), Error> {
+pub async fn add(pool: &Pool, n: &NewNotification<'_>, now: i64) -> Result<(), Error> {
+    let NewNotification {
+        user_id,
+        kind,
+        title,
+        body,
+        task_id,
+        dedup_key,
+    } = *n;
     let result = sqlx::query(
         "INSERT INTO notifications (id, user_id, kind, title, body, task_id, dedup_key, create_time, read_time) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",

@@ -152,17 +152,16 @@ impl NotifyInternalService for State {
             .await
             .map_err(Error::from)?;
         if EmailTemplate::try_from(req.template) == Ok(EmailTemplate::Welcome) {
-            inbox::add(
-                &self.db.pool,
-                &req.user_id,
-                NotificationKind::Welcome,
-                "Welcome to ToDo",
-                "Your account is ready. Confirm your e-mail address with the link we sent you.",
-                "",
-                &format!("inbox:{}", req.dedup_key),
-                now,
-            )
-            .await?;
+            let dedup_key = format!("inbox:{}", req.dedup_key);
+            let welcome = inbox::NewNotification {
+                user_id: &req.user_id,
+                kind: NotificationKind::Welcome,
+                title: "Welcome to ToDo",
+                body: "Your account is ready. Confirm your e-mail address with the link we sent you.",
+                task_id: "",
+                dedup_key: &dedup_key,
+            };
+            inbox::add(&self.db.pool, &welcome, now).await?;
         }
         if queued {
             self.worker.poke();

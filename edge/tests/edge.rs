@@ -1,0 +1,502 @@
+//! The edge end to end against a stub task service served over real gRPC
+//! in the test process; the user and notify upstreams point at a closed
+//! port.
+
+// A failed unwrap is how a test fails; helpers outside `#[test]` fns too.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use prost::Message;
+use serde_json::{Value, json};
+use todo_edge::{CancellationToken, Edge, EdgeConfig, EdgeState, Upstream, router};
+use todo_proto::google::rpc;
+use todo_proto::todo::task::v1::task_service_server::{TaskService, TaskServiceServer};
+use todo_proto::todo::task::v1::{
+    CreateTaskRequest, DeleteTaskRequest, GetTaskRequest, ListTasksRequest, ListTasksResponse,
+    ReplaceTaskRequest, Task, UpdateTaskRequest,
+};
+use tonic::{Code, Status};
+use tower::ServiceExt;
+
+/// Answers by the task id it is asked for, so each test picks its case.
+struct StubTasks;
+
+fn metadata_labels(metadata: &tonic::metadata::MetadataMap) -> Vec<String> {
+    [
+        "authorization",
+        "idempotency-key",
+        "if-match",
+        "x-service-token",
+        "cookie",
+    ]
+    .iter()
+    .filter_map(|name| {
+        let value = metadata.get(*name)?.to_str().ok()?;
+        Some(format!("{name}={value}"))
+    })
+    .collect()
+}
+
+fn status_with_detail<M: Message>(
+    code: Code,
+    message: &str,
+    type_name: &str,
+    detail: &M,
+) -> Status {
+    let details = rpc::Status {
+        code: code as i32,
+        message: message.to_owned(),
+        details: vec![prost_types::Any {
+            type_url: format!("type.googleapis.com/{type_name}"),
+            value: detail.encode_to_vec(),
+        }],
+    };
+    Status::with_details(code, message, details.encode_to_vec().into())
+}
+
+#[tonic::async_trait]
+impl TaskService for StubTasks {
+    async fn create_task(
+        &self,
+        request: tonic::Request<CreateTaskRequest>,
+    ) -> Result<tonic::Response<Task>, Status> {
+        let request_id = request
+            .metadata()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let labels = metadata_labels(request.metadata());
+        let task = request.into_inner().task.unwrap_or_default();
+        Ok(tonic::Response::new(Task {
+            id: request_id,
+            title: task.title,
+            labels,
+            etag: "e1".into(),
+            ..Task::default()
+        }))
+    }
+
+    async fn list_tasks(
+        &self,
+        request: tonic::Request<ListTasksRequest>,
+    ) -> Result<tonic::Response<ListTasksResponse>, Status> {
+        let request = request.into_inner();
+        Ok(tonic::Response::new(ListTasksResponse {
+            tasks: vec![Task {
+                title: request.label,
+                ..Task::default()
+            }],
+            next_page_token: request.page_size.to_string(),
+        }))
+    }
+
+    async fn get_task(
+        &self,
+        request: tonic::Request<GetTaskRequest>,
+    ) -> Result<tonic::Response<Task>, Status> {
+        match request.into_inner().id.as_str() {
+            "missing" => Err(Status::not_found("task not found")),
+            "boom" => Err(Status::internal("INSERT failed at /srv/task/db.rs:12")),
+            "hang" => std::future::pending().await,
+            "busy" => Err(status_with_detail(
+                Code::ResourceExhausted,
+                "slow down",
+                "google.rpc.RetryInfo",
+                &rpc::RetryInfo {
+                    retry_delay: Some(prost_types::Duration {
+                        seconds: 7,
+                        nanos: 0,
+                    }),
+                },
+            )),
+            "bad" => Err(status_with_detail(
+                Code::InvalidArgument,
+                "title: must not be empty",
+                "google.rpc.BadRequest",
+                &rpc::BadRequest {
+                    field_violations: vec![rpc::bad_request::FieldViolation {
+                        field: "title".into(),
+                        description: "must not be empty".into(),
+                        reason: String::new(),
+                    }],
+                },
+            )),
+            id => Ok(tonic::Response::new(Task {
+                id: id.into(),
+                title: "Milk".into(),
+                etag: "v1".into(),
+                ..Task::default()
+            })),
+        }
+    }
+
+    async fn replace_task(
+        &self,
+        _: tonic::Request<ReplaceTaskRequest>,
+    ) -> Result<tonic::Response<Task>, Status> {
+        Err(Status::unimplemented("not in the stub"))
+    }
+
+    async fn update_task(
+        &self,
+        request: tonic::Request<UpdateTaskRequest>,
+    ) -> Result<tonic::Response<Task>, Status> {
+        let request = request.into_inner();
+        let task = request.task.unwrap_or_default();
+        Ok(tonic::Response::new(Task {
+            id: task.id,
+            labels: request.update_mask.map(|m| m.paths).unwrap_or_default(),
+            ..Task::default()
+        }))
+    }
+
+    async fn delete_task(
+        &self,
+        request: tonic::Request<DeleteTaskRequest>,
+    ) -> Result<tonic::Response<()>, Status> {
+        match request.metadata().get("if-match") {
+            Some(_) => Err(Status::failed_precondition("etag mismatch")),
+            None => Ok(tonic::Response::new(())),
+        }
+    }
+}
+
+/// A port nothing listens on.
+const CLOSED: &str = "http://127.0.0.1:1";
+
+struct Fixture {
+    state: EdgeState,
+    stop: CancellationToken,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+async fn fixture(timeout: Duration) -> Fixture {
+    let listener = todo_common::grpc::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let routes = tonic::service::Routes::new(TaskServiceServer::new(StubTasks));
+    tokio::spawn(todo_common::grpc::serve(
+        listener,
+        routes,
+        &["todo.task.v1.TaskService"],
+        stop.clone(),
+    ));
+    let config = config(url, timeout);
+    Fixture {
+        state: EdgeState::new(&config).unwrap(),
+        stop,
+    }
+}
+
+fn config(task_url: String, timeout: Duration) -> EdgeConfig {
+    let upstream = |service: &str, url: &str| Upstream {
+        service: service.into(),
+        url: url.into(),
+    };
+    EdgeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        upstreams: vec![
+            upstream("todo.user.v1.UserService", CLOSED),
+            upstream("todo.task.v1.TaskService", &task_url),
+            upstream("todo.notify.v1.NotifyService", CLOSED),
+        ],
+        body_limit: 1024,
+        request_timeout: timeout,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Value,
+}
+
+async fn call(fixture: &Fixture, request: Request<Body>) -> Reply {
+    let response = router(fixture.state.clone())
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn request(method: Method, uri: &str, body: &str) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if !body.is_empty() {
+        builder = builder.header("content-type", "application/json");
+    }
+    builder.body(Body::from(body.to_owned())).unwrap()
+}
+
+async fn standard() -> Fixture {
+    fixture(Duration::from_secs(5)).await
+}
+
+#[tokio::test]
+async fn a_call_round_trips_with_headers_forwarded_and_etag_set() {
+    let fixture = standard().await;
+    let request = Request::post("/v1/tasks")
+        .header("content-type", "application/json; charset=utf-8")
+        .header("authorization", "Bearer t0k")
+        .header("idempotency-key", "k1")
+        .header("x-service-token", "forged")
+        .header("cookie", "a=b")
+        .header("x-request-id", "req-42")
+        .body(Body::from(r#"{"title":"Buy milk"}"#))
+        .unwrap();
+    let reply = call(&fixture, request).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.headers["x-request-id"], "req-42");
+    assert_eq!(reply.headers["etag"], "\"e1\"");
+    assert_eq!(reply.headers["content-type"], "application/json");
+    assert_eq!(
+        reply.body,
+        json!({
+            "id": "req-42",
+            "title": "Buy milk",
+            "description": "",
+            "done": false,
+            "priority": "PRIORITY_UNSPECIFIED",
+            "labels": ["authorization=Bearer t0k", "idempotency-key=k1"],
+            "etag": "e1",
+        })
+    );
+}
+
+#[tokio::test]
+async fn query_and_path_reach_the_upstream() {
+    let fixture = standard().await;
+    let reply = call(
+        &fixture,
+        request(Method::GET, "/v1/tasks?label=home&pageSize=5", ""),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["tasks"][0]["title"], "home");
+    assert_eq!(reply.body["nextPageToken"], "5");
+
+    let reply = call(
+        &fixture,
+        request(
+            Method::PATCH,
+            "/v1/tasks/t9",
+            r#"{"title":"x","dueTime":null}"#,
+        ),
+    )
+    .await;
+    assert_eq!(reply.body["id"], "t9");
+    assert_eq!(reply.body["labels"], json!(["due_time", "title"]));
+}
+
+#[tokio::test]
+async fn upstream_errors_become_json_errors() {
+    let fixture = standard().await;
+    let reply = call(&fixture, request(Method::GET, "/v1/tasks/missing", "")).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        reply.body,
+        json!({"error": {"code": 404, "status": "NOT_FOUND", "message": "task not found", "details": []}})
+    );
+    assert!(reply.headers.contains_key("x-request-id"));
+
+    let reply = call(&fixture, request(Method::GET, "/v1/tasks/boom", "")).await;
+    assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(reply.body["error"]["message"], "internal error");
+
+    let reply = call(&fixture, request(Method::GET, "/v1/tasks/busy", "")).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.headers["retry-after"], "7");
+
+    let reply = call(&fixture, request(Method::GET, "/v1/tasks/bad", "")).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        reply.body["error"]["details"][0]["@type"],
+        "type.googleapis.com/google.rpc.BadRequest"
+    );
+    assert_eq!(
+        reply.body["error"]["details"][0]["fieldViolations"][0]["field"],
+        "title"
+    );
+
+    let stale = Request::delete("/v1/tasks/t1")
+        .header("if-match", "\"old\"")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        call(&fixture, stale).await.status,
+        StatusCode::PRECONDITION_FAILED
+    );
+}
+
+#[tokio::test]
+async fn client_mistakes_are_4xx_json() {
+    let fixture = standard().await;
+    let cases = [
+        (request(Method::GET, "/v1/nowhere", ""), 404, "NOT_FOUND"),
+        (
+            request(Method::POST, "/v1/tasks", "{"),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            request(Method::POST, "/v1/tasks", r#"{"bogus":1}"#),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            request(Method::GET, "/v1/tasks?bogus=1", ""),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            request(Method::GET, "/v1/tasks/%FF", ""),
+            400,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            request(
+                Method::POST,
+                "/v1/tasks",
+                &format!(r#"{{"title":"{}"}}"#, "x".repeat(2000)),
+            ),
+            413,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            Request::post("/v1/tasks")
+                .header("content-type", "text/plain")
+                .body(Body::from("hi"))
+                .unwrap(),
+            415,
+            "INVALID_ARGUMENT",
+        ),
+        (
+            Request::post("/v1/tasks")
+                .body(Body::from(r#"{"title":"t"}"#))
+                .unwrap(),
+            415,
+            "INVALID_ARGUMENT",
+        ),
+    ];
+    for (request, status, name) in cases {
+        let uri = request.uri().clone();
+        let reply = call(&fixture, request).await;
+        assert_eq!(reply.status.as_u16(), status, "{uri}: {}", reply.body);
+        assert_eq!(reply.body["error"]["status"], name, "{uri}");
+        assert_eq!(reply.body["error"]["code"], status, "{uri}");
+    }
+
+    let reply = call(&fixture, request(Method::POST, "/v1/tasks/t1", "")).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.headers["allow"], "DELETE, GET, PATCH, PUT");
+    assert_eq!(reply.body["error"]["code"], 405);
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_503_without_detail() {
+    let fixture = standard().await;
+    let reply = call(
+        &fixture,
+        request(
+            Method::POST,
+            "/v1/auth:login",
+            r#"{"email":"a@b.c","password":"p"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(
+        reply.body["error"]["message"],
+        "upstream service unavailable"
+    );
+}
+
+#[tokio::test]
+async fn a_hanging_upstream_is_504() {
+    let fixture = fixture(Duration::from_millis(200)).await;
+    let reply = call(&fixture, request(Method::GET, "/v1/tasks/hang", "")).await;
+    assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(reply.body["error"]["status"], "DEADLINE_EXCEEDED");
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let fixture = standard().await;
+    let reply = call(&fixture, request(Method::GET, "/healthz", "")).await;
+    assert_eq!(
+        (reply.status, reply.body),
+        (StatusCode::OK, json!({"status": "SERVING"}))
+    );
+
+    let reply = call(&fixture, request(Method::GET, "/readyz", "")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    let message = reply.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("todo.user.v1.UserService is not serving"),
+        "{message}"
+    );
+
+    let reply = call(&fixture, request(Method::POST, "/healthz", "")).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.body["error"]["code"], 405);
+}
+
+#[tokio::test]
+async fn the_edge_serves_on_its_port_and_stops_gracefully() {
+    let edge = Edge::build(config(CLOSED.into(), Duration::from_secs(1)))
+        .await
+        .unwrap();
+    let addr = edge.local_addr();
+    assert_ne!(addr.port(), 0);
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let raw = "GET /healthz HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    tokio::io::AsyncWriteExt::write_all(&mut stream, raw.as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut response)
+        .await
+        .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("x-request-id: "), "{response}");
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_upstream_stops_start_up() {
+    let mut config = config(CLOSED.into(), Duration::from_secs(1));
+    config
+        .upstreams
+        .retain(|u| u.service != "todo.notify.v1.NotifyService");
+    let error = EdgeState::new(&config).unwrap_err().to_string();
+    assert!(error.contains("todo.notify.v1.NotifyService"), "{error}");
+}
