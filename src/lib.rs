@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use todo_common::CancellationToken;
 use todo_common::auth::ServiceCredential;
+use todo_common::grpc::Server;
 use todo_edge::{Edge, EdgeConfig, Upstream};
 
 /// The settings of every part.
@@ -49,9 +50,9 @@ impl SystemConfig {
 
 /// Every part built: databases migrated, ports bound.
 pub struct System {
-    user: todo_user::App,
-    task: todo_task::App,
-    notify: todo_notify::App,
+    user: Server,
+    task: Server,
+    notify: Server,
     edge: Edge,
 }
 
@@ -103,26 +104,28 @@ impl System {
             },
         ];
         Ok(Self {
-            user: todo_user::App::build_on(config.user, user_listener)
+            user: todo_user::build(config.user, user_listener)
                 .await
                 .context("user service")?,
-            task: todo_task::App::build_on(config.task, task_listener)
+            task: todo_task::build(config.task, task_listener)
                 .await
                 .context("task service")?,
-            notify: todo_notify::App::build_on(config.notify, notify_listener)
+            notify: todo_notify::build(config.notify, notify_listener)
                 .await
                 .context("notify service")?,
             edge: Edge::build(config.edge).await.context("edge")?,
         })
     }
 
-    pub fn addresses(&self) -> Addresses {
-        Addresses {
+    /// # Errors
+    /// Never in practice: bound listeners have addresses.
+    pub fn addresses(&self) -> std::io::Result<Addresses> {
+        Ok(Addresses {
             edge: self.edge.local_addr(),
-            user: self.user.local_addr(),
-            task: self.task.local_addr(),
-            notify: self.notify.local_addr(),
-        }
+            user: self.user.local_addr()?,
+            task: self.task.local_addr()?,
+            notify: self.notify.local_addr()?,
+        })
     }
 
     /// Runs every part until `shutdown` is cancelled or one part fails,

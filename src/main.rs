@@ -43,7 +43,7 @@ async fn main() -> ExitCode {
 async fn serve() -> anyhow::Result<()> {
     todo_common::telemetry::init();
     let system = System::build(SystemConfig::from_env()?).await?;
-    let a = system.addresses();
+    let a = system.addresses()?;
     tracing::info!(edge = %a.edge, user = %a.user, task = %a.task, notify = %a.notify, "ToDo platform started");
     system
         .run_until_stopped(todo_common::shutdown::on_signal())

@@ -114,7 +114,7 @@ impl TestSystem {
         };
         config.share_credential(credential.clone());
         let system = System::build(config).await.unwrap();
-        let addr = system.addresses();
+        let addr = system.addresses().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(system.run_until_stopped(shutdown.clone()));
         Some(Self {

@@ -98,3 +98,79 @@ pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
         .http2_keep_alive_interval(std::time::Duration::from_secs(30));
     Ok(endpoint.connect_lazy())
 }
+
+/// A background loop of a service (an outbox relay, a mail worker), run
+/// beside the server and stopped with it.
+type Worker = Box<
+    dyn FnOnce(CancellationToken) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send,
+>;
+
+/// A built service: its port bound, its routes and background workers
+/// ready. Every service crate's `build` returns one, so the binaries, the
+/// launcher and the tests start them all the same way.
+pub struct Server {
+    listener: TcpListener,
+    routes: Routes,
+    health: &'static [&'static str],
+    workers: Vec<Worker>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .field("services", &self.health)
+            .finish()
+    }
+}
+
+impl Server {
+    /// `health` names the services reported SERVING.
+    pub fn new(listener: TcpListener, routes: Routes, health: &'static [&'static str]) -> Self {
+        Self {
+            listener,
+            routes,
+            health,
+            workers: Vec::new(),
+        }
+    }
+
+    /// Adds a loop that runs until the shutdown token is cancelled.
+    #[must_use]
+    pub fn with_worker<F, Fut>(mut self, worker: F) -> Self
+    where
+        F: FnOnce(CancellationToken) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.workers
+            .push(Box::new(move |token| Box::pin(worker(token))));
+        self
+    }
+
+    /// The bound address (useful with port 0).
+    ///
+    /// # Errors
+    /// Never in practice: a bound listener has an address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves and runs the workers until `shutdown` is cancelled, then waits
+    /// for in-flight calls and for the workers to reach a safe point.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let workers: Vec<_> = self
+            .workers
+            .into_iter()
+            .map(|w| tokio::spawn(w(shutdown.clone())))
+            .collect();
+        let served = serve(self.listener, self.routes, self.health, shutdown).await;
+        for w in workers {
+            let _ = w.await;
+        }
+        served
+    }
+}

@@ -15,14 +15,13 @@ mod mail;
 mod queue;
 mod service;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use todo_common::CancellationToken;
 use todo_common::auth::{RequireServiceCredential, TokenVerifier};
 use todo_common::db::Db;
+use todo_common::grpc::Server;
 use todo_proto::todo::notify::v1::notify_internal_service_server::NotifyInternalServiceServer;
 use todo_proto::todo::notify::v1::notify_service_server::NotifyServiceServer;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
@@ -49,65 +48,30 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
     tonic::service::Routes::new(NotifyServiceServer::new(state.clone())).add_service(internal)
 }
 
-/// A built notify service: database migrated, mailer ready, port bound.
-pub struct App {
-    listener: TcpListener,
-    state: State,
-    config: Config,
-}
-
-impl App {
-    /// # Errors
-    /// When the database, the mail settings or the listen address are unusable.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let listener = todo_common::grpc::bind(config.listen).await?;
-        Self::build_on(config, listener).await
-    }
-
-    /// Like [`App::build`], on a listener bound by the caller: the launcher
-    /// binds every port first, so each service knows the others' addresses.
-    ///
-    /// # Errors
-    /// As [`App::build`].
-    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
-        let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
-        let verifier = TokenVerifier::new(&config.tokens, Arc::new(users));
-        let worker = queue::Worker::new(db.pool.clone(), mail::Mailer::new(&config.mail)?);
-        Ok(Self {
-            listener,
-            state: State {
-                db,
-                verifier,
-                worker,
-            },
-            config,
-        })
-    }
-
-    /// The bound address (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.config.listen)
-    }
-
-    /// Serves until `shutdown` is cancelled.
-    ///
-    /// # Errors
-    /// When the server fails.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let worker = tokio::spawn(self.state.worker.clone().run(shutdown.clone()));
-        let routes = grpc_service(&self.state, &self.config);
-        let served = todo_common::grpc::serve(
-            self.listener,
-            routes,
-            &[
-                "todo.notify.v1.NotifyService",
-                "todo.notify.v1.NotifyInternalService",
-            ],
-            shutdown,
-        )
-        .await;
-        let _ = worker.await;
-        served
-    }
+/// Builds the notify service on `listener` (bound by the caller, so the
+/// launcher can give every service the others' addresses): database
+/// migrated, mailer and queue worker ready.
+///
+/// # Errors
+/// When the database, the mail settings or the configuration are unusable.
+pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
+    let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
+    let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
+    let verifier = TokenVerifier::new(&config.tokens, Arc::new(users));
+    let worker = queue::Worker::new(db.pool.clone(), mail::Mailer::new(&config.mail)?);
+    let state = State {
+        db,
+        verifier,
+        worker: worker.clone(),
+    };
+    let routes = grpc_service(&state, &config);
+    Ok(Server::new(
+        listener,
+        routes,
+        &[
+            "todo.notify.v1.NotifyService",
+            "todo.notify.v1.NotifyInternalService",
+        ],
+    )
+    .with_worker(|stop| worker.run(stop)))
 }

@@ -14,14 +14,13 @@ mod error;
 mod service;
 mod store;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use todo_common::CancellationToken;
 use todo_common::auth::{RequireServiceCredential, TokenVerifier};
 use todo_common::db::Db;
+use todo_common::grpc::Server;
 use todo_proto::todo::task::v1::task_internal_service_server::TaskInternalServiceServer;
 use todo_proto::todo::task::v1::task_service_server::TaskServiceServer;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
@@ -47,57 +46,24 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
     tonic::service::Routes::new(TaskServiceServer::new(state.clone())).add_service(internal)
 }
 
-/// A built task service: database migrated, port bound.
-pub struct App {
-    listener: TcpListener,
-    state: State,
-    config: Config,
-}
-
-impl App {
-    /// # Errors
-    /// When the database or the listen address are unusable.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let listener = todo_common::grpc::bind(config.listen).await?;
-        Self::build_on(config, listener).await
-    }
-
-    /// Like [`App::build`], on a listener bound by the caller: the launcher
-    /// binds every port first, so each service knows the others' addresses.
-    ///
-    /// # Errors
-    /// As [`App::build`].
-    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
-        let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
-        let verifier = TokenVerifier::new(&config.tokens, Arc::new(users));
-        Ok(Self {
-            listener,
-            state: State { db, verifier },
-            config,
-        })
-    }
-
-    /// The bound address (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.config.listen)
-    }
-
-    /// Serves until `shutdown` is cancelled.
-    ///
-    /// # Errors
-    /// When the server fails.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let routes = grpc_service(&self.state, &self.config);
-        todo_common::grpc::serve(
-            self.listener,
-            routes,
-            &[
-                "todo.task.v1.TaskService",
-                "todo.task.v1.TaskInternalService",
-            ],
-            shutdown,
-        )
-        .await
-    }
+/// Builds the task service on `listener` (bound by the caller, so the
+/// launcher can give every service the others' addresses): database
+/// migrated, token verifier pointed at the user service.
+///
+/// # Errors
+/// When the database or the configuration are unusable.
+pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
+    let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
+    let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
+    let verifier = TokenVerifier::new(&config.tokens, Arc::new(users));
+    let state = State { db, verifier };
+    let routes = grpc_service(&state, &config);
+    Ok(Server::new(
+        listener,
+        routes,
+        &[
+            "todo.task.v1.TaskService",
+            "todo.task.v1.TaskInternalService",
+        ],
+    ))
 }

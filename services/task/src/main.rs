@@ -4,7 +4,9 @@
 async fn main() -> anyhow::Result<()> {
     todo_common::telemetry::init();
     let config = todo_task::Config::from_env()?;
-    let app = todo_task::App::build(config).await?;
-    app.run_until_stopped(todo_common::shutdown::on_signal())
+    let listener = todo_common::grpc::bind(config.listen).await?;
+    let server = todo_task::build(config, listener).await?;
+    server
+        .run_until_stopped(todo_common::shutdown::on_signal())
         .await
 }

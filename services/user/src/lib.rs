@@ -20,18 +20,17 @@ mod service;
 mod store;
 mod tokens;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use prost::Message;
 use tokio::net::TcpListener;
 use tonic::Status;
 
-use todo_common::CancellationToken;
 use todo_common::auth::{
     AttachServiceCredential, RequireServiceCredential, ServiceChannel, TokenSettings, TokenVerifier,
 };
 use todo_common::db::Db;
+use todo_common::grpc::Server;
 use todo_common::outbox::{Deliver, Relay};
 use todo_proto::todo::notify::v1::SendEmailRequest;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
@@ -80,78 +79,37 @@ impl Deliver for NotifyDelivery {
     }
 }
 
-/// A built user service: database migrated, keys loaded, port bound.
-pub struct App {
-    listener: TcpListener,
-    state: State,
-    config: Config,
-    relay: Relay,
-}
-
-impl App {
-    /// # Errors
-    /// When the database, the keys or the listen address are unusable.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let listener = todo_common::grpc::bind(config.listen).await?;
-        Self::build_on(config, listener).await
-    }
-
-    /// Like [`App::build`], on a listener bound by the caller: the launcher
-    /// binds every port first, so each service knows the others' addresses.
-    ///
-    /// # Errors
-    /// As [`App::build`].
-    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
-        let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
-        let keys = keys::KeyRing::load(&db, config.signing_key_pem.as_deref()).await?;
-        let verifier = TokenVerifier::new(&config.tokens, Arc::new(keys.clone()));
-        let notify = NotifyInternalServiceClient::with_interceptor(
-            todo_common::grpc::channel(&config.notify_url)?,
-            AttachServiceCredential(config.service_credential.clone()),
-        );
-        let relay = Relay::new(db.pool.clone(), Arc::new(NotifyDelivery(notify)));
-        let state = State {
-            db,
-            hasher: password::Hasher::new(config.hash_concurrency)?,
-            keys,
-            verifier,
-            tokens: config.tokens.clone(),
-            relay: relay.clone(),
-        };
-        Ok(Self {
-            listener,
-            state,
-            config,
-            relay,
-        })
-    }
-
-    /// The bound address (useful with port 0).
-    ///
-    /// # Panics
-    /// Never: a bound listener has an address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or(self.config.listen)
-    }
-
-    /// Serves until `shutdown` is cancelled.
-    ///
-    /// # Errors
-    /// When the server fails.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let relay = tokio::spawn(self.relay.run(shutdown.clone()));
-        let routes = grpc_service(&self.state, &self.config);
-        let served = todo_common::grpc::serve(
-            self.listener,
-            routes,
-            &[
-                "todo.user.v1.UserService",
-                "todo.user.v1.UserInternalService",
-            ],
-            shutdown,
-        )
-        .await;
-        let _ = relay.await;
-        served
-    }
+/// Builds the user service on `listener`: database migrated, keys loaded,
+/// outbox relay ready. The caller binds the port, so the launcher can bind
+/// every service first and give each the others' addresses.
+///
+/// # Errors
+/// When the database, the keys or the configuration are unusable.
+pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
+    let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
+    let keys = keys::KeyRing::load(&db, config.signing_key_pem.as_deref()).await?;
+    let verifier = TokenVerifier::new(&config.tokens, Arc::new(keys.clone()));
+    let notify = NotifyInternalServiceClient::with_interceptor(
+        todo_common::grpc::channel(&config.notify_url)?,
+        AttachServiceCredential(config.service_credential.clone()),
+    );
+    let relay = Relay::new(db.pool.clone(), Arc::new(NotifyDelivery(notify)));
+    let state = State {
+        db,
+        hasher: password::Hasher::new(config.hash_concurrency)?,
+        keys,
+        verifier,
+        tokens: config.tokens.clone(),
+        relay: relay.clone(),
+    };
+    let routes = grpc_service(&state, &config);
+    Ok(Server::new(
+        listener,
+        routes,
+        &[
+            "todo.user.v1.UserService",
+            "todo.user.v1.UserInternalService",
+        ],
+    )
+    .with_worker(|stop| relay.run(stop)))
 }
