@@ -31,6 +31,9 @@ cargo test --workspace --locked
 step "release build"
 scripts/build-release.sh
 
+step "OpenAPI document validated"
+scripts/check-openapi.sh
+
 step "smoke test of the release build"
 scripts/smoke.sh
 

@@ -87,7 +87,9 @@ impl System {
             url(&notify_listener)?,
         );
         config.user.notify_url.clone_from(&notify_url);
+        config.user.task_url.clone_from(&task_url);
         config.task.user_url.clone_from(&user_url);
+        config.task.notify_url.clone_from(&notify_url);
         config.notify.user_url.clone_from(&user_url);
         config.edge.upstreams = vec![
             Upstream {

@@ -1,11 +1,13 @@
-//! The edge's settings. Tests build [`EdgeConfig`] directly; binaries read
-//! it from the environment with [`EdgeConfig::from_env`].
+//! The edge's settings. Tests build [`EdgeConfig`] directly (starting from
+//! [`EdgeConfig::default`]); binaries read it from the environment with
+//! [`EdgeConfig::from_env`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use todo_common::config::var_or;
+use http::HeaderValue;
+use todo_common::config::{var_opt, var_or};
 
 /// Everything the edge needs to start.
 #[derive(Debug, Clone)]
@@ -24,6 +26,36 @@ pub struct EdgeConfig {
     /// Time budget of one request, body included (`TODO_EDGE_TIMEOUT_MS`,
     /// default 10000); the remainder travels upstream as `grpc-timeout`.
     pub request_timeout: Duration,
+    /// Longest request target (path and query) accepted, in bytes
+    /// (`TODO_EDGE_URL_LIMIT`, default 8192); longer ones get 414. No
+    /// route of the API needs more, and a long URL is logged and matched.
+    pub url_limit: usize,
+    /// Largest total size of the request headers, names and values, in
+    /// bytes (`TODO_EDGE_HEADER_LIMIT`, default 16384); larger ones get 431.
+    /// Headers travel upstream as metadata, so they are bounded like bodies.
+    pub header_limit: usize,
+    /// Most transcoded requests served at once (`TODO_EDGE_MAX_CONCURRENCY`,
+    /// default 1024). One more is shed at once with 503 and `Retry-After`
+    /// instead of queueing: a queue only adds latency to every request when
+    /// the upstreams are saturated, and a shed request can go to another
+    /// replica. Operational routes are never shed.
+    pub max_concurrency: usize,
+    /// Browser origins allowed to call the API cross-origin
+    /// (`TODO_EDGE_CORS_ORIGINS`, a comma-separated list such as
+    /// `https://app.example.com`; default empty, which sends no CORS
+    /// headers at all, so browsers keep the same-origin policy).
+    pub cors_origins: Vec<HeaderValue>,
+    /// How long the edge keeps serving after shutdown began, with `/readyz`
+    /// already answering 503 (`TODO_EDGE_DRAIN_MS`, default 0): long enough
+    /// for a load balancer to notice and stop sending new requests.
+    pub drain: Duration,
+    /// How many proxies in front of the edge append to `X-Forwarded-For`
+    /// and are trusted to (`TODO_EDGE_TRUSTED_PROXY_HOPS`, default 0: the
+    /// peer of the connection is the client; 1 behind one load balancer).
+    /// The client address travels upstream as `x-forwarded-for`, where the
+    /// user service throttles by it; entries a client wrote itself are
+    /// never trusted.
+    pub trusted_proxy_hops: usize,
 }
 
 /// One upstream gRPC service.
@@ -54,16 +86,41 @@ const UPSTREAMS: [(&str, &str, &str); 3] = [
     ),
 ];
 
+impl Default for EdgeConfig {
+    /// The documented defaults: every service on its local default port.
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            upstreams: UPSTREAMS
+                .iter()
+                .map(|(service, _, url)| Upstream {
+                    service: (*service).to_owned(),
+                    url: (*url).to_owned(),
+                })
+                .collect(),
+            body_limit: 65_536,
+            request_timeout: Duration::from_secs(10),
+            url_limit: 8_192,
+            header_limit: 16_384,
+            max_concurrency: 1_024,
+            cors_origins: Vec::new(),
+            drain: Duration::ZERO,
+            trusted_proxy_hops: 0,
+        }
+    }
+}
+
 impl EdgeConfig {
     /// Reads the configuration from the environment; every variable is
-    /// optional.
+    /// optional and defaults to [`EdgeConfig::default`].
     ///
     /// # Errors
-    /// When a variable is set but does not parse.
+    /// When a variable is set but does not parse, or a limit is zero.
     pub fn from_env() -> anyhow::Result<Self> {
-        let listen = var_or("TODO_EDGE_LISTEN", SocketAddr::from(([127, 0, 0, 1], 8080)))?;
-        let body_limit = var_or("TODO_EDGE_BODY_LIMIT", 65_536_usize)?;
-        let timeout_ms = var_or("TODO_EDGE_TIMEOUT_MS", 10_000_u64)?;
+        let defaults = Self::default();
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let timeout_ms = var_or("TODO_EDGE_TIMEOUT_MS", millis(defaults.request_timeout))?;
+        let drain_ms = var_or("TODO_EDGE_DRAIN_MS", millis(defaults.drain))?;
         let upstreams = UPSTREAMS
             .iter()
             .map(|(service, var, default)| {
@@ -75,12 +132,60 @@ impl EdgeConfig {
             })
             .collect::<anyhow::Result<Vec<_>>>()
             .context("upstream URLs")?;
-        anyhow::ensure!(timeout_ms > 0, "TODO_EDGE_TIMEOUT_MS must be positive");
-        Ok(Self {
-            listen,
+        let config = Self {
+            listen: var_or("TODO_EDGE_LISTEN", defaults.listen)?,
             upstreams,
-            body_limit,
+            body_limit: var_or("TODO_EDGE_BODY_LIMIT", defaults.body_limit)?,
             request_timeout: Duration::from_millis(timeout_ms),
+            url_limit: var_or("TODO_EDGE_URL_LIMIT", defaults.url_limit)?,
+            header_limit: var_or("TODO_EDGE_HEADER_LIMIT", defaults.header_limit)?,
+            max_concurrency: var_or("TODO_EDGE_MAX_CONCURRENCY", defaults.max_concurrency)?,
+            cors_origins: cors_origins(var_opt("TODO_EDGE_CORS_ORIGINS").as_deref())?,
+            drain: Duration::from_millis(drain_ms),
+            trusted_proxy_hops: var_or(
+                "TODO_EDGE_TRUSTED_PROXY_HOPS",
+                defaults.trusted_proxy_hops,
+            )?,
+        };
+        for (name, value) in [
+            ("TODO_EDGE_TIMEOUT_MS", timeout_ms),
+            ("TODO_EDGE_URL_LIMIT", config.url_limit as u64),
+            ("TODO_EDGE_HEADER_LIMIT", config.header_limit as u64),
+            ("TODO_EDGE_MAX_CONCURRENCY", config.max_concurrency as u64),
+        ] {
+            anyhow::ensure!(value > 0, "{name} must be positive");
+        }
+        Ok(config)
+    }
+}
+
+/// Parses a comma-separated origin list; blanks between commas are
+/// ignored.
+fn cors_origins(raw: Option<&str>) -> anyhow::Result<Vec<HeaderValue>> {
+    raw.unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            anyhow::ensure!(
+                origin.starts_with("http://") || origin.starts_with("https://"),
+                "TODO_EDGE_CORS_ORIGINS: {origin:?} is not an origin like https://app.example.com"
+            );
+            HeaderValue::from_str(origin.trim_end_matches('/'))
+                .with_context(|| format!("TODO_EDGE_CORS_ORIGINS: invalid origin {origin:?}"))
         })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_a_trimmed_comma_list() {
+        let origins = cors_origins(Some(" https://a.example, http://b.example:3000/ ,")).unwrap();
+        assert_eq!(origins, ["https://a.example", "http://b.example:3000"]);
+        assert!(cors_origins(None).unwrap().is_empty());
+        assert!(cors_origins(Some("*")).is_err());
     }
 }

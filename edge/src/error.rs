@@ -64,6 +64,27 @@ pub fn code_name(code: Code) -> &'static str {
     }
 }
 
+/// Every gRPC code, in `google.rpc.Code` order.
+pub const ALL_CODES: [Code; 17] = [
+    Code::Ok,
+    Code::Cancelled,
+    Code::Unknown,
+    Code::InvalidArgument,
+    Code::DeadlineExceeded,
+    Code::NotFound,
+    Code::AlreadyExists,
+    Code::PermissionDenied,
+    Code::ResourceExhausted,
+    Code::FailedPrecondition,
+    Code::Aborted,
+    Code::OutOfRange,
+    Code::Unimplemented,
+    Code::Internal,
+    Code::Unavailable,
+    Code::DataLoss,
+    Code::Unauthenticated,
+];
+
 /// 499, nginx's "client closed request": what a CANCELLED call means.
 const CLIENT_CLOSED_REQUEST: StatusCode = match StatusCode::from_u16(499) {
     Ok(status) => status,
@@ -77,7 +98,7 @@ fn hides_detail(code: Code) -> bool {
 }
 
 /// What RESOURCE_EXHAUSTED sends as `Retry-After` when the upstream gave
-/// no `google.rpc.RetryInfo`.
+/// no `google.rpc.RetryInfo`, and what a shed request is told.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 1;
 
 /// A failure of the edge itself, before or after the upstream call.
@@ -112,6 +133,19 @@ pub enum EdgeError {
     /// declared response message.
     #[error("internal error")]
     BadUpstreamResponse,
+    /// 414: the request target exceeds the configured limit.
+    #[error("the URL exceeds {0} bytes")]
+    UriTooLong(usize),
+    /// 431: the request headers exceed the configured limit.
+    #[error("the request headers exceed {0} bytes")]
+    HeadersTooLarge(usize),
+    /// 503 UNAVAILABLE with `Retry-After`: the edge is serving as many
+    /// requests as it is allowed to and sheds this one.
+    #[error("the server is overloaded; retry later")]
+    Overloaded,
+    /// 503 UNAVAILABLE: shutdown began, the edge takes no new work.
+    #[error("the server is shutting down")]
+    ShuttingDown,
 }
 
 /// An error response in the shape of API.md.
@@ -153,7 +187,8 @@ impl ApiError {
         &self.message
     }
 
-    /// An HTTP status that gRPC has no code for (405, 408, 413, 415).
+    /// An HTTP status that gRPC has no code for (405, 408, 413, 414, 415,
+    /// 431).
     fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
@@ -216,6 +251,16 @@ impl From<EdgeError> for ApiError {
             EdgeError::NoUpstream(_) => Self::new(Code::Unavailable, message),
             EdgeError::DeadlineExceeded => Self::new(Code::DeadlineExceeded, message),
             EdgeError::BadUpstreamResponse => Self::new(Code::Internal, message),
+            EdgeError::UriTooLong(_) => {
+                Self::new(Code::InvalidArgument, message).with_status(StatusCode::URI_TOO_LONG)
+            }
+            EdgeError::HeadersTooLarge(_) => Self::new(Code::InvalidArgument, message)
+                .with_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            EdgeError::Overloaded => Self {
+                retry_after: Some(DEFAULT_RETRY_AFTER_SECS),
+                ..Self::new(Code::Unavailable, message)
+            },
+            EdgeError::ShuttingDown => Self::new(Code::Unavailable, message),
         }
     }
 }
@@ -254,26 +299,6 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const ALL_CODES: [Code; 17] = [
-        Code::Ok,
-        Code::Cancelled,
-        Code::Unknown,
-        Code::InvalidArgument,
-        Code::DeadlineExceeded,
-        Code::NotFound,
-        Code::AlreadyExists,
-        Code::PermissionDenied,
-        Code::ResourceExhausted,
-        Code::FailedPrecondition,
-        Code::Aborted,
-        Code::OutOfRange,
-        Code::Unimplemented,
-        Code::Internal,
-        Code::Unavailable,
-        Code::DataLoss,
-        Code::Unauthenticated,
-    ];
 
     fn pool() -> DescriptorPool {
         DescriptorPool::decode(todo_proto::FILE_DESCRIPTOR_SET).unwrap()
@@ -376,6 +401,10 @@ mod tests {
             (EdgeError::NoUpstream("x".into()), 503, "UNAVAILABLE"),
             (EdgeError::DeadlineExceeded, 504, "DEADLINE_EXCEEDED"),
             (EdgeError::BadUpstreamResponse, 500, "INTERNAL"),
+            (EdgeError::UriTooLong(10), 414, "INVALID_ARGUMENT"),
+            (EdgeError::HeadersTooLarge(10), 431, "INVALID_ARGUMENT"),
+            (EdgeError::Overloaded, 503, "UNAVAILABLE"),
+            (EdgeError::ShuttingDown, 503, "UNAVAILABLE"),
         ];
         for (err, status, name) in cases {
             let error = ApiError::from(err);

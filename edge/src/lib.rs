@@ -17,14 +17,21 @@
 //! - [`metadata`]: the headers that travel upstream.
 //! - [`error`]: the gRPC-code-to-HTTP table and the JSON error body;
 //!   [`details`] renders `google.rpc.Status` details.
-//! - [`observe`]: request id, span and access log; [`ops`]: `/healthz`,
-//!   `/readyz`; [`proxy`]: the one transcoding handler.
+//! - [`observe`]: request id, span, access log and request metrics;
+//!   [`metrics`]: the series and their Prometheus rendering.
+//! - [`limits`]: URL and header size limits, the concurrency limit.
+//! - [`openapi`]: the OpenAPI 3.1 document, from the same descriptors.
+//! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`;
+//!   [`proxy`]: the one transcoding handler.
 
 pub mod config;
 pub mod details;
 pub mod error;
+pub mod limits;
 pub mod metadata;
+pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod ops;
 pub mod proxy;
 pub mod routes;

@@ -1,12 +1,12 @@
-//! The outermost layer: settles the request id, opens the request's span
-//! and logs its outcome once.
+//! The outermost layer: settles the request id, opens the request's span,
+//! logs its outcome once and records its metrics.
 //!
 //! Only the method, route template, RPC, status and latency are recorded:
 //! bodies and the `authorization` header carry passwords and tokens.
 
 use std::sync::Arc;
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use http::HeaderValue;
@@ -14,6 +14,8 @@ use todo_common::grpc::REQUEST_ID;
 use tokio::time::Instant;
 use tracing::Instrument;
 use tracing::field::Empty;
+
+use crate::metrics::{Metrics, RouteLabel};
 
 /// The id of the request being served: the client's `x-request-id` when it
 /// is a sane token, otherwise a fresh one.
@@ -25,7 +27,12 @@ pub struct RequestId(pub Arc<str>);
 const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The middleware; see the module docs.
-pub async fn observe(mut request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(metrics): State<Arc<Metrics>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let _in_flight = metrics.start_request();
     let request_id: Arc<str> = request
         .headers()
         .get(REQUEST_ID)
@@ -35,10 +42,11 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     request
         .extensions_mut()
         .insert(RequestId(Arc::clone(&request_id)));
+    let method = request.method().clone();
 
     let span = tracing::info_span!(
         "http",
-        method = %request.method(),
+        method = %method,
         route = Empty,
         rpc = Empty,
         request_id = %request_id,
@@ -48,7 +56,14 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    let route = response
+        .extensions()
+        .get::<RouteLabel>()
+        .map_or_else(|| metrics.unmatched(), |label| Arc::clone(&label.0));
+    span.record("route", &*route);
+    metrics.observe_request(route, &method, response.status(), elapsed);
+    let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     span.in_scope(|| {
         tracing::info!(
             status = response.status().as_u16(),
@@ -56,6 +71,21 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
             "request served"
         )
     });
+    response
+}
+
+/// Route middleware of the routes the router matches itself: labels the
+/// response with the matched path, as [`crate::proxy`] does with the
+/// binding's template.
+pub async fn label_matched_path(request: Request, next: Next) -> Response {
+    let label = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| RouteLabel(Arc::from(path.as_str())));
+    let mut response = next.run(request).await;
+    if let Some(label) = label {
+        response.extensions_mut().insert(label);
+    }
     response
 }
 

@@ -1,12 +1,14 @@
 //! Operational routes, answered by the edge itself: liveness and
-//! readiness for load balancers and orchestrators.
+//! readiness for load balancers and orchestrators, metrics for Prometheus
+//! and the OpenAPI document.
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use http::Method;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Method};
 use tonic::Code;
 
 use crate::error::{ApiError, EdgeError};
@@ -17,15 +19,20 @@ use crate::server::EdgeState;
 /// ready.
 const READY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The media type of the Prometheus text format.
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// `GET /healthz`: the edge process is up.
 pub async fn healthz() -> Json<serde_json::Value> {
-    tracing::Span::current().record("route", "/healthz");
     Json(serde_json::json!({ "status": "SERVING" }))
 }
 
-/// `GET /readyz`: every upstream reports SERVING for its service.
+/// `GET /readyz`: shutdown has not begun and every upstream reports
+/// SERVING for its service.
 pub async fn readyz(State(state): State<EdgeState>) -> Response {
-    tracing::Span::current().record("route", "/readyz");
+    if state.is_shutting_down() {
+        return EdgeError::ShuttingDown.into_response();
+    }
     match state
         .upstreams()
         .first_not_serving(READY_CHECK_TIMEOUT)
@@ -38,6 +45,30 @@ pub async fn readyz(State(state): State<EdgeState>) -> Response {
         )
         .into_response(),
     }
+}
+
+/// `GET /metrics`: see [`crate::metrics`].
+pub async fn metrics(State(state): State<EdgeState>) -> Response {
+    (
+        [(CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT))],
+        state.metrics().render(),
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`: the document generated at start-up.
+pub async fn openapi(State(state): State<EdgeState>) -> Response {
+    (
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ),
+        ],
+        state.openapi(),
+    )
+        .into_response()
 }
 
 /// Any other method on an operational route.

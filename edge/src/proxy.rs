@@ -4,53 +4,74 @@
 //! Nothing here knows any particular RPC; the route table and the
 //! descriptors carry all of it.
 
+use std::sync::Arc;
+
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MATCH};
+use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message;
 use tokio::time::Instant;
+use tonic::Code;
 
 use crate::error::{ApiError, EdgeError};
 use crate::metadata;
+use crate::metrics::RouteLabel;
 use crate::observe::RequestId;
-use crate::routes::Lookup;
+use crate::routes::{Binding, Lookup};
 use crate::server::EdgeState;
+use crate::template::Match;
 use crate::transcode::{request_message, response_json};
 use crate::upstream;
 
-/// The fallback handler of the router.
+/// The fallback handler of the router: admits the request under the
+/// concurrency limit, then transcodes it.
 pub async fn handle(
     State(state): State<EdgeState>,
     Extension(RequestId(request_id)): Extension<RequestId>,
     request: Request,
 ) -> Response {
-    match transcode(&state, &request_id, request).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
+    let deadline = Instant::now() + state.request_timeout();
+    let (parts, body) = request.into_parts();
+    let hit = match state.routes().lookup(&parts.method, parts.uri.path()) {
+        Lookup::Found(hit) => hit,
+        Lookup::MethodNotAllowed(allow) => {
+            return EdgeError::MethodNotAllowed(allow).into_response();
+        }
+        Lookup::NotFound => return EdgeError::NoRoute.into_response(),
+    };
+    let route = RouteLabel(Arc::clone(&hit.value.route));
+    let span = tracing::Span::current();
+    span.record("route", hit.value.template.as_str());
+    span.record("rpc", hit.value.rpc.name.as_str());
+
+    let mut response = match state.admission().try_admit() {
+        Some(_permit) => transcode(&state, &request_id, hit, parts, body, deadline)
+            .await
+            .unwrap_or_else(IntoResponse::into_response),
+        None => {
+            state.metrics().observe_shed();
+            EdgeError::Overloaded.into_response()
+        }
+    };
+    response.extensions_mut().insert(route);
+    response
 }
 
 async fn transcode(
     state: &EdgeState,
     request_id: &str,
-    request: Request,
+    hit: Match<'_, Arc<Binding>>,
+    parts: Parts,
+    body: Body,
+    deadline: Instant,
 ) -> Result<Response, ApiError> {
-    let deadline = Instant::now() + state.request_timeout();
-    let (parts, body) = request.into_parts();
-    let hit = match state.routes().lookup(&parts.method, parts.uri.path()) {
-        Lookup::Found(hit) => hit,
-        Lookup::MethodNotAllowed(allow) => return Err(EdgeError::MethodNotAllowed(allow).into()),
-        Lookup::NotFound => return Err(EdgeError::NoRoute.into()),
-    };
     let binding = hit.value;
-    let span = tracing::Span::current();
-    span.record("route", binding.template.as_str());
-    span.record("rpc", binding.rpc.name.as_str());
 
     let variables = hit
         .variables()
@@ -60,7 +81,12 @@ async fn transcode(
         return Err(EdgeError::UnsupportedMediaType.into());
     }
     let message = request_message(binding, &variables, parts.uri.query(), &body)?;
-    let metadata = metadata::forward(&parts.headers, request_id)?;
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    let client = metadata::client_address(&parts.headers, peer, state.trusted_proxy_hops());
+    let metadata = metadata::forward(&parts.headers, request_id, client)?;
     let channel = state
         .upstreams()
         .channel(&binding.rpc.service)
@@ -72,7 +98,15 @@ async fn transcode(
 
     let request = Bytes::from(message.encode_to_vec());
     let path = binding.rpc.grpc_path.clone();
-    match upstream::unary(channel, path, request, metadata, remaining).await {
+    let started = Instant::now();
+    let outcome = upstream::unary(channel, path, request, metadata, remaining).await;
+    let code = outcome
+        .as_ref()
+        .map_or_else(tonic::Status::code, |_| Code::Ok);
+    state
+        .metrics()
+        .observe_upstream(Arc::clone(&binding.rpc.label), code, started.elapsed());
+    match outcome {
         Ok(bytes) => {
             let (json, etag) = response_json(binding, bytes)?;
             let mut response = (StatusCode::OK, json).into_response();

@@ -32,12 +32,16 @@ pub struct Rpc {
     pub service: String,
     /// Fully qualified method name, e.g. `todo.task.v1.TaskService.GetTask`.
     pub name: String,
+    /// [`Rpc::name`] shared, the RPC's label in metrics.
+    pub label: Arc<str>,
     /// The gRPC request path, `/{service}/{method}`.
     pub grpc_path: http::uri::PathAndQuery,
     /// The request message: the target of body, query and path.
     pub input: MessageDescriptor,
     /// The response message: decodes the upstream's answer.
     pub output: MessageDescriptor,
+    /// The method itself, for its comments.
+    pub descriptor: MethodDescriptor,
 }
 
 /// Where the HTTP request body goes in the request message.
@@ -59,8 +63,10 @@ pub struct Binding {
     pub rpc: Arc<Rpc>,
     /// The HTTP method.
     pub method: Method,
-    /// The path template, also the route name in logs.
+    /// The path template.
     pub template: PathTemplate,
+    /// The template as written, the route's name in logs and metrics.
+    pub route: Arc<str>,
     /// For each template variable, in order, the fields from the request
     /// message down to the one it sets.
     pub path_fields: Vec<Vec<FieldDescriptor>>,
@@ -142,9 +148,11 @@ impl RouteTable {
                 let rpc = Arc::new(Rpc {
                     service: service.full_name().to_owned(),
                     name: method.full_name().to_owned(),
+                    label: Arc::from(method.full_name()),
                     grpc_path: grpc_path(&method).map_err(invalid)?,
                     input: method.input(),
                     output: method.output(),
+                    descriptor: method.clone(),
                 });
                 table.add_rule(&rpc, &rule, true).map_err(|e| match e {
                     RuleError::Invalid(reason) => invalid(reason),
@@ -223,6 +231,7 @@ impl RouteTable {
         let binding = Arc::new(Binding {
             rpc: Arc::clone(rpc),
             method: method.clone(),
+            route: Arc::from(template.as_str()),
             template: template.clone(),
             path_fields,
             body,

@@ -1,21 +1,33 @@
-//! Assembly: the shared state, the router, and the server that owns the
-//! listener.
+//! Assembly: the shared state, the router with its layers, and the server
+//! that owns the listener.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, RETRY_AFTER};
+use http::{HeaderName, HeaderValue, Method};
 use prost_reflect::DescriptorPool;
 use todo_common::CancellationToken;
+use todo_common::grpc::REQUEST_ID;
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::EdgeConfig;
+use crate::limits::{Admission, SizeLimits};
+use crate::metrics::Metrics;
 use crate::routes::RouteTable;
 use crate::upstream::Upstreams;
-use crate::{observe, ops, proxy};
+use crate::{limits, observe, openapi, ops, proxy};
+
+/// How long browsers may cache a CORS preflight answer.
+const CORS_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// What every request handler shares. Cloning is cheap.
 #[derive(Debug, Clone)]
@@ -29,13 +41,22 @@ struct Shared {
     pool: DescriptorPool,
     upstreams: Upstreams,
     body_limit: usize,
+    trusted_proxy_hops: usize,
     request_timeout: Duration,
+    sizes: SizeLimits,
+    admission: Admission,
+    cors_origins: Vec<HeaderValue>,
+    metrics: Arc<Metrics>,
+    /// The OpenAPI document, encoded once.
+    openapi: Bytes,
+    /// Set when shutdown begins; `/readyz` then answers 503.
+    shutting_down: AtomicBool,
 }
 
 impl EdgeState {
-    /// Builds the route table from [`todo_proto::FILE_DESCRIPTOR_SET`] and
-    /// the upstream channels (lazy: nothing is dialled yet). Must run
-    /// inside a Tokio runtime.
+    /// Builds the route table from [`todo_proto::FILE_DESCRIPTOR_SET`], the
+    /// OpenAPI document and the upstream channels (lazy: nothing is dialled
+    /// yet). Must run inside a Tokio runtime.
     ///
     /// # Errors
     /// When an annotation is invalid or conflicting (the error names the
@@ -61,15 +82,42 @@ impl EdgeState {
                 binding.rpc.name
             );
         }
+        anyhow::ensure!(
+            config.max_concurrency > 0,
+            "the concurrency limit must be positive"
+        );
+        let openapi = openapi::encoded(&pool, &routes)?;
         Ok(Self {
             shared: Arc::new(Shared {
                 routes,
                 pool,
                 upstreams,
                 body_limit: config.body_limit,
+                trusted_proxy_hops: config.trusted_proxy_hops,
                 request_timeout: config.request_timeout,
+                sizes: SizeLimits {
+                    url: config.url_limit,
+                    headers: config.header_limit,
+                },
+                admission: Admission::new(config.max_concurrency),
+                cors_origins: config.cors_origins.clone(),
+                metrics: Arc::new(Metrics::default()),
+                openapi,
+                shutting_down: AtomicBool::new(false),
             }),
         })
+    }
+
+    /// Marks the edge as shutting down: `/readyz` answers 503 from now on,
+    /// so that load balancers stop sending new requests while the ones in
+    /// flight finish. [`Edge::run_until_stopped`] calls it when its
+    /// shutdown signal fires.
+    pub fn begin_shutdown(&self) {
+        self.shared.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shared.shutting_down.load(Ordering::Relaxed)
     }
 
     pub(crate) fn routes(&self) -> &RouteTable {
@@ -84,6 +132,10 @@ impl EdgeState {
         &self.shared.upstreams
     }
 
+    pub(crate) fn trusted_proxy_hops(&self) -> usize {
+        self.shared.trusted_proxy_hops
+    }
+
     pub(crate) fn body_limit(&self) -> usize {
         self.shared.body_limit
     }
@@ -91,17 +143,70 @@ impl EdgeState {
     pub(crate) fn request_timeout(&self) -> Duration {
         self.shared.request_timeout
     }
+
+    pub(crate) fn admission(&self) -> &Admission {
+        &self.shared.admission
+    }
+
+    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    pub(crate) fn openapi(&self) -> Bytes {
+        self.shared.openapi.clone()
+    }
 }
 
-/// The edge's routes: the operational ones, and every annotated RPC behind
-/// one fallback handler.
+/// The edge's routes and layers: the operational routes, every annotated
+/// RPC behind one fallback handler; outside them, from the outermost in,
+/// request id, logs and metrics; CORS (only with an allow-list); gzip for
+/// clients that ask; URL and header size limits.
 pub fn router(state: EdgeState) -> Router {
+    let shared = &state.shared;
+    let cors = (!shared.cors_origins.is_empty()).then(|| cors(shared.cors_origins.clone()));
+    let sizes = shared.sizes;
+    let metrics = Arc::clone(&shared.metrics);
     Router::new()
         .route("/healthz", get(ops::healthz).fallback(ops::get_only))
         .route("/readyz", get(ops::readyz).fallback(ops::get_only))
+        .route("/metrics", get(ops::metrics).fallback(ops::get_only))
+        .route("/openapi.json", get(ops::openapi).fallback(ops::get_only))
+        .route_layer(axum::middleware::from_fn(observe::label_matched_path))
         .fallback(proxy::handle)
         .with_state(state)
-        .layer(axum::middleware::from_fn(observe::observe))
+        .layer(axum::middleware::from_fn_with_state(
+            sizes,
+            limits::enforce_sizes,
+        ))
+        .layer(CompressionLayer::new().gzip(true))
+        .layer(tower::util::option_layer(cors))
+        .layer(axum::middleware::from_fn_with_state(
+            metrics,
+            observe::observe,
+        ))
+}
+
+/// CORS for an allow-list of origins: the API's methods, the headers it
+/// reads, and the headers a script may read from its answers.
+fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            AUTHORIZATION,
+            CONTENT_TYPE,
+            IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .expose_headers([ETAG, RETRY_AFTER, HeaderName::from_static(REQUEST_ID)])
+        .max_age(CORS_MAX_AGE)
 }
 
 /// A built edge: the listener is bound, the routes are resolved.
@@ -109,7 +214,8 @@ pub fn router(state: EdgeState) -> Router {
 pub struct Edge {
     listener: TcpListener,
     addr: SocketAddr,
-    router: Router,
+    state: EdgeState,
+    drain: Duration,
 }
 
 impl Edge {
@@ -127,7 +233,8 @@ impl Edge {
         Ok(Edge {
             listener,
             addr,
-            router: router(state),
+            state,
+            drain: config.drain,
         })
     }
 
@@ -136,15 +243,27 @@ impl Edge {
         self.addr
     }
 
-    /// Serves until `shutdown` is cancelled, then stops accepting and
-    /// finishes the requests in flight.
+    /// Serves until `shutdown` is cancelled; then answers `/readyz` with
+    /// 503 for the configured drain time while still serving, stops
+    /// accepting, and finishes the requests in flight.
     ///
     /// # Errors
     /// When the server fails.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, "edge listening");
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+        let state = self.state.clone();
+        let drain = self.drain;
+        let stopped = async move {
+            shutdown.cancelled().await;
+            state.begin_shutdown();
+            if !drain.is_zero() {
+                tracing::info!(drain_ms = drain.as_millis(), "draining before stopping");
+                tokio::time::sleep(drain).await;
+            }
+        };
+        let app = router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(stopped)
             .await
             .context("edge server failed")
     }

@@ -128,6 +128,44 @@ impl PathTemplate {
         &self.source
     }
 
+    /// The template as an OpenAPI path: variable `i` as `{names[i]}`
+    /// (`{field.path}` when `names` has no entry for it), without its
+    /// segment pattern, since OpenAPI cannot say that a parameter spans
+    /// segments.
+    pub fn openapi_path(&self, names: &[String]) -> String {
+        let mut path = String::new();
+        let mut index = 0;
+        while index < self.segments.len() {
+            path.push('/');
+            let found = self
+                .variables
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.start == index);
+            if let Some((i, variable)) = found {
+                path.push('{');
+                match names.get(i) {
+                    Some(name) => path.push_str(name),
+                    None => path.push_str(&variable.field_path.join(".")),
+                }
+                path.push('}');
+                index = variable.end.max(index + 1);
+                continue;
+            }
+            match &self.segments[index] {
+                Segment::Literal(literal) => path.push_str(literal),
+                Segment::Single => path.push('*'),
+                Segment::Multi => path.push_str("**"),
+            }
+            index += 1;
+        }
+        if let Some(verb) = &self.verb {
+            path.push(':');
+            path.push_str(verb);
+        }
+        path
+    }
+
     /// The variables, in the order [`Match::variables`] returns their values.
     pub fn variables(&self) -> &[Variable] {
         &self.variables
@@ -468,6 +506,19 @@ mod tests {
     fn find(m: &Matcher<String>, path: &str) -> Option<(String, Vec<String>)> {
         m.find(path)
             .map(|hit| (hit.value.clone(), hit.variables().unwrap()))
+    }
+
+    #[test]
+    fn openapi_paths_name_each_variable_once() {
+        let template = PathTemplate::parse("/v1/{parent=shelves/*}/books/{book.id}:read").unwrap();
+        assert_eq!(
+            template.openapi_path(&[]),
+            "/v1/{parent}/books/{book.id}:read"
+        );
+        assert_eq!(
+            template.openapi_path(&["p".into(), "id".into()]),
+            "/v1/{p}/books/{id}:read"
+        );
     }
 
     #[test]

@@ -291,7 +291,7 @@ fn field_mask_to_json(text: &str) -> String {
 
 /// Message types a single query or path text can set, as proto3 JSON
 /// writes them as one string or scalar.
-fn is_query_scalar_message(message: &MessageDescriptor) -> bool {
+pub(crate) fn is_query_scalar_message(message: &MessageDescriptor) -> bool {
     matches!(
         message.full_name(),
         "google.protobuf.Timestamp"

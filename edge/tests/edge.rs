@@ -5,9 +5,11 @@
 // A failed unwrap is how a test fails; helpers outside `#[test]` fns too.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
+use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use prost::Message;
@@ -19,11 +21,17 @@ use todo_proto::todo::task::v1::{
     CreateTaskRequest, DeleteTaskRequest, GetTaskRequest, ListTasksRequest, ListTasksResponse,
     ReplaceTaskRequest, Task, UpdateTaskRequest,
 };
+use tokio::sync::{Semaphore, mpsc};
 use tonic::{Code, Status};
 use tower::ServiceExt;
 
 /// Answers by the task id it is asked for, so each test picks its case.
-struct StubTasks;
+struct StubTasks {
+    /// Told when a `held` request arrives.
+    entered: mpsc::UnboundedSender<()>,
+    /// A `held` request answers once it gets a permit.
+    release: Arc<Semaphore>,
+}
 
 fn metadata_labels(metadata: &tonic::metadata::MetadataMap) -> Vec<String> {
     [
@@ -103,6 +111,14 @@ impl TaskService for StubTasks {
             "missing" => Err(Status::not_found("task not found")),
             "boom" => Err(Status::internal("INSERT failed at /srv/task/db.rs:12")),
             "hang" => std::future::pending().await,
+            "held" => {
+                let _ = self.entered.send(());
+                let _permit = self.release.acquire().await;
+                Ok(tonic::Response::new(Task {
+                    id: "held".into(),
+                    ..Task::default()
+                }))
+            }
             "busy" => Err(status_with_detail(
                 Code::ResourceExhausted,
                 "slow down",
@@ -172,6 +188,10 @@ const CLOSED: &str = "http://127.0.0.1:1";
 struct Fixture {
     state: EdgeState,
     stop: CancellationToken,
+    /// Yields once per `held` request that reached the upstream.
+    entered: mpsc::UnboundedReceiver<()>,
+    /// Add a permit to let one `held` request answer.
+    release: Arc<Semaphore>,
 }
 
 impl Drop for Fixture {
@@ -181,22 +201,37 @@ impl Drop for Fixture {
 }
 
 async fn fixture(timeout: Duration) -> Fixture {
+    fixture_with(|config| config.request_timeout = timeout).await
+}
+
+/// The stub task service and an edge whose configuration `adjust` may
+/// change.
+async fn fixture_with(adjust: impl FnOnce(&mut EdgeConfig)) -> Fixture {
     let listener = todo_common::grpc::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let stop = CancellationToken::new();
-    let routes = tonic::service::Routes::new(TaskServiceServer::new(StubTasks));
+    let (entered_tx, entered) = mpsc::unbounded_channel();
+    let release = Arc::new(Semaphore::new(0));
+    let stub = StubTasks {
+        entered: entered_tx,
+        release: Arc::clone(&release),
+    };
+    let routes = tonic::service::Routes::new(TaskServiceServer::new(stub));
     tokio::spawn(todo_common::grpc::serve(
         listener,
         routes,
         &["todo.task.v1.TaskService"],
         stop.clone(),
     ));
-    let config = config(url, timeout);
+    let mut config = config(url, Duration::from_secs(5));
+    adjust(&mut config);
     Fixture {
         state: EdgeState::new(&config).unwrap(),
         stop,
+        entered,
+        release,
     }
 }
 
@@ -214,6 +249,7 @@ fn config(task_url: String, timeout: Duration) -> EdgeConfig {
         ],
         body_limit: 1024,
         request_timeout: timeout,
+        ..EdgeConfig::default()
     }
 }
 
@@ -224,19 +260,26 @@ struct Reply {
 }
 
 async fn call(fixture: &Fixture, request: Request<Body>) -> Reply {
-    let response = router(fixture.state.clone())
-        .oneshot(request)
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    call_state(&fixture.state, request).await
+}
+
+async fn call_state(state: &EdgeState, request: Request<Body>) -> Reply {
+    let (status, headers, bytes) = send(state, request).await;
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     Reply {
         status,
         headers,
         body,
     }
+}
+
+/// The raw answer, body undecoded.
+async fn send(state: &EdgeState, request: Request<Body>) -> (StatusCode, http::HeaderMap, Bytes) {
+    let response = router(state.clone()).oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes)
 }
 
 fn request(method: Method, uri: &str, body: &str) -> Request<Body> {
@@ -499,4 +542,214 @@ async fn a_missing_upstream_stops_start_up() {
         .retain(|u| u.service != "todo.notify.v1.NotifyService");
     let error = EdgeState::new(&config).unwrap_err().to_string();
     assert!(error.contains("todo.notify.v1.NotifyService"), "{error}");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_status_and_rpc() {
+    let fixture = standard().await;
+    for uri in [
+        "/v1/tasks/t1",
+        "/v1/tasks/t2",
+        "/v1/tasks/missing",
+        "/v1/nowhere",
+    ] {
+        call(&fixture, request(Method::GET, uri, "")).await;
+    }
+    call(&fixture, request(Method::GET, "/healthz", "")).await;
+
+    let (status, headers, body) = send(&fixture.state, request(Method::GET, "/metrics", "")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let has = |line: &str| text.lines().any(|l| l == line);
+    for line in [
+        r#"todo_edge_http_requests_total{method="GET",route="/v1/tasks/{id}",status="200"} 2"#,
+        r#"todo_edge_http_requests_total{method="GET",route="/v1/tasks/{id}",status="404"} 1"#,
+        r#"todo_edge_http_requests_total{method="GET",route="unmatched",status="404"} 1"#,
+        r#"todo_edge_http_requests_total{method="GET",route="/healthz",status="200"} 1"#,
+        r#"todo_edge_http_request_duration_seconds_count{method="GET",route="/v1/tasks/{id}",status="200"} 2"#,
+        r#"todo_edge_upstream_request_duration_seconds_count{rpc="todo.task.v1.TaskService.GetTask",code="OK"} 2"#,
+        r#"todo_edge_upstream_request_duration_seconds_count{rpc="todo.task.v1.TaskService.GetTask",code="NOT_FOUND"} 1"#,
+        "todo_edge_http_requests_in_flight 1",
+        "# TYPE todo_edge_http_request_duration_seconds histogram",
+    ] {
+        assert!(has(line), "missing {line}\n{text}");
+    }
+    assert!(
+        text.contains(r#"todo_edge_http_request_duration_seconds_bucket{method="GET",route="/v1/tasks/{id}",status="200",le="+Inf"} 2"#),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn requests_beyond_the_concurrency_limit_are_shed_with_retry_after() {
+    let mut fixture = fixture_with(|config| config.max_concurrency = 1).await;
+    let state = fixture.state.clone();
+    let first = tokio::spawn(async move {
+        call_state(&state, request(Method::GET, "/v1/tasks/held", "")).await
+    });
+    fixture.entered.recv().await.unwrap();
+
+    let shed = call(&fixture, request(Method::GET, "/v1/tasks/t1", "")).await;
+    assert_eq!(shed.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers["retry-after"], "1");
+    assert_eq!(shed.body["error"]["status"], "UNAVAILABLE");
+    let health = call(&fixture, request(Method::GET, "/healthz", "")).await;
+    assert_eq!(
+        health.status,
+        StatusCode::OK,
+        "operational routes are never shed"
+    );
+
+    fixture.release.add_permits(1);
+    let first = first.await.unwrap();
+    assert_eq!(
+        (first.status, &first.body["id"]),
+        (StatusCode::OK, &json!("held"))
+    );
+    let admitted = call(&fixture, request(Method::GET, "/v1/tasks/t1", "")).await;
+    assert_eq!(admitted.status, StatusCode::OK);
+
+    let (_, _, metrics) = send(&fixture.state, request(Method::GET, "/metrics", "")).await;
+    let metrics = String::from_utf8(metrics.to_vec()).unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "todo_edge_http_requests_shed_total 1"),
+        "{metrics}"
+    );
+}
+
+fn preflight(origin: &str) -> Request<Body> {
+    Request::options("/v1/tasks")
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
+        .body(Body::empty())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn cors_answers_only_the_allowed_origins() {
+    let fixture = fixture_with(|config| {
+        config.cors_origins = vec![http::HeaderValue::from_static("https://app.example")];
+    })
+    .await;
+    let allowed = call(&fixture, preflight("https://app.example")).await;
+    assert!(allowed.status.is_success(), "{}", allowed.status);
+    assert_eq!(
+        allowed.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let methods = allowed.headers["access-control-allow-methods"]
+        .to_str()
+        .unwrap();
+    assert!(methods.contains("POST"), "{methods}");
+    let headers = allowed.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    assert!(headers.contains("authorization"), "{headers}");
+
+    let refused = call(&fixture, preflight("https://evil.example")).await;
+    assert!(!refused.headers.contains_key("access-control-allow-origin"));
+
+    let simple = Request::get("/v1/tasks/t1")
+        .header("origin", "https://app.example")
+        .body(Body::empty())
+        .unwrap();
+    let simple = call(&fixture, simple).await;
+    assert_eq!(simple.status, StatusCode::OK);
+    assert_eq!(
+        simple.headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let exposed = simple.headers["access-control-expose-headers"]
+        .to_str()
+        .unwrap();
+    assert!(exposed.contains("etag"), "{exposed}");
+}
+
+#[tokio::test]
+async fn cors_is_off_without_an_allow_list() {
+    let fixture = standard().await;
+    let reply = call(&fixture, preflight("https://app.example")).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(!reply.headers.contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test]
+async fn responses_are_gzipped_when_the_client_asks() {
+    let fixture = standard().await;
+    for uri in ["/v1/tasks/t1", "/openapi.json"] {
+        let asked = Request::get(uri)
+            .header("accept-encoding", "gzip")
+            .body(Body::empty())
+            .unwrap();
+        let (status, headers, body) = send(&fixture.state, asked).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert_eq!(headers["content-encoding"], "gzip", "{uri}");
+        assert_eq!(body[..2], [0x1f, 0x8b], "{uri}: gzip magic");
+
+        let (_, headers, body) = send(&fixture.state, request(Method::GET, uri, "")).await;
+        assert!(!headers.contains_key("content-encoding"), "{uri}");
+        serde_json::from_slice::<Value>(&body).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_served() {
+    let fixture = standard().await;
+    let reply = call(&fixture, request(Method::GET, "/openapi.json", "")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["openapi"], "3.1.0");
+    assert_eq!(
+        reply.body["paths"]["/v1/tasks/{id}"]["get"]["x-rpc"],
+        "todo.task.v1.TaskService.GetTask"
+    );
+}
+
+#[tokio::test]
+async fn readiness_fails_once_shutdown_began() {
+    let fixture = standard().await;
+    fixture.state.begin_shutdown();
+    let reply = call(&fixture, request(Method::GET, "/readyz", "")).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        reply.body["error"]["message"],
+        "the server is shutting down"
+    );
+    let reply = call(&fixture, request(Method::GET, "/healthz", "")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn long_urls_and_large_headers_are_refused() {
+    let fixture = fixture_with(|config| {
+        config.url_limit = 64;
+        config.header_limit = 256;
+    })
+    .await;
+    let long = format!("/v1/tasks?label={}", "x".repeat(64));
+    let reply = call(&fixture, request(Method::GET, &long, "")).await;
+    assert_eq!(reply.status, StatusCode::URI_TOO_LONG);
+    assert_eq!(reply.body["error"]["code"], 414);
+
+    let big = Request::get("/v1/tasks/t1")
+        .header("x-filler", "y".repeat(300))
+        .body(Body::empty())
+        .unwrap();
+    let reply = call(&fixture, big).await;
+    assert_eq!(reply.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(reply.body["error"]["code"], 431);
+
+    let fits = call(&fixture, request(Method::GET, "/v1/tasks/t1", "")).await;
+    assert_eq!(fits.status, StatusCode::OK);
 }

@@ -7,7 +7,6 @@
 pub mod smtp;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use serde_json::Value;
 use todo::{Addresses, System, SystemConfig};
@@ -36,6 +35,8 @@ pub struct TestSystem {
     pub http: reqwest::Client,
     pub smtp: smtp::Listener,
     pub credential: ServiceCredential,
+    /// What the system was started with (ports as asked, not as bound).
+    pub config: SystemConfig,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     _dir: tempfile::TempDir,
@@ -45,8 +46,12 @@ pub struct TestSystem {
 impl TestSystem {
     /// Starts everything, or `None` for MariaDB when no server is configured.
     pub async fn start(db: Db) -> Option<Self> {
+        Self::start_with_smtp(db, smtp::Listener::start().await).await
+    }
+
+    /// Starts everything with e-mail going to `smtp`.
+    pub async fn start_with_smtp(db: Db, smtp: smtp::Listener) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
-        let smtp = smtp::Listener::start().await;
         let mut schemas = Vec::new();
         let db_config = |name: &str, schemas: &mut Vec<String>| -> Option<DbConfig> {
             let url = match db {
@@ -80,15 +85,18 @@ impl TestSystem {
                 listen: any,
                 db: user_db,
                 notify_url: String::new(),
+                task_url: String::new(),
                 tokens: tokens.clone(),
                 signing_key_pem: None,
                 service_credential: credential.clone(),
                 hash_concurrency: 2,
+                limits: todo_user::Limits::default(),
             },
             task: todo_task::Config {
                 listen: any,
                 db: task_db,
                 user_url: String::new(),
+                notify_url: String::new(),
                 tokens: tokens.clone(),
                 service_credential: credential.clone(),
             },
@@ -104,16 +112,16 @@ impl TestSystem {
                     from: "ToDo <no-reply@todo.test>".into(),
                     link_base_url: "http://todo.test".into(),
                 },
+                mail_workers: 2,
             },
             edge: todo_edge::EdgeConfig {
                 listen: any,
                 upstreams: Vec::new(),
-                body_limit: 64 * 1024,
-                request_timeout: Duration::from_secs(10),
+                ..todo_edge::EdgeConfig::default()
             },
         };
         config.share_credential(credential.clone());
-        let system = System::build(config).await.unwrap();
+        let system = System::build(config.clone()).await.unwrap();
         let addr = system.addresses().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(system.run_until_stopped(shutdown.clone()));
@@ -122,6 +130,7 @@ impl TestSystem {
             http: reqwest::Client::new(),
             smtp,
             credential,
+            config,
             shutdown,
             task: Some(task),
             _dir: dir,
@@ -252,4 +261,27 @@ macro_rules! both_databases {
             }
         }
     };
+}
+
+impl TestSystem {
+    /// A connection of the test's own to the user service's database, to
+    /// read what only the database holds (the signing key) or to age rows
+    /// (token expiry, throttle windows) instead of sleeping.
+    pub async fn user_db(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let url = match self.schemas.iter().find(|s| s.ends_with("_user")) {
+            Some(schema) => format!("{}/{schema}", mysql_server().unwrap().trim_end_matches('/')),
+            None => format!("sqlite://{}/user.db", self._dir.path().display()),
+        };
+        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        if self.schemas.is_empty() {
+            // Wait for the service's writer rather than fail beside it.
+            sqlx::query("PRAGMA busy_timeout = 10000")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+        conn
+    }
 }

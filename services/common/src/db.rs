@@ -142,6 +142,22 @@ fn sqlite_url(url: &str) -> anyhow::Result<String> {
     Ok(full)
 }
 
+/// Whether an error is a transient conflict between concurrent
+/// transactions that a retry resolves: SQLite's busy or locked database,
+/// MySQL's deadlock or serialization failure (SQLSTATE 40001) and lock wait
+/// timeout (1205).
+pub fn is_contention(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    let code = db.code();
+    let code = code.as_deref().unwrap_or_default();
+    // SQLite reports its (extended) result code: 5 BUSY, 6 LOCKED and
+    // their extended forms (517 BUSY_SNAPSHOT, 261 BUSY_RECOVERY, ...).
+    let sqlite_busy = code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6));
+    sqlite_busy || code == "40001" || db.message().contains("Lock wait timeout")
+}
+
 /// Whether an error is a unique-key violation, which callers turn into a
 /// domain error such as "already exists".
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {

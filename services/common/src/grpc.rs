@@ -88,15 +88,83 @@ pub async fn serve(
 /// A lazily connecting channel to `url`: a service that is down at start-up
 /// is reached once it comes up. One channel per upstream, shared by clones.
 ///
+/// `url` may list several replicas separated by commas
+/// (`http://a:50052,http://b:50052`): calls are then balanced over them,
+/// and a replica that cannot be reached is passed over until it answers
+/// again.
+///
 /// # Errors
-/// When `url` is not a valid URI.
+/// When an address is not a valid URI.
 pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
-    let endpoint = tonic::transport::Endpoint::from_shared(url.to_owned())
+    let endpoints = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(endpoint)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    match endpoints.as_slice() {
+        [] => anyhow::bail!("no upstream address given"),
+        [one] => Ok(one.connect_lazy()),
+        _ => {
+            let (channel, changes) = tonic::transport::Channel::balance_channel(endpoints.len());
+            tokio::spawn(watch_replicas(endpoints, changes));
+            Ok(channel)
+        }
+    }
+}
+
+/// How often replicas are probed; a replica that went down is out of the
+/// rotation within about this long, and back as soon after it answers.
+const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the balancer's set of replicas to those that accept connections
+/// (tonic's balancer alone keeps sending calls to a dead replica). Ends
+/// when the channel is dropped.
+async fn watch_replicas(
+    endpoints: Vec<tonic::transport::Endpoint>,
+    changes: tokio::sync::mpsc::Sender<
+        tonic::transport::channel::Change<usize, tonic::transport::Endpoint>,
+    >,
+) {
+    use tonic::transport::channel::Change;
+    let mut in_rotation = vec![false; endpoints.len()];
+    loop {
+        for (i, endpoint) in endpoints.iter().enumerate() {
+            let up = reachable(endpoint).await;
+            let change = match (up, in_rotation[i]) {
+                (true, false) => Change::Insert(i, endpoint.clone()),
+                (false, true) => Change::Remove(i),
+                _ => continue,
+            };
+            if changes.send(change).await.is_err() {
+                return;
+            }
+            in_rotation[i] = up;
+            tracing::info!(upstream = %endpoint.uri(), up, "upstream replica changed state");
+        }
+        tokio::time::sleep(PROBE_INTERVAL).await;
+    }
+}
+
+/// Whether the replica accepts a TCP connection within a short time.
+async fn reachable(endpoint: &tonic::transport::Endpoint) -> bool {
+    let Some(authority) = endpoint.uri().authority() else {
+        return false;
+    };
+    let connect = tokio::net::TcpStream::connect(authority.as_str());
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_millis(500), connect).await,
+        Ok(Ok(_))
+    )
+}
+
+/// One upstream address with the settings every channel uses.
+fn endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("invalid upstream URL {url}"))?
         .connect_timeout(std::time::Duration::from_secs(3))
         .tcp_nodelay(true)
-        .http2_keep_alive_interval(std::time::Duration::from_secs(30));
-    Ok(endpoint.connect_lazy())
+        .http2_keep_alive_interval(std::time::Duration::from_secs(30)))
 }
 
 /// A background loop of a service (an outbox relay, a mail worker), run
@@ -172,5 +240,47 @@ impl Server {
             let _ = w.await;
         }
         served
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn calls_are_balanced_past_a_replica_that_is_down() {
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let live = listener.local_addr().unwrap();
+        let (_reporter, health) = tonic_health::server::health_reporter();
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(health)
+                .serve_with_incoming(TcpListenerStream::new(listener)),
+        );
+        // A port that was bound and released: nothing listens there.
+        let dead = bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+
+        let channel = channel(&format!("http://{dead}, http://{live}")).unwrap();
+        for _ in 0..20 {
+            let reply = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await;
+            assert!(reply.is_ok(), "{reply:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_upstreams_are_refused() {
+        assert!(channel("").is_err());
+        assert!(channel("http://ok:1, not a uri").is_err());
     }
 }

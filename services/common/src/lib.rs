@@ -11,6 +11,7 @@
 //!   the user service, and the service credential for internal RPCs.
 //! - [`grpc`]: a tonic server with health, reflection and request spans.
 //! - [`outbox`]: calls to other services that must not be lost.
+//! - [`paging`]: page sizes and tamper-evident page tokens.
 //! - [`status`]: building `tonic::Status` values clients can act on.
 //! - [`clock`]: ids and time conversions.
 
@@ -20,6 +21,7 @@ pub mod config;
 pub mod db;
 pub mod grpc;
 pub mod outbox;
+pub mod paging;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

@@ -26,6 +26,9 @@ pub struct Config {
     pub service_credential: ServiceCredential,
     /// How e-mail leaves the system.
     pub mail: MailConfig,
+    /// Concurrent workers draining the e-mail queue
+    /// (`TODO_NOTIFY_MAIL_WORKERS`, default 2); replicas add theirs.
+    pub mail_workers: usize,
 }
 
 /// Where e-mails go and how they look.
@@ -88,6 +91,7 @@ impl Config {
             service_credential: ServiceCredential::from_env()?
                 .unwrap_or_else(ServiceCredential::random),
             mail: MailConfig::from_env()?,
+            mail_workers: var_or("TODO_NOTIFY_MAIL_WORKERS", 2)?,
         })
     }
 }

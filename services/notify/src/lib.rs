@@ -1,10 +1,12 @@
-//! The notify service: durable e-mail delivery and the in-app inbox.
+//! The notify service: durable e-mail delivery, reminders and the in-app
+//! inbox.
 //!
 //! # Layout
 //! - [`config`]: settings from the environment.
 //! - `mail`: templates and the SMTP or file transport.
 //! - `queue`: the durable e-mail queue and its worker.
 //! - `inbox`: in-app notifications and settings.
+//! - `reminders`: reminders kept in step with tasks, fired once.
 //! - `service`: the gRPC services.
 //! - `error`: the error enum and its mapping to gRPC status.
 
@@ -13,17 +15,19 @@ mod error;
 mod inbox;
 mod mail;
 mod queue;
+mod reminders;
 mod service;
 
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use todo_common::auth::{RequireServiceCredential, TokenVerifier};
+use todo_common::auth::{AttachServiceCredential, RequireServiceCredential, TokenVerifier};
 use todo_common::db::Db;
 use todo_common::grpc::Server;
 use todo_proto::todo::notify::v1::notify_internal_service_server::NotifyInternalServiceServer;
 use todo_proto::todo::notify::v1::notify_service_server::NotifyServiceServer;
+use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
 
 pub use config::{Config, MailConfig};
@@ -37,6 +41,7 @@ pub struct State {
     db: Db,
     verifier: TokenVerifier,
     worker: queue::Worker,
+    firer: reminders::Firer,
 }
 
 /// The gRPC services of this crate, ready to be served.
@@ -50,7 +55,7 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
 
 /// Builds the notify service on `listener` (bound by the caller, so the
 /// launcher can give every service the others' addresses): database
-/// migrated, mailer and queue worker ready.
+/// migrated, mailer, e-mail worker and reminder worker ready.
 ///
 /// # Errors
 /// When the database, the mail settings or the configuration are unusable.
@@ -58,14 +63,20 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
     let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(users));
-    let worker = queue::Worker::new(db.pool.clone(), mail::Mailer::new(&config.mail)?);
+    let worker = queue::Worker::new(db.clone(), mail::Mailer::new(&config.mail)?);
+    let user_contacts = UserInternalServiceClient::with_interceptor(
+        todo_common::grpc::channel(&config.user_url)?,
+        AttachServiceCredential(config.service_credential.clone()),
+    );
+    let firer = reminders::Firer::new(db.pool.clone(), user_contacts, worker.clone());
     let state = State {
         db,
         verifier,
         worker: worker.clone(),
+        firer: firer.clone(),
     };
     let routes = grpc_service(&state, &config);
-    Ok(Server::new(
+    let server = Server::new(
         listener,
         routes,
         &[
@@ -73,5 +84,12 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
             "todo.notify.v1.NotifyInternalService",
         ],
     )
-    .with_worker(|stop| worker.run(stop)))
+    .with_worker(|stop| firer.run(stop));
+    // Workers share the queue; each claims its own batches.
+    let mut server = server;
+    for _ in 0..config.mail_workers.max(1) {
+        let worker = worker.sibling();
+        server = server.with_worker(|stop| worker.run(stop));
+    }
+    Ok(server)
 }

@@ -16,6 +16,8 @@ pub struct Outgoing {
     pub to_email: String,
     pub display_name: String,
     pub token: Option<String>,
+    /// The task a reminder is about.
+    pub task_title: Option<String>,
 }
 
 /// Why a send failed, which decides whether it is tried again.
@@ -64,6 +66,9 @@ impl Mailer {
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .context("TODO_SMTP_URL is not a valid SMTP URL")?
                     .timeout(Some(std::time::Duration::from_secs(20)))
+                    // A pooled connection for every send in flight of the
+                    // default two workers (see `queue::SENDS_IN_FLIGHT`).
+                    .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(64))
                     .build(),
             ),
             None => {
@@ -129,7 +134,15 @@ impl Mailer {
     fn render(&self, mail: &Outgoing) -> anyhow::Result<(String, String, String)> {
         let name = &mail.display_name;
         let token = mail.token.as_deref().unwrap_or_default();
+        let reminder_intro;
+        let reminder_subject;
         let (subject, intro, link) = match mail.template {
+            EmailTemplate::Reminder => {
+                let title = mail.task_title.as_deref().unwrap_or("a task");
+                reminder_subject = format!("Reminder: {title}");
+                reminder_intro = format!("this is your reminder for the task \"{title}\".");
+                (reminder_subject.as_str(), reminder_intro.as_str(), None)
+            }
             EmailTemplate::Welcome => (
                 "Welcome to ToDo: please confirm your e-mail address",
                 "welcome to ToDo! Please confirm your e-mail address with this link:",

@@ -8,10 +8,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::{StreamExt, TryStreamExt};
 use sqlx::Row;
 use todo_common::CancellationToken;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::db::{Pool, is_unique_violation};
+use todo_common::db::{Backend, Db, Pool, is_unique_violation};
 use todo_common::outbox::backoff;
 use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
 use tokio::sync::Notify;
@@ -24,6 +25,11 @@ const LEASE: Duration = Duration::from_secs(60);
 pub const MAX_ATTEMPTS: i64 = 12;
 /// Rows claimed per pass.
 const BATCH: i64 = 50;
+/// E-mails one worker sends at once. Each SMTP transaction waits mostly
+/// on round trips, so throughput grows with sends in flight (measured in
+/// `benches/outbox_drain.rs`: 8 gave about 270 e-mails/s, 32 about 480 on
+/// SQLite and 650 on MariaDB, with two workers).
+const SENDS_IN_FLIGHT: usize = 32;
 /// How often the worker looks for due rows when nobody pokes it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
@@ -33,8 +39,8 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// When the database fails.
 pub async fn enqueue(pool: &Pool, req: &SendEmailRequest, now: i64) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
-        "INSERT INTO emails (id, dedup_key, user_id, template, to_email, display_name, token, state, attempts, next_attempt_at, create_time) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+        "INSERT INTO emails (id, dedup_key, user_id, template, to_email, display_name, token, task_title, state, attempts, next_attempt_at, create_time) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
     )
     .bind(new_id())
     .bind(&req.dedup_key)
@@ -43,6 +49,7 @@ pub async fn enqueue(pool: &Pool, req: &SendEmailRequest, now: i64) -> Result<bo
     .bind(&req.to_email)
     .bind(&req.display_name)
     .bind(Some(req.token.clone()).filter(|t| !t.is_empty()))
+    .bind(Some(req.task_title.clone()).filter(|t| !t.is_empty()))
     .bind(now)
     .bind(now)
     .execute(pool)
@@ -57,7 +64,7 @@ pub async fn enqueue(pool: &Pool, req: &SendEmailRequest, now: i64) -> Result<bo
 /// Drains the queue until cancelled.
 #[derive(Clone, Debug)]
 pub struct Worker {
-    pool: Pool,
+    db: Db,
     mailer: Mailer,
     wake: Arc<Notify>,
     /// Identifies this worker's leases.
@@ -65,12 +72,22 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn new(pool: Pool, mailer: Mailer) -> Self {
+    pub fn new(db: Db, mailer: Mailer) -> Self {
         Self {
-            pool,
+            db,
             mailer,
             wake: Arc::new(Notify::new()),
             id: new_id(),
+        }
+    }
+
+    /// Another worker on the same queue, woken by the same pokes, with
+    /// leases of its own.
+    #[must_use]
+    pub fn sibling(&self) -> Self {
+        Self {
+            id: new_id(),
+            ..self.clone()
         }
     }
 
@@ -97,49 +114,78 @@ impl Worker {
         }
     }
 
-    /// Claims and sends what is due; `true` when a full batch was seen.
+    /// Claims and sends what is due, several at a time; `true` when a full
+    /// batch was claimed, so more may be waiting.
     async fn pass(&self) -> Result<bool, sqlx::Error> {
-        let now = now_micros();
-        let candidates: Vec<String> = sqlx::query_scalar(
-            "SELECT id FROM emails WHERE state = 'pending' AND next_attempt_at <= ? \
-             AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?",
-        )
-        .bind(now)
-        .bind(now)
-        .bind(BATCH)
-        .fetch_all(&self.pool)
-        .await?;
-        let full = i64::try_from(candidates.len()).unwrap_or(i64::MAX) == BATCH;
-        for id in candidates {
-            if self.claim(&id, now).await? {
-                self.deliver(&id).await?;
-            }
-        }
+        let claimed = self.claim_batch(now_micros()).await?;
+        let full = i64::try_from(claimed.len()).unwrap_or(i64::MAX) == BATCH;
+        futures::stream::iter(claimed)
+            .map(|id| async move { self.deliver(&id).await })
+            .buffer_unordered(SENDS_IN_FLIGHT)
+            .try_collect::<Vec<()>>()
+            .await?;
         Ok(full)
     }
 
-    /// Takes the lease on one row unless another worker holds it.
-    async fn claim(&self, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    /// Takes the lease on a batch of due e-mails. On MySQL/MariaDB the rows
+    /// are locked with `SKIP LOCKED`, so concurrent workers of any replica
+    /// claim disjoint batches without waiting on each other; SQLite has a
+    /// single writer, so one conditional update claims the batch.
+    async fn claim_batch(&self, now: i64) -> Result<Vec<String>, sqlx::Error> {
         let lease_until = now + i64::try_from(LEASE.as_micros()).unwrap_or(i64::MAX / 2);
-        let done = sqlx::query(
-            "UPDATE emails SET lease_owner = ?, lease_until = ? WHERE id = ? AND state = 'pending' \
-             AND (lease_until IS NULL OR lease_until < ?)",
-        )
-        .bind(&self.id)
-        .bind(lease_until)
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        const DUE: &str = "state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)";
+        match self.db.backend {
+            Backend::MySql => {
+                let mut tx = self.db.pool.begin().await?;
+                let ids: Vec<String> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM emails WHERE {DUE} ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED"
+                ))
+                .bind(now)
+                .bind(now)
+                .bind(BATCH)
+                .fetch_all(&mut *tx)
+                .await?;
+                if !ids.is_empty() {
+                    let marks = vec!["?"; ids.len()].join(", ");
+                    let sql = format!(
+                        "UPDATE emails SET lease_owner = ?, lease_until = ? WHERE id IN ({marks})"
+                    );
+                    let mut update = sqlx::query(&sql).bind(&self.id).bind(lease_until);
+                    for id in &ids {
+                        update = update.bind(id);
+                    }
+                    update.execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(ids)
+            }
+            Backend::Sqlite => {
+                sqlx::query(&format!(
+                    "UPDATE emails SET lease_owner = ?, lease_until = ? WHERE id IN \
+                     (SELECT id FROM emails WHERE {DUE} ORDER BY next_attempt_at, id LIMIT ?)"
+                ))
+                .bind(&self.id)
+                .bind(lease_until)
+                .bind(now)
+                .bind(now)
+                .bind(BATCH)
+                .execute(&self.db.pool)
+                .await?;
+                sqlx::query_scalar("SELECT id FROM emails WHERE lease_owner = ? AND lease_until = ? AND state = 'pending'")
+                    .bind(&self.id)
+                    .bind(lease_until)
+                    .fetch_all(&self.db.pool)
+                    .await
+            }
+        }
     }
 
     async fn deliver(&self, id: &str) -> Result<(), sqlx::Error> {
         let row = sqlx::query(
-            "SELECT template, to_email, display_name, token, attempts FROM emails WHERE id = ?",
+            "SELECT template, to_email, display_name, token, task_title, attempts FROM emails WHERE id = ?",
         )
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.db.pool)
         .await?;
         let attempts: i64 = row.try_get("attempts")?;
         let mail = Outgoing {
@@ -150,6 +196,7 @@ impl Worker {
             to_email: row.try_get("to_email")?,
             display_name: row.try_get("display_name")?,
             token: row.try_get("token")?,
+            task_title: row.try_get("task_title")?,
         };
         let now = now_micros();
         match self.mailer.send(&mail).await {
@@ -162,7 +209,7 @@ impl Worker {
                 .bind(now)
                 .bind(id)
                 .bind(&self.id)
-                .execute(&self.pool)
+                .execute(&self.db.pool)
                 .await?;
                 tracing::info!(email_id = %id, "e-mail sent");
             }
@@ -181,10 +228,58 @@ impl Worker {
                 .bind(reason)
                 .bind(id)
                 .bind(&self.id)
-                .execute(&self.pool)
+                .execute(&self.db.pool)
                 .await?;
             }
         }
         Ok(())
     }
+}
+
+/// E-mails that will not be tried again, newest first.
+///
+/// # Errors
+/// When the database fails.
+pub async fn dead(
+    pool: &Pool,
+    limit: i64,
+) -> Result<Vec<todo_proto::todo::notify::v1::DeadEmail>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, user_id, template, attempts, last_error, create_time FROM emails WHERE state = 'dead' \
+         ORDER BY create_time DESC, id DESC LIMIT ?",
+    )
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(todo_proto::todo::notify::v1::DeadEmail {
+                id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                template: i32::try_from(r.try_get::<i64, _>("template")?).unwrap_or_default(),
+                attempts: r.try_get("attempts")?,
+                last_error: r
+                    .try_get::<Option<String>, _>("last_error")?
+                    .unwrap_or_default(),
+                create_time: Some(todo_common::clock::to_timestamp(r.try_get("create_time")?)),
+            })
+        })
+        .collect()
+}
+
+/// Gives a dead e-mail a fresh round of attempts; `false` when there is no
+/// dead e-mail with that id.
+///
+/// # Errors
+/// When the database fails.
+pub async fn requeue(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE emails SET state = 'pending', attempts = 0, next_attempt_at = ?, last_error = NULL \
+         WHERE id = ? AND state = 'dead'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -4,19 +4,21 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tonic::{Request, Response, Status};
 
-use todo_common::clock::{is_id, now_micros};
+use todo_common::clock::{from_timestamp, is_id, now_micros};
+use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{
     CancelReminderRequest, EmailTemplate, EraseUserDataRequest, GetNotificationSettingsRequest,
-    ListNotificationsRequest, ListNotificationsResponse, MarkAllReadRequest, MarkReadRequest,
-    Notification, NotificationKind, ScheduleReminderRequest, SendEmailRequest, Settings,
+    ListDeadEmailsRequest, ListDeadEmailsResponse, ListNotificationsRequest,
+    ListNotificationsResponse, MarkAllReadRequest, MarkReadRequest, Notification, NotificationKind,
+    RequeueEmailRequest, ScheduleReminderRequest, SendEmailRequest, Settings,
     UpdateNotificationSettingsRequest, notify_internal_service_server::NotifyInternalService,
     notify_service_server::NotifyService,
 };
 
 use crate::State;
 use crate::error::Error;
-use crate::{inbox, queue};
+use crate::{inbox, queue, reminders};
 
 const PAGE_SIZE_DEFAULT: i32 = 50;
 const PAGE_SIZE_MAX: i32 = 1000;
@@ -36,6 +38,20 @@ fn page_token(raw: &str) -> Result<Option<String>, Error> {
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let id = String::from_utf8(bytes).map_err(|_| bad())?;
     if is_id(&id) { Ok(Some(id)) } else { Err(bad()) }
+}
+
+fn reminder_ids(task_id: &str, user_id: &str, revision: i64) -> Vec<FieldViolation> {
+    let mut errs = Vec::new();
+    if !is_id(task_id) {
+        errs.push(FieldViolation::new("taskId", "must be a task id"));
+    }
+    if !is_id(user_id) {
+        errs.push(FieldViolation::new("userId", "must be a user id"));
+    }
+    if revision < 1 {
+        errs.push(FieldViolation::new("revision", "must be positive"));
+    }
+    errs
 }
 
 fn validate_send(req: &SendEmailRequest) -> Result<(), Error> {
@@ -169,12 +185,76 @@ impl NotifyInternalService for State {
         Ok(Response::new(()))
     }
 
-    async fn schedule_reminder(&self, _request: Request<ScheduleReminderRequest>) -> Rpc<()> {
-        Err(Status::unimplemented("reminders are not available yet"))
+    async fn schedule_reminder(&self, request: Request<ScheduleReminderRequest>) -> Rpc<()> {
+        let req = request.into_inner();
+        let at = req.remind_time.as_ref().and_then(from_timestamp);
+        let mut errs = reminder_ids(&req.task_id, &req.user_id, req.revision);
+        if at.is_none() {
+            errs.push(FieldViolation::new("remindTime", "must be a valid time"));
+        }
+        if req.task_title.chars().count() > 500 {
+            errs.push(FieldViolation::new(
+                "taskTitle",
+                "must be at most 500 characters long",
+            ));
+        }
+        if !errs.is_empty() {
+            return Err(Error::Invalid(errs).into());
+        }
+        let change = reminders::Change {
+            task_id: &req.task_id,
+            user_id: &req.user_id,
+            task_title: &req.task_title,
+            remind_time: at,
+            revision: req.revision,
+        };
+        reminders::apply(&self.db.pool, &change, now_micros()).await?;
+        self.firer.poke();
+        Ok(Response::new(()))
     }
 
-    async fn cancel_reminder(&self, _request: Request<CancelReminderRequest>) -> Rpc<()> {
-        Err(Status::unimplemented("reminders are not available yet"))
+    async fn cancel_reminder(&self, request: Request<CancelReminderRequest>) -> Rpc<()> {
+        let req = request.into_inner();
+        let errs = reminder_ids(&req.task_id, &req.user_id, req.revision);
+        if !errs.is_empty() {
+            return Err(Error::Invalid(errs).into());
+        }
+        let change = reminders::Change {
+            task_id: &req.task_id,
+            user_id: &req.user_id,
+            task_title: "",
+            remind_time: None,
+            revision: req.revision,
+        };
+        reminders::apply(&self.db.pool, &change, now_micros()).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn list_dead_emails(
+        &self,
+        request: Request<ListDeadEmailsRequest>,
+    ) -> Rpc<ListDeadEmailsResponse> {
+        let size = page_size(request.get_ref().page_size).map_err(Error::from)?;
+        let emails = queue::dead(&self.db.pool, i64::try_from(size).unwrap_or(i64::MAX))
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(ListDeadEmailsResponse { emails }))
+    }
+
+    async fn requeue_email(&self, request: Request<RequeueEmailRequest>) -> Rpc<()> {
+        let id = request.into_inner().id;
+        if !is_id(&id) {
+            return Err(Error::from(FieldViolation::new("id", "must be an e-mail id")).into());
+        }
+        if !queue::requeue(&self.db.pool, &id, now_micros())
+            .await
+            .map_err(Error::from)?
+        {
+            return Err(Status::not_found("no dead e-mail with this id"));
+        }
+        tracing::info!(email_id = %id, "dead e-mail requeued");
+        self.worker.poke();
+        Ok(Response::new(()))
     }
 
     async fn erase_user_data(&self, request: Request<EraseUserDataRequest>) -> Rpc<()> {
@@ -183,6 +263,7 @@ impl NotifyInternalService for State {
             return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
         }
         inbox::erase(&self.db.pool, &user_id).await?;
+        reminders::erase(&self.db.pool, &user_id).await?;
         Ok(Response::new(()))
     }
 }

@@ -17,6 +17,9 @@ pub struct Config {
     /// The user service, for the token verification keys.
     /// `TODO_USER_URL`, default `http://127.0.0.1:50051`.
     pub user_url: String,
+    /// The notify service, for reminders. `TODO_NOTIFY_URL`, default
+    /// `http://127.0.0.1:50053`.
+    pub notify_url: String,
     /// `iss` and `aud` access tokens must carry.
     pub tokens: TokenSettings,
     /// The credential internal RPCs require: `TODO_INTERNAL_TOKEN`, the
@@ -36,6 +39,7 @@ impl Config {
             )?,
             db: DbConfig::from_env("TODO_TASK", "task")?,
             user_url: var_or("TODO_USER_URL", "http://127.0.0.1:50051".to_owned())?,
+            notify_url: var_or("TODO_NOTIFY_URL", "http://127.0.0.1:50053".to_owned())?,
             tokens: TokenSettings::from_env()?,
             service_credential: ServiceCredential::from_env()?
                 .unwrap_or_else(ServiceCredential::random),

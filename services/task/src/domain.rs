@@ -85,6 +85,111 @@ impl TaskFields {
     }
 }
 
+/// The writable fields a field mask may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writable {
+    Title,
+    Description,
+    Done,
+    DueTime,
+    RemindTime,
+    Priority,
+    Labels,
+}
+
+const OUTPUT_ONLY: &[&str] = &["id", "complete_time", "create_time", "update_time", "etag"];
+
+fn writable(path: &str) -> Option<Writable> {
+    Some(match path {
+        "title" => Writable::Title,
+        "description" => Writable::Description,
+        "done" => Writable::Done,
+        "due_time" => Writable::DueTime,
+        "remind_time" => Writable::RemindTime,
+        "priority" => Writable::Priority,
+        "labels" => Writable::Labels,
+        _ => return None,
+    })
+}
+
+/// `lowerCamelCase` to `snake_case`, so masks in either spelling work.
+fn snake(path: &str) -> String {
+    let mut out = String::with_capacity(path.len() + 4);
+    for c in path.chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The task that results from changing exactly the fields named by `paths`
+/// of `current` to their values in `patch`; a named field that `patch`
+/// leaves unset is cleared. Output-only paths are ignored (clients often
+/// send back the whole resource); unknown paths are an error. Without a
+/// mask, the fields `patch` sets to a non-default value are the mask.
+///
+/// # Errors
+/// A violation of `updateMask` per unknown path.
+pub fn apply_mask(
+    current: &Task,
+    patch: &Task,
+    paths: Option<&[String]>,
+) -> Result<Task, Vec<FieldViolation>> {
+    let fields: Vec<Writable> = match paths {
+        Some(paths) => {
+            let mut fields = Vec::new();
+            let mut errs = Vec::new();
+            for raw in paths {
+                let path = snake(raw.trim());
+                match writable(&path) {
+                    Some(f) => fields.push(f),
+                    None if OUTPUT_ONLY.contains(&path.as_str()) => {}
+                    None => errs.push(FieldViolation::new(
+                        "updateMask",
+                        format!("unknown or read-only field {raw:?}"),
+                    )),
+                }
+            }
+            if !errs.is_empty() {
+                return Err(errs);
+            }
+            fields
+        }
+        None => {
+            let d = Task::default();
+            [
+                (patch.title != d.title, Writable::Title),
+                (patch.description != d.description, Writable::Description),
+                (patch.done != d.done, Writable::Done),
+                (patch.due_time.is_some(), Writable::DueTime),
+                (patch.remind_time.is_some(), Writable::RemindTime),
+                (patch.priority != d.priority, Writable::Priority),
+                (!patch.labels.is_empty(), Writable::Labels),
+            ]
+            .into_iter()
+            .filter_map(|(set, f)| set.then_some(f))
+            .collect()
+        }
+    };
+    let mut next = current.clone();
+    for f in fields {
+        match f {
+            Writable::Title => next.title.clone_from(&patch.title),
+            Writable::Description => next.description.clone_from(&patch.description),
+            Writable::Done => next.done = patch.done,
+            Writable::DueTime => next.due_time = patch.due_time,
+            Writable::RemindTime => next.remind_time = patch.remind_time,
+            Writable::Priority => next.priority = patch.priority,
+            Writable::Labels => next.labels.clone_from(&patch.labels),
+        }
+    }
+    Ok(next)
+}
+
 fn time_field(ts: Option<&Timestamp>, field: &str, errs: &mut Vec<FieldViolation>) -> Option<i64> {
     let ts = ts?;
     let micros = from_timestamp(ts);
@@ -124,6 +229,53 @@ mod tests {
         assert!(TaskFields::parse(&t).is_err());
         t.labels = vec!["x".repeat(51)];
         assert!(TaskFields::parse(&t).is_err());
+    }
+
+    #[test]
+    fn a_mask_changes_exactly_the_named_fields() {
+        let current = Task {
+            title: "a".into(),
+            description: "keep".into(),
+            priority: 2,
+            ..Task::default()
+        };
+        let patch = Task {
+            title: "b".into(),
+            priority: 0,
+            ..Task::default()
+        };
+        let paths = vec!["title".to_owned(), "priority".to_owned(), "etag".to_owned()];
+        let next = apply_mask(&current, &patch, Some(&paths)).unwrap();
+        assert_eq!(
+            (
+                next.title.as_str(),
+                next.description.as_str(),
+                next.priority
+            ),
+            ("b", "keep", 0)
+        );
+        let camel = vec!["dueTime".to_owned()];
+        assert!(apply_mask(&current, &patch, Some(&camel)).is_ok());
+        assert!(apply_mask(&current, &patch, Some(&["owner_id".to_owned()])).is_err());
+    }
+
+    #[test]
+    fn without_a_mask_only_set_fields_change() {
+        let current = Task {
+            title: "a".into(),
+            description: "keep".into(),
+            ..Task::default()
+        };
+        let patch = Task {
+            done: true,
+            ..Task::default()
+        };
+        let next = apply_mask(&current, &patch, None).unwrap();
+        assert!(next.done);
+        assert_eq!(
+            (next.title.as_str(), next.description.as_str()),
+            ("a", "keep")
+        );
     }
 
     #[test]

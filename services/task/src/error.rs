@@ -11,6 +11,16 @@ pub enum Error {
     /// NOT_FOUND: missing, or another user's; the two are indistinguishable.
     #[error("task not found")]
     NotFound,
+    /// FAILED_PRECONDITION: `If-Match` names an etag that is no longer
+    /// current (the edge answers 412).
+    #[error("the task has changed since the given etag")]
+    StaleEtag,
+    /// ALREADY_EXISTS: an `Idempotency-Key` reused for a different request.
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
+    /// ABORTED: the task kept changing under a write; the client may retry.
+    #[error("the task is being changed concurrently; retry")]
+    Contended,
     /// INTERNAL: logged with its cause chain, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -18,7 +28,11 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        Self::Internal(e.into())
+        if todo_common::db::is_contention(&e) {
+            Self::Contended
+        } else {
+            Self::Internal(e.into())
+        }
     }
 }
 
@@ -33,6 +47,9 @@ impl From<Error> for Status {
         match e {
             Error::Invalid(v) => invalid_argument(&v),
             Error::NotFound => Status::not_found(e.to_string()),
+            Error::StaleEtag => Status::failed_precondition(e.to_string()),
+            Error::IdempotencyKeyReused => Status::already_exists(e.to_string()),
+            Error::Contended => Status::aborted(e.to_string()),
             Error::Internal(err) => internal(&err),
         }
     }

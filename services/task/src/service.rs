@@ -1,11 +1,15 @@
 //! `todo.task.v1.TaskService` and `TaskInternalService`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use prost::Message;
+use sha2::{Digest, Sha256};
+use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
-use todo_common::clock::{from_timestamp, is_id, new_id, now_micros};
+use todo_common::clock::{from_timestamp, is_id, new_id, now_micros, to_timestamp};
+use todo_common::outbox;
+use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
+use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
 use todo_proto::todo::task::v1::{
     CreateTaskRequest, DeleteTaskRequest, EraseUserTasksRequest, GetTaskRequest, ListTasksRequest,
     ListTasksResponse, ReplaceTaskRequest, Task, UpdateTaskRequest,
@@ -13,12 +17,18 @@ use todo_proto::todo::task::v1::{
 };
 
 use crate::State;
-use crate::domain::TaskFields;
+use crate::domain::{TaskFields, apply_mask};
 use crate::error::Error;
-use crate::store::{self, Filter, TaskRow};
+use crate::store::{self, Cursor, Filter, Order, TaskRow};
 
-pub const PAGE_SIZE_DEFAULT: i32 = 50;
-pub const PAGE_SIZE_MAX: i32 = 1000;
+/// Outbox kinds of the calls to the notify service.
+pub const SCHEDULE_REMINDER: &str = "notify.ScheduleReminder";
+pub const CANCEL_REMINDER: &str = "notify.CancelReminder";
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
+/// Attempts of an optimistic write before giving up with ABORTED.
+const WRITE_ATTEMPTS: usize = 8;
 
 /// The task id of a request, which must be one this service could have made.
 fn task_id(raw: &str, field: &str) -> Result<String, Error> {
@@ -29,49 +39,79 @@ fn task_id(raw: &str, field: &str) -> Result<String, Error> {
     }
 }
 
-/// Sort orders that can be paged by id alone.
-fn parse_order(raw: &str) -> Result<bool, Error> {
-    match raw.trim() {
-        "" | "createTime" => Ok(false),
-        "createTime desc" => Ok(true),
-        _ => Err(
-            FieldViolation::new("orderBy", "must be one of: createTime, createTime desc").into(),
-        ),
-    }
-}
-
-/// Page tokens carry the sort order they were made for, so a token cannot
-/// be replayed against another order.
-fn encode_page_token(descending: bool, last_id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("v1|{}|{last_id}", u8::from(descending)))
-}
-
-fn decode_page_token(raw: &str, descending: bool) -> Result<Option<String>, Error> {
-    if raw.is_empty() {
+/// The `idempotency-key` metadata, if any: 1..=200 visible ASCII characters.
+fn idempotency_key(metadata: &MetadataMap) -> Result<Option<String>, Error> {
+    let Some(v) = metadata.get("idempotency-key") else {
         return Ok(None);
-    }
+    };
     let bad = || {
         Error::from(FieldViolation::new(
-            "pageToken",
-            "is not a page token of this query",
+            "Idempotency-Key",
+            "must be 1 to 200 visible ASCII characters",
         ))
     };
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let mut parts = text.splitn(3, '|');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some("v1"), Some(order), Some(id))
-            if order == (if descending { "1" } else { "0" }) && is_id(id) =>
-        {
-            Ok(Some(id.to_owned()))
-        }
-        _ => Err(bad()),
+    let key = v.to_str().map_err(|_| bad())?.trim();
+    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(bad());
     }
+    Ok(Some(key.to_owned()))
+}
+
+/// The etags an `if-match` header accepts; `None` without the header,
+/// `Some(vec!["*"])` for any current version.
+fn if_match(metadata: &MetadataMap) -> Option<Vec<String>> {
+    let raw = metadata.get("if-match")?.to_str().unwrap_or("\u{0}");
+    Some(
+        raw.split(',')
+            .map(|t| {
+                t.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_owned()
+            })
+            .filter(|t| !t.is_empty())
+            .collect(),
+    )
+}
+
+fn check_etag(expected: Option<&[String]>, row: &TaskRow) -> Result<(), Error> {
+    match expected {
+        Some(tags) if !tags.iter().any(|t| t == "*" || *t == row.etag()) => Err(Error::StaleEtag),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `attempt` again while it loses to a concurrent transaction, with
+/// a short random pause so the contenders spread out.
+async fn retry<T, F, Fut>(mut attempt: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    for n in 1..=WRITE_ATTEMPTS {
+        match attempt().await {
+            Err(Error::Contended) if n < WRITE_ATTEMPTS => {
+                let pause = rand::random::<u64>() % (5 * n as u64) + 1;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            other => return other,
+        }
+    }
+    Err(Error::Contended)
+}
+
+fn bad_time(field: &str) -> FieldViolation {
+    FieldViolation::new(field, "must be a time between years 0001 and 9999")
 }
 
 impl State {
-    async fn create(&self, owner: &str, req: CreateTaskRequest) -> Result<TaskRow, Error> {
-        let task = req.task.unwrap_or_default();
+    async fn create(
+        &self,
+        owner: &str,
+        req: CreateTaskRequest,
+        key: Option<String>,
+    ) -> Result<TaskRow, Error> {
+        let task = req.task.clone().unwrap_or_default();
         let fields = TaskFields::parse(&task).map_err(Error::Invalid)?;
         let now = now_micros();
         if fields.remind_time.is_some_and(|t| t < now) {
@@ -85,29 +125,209 @@ impl State {
             update_time: now,
             revision: 1,
         };
-        store::insert(&self.db.pool, owner, &row).await?;
-        tracing::info!(task_id = %row.id, "task created");
+        let hash = hex::encode(Sha256::digest(req.encode_to_vec()));
+        let made = retry(|| self.insert(owner, &row, key.as_deref(), &hash, now)).await?;
+        if made.id == row.id {
+            self.relay.poke();
+            tracing::info!(task_id = %row.id, "task created");
+        }
+        Ok(made)
+    }
+
+    /// One attempt at a create: the idempotency key, the row and its
+    /// reminder in one transaction. Answers with the task a retry of the
+    /// same request made earlier, if any.
+    async fn insert(
+        &self,
+        owner: &str,
+        row: &TaskRow,
+        key: Option<&str>,
+        request_hash: &str,
+        now: i64,
+    ) -> Result<TaskRow, Error> {
+        let mut tx = self.db.pool.begin().await?;
+        if let Some(key) = key {
+            let not_before = now - IDEMPOTENCY_TTL_MICROS;
+            let earlier = store::claim_idempotency_key(
+                &mut tx,
+                owner,
+                key,
+                request_hash,
+                &row.id,
+                now,
+                not_before,
+            )
+            .await?;
+            if let Some(earlier) = earlier {
+                if earlier.request_hash != request_hash {
+                    return Err(Error::IdempotencyKeyReused);
+                }
+                return store::get(&mut tx, owner, &earlier.task_id)
+                    .await?
+                    .ok_or(Error::NotFound);
+            }
+        }
+        store::insert(&mut tx, owner, row).await?;
+        self.sync_reminder(&mut tx, owner, None, Some(row)).await?;
+        tx.commit().await?;
+        Ok(row.clone())
+    }
+
+    /// Replaces (`replace`) or patches a task. A concurrent write makes the
+    /// attempt start over from the newer version, so no other writer's
+    /// fields are lost.
+    async fn change(
+        &self,
+        owner: &str,
+        patch: &Task,
+        mask: Option<&[String]>,
+        replace: bool,
+        expected: Option<&[String]>,
+    ) -> Result<TaskRow, Error> {
+        let id = task_id(&patch.id, "task.id")?;
+        let row = retry(|| self.change_once(owner, &id, patch, mask, replace, expected)).await?;
+        self.relay.poke();
         Ok(row)
+    }
+
+    async fn change_once(
+        &self,
+        owner: &str,
+        id: &str,
+        patch: &Task,
+        mask: Option<&[String]>,
+        replace: bool,
+        expected: Option<&[String]>,
+    ) -> Result<TaskRow, Error> {
+        let mut tx = self.db.pool.begin().await?;
+        let current = store::get(&mut tx, owner, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        check_etag(expected, &current)?;
+        let next = if replace {
+            Task {
+                id: id.to_owned(),
+                ..patch.clone()
+            }
+        } else {
+            apply_mask(&current.to_proto(), patch, mask).map_err(Error::Invalid)?
+        };
+        let fields = TaskFields::parse(&next).map_err(Error::Invalid)?;
+        let now = now_micros();
+        if fields.remind_time != current.fields.remind_time
+            && fields.remind_time.is_some_and(|t| t < now)
+        {
+            return Err(FieldViolation::new("task.remindTime", "must not be in the past").into());
+        }
+        let complete_time = match (current.fields.done, fields.done) {
+            (false, true) => Some(now),
+            (true, true) => current.complete_time,
+            (_, false) => None,
+        };
+        let row = TaskRow {
+            id: id.to_owned(),
+            fields,
+            complete_time,
+            create_time: current.create_time,
+            // Strictly increasing, so the etag changes even within one
+            // clock tick.
+            update_time: now.max(current.update_time + 1),
+            revision: current.revision + 1,
+        };
+        if !store::update(&mut tx, owner, &row, current.revision).await? {
+            return Err(Error::Contended);
+        }
+        self.sync_reminder(&mut tx, owner, Some(&current), Some(&row))
+            .await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    async fn delete(
+        &self,
+        owner: &str,
+        id: &str,
+        expected: Option<&[String]>,
+    ) -> Result<(), Error> {
+        retry(|| async {
+            let mut tx = self.db.pool.begin().await?;
+            let current = store::get(&mut tx, owner, id)
+                .await?
+                .ok_or(Error::NotFound)?;
+            check_etag(expected, &current)?;
+            if !store::delete(&mut tx, owner, id, current.revision).await? {
+                return Err(Error::Contended);
+            }
+            self.sync_reminder(&mut tx, owner, Some(&current), None)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.relay.poke();
+        tracing::info!(task_id = %id, "task deleted");
+        Ok(())
+    }
+
+    /// Queues the notify call that makes the task's reminder match its new
+    /// state (`after: None` when deleted), in the caller's transaction.
+    async fn sync_reminder(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        owner: &str,
+        before: Option<&TaskRow>,
+        after: Option<&TaskRow>,
+    ) -> Result<(), Error> {
+        let pending = |r: &TaskRow| {
+            if r.fields.done {
+                None
+            } else {
+                r.fields.remind_time
+            }
+        };
+        let was = before.and_then(pending);
+        let will = after.and_then(pending);
+        let title_changed =
+            matches!((before, after), (Some(b), Some(a)) if b.fields.title != a.fields.title);
+        let revision = after.map_or_else(|| before.map_or(1, |b| b.revision + 1), |a| a.revision);
+        let task_id = after.or(before).map(|r| r.id.clone()).unwrap_or_default();
+        match (was, will) {
+            (_, Some(at)) if was != will || title_changed => {
+                let req = ScheduleReminderRequest {
+                    dedup_key: format!("schedule:{task_id}:{revision}"),
+                    user_id: owner.to_owned(),
+                    task_id,
+                    task_title: after.map(|a| a.fields.title.clone()).unwrap_or_default(),
+                    remind_time: Some(to_timestamp(at)),
+                    revision,
+                };
+                outbox::enqueue(conn, SCHEDULE_REMINDER, req.encode_to_vec()).await?;
+            }
+            (Some(_), None) => {
+                let req = CancelReminderRequest {
+                    dedup_key: format!("cancel:{task_id}:{revision}"),
+                    user_id: owner.to_owned(),
+                    task_id,
+                    revision,
+                };
+                outbox::enqueue(conn, CANCEL_REMINDER, req.encode_to_vec()).await?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     async fn list(&self, owner: &str, req: ListTasksRequest) -> Result<ListTasksResponse, Error> {
         let mut errs = Vec::new();
-        let page_size = match req.page_size {
-            0 => PAGE_SIZE_DEFAULT,
-            n if n < 0 => {
-                errs.push(FieldViolation::new("pageSize", "must not be negative"));
-                PAGE_SIZE_DEFAULT
-            }
-            n => n.min(PAGE_SIZE_MAX),
-        };
+        let size = page_size(req.page_size).unwrap_or_else(|v| {
+            errs.push(v);
+            0
+        });
         let mut time = |ts: Option<&prost_types::Timestamp>, field: &str| {
             ts.and_then(|t| {
                 let m = from_timestamp(t);
                 if m.is_none() {
-                    errs.push(FieldViolation::new(
-                        field,
-                        "must be a time between years 0001 and 9999",
-                    ));
+                    errs.push(bad_time(field));
                 }
                 m
             })
@@ -125,40 +345,43 @@ impl State {
                 "must be at most 500 characters long",
             ));
         }
-        let descending = match parse_order(&req.order_by) {
-            Ok(d) => d,
-            Err(Error::Invalid(v)) => {
-                errs.extend(v);
-                false
-            }
-            Err(e) => return Err(e),
-        };
-        let after = match decode_page_token(&req.page_token, descending) {
-            Ok(a) => a,
-            Err(Error::Invalid(v)) => {
-                errs.extend(v);
+        if filter
+            .label
+            .as_ref()
+            .is_some_and(|l| l.chars().count() > 50)
+        {
+            errs.push(FieldViolation::new(
+                "label",
+                "must be at most 50 characters long",
+            ));
+        }
+        let order = Order::parse(&req.order_by).unwrap_or_else(|| {
+            errs.push(FieldViolation::new(
+                "orderBy",
+                format!("must be one of: {}", Order::NAMES),
+            ));
+            Order::CreateTime
+        });
+        // The token is valid only for this caller, order and filter set.
+        let scope = format!("{owner}|{order:?}|{filter:?}");
+        let after: Option<Cursor> = self
+            .page_tokens
+            .decode(&scope, &req.page_token)
+            .unwrap_or_else(|v| {
+                errs.push(v);
                 None
-            }
-            Err(e) => return Err(e),
-        };
+            });
         if !errs.is_empty() {
             return Err(Error::Invalid(errs));
         }
         // One row more than asked tells whether another page exists.
-        let limit = i64::from(page_size) + 1;
-        let mut rows = store::list(
-            &self.db.pool,
-            owner,
-            &filter,
-            descending,
-            after.as_deref(),
-            limit,
-        )
-        .await?;
-        let more = rows.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
-        rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+        let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
+        let mut rows =
+            store::list(&self.db.pool, owner, &filter, order, after.as_ref(), limit).await?;
+        let more = rows.len() > size;
+        rows.truncate(size);
         let next_page_token = match rows.last() {
-            Some(last) if more => encode_page_token(descending, &last.id),
+            Some(last) if more => self.page_tokens.encode(&scope, &order.cursor(last)),
             _ => String::new(),
         };
         Ok(ListTasksResponse {
@@ -174,7 +397,10 @@ type Rpc<T> = Result<Response<T>, Status>;
 impl TaskService for State {
     async fn create_task(&self, request: Request<CreateTaskRequest>) -> Rpc<Task> {
         let caller = self.verifier.authenticate(&request).await?;
-        let row = self.create(&caller.user_id, request.into_inner()).await?;
+        let key = idempotency_key(request.metadata())?;
+        let row = self
+            .create(&caller.user_id, request.into_inner(), key)
+            .await?;
         Ok(Response::new(row.to_proto()))
     }
 
@@ -188,33 +414,47 @@ impl TaskService for State {
     async fn get_task(&self, request: Request<GetTaskRequest>) -> Rpc<Task> {
         let caller = self.verifier.authenticate(&request).await?;
         let id = task_id(&request.get_ref().id, "id")?;
-        let row = store::get(&self.db.pool, &caller.user_id, &id)
+        let mut conn = self.db.pool.acquire().await.map_err(Error::from)?;
+        let row = store::get(&mut conn, &caller.user_id, &id)
             .await?
             .ok_or(Error::NotFound)?;
         Ok(Response::new(row.to_proto()))
     }
 
     async fn replace_task(&self, request: Request<ReplaceTaskRequest>) -> Rpc<Task> {
-        self.verifier.authenticate(&request).await?;
-        Err(Status::unimplemented(
-            "replacing a task is not available yet",
-        ))
+        let caller = self.verifier.authenticate(&request).await?;
+        let expected = if_match(request.metadata());
+        let task = request.into_inner().task.unwrap_or_default();
+        let row = self
+            .change(&caller.user_id, &task, None, true, expected.as_deref())
+            .await?;
+        Ok(Response::new(row.to_proto()))
     }
 
     async fn update_task(&self, request: Request<UpdateTaskRequest>) -> Rpc<Task> {
-        self.verifier.authenticate(&request).await?;
-        Err(Status::unimplemented(
-            "updating a task is not available yet",
-        ))
+        let caller = self.verifier.authenticate(&request).await?;
+        let expected = if_match(request.metadata());
+        let req = request.into_inner();
+        let mask = req.update_mask.map(|m| m.paths);
+        let task = req.task.unwrap_or_default();
+        let row = self
+            .change(
+                &caller.user_id,
+                &task,
+                mask.as_deref(),
+                false,
+                expected.as_deref(),
+            )
+            .await?;
+        Ok(Response::new(row.to_proto()))
     }
 
     async fn delete_task(&self, request: Request<DeleteTaskRequest>) -> Rpc<()> {
         let caller = self.verifier.authenticate(&request).await?;
         let id = task_id(&request.get_ref().id, "id")?;
-        if !store::delete(&self.db.pool, &caller.user_id, &id).await? {
-            return Err(Error::NotFound.into());
-        }
-        tracing::info!(task_id = %id, "task deleted");
+        let expected = if_match(request.metadata());
+        self.delete(&caller.user_id, &id, expected.as_deref())
+            .await?;
         Ok(Response::new(()))
     }
 }
@@ -237,12 +477,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn page_tokens_round_trip_and_are_bound_to_their_order() {
-        let id = new_id();
-        let token = encode_page_token(true, &id);
-        assert_eq!(decode_page_token(&token, true).unwrap(), Some(id));
-        assert!(decode_page_token(&token, false).is_err());
-        assert!(decode_page_token("garbage!", false).is_err());
-        assert!(decode_page_token(&URL_SAFE_NO_PAD.encode("v1|0|x' OR 1=1"), false).is_err());
+    fn if_match_accepts_quoted_weak_and_listed_etags() {
+        let mut md = MetadataMap::new();
+        assert_eq!(if_match(&md), None);
+        md.insert("if-match", "W/\"1-2\", \"3-4\"".parse().unwrap());
+        assert_eq!(
+            if_match(&md),
+            Some(vec!["1-2".to_owned(), "3-4".to_owned()])
+        );
+    }
+
+    #[test]
+    fn idempotency_keys_are_bounded() {
+        let mut md = MetadataMap::new();
+        md.insert("idempotency-key", "x".repeat(201).parse().unwrap());
+        assert!(idempotency_key(&md).is_err());
+        md.insert("idempotency-key", "abc-123".parse().unwrap());
+        assert_eq!(idempotency_key(&md).unwrap().as_deref(), Some("abc-123"));
     }
 }

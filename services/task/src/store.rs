@@ -1,8 +1,9 @@
 //! SQL for tasks. Every statement names the owner: a task of another user
 //! is never read, changed or deleted, and looks exactly like a missing one.
 
-use sqlx::Row;
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use todo_common::clock::to_timestamp;
 use todo_common::db::Pool;
 use todo_proto::todo::task::v1::Task;
@@ -69,13 +70,22 @@ impl TaskRow {
     }
 }
 
-pub async fn insert(pool: &Pool, owner: &str, t: &TaskRow) -> Result<(), Error> {
+/// The sort key of the due time: undated tasks sort last.
+fn due_key(due_time: Option<i64>) -> i64 {
+    due_time.unwrap_or(i64::MAX)
+}
+
+fn labels_json(labels: &[String]) -> Result<String, Error> {
+    serde_json::to_string(labels).map_err(|e| Error::Internal(e.into()))
+}
+
+pub async fn insert(conn: &mut AnyConnection, owner: &str, t: &TaskRow) -> Result<(), Error> {
     let f = &t.fields;
-    let labels = serde_json::to_string(&f.labels).map_err(|e| Error::Internal(e.into()))?;
     sqlx::query(&format!(
-        "INSERT INTO tasks (owner_id, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO tasks (owner_id, due_key, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(owner)
+    .bind(due_key(f.due_time))
     .bind(&t.id)
     .bind(&f.title)
     .bind(&f.description)
@@ -84,36 +94,84 @@ pub async fn insert(pool: &Pool, owner: &str, t: &TaskRow) -> Result<(), Error> 
     .bind(f.due_time)
     .bind(f.remind_time)
     .bind(i64::from(f.priority))
-    .bind(labels)
+    .bind(labels_json(&f.labels)?)
     .bind(t.create_time)
     .bind(t.update_time)
     .bind(t.revision)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-pub async fn get(pool: &Pool, owner: &str, id: &str) -> Result<Option<TaskRow>, Error> {
+/// Writes `t` over the stored task if that is still at `expected_revision`;
+/// `false` when a concurrent change got there first (or it is gone).
+pub async fn update(
+    conn: &mut AnyConnection,
+    owner: &str,
+    t: &TaskRow,
+    expected_revision: i64,
+) -> Result<bool, Error> {
+    let f = &t.fields;
+    let done = sqlx::query(
+        "UPDATE tasks SET title = ?, description = ?, done = ?, complete_time = ?, due_time = ?, due_key = ?, \
+         remind_time = ?, priority = ?, labels = ?, update_time = ?, revision = ? \
+         WHERE owner_id = ? AND id = ? AND revision = ?",
+    )
+    .bind(&f.title)
+    .bind(&f.description)
+    .bind(i64::from(f.done))
+    .bind(t.complete_time)
+    .bind(f.due_time)
+    .bind(due_key(f.due_time))
+    .bind(f.remind_time)
+    .bind(i64::from(f.priority))
+    .bind(labels_json(&f.labels)?)
+    .bind(t.update_time)
+    .bind(t.revision)
+    .bind(owner)
+    .bind(&t.id)
+    .bind(expected_revision)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn get(
+    conn: &mut AnyConnection,
+    owner: &str,
+    id: &str,
+) -> Result<Option<TaskRow>, Error> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM tasks WHERE owner_id = ? AND id = ?"
     ))
     .bind(owner)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(conn)
     .await?;
     row.as_ref().map(TaskRow::from_row).transpose()
 }
 
-pub async fn delete(pool: &Pool, owner: &str, id: &str) -> Result<bool, Error> {
-    let done = sqlx::query("DELETE FROM tasks WHERE owner_id = ? AND id = ?")
+/// Deletes the task if it is still at `expected_revision`.
+pub async fn delete(
+    conn: &mut AnyConnection,
+    owner: &str,
+    id: &str,
+    expected_revision: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query("DELETE FROM tasks WHERE owner_id = ? AND id = ? AND revision = ?")
         .bind(owner)
         .bind(id)
-        .execute(pool)
+        .bind(expected_revision)
+        .execute(conn)
         .await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn delete_all(pool: &Pool, owner: &str) -> Result<u64, Error> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE owner_id = ?")
+        .bind(owner)
+        .execute(pool)
+        .await?;
     let done = sqlx::query("DELETE FROM tasks WHERE owner_id = ?")
         .bind(owner)
         .execute(pool)
@@ -138,14 +196,82 @@ fn like_literal(s: &str) -> String {
     s.replace('!', "!!").replace('%', "!%").replace('_', "!_")
 }
 
-/// One page in id order (ids are time-ordered, so this is creation order),
-/// after `after` (keyset paging: the cost does not grow with the depth).
+/// The sort orders a list may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    CreateTime,
+    CreateTimeDesc,
+    DueTime,
+    DueTimeDesc,
+    PriorityDesc,
+    UpdateTimeDesc,
+}
+
+impl Order {
+    pub const NAMES: &'static str =
+        "createTime, createTime desc, dueTime, dueTime desc, priority desc, updateTime desc";
+
+    /// The order named by `orderBy`; empty is `createTime`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let words: Vec<&str> = raw.split_whitespace().collect();
+        Some(match words.as_slice() {
+            [] | ["createTime"] | ["createTime", "asc"] => Self::CreateTime,
+            ["createTime", "desc"] => Self::CreateTimeDesc,
+            ["dueTime"] | ["dueTime", "asc"] => Self::DueTime,
+            ["dueTime", "desc"] => Self::DueTimeDesc,
+            ["priority", "desc"] => Self::PriorityDesc,
+            ["updateTime", "desc"] => Self::UpdateTimeDesc,
+            _ => return None,
+        })
+    }
+
+    /// The column sorted on before the id (ids are time-ordered, so the id
+    /// alone is creation order).
+    fn key_column(self) -> Option<&'static str> {
+        match self {
+            Self::CreateTime | Self::CreateTimeDesc => None,
+            Self::DueTime | Self::DueTimeDesc => Some("due_key"),
+            Self::PriorityDesc => Some("priority"),
+            Self::UpdateTimeDesc => Some("update_time"),
+        }
+    }
+
+    fn descending(self) -> bool {
+        !matches!(self, Self::CreateTime | Self::DueTime)
+    }
+
+    /// Where `row` stands in this order, for the next page's cursor.
+    pub fn cursor(self, row: &TaskRow) -> Cursor {
+        let key = match self {
+            Self::CreateTime | Self::CreateTimeDesc => 0,
+            Self::DueTime | Self::DueTimeDesc => due_key(row.fields.due_time),
+            Self::PriorityDesc => i64::from(row.fields.priority),
+            Self::UpdateTimeDesc => row.update_time,
+        };
+        Cursor {
+            key,
+            id: row.id.clone(),
+        }
+    }
+}
+
+/// The position after which the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "k")]
+    pub key: i64,
+    #[serde(rename = "i")]
+    pub id: String,
+}
+
+/// One page in `order`, after `after` (keyset paging: each order has an
+/// index led by the owner, so the cost does not grow with the depth).
 pub async fn list(
     pool: &Pool,
     owner: &str,
     filter: &Filter,
-    descending: bool,
-    after: Option<&str>,
+    order: Order,
+    after: Option<&Cursor>,
     limit: i64,
 ) -> Result<Vec<TaskRow>, Error> {
     let mut sql = format!("SELECT {COLUMNS} FROM tasks WHERE owner_id = ?");
@@ -166,18 +292,21 @@ pub async fn list(
             " AND (LOWER(title) LIKE ? ESCAPE '!' OR LOWER(description) LIKE ? ESCAPE '!')",
         );
     }
-    if after.is_some() {
-        sql.push_str(if descending {
-            " AND id < ?"
-        } else {
-            " AND id > ?"
-        });
-    }
-    sql.push_str(if descending {
-        " ORDER BY id DESC LIMIT ?"
+    let (cmp, dir) = if order.descending() {
+        ("<", "DESC")
     } else {
-        " ORDER BY id LIMIT ?"
-    });
+        (">", "ASC")
+    };
+    if after.is_some() {
+        match order.key_column() {
+            Some(k) => sql.push_str(&format!(" AND ({k} {cmp} ? OR ({k} = ? AND id {cmp} ?))")),
+            None => sql.push_str(&format!(" AND id {cmp} ?")),
+        }
+    }
+    match order.key_column() {
+        Some(k) => sql.push_str(&format!(" ORDER BY {k} {dir}, id {dir} LIMIT ?")),
+        None => sql.push_str(&format!(" ORDER BY id {dir} LIMIT ?")),
+    }
 
     let mut query = sqlx::query(&sql).bind(owner);
     if let Some(done) = filter.done {
@@ -198,9 +327,85 @@ pub async fn list(
         let pattern = format!("%{}%", like_literal(q));
         query = query.bind(pattern.clone()).bind(pattern);
     }
-    if let Some(after) = after {
-        query = query.bind(after.to_owned());
+    if let Some(c) = after {
+        if order.key_column().is_some() {
+            query = query.bind(c.key).bind(c.key);
+        }
+        query = query.bind(c.id.clone());
     }
     let rows = query.bind(limit).fetch_all(pool).await?;
     rows.iter().map(TaskRow::from_row).collect()
+}
+
+/// What an `Idempotency-Key` already stands for.
+#[derive(Debug)]
+pub struct IdempotentCreate {
+    pub request_hash: String,
+    pub task_id: String,
+}
+
+/// Claims `key` for a create inside the caller's transaction; when it is
+/// taken (and younger than `not_before`), returns what it was used for.
+/// Concurrent claims of one key serialize on its primary key: the second
+/// waits for the first to commit and then sees its row.
+pub async fn claim_idempotency_key(
+    conn: &mut AnyConnection,
+    owner: &str,
+    key: &str,
+    request_hash: &str,
+    task_id: &str,
+    now: i64,
+    not_before: i64,
+) -> Result<Option<IdempotentCreate>, Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (owner_id, idem_key, request_hash, task_id, create_time) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(owner)
+    .bind(key)
+    .bind(request_hash)
+    .bind(task_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => return Ok(None),
+        Err(e) if todo_common::db::is_unique_violation(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // An expired use of the key no longer counts: take it over.
+    let renewed = sqlx::query(
+        "UPDATE idempotency_keys SET request_hash = ?, task_id = ?, create_time = ? \
+         WHERE owner_id = ? AND idem_key = ? AND create_time < ?",
+    )
+    .bind(request_hash)
+    .bind(task_id)
+    .bind(now)
+    .bind(owner)
+    .bind(key)
+    .bind(not_before)
+    .execute(&mut *conn)
+    .await?;
+    if renewed.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT request_hash, task_id FROM idempotency_keys WHERE owner_id = ? AND idem_key = ?",
+    )
+    .bind(owner)
+    .bind(key)
+    .fetch_one(conn)
+    .await?;
+    Ok(Some(IdempotentCreate {
+        request_hash: row.try_get("request_hash")?,
+        task_id: row.try_get("task_id")?,
+    }))
+}
+
+/// Forgets idempotency keys older than `before`.
+pub async fn expire_idempotency_keys(pool: &Pool, before: i64) -> Result<u64, Error> {
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE create_time < ?")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
 }

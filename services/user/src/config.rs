@@ -1,6 +1,8 @@
 //! The user service's settings.
 
 use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
 
 use todo_common::auth::{ServiceCredential, TokenSettings};
 use todo_common::config::{var_opt, var_or};
@@ -17,6 +19,9 @@ pub struct Config {
     /// The notify service, for welcome and security e-mails.
     /// `TODO_NOTIFY_URL`, default `http://127.0.0.1:50053`.
     pub notify_url: String,
+    /// The task service, to erase a deleted user's tasks.
+    /// `TODO_TASK_URL`, default `http://127.0.0.1:50052`.
+    pub task_url: String,
     /// `iss` and `aud` of access tokens (`TODO_JWT_ISSUER`,
     /// `TODO_JWT_AUDIENCE`).
     pub tokens: TokenSettings,
@@ -32,6 +37,88 @@ pub struct Config {
     /// cannot take every core. `TODO_USER_HASH_CONCURRENCY`, default: the
     /// number of cores.
     pub hash_concurrency: usize,
+    /// How often a client may fail to log in, register or ask for a reset.
+    pub limits: Limits,
+}
+
+/// At most `max` events per `window`, per subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub max: u32,
+    pub window: Duration,
+}
+
+impl Limit {
+    pub const fn new(max: u32, window_seconds: u64) -> Self {
+        Self {
+            max,
+            window: Duration::from_secs(window_seconds),
+        }
+    }
+}
+
+/// `COUNT/SECONDS`, e.g. `10/900`: what an operator writes.
+impl FromStr for Limit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("expected COUNT/SECONDS such as 10/900, got {s:?}");
+        let (max, window) = s.split_once('/').ok_or_else(bad)?;
+        let max: u32 = max.trim().parse().map_err(|_| bad())?;
+        let window: u64 = window.trim().parse().map_err(|_| bad())?;
+        if max == 0 || window == 0 {
+            return Err(bad());
+        }
+        Ok(Self::new(max, window))
+    }
+}
+
+/// Abuse limits. They are counted in the user database, so they hold
+/// across replicas and restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Failed logins (and failed password confirmations) per account and,
+    /// separately, per client address; past it every attempt is refused,
+    /// the right password too, until the window has passed.
+    /// `TODO_USER_LOGIN_FAILURE_LIMIT`, default `10/900`.
+    pub login_failures: Limit,
+    /// Registrations per client address. `TODO_USER_REGISTRATION_LIMIT`,
+    /// default `20/3600`.
+    pub registrations: Limit,
+    /// Password reset requests per client address.
+    /// `TODO_USER_RESET_REQUEST_LIMIT`, default `10/3600`.
+    pub reset_requests: Limit,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            login_failures: Limit::new(10, 15 * 60),
+            registrations: Limit::new(20, 3600),
+            reset_requests: Limit::new(10, 3600),
+        }
+    }
+}
+
+impl Limits {
+    /// # Errors
+    /// When a variable is set but invalid.
+    pub fn from_env() -> Result<Self, todo_common::config::ConfigError> {
+        let d = Self::default();
+        Ok(Self {
+            login_failures: var_or("TODO_USER_LOGIN_FAILURE_LIMIT", d.login_failures)?,
+            registrations: var_or("TODO_USER_REGISTRATION_LIMIT", d.registrations)?,
+            reset_requests: var_or("TODO_USER_RESET_REQUEST_LIMIT", d.reset_requests)?,
+        })
+    }
+
+    /// The longest window: events older than that count for nothing.
+    pub fn longest_window(&self) -> Duration {
+        self.login_failures
+            .window
+            .max(self.registrations.window)
+            .max(self.reset_requests.window)
+    }
 }
 
 impl Config {
@@ -53,11 +140,27 @@ impl Config {
             )?,
             db: DbConfig::from_env("TODO_USER", "user")?,
             notify_url: var_or("TODO_NOTIFY_URL", "http://127.0.0.1:50053".to_owned())?,
+            task_url: var_or("TODO_TASK_URL", "http://127.0.0.1:50052".to_owned())?,
             tokens: TokenSettings::from_env()?,
             signing_key_pem,
             service_credential: ServiceCredential::from_env()?
                 .unwrap_or_else(ServiceCredential::random),
             hash_concurrency: var_or("TODO_USER_HASH_CONCURRENCY", cores)?.max(1),
+            limits: Limits::from_env()?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_from_count_and_seconds() {
+        assert_eq!("10/900".parse(), Ok(Limit::new(10, 900)));
+        assert_eq!(" 3 / 60 ".parse(), Ok(Limit::new(3, 60)));
+        for bad in ["10", "0/900", "10/0", "x/1", "-1/5", "1/-5"] {
+            assert!(bad.parse::<Limit>().is_err(), "{bad}");
+        }
     }
 }

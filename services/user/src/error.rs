@@ -1,6 +1,8 @@
 //! The user service's errors and their one mapping to gRPC status.
 
-use todo_common::status::{FieldViolation, internal, invalid_argument};
+use std::time::Duration;
+
+use todo_common::status::{FieldViolation, internal, invalid_argument, resource_exhausted};
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,15 @@ pub enum Error {
     /// unknown, spent, revoked or expired.
     #[error("invalid or expired token")]
     BadToken,
+    /// PERMISSION_DENIED: the caller is signed in, but the password given to
+    /// confirm an account change is wrong. Not UNAUTHENTICATED, which would
+    /// tell the client its access token is bad.
+    #[error("the password is wrong")]
+    WrongPassword,
+    /// RESOURCE_EXHAUSTED with a RetryInfo detail: too many attempts from
+    /// this client or against this account; try again after `retry_after`.
+    #[error("too many attempts; try again later")]
+    Throttled { retry_after: Duration },
     /// NOT_FOUND: the account does not exist (any more).
     #[error("user not found")]
     NotFound,
@@ -45,6 +56,8 @@ impl From<Error> for Status {
             Error::Invalid(v) => invalid_argument(&v),
             Error::EmailTaken => Status::already_exists(e.to_string()),
             Error::BadCredentials | Error::BadToken => Status::unauthenticated(e.to_string()),
+            Error::WrongPassword => Status::permission_denied(e.to_string()),
+            Error::Throttled { retry_after } => resource_exhausted(&e.to_string(), retry_after),
             Error::NotFound => Status::not_found(e.to_string()),
             Error::Internal(err) => internal(&err),
         }

@@ -7,6 +7,8 @@
 //! - `password`: argon2id hashing off the runtime threads.
 //! - `keys`: the Ed25519 signing keys and the JWKS.
 //! - `tokens`: refresh, verification and reset secrets.
+//! - `throttle`: failed-login, registration and reset-request limits,
+//!   counted in the database so they hold across replicas.
 //! - `store`: the SQL.
 //! - `service`: the gRPC services.
 //! - `error`: the error enum and its mapping to gRPC status.
@@ -18,26 +20,32 @@ mod keys;
 mod password;
 mod service;
 mod store;
+mod throttle;
 mod tokens;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use prost::Message;
 use tokio::net::TcpListener;
 use tonic::Status;
 
+use todo_common::CancellationToken;
 use todo_common::auth::{
     AttachServiceCredential, RequireServiceCredential, ServiceChannel, TokenSettings, TokenVerifier,
 };
+use todo_common::clock::now_micros;
 use todo_common::db::Db;
 use todo_common::grpc::Server;
 use todo_common::outbox::{Deliver, Relay};
-use todo_proto::todo::notify::v1::SendEmailRequest;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
+use todo_proto::todo::notify::v1::{EraseUserDataRequest, SendEmailRequest};
+use todo_proto::todo::task::v1::EraseUserTasksRequest;
+use todo_proto::todo::task::v1::task_internal_service_client::TaskInternalServiceClient;
 use todo_proto::todo::user::v1::user_internal_service_server::UserInternalServiceServer;
 use todo_proto::todo::user::v1::user_service_server::UserServiceServer;
 
-pub use config::Config;
+pub use config::{Config, Limit, Limits};
 
 /// The migrations of the user database, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/user");
@@ -51,6 +59,7 @@ pub struct State {
     verifier: TokenVerifier,
     tokens: TokenSettings,
     relay: Relay,
+    limits: Limits,
 }
 
 /// The gRPC services of this crate, ready to be served.
@@ -62,19 +71,121 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
     tonic::service::Routes::new(UserServiceServer::new(state.clone())).add_service(internal)
 }
 
-/// Delivers outbox messages to the notify service.
-struct NotifyDelivery(NotifyInternalServiceClient<ServiceChannel>);
+/// Delivers outbox messages: e-mails and erasures to the services they
+/// are for, and password reset requests to this service itself.
+struct Delivery {
+    db: Db,
+    notify: NotifyInternalServiceClient<ServiceChannel>,
+    task: TaskInternalServiceClient<ServiceChannel>,
+    /// The relay that runs this delivery, to wake it when a delivery
+    /// enqueues a follow-up; set once both exist.
+    relay: OnceLock<Relay>,
+}
+
+/// Reset e-mails one account gets per hour at most, however many clients
+/// ask: the address-based throttle alone would let many clients flood one
+/// mailbox. Extra requests are dropped silently, as for unknown addresses.
+const RESET_MAILS_PER_HOUR: i64 = 3;
+
+fn corrupt(_: prost::DecodeError) -> Status {
+    Status::data_loss("corrupt outbox payload")
+}
+
+/// A database failure inside a delivery: logged here, retried by the relay.
+fn retry_later(e: error::Error) -> Status {
+    tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "outbox delivery cannot use the database");
+    Status::unavailable("database unavailable")
+}
 
 #[tonic::async_trait]
-impl Deliver for NotifyDelivery {
+impl Deliver for Delivery {
     async fn deliver(&self, kind: &str, payload: &[u8]) -> Result<(), Status> {
         match kind {
             service::SEND_EMAIL => {
-                let req = SendEmailRequest::decode(payload)
-                    .map_err(|_| Status::data_loss("corrupt outbox payload"))?;
-                self.0.clone().send_email(req).await.map(drop)
+                let req = SendEmailRequest::decode(payload).map_err(corrupt)?;
+                // An account deleted since the e-mail was queued gets none.
+                if !store::user_exists(&self.db.pool, &req.user_id)
+                    .await
+                    .map_err(retry_later)?
+                {
+                    return Ok(());
+                }
+                self.notify.clone().send_email(req).await.map(drop)
+            }
+            service::ISSUE_PASSWORD_RESET => {
+                let req = SendEmailRequest::decode(payload).map_err(corrupt)?;
+                self.issue_password_reset(req).await.map_err(retry_later)
+            }
+            service::ERASE_TASKS => {
+                let req = EraseUserTasksRequest::decode(payload).map_err(corrupt)?;
+                self.task.clone().erase_user_tasks(req).await.map(drop)
+            }
+            service::ERASE_NOTIFICATIONS => {
+                let req = EraseUserDataRequest::decode(payload).map_err(corrupt)?;
+                self.notify.clone().erase_user_data(req).await.map(drop)
             }
             other => Err(Status::internal(format!("unknown outbox kind {other}"))),
+        }
+    }
+}
+
+impl Delivery {
+    /// Turns a queued reset request into a reset token and its e-mail, in
+    /// one transaction; an address without an account gets nothing.
+    async fn issue_password_reset(&self, mut mail: SendEmailRequest) -> Result<(), error::Error> {
+        let Some(user) = store::user_by_email_key(&self.db.pool, &mail.to_email).await? else {
+            return Ok(());
+        };
+        let now = now_micros();
+        let mut tx = self.db.pool.begin().await?;
+        let hour_ago = now - 3600 * 1_000_000;
+        if store::email_tokens_since(&mut tx, &user.id, store::Purpose::ResetPassword, hour_ago)
+            .await?
+            >= RESET_MAILS_PER_HOUR
+        {
+            tracing::info!(user_id = %user.id, "reset e-mail limit reached; request dropped");
+            return Ok(());
+        }
+        let token = tokens::new_secret();
+        store::insert_email_token(
+            &mut tx,
+            &tokens::digest(&token),
+            &user.id,
+            store::Purpose::ResetPassword,
+            now + tokens::RESET_TTL_MICROS,
+            now,
+        )
+        .await?;
+        mail.user_id.clone_from(&user.id);
+        mail.to_email.clone_from(&user.email);
+        mail.display_name.clone_from(&user.display_name);
+        mail.token = token;
+        todo_common::outbox::enqueue(&mut tx, service::SEND_EMAIL, mail.encode_to_vec()).await?;
+        tx.commit().await?;
+        if let Some(relay) = self.relay.get() {
+            relay.poke();
+        }
+        Ok(())
+    }
+}
+
+/// How often old throttle events are deleted.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Deletes throttle events that no window reaches any more, so the table
+/// stays as small as the traffic of the longest window.
+async fn prune_throttle(db: Db, limits: Limits, shutdown: CancellationToken) {
+    loop {
+        match throttle::prune(&db.pool, limits.longest_window(), now_micros()).await {
+            Ok(n) if n > 0 => tracing::debug!(rows = n, "throttle events pruned"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "cannot prune throttle events");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(PRUNE_INTERVAL) => {}
         }
     }
 }
@@ -93,7 +204,19 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         todo_common::grpc::channel(&config.notify_url)?,
         AttachServiceCredential(config.service_credential.clone()),
     );
-    let relay = Relay::new(db.pool.clone(), Arc::new(NotifyDelivery(notify)));
+    let task = TaskInternalServiceClient::with_interceptor(
+        todo_common::grpc::channel(&config.task_url)?,
+        AttachServiceCredential(config.service_credential.clone()),
+    );
+    let delivery = Arc::new(Delivery {
+        db: db.clone(),
+        notify,
+        task,
+        relay: OnceLock::new(),
+    });
+    let relay = Relay::new(db.pool.clone(), delivery.clone());
+    // Freshly made, so never set before.
+    let _ = delivery.relay.set(relay.clone());
     let state = State {
         db,
         hasher: password::Hasher::new(config.hash_concurrency)?,
@@ -101,7 +224,9 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         verifier,
         tokens: config.tokens.clone(),
         relay: relay.clone(),
+        limits: config.limits,
     };
+    let pruning = state.db.clone();
     let routes = grpc_service(&state, &config);
     Ok(Server::new(
         listener,
@@ -111,5 +236,6 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
             "todo.user.v1.UserInternalService",
         ],
     )
-    .with_worker(|stop| relay.run(stop)))
+    .with_worker(|stop| relay.run(stop))
+    .with_worker(move |stop| prune_throttle(pruning, config.limits, stop)))
 }

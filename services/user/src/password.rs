@@ -9,7 +9,7 @@ use argon2::password_hash::{
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
-use crate::domain::Password;
+use crate::domain::{NewPassword, Password};
 
 /// OWASP's argon2id baseline: 19 MiB, two passes, one lane.
 fn argon2() -> Argon2<'static> {
@@ -47,7 +47,7 @@ impl Hasher {
     ///
     /// # Errors
     /// When the blocking pool or argon2 fails.
-    pub async fn hash(&self, password: &Password) -> anyhow::Result<String> {
+    pub async fn hash(&self, password: &NewPassword) -> anyhow::Result<String> {
         let password = password.expose().to_owned();
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
@@ -80,7 +80,12 @@ impl Hasher {
         Ok(known && ok)
     }
 
-    async fn run<T: Send + 'static>(
+    /// Runs CPU-heavy work (a hash, a strength estimate) on the blocking
+    /// pool under the same bound as hashing.
+    ///
+    /// # Errors
+    /// When the blocking pool fails, or `f` does.
+    pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
@@ -96,11 +101,12 @@ mod tests {
     #[tokio::test]
     async fn hashes_verify_and_unknown_users_never_match() {
         let hasher = Hasher::new(2).unwrap();
-        let pw = Password::new("a long enough secret", "p").unwrap();
-        let hash = hasher.hash(&pw).await.unwrap();
+        let new = NewPassword::parse("a long enough secret", "p", &[]).unwrap();
+        let hash = hasher.hash(&new).await.unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let pw = Password::offered("a long enough secret", "p").unwrap();
         assert!(hasher.verify(&pw, Some(&hash)).await.unwrap());
-        let wrong = Password::new("another long secret", "p").unwrap();
+        let wrong = Password::offered("another long secret", "p").unwrap();
         assert!(!hasher.verify(&wrong, Some(&hash)).await.unwrap());
         assert!(!hasher.verify(&pw, None).await.unwrap());
     }

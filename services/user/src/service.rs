@@ -7,7 +7,9 @@ use tonic::{Request, Response, Status};
 use todo_common::auth::AccessClaims;
 use todo_common::clock::{new_id, now_micros};
 use todo_common::outbox;
-use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
+use todo_common::status::FieldViolation;
+use todo_proto::todo::notify::v1::{EmailTemplate, EraseUserDataRequest, SendEmailRequest};
+use todo_proto::todo::task::v1::EraseUserTasksRequest;
 use todo_proto::todo::user::v1::{
     ChangePasswordRequest, CreateUserRequest, DeleteMeRequest, GetJwksRequest, GetMeRequest, Jwks,
     LoginRequest, LogoutRequest, LookupUserRequest, RefreshTokenRequest,
@@ -17,13 +19,26 @@ use todo_proto::todo::user::v1::{
 };
 
 use crate::State;
-use crate::domain::{DisplayName, Email, Password};
+use crate::domain::{DisplayName, Email, NewPassword, Password, TimeZone, user_inputs};
 use crate::error::Error;
-use crate::store::{self, Purpose, UserRow};
-use crate::tokens::{self, ACCESS_TTL_SECONDS, REFRESH_TTL_MICROS, VERIFY_TTL_MICROS};
+use crate::store::{self, NewRefreshToken, Purpose, UserRow};
+use crate::throttle::{self, Bucket, ClientAddress, Subject};
+use crate::tokens::{
+    self, ACCESS_MAX_REACH_MICROS, ACCESS_TTL_SECONDS, REFRESH_TTL_MICROS, VERIFY_TTL_MICROS,
+};
 
 /// The outbox kind of an e-mail for the notify service.
 pub const SEND_EMAIL: &str = "notify.SendEmail";
+/// The outbox kind of a password reset request, carried out by this
+/// service's own relay (see `lib.rs`) so the RPC's work and timing do not
+/// depend on whether the address has an account. The payload is the
+/// `SendEmailRequest` to complete, with the typed address's key as
+/// `to_email`.
+pub const ISSUE_PASSWORD_RESET: &str = "user.IssuePasswordReset";
+/// The outbox kind of the erasure of a deleted user's tasks.
+pub const ERASE_TASKS: &str = "task.EraseUserTasks";
+/// The outbox kind of the erasure of a deleted user's notifications.
+pub const ERASE_NOTIFICATIONS: &str = "notify.EraseUserData";
 
 /// Collects every field violation of a request before answering, so a
 /// client learns about all of them at once.
@@ -40,15 +55,66 @@ fn collect<A, B, C>(
     }
 }
 
+/// A security alert for `user`, deduplicated per event.
+fn security_alert(user: &UserRow) -> SendEmailRequest {
+    SendEmailRequest {
+        dedup_key: format!("security:{}:{}", user.id, new_id()),
+        user_id: user.id.clone(),
+        template: EmailTemplate::SecurityAlert.into(),
+        to_email: user.email.clone(),
+        display_name: user.display_name.clone(),
+        ..SendEmailRequest::default()
+    }
+}
+
 impl State {
-    async fn create_user(&self, req: CreateUserRequest) -> Result<User, Error> {
+    /// A new password checked off the runtime threads: the strength
+    /// estimate of a long password takes milliseconds of CPU.
+    async fn new_password(
+        &self,
+        raw: &str,
+        field: &'static str,
+        inputs: &[&str],
+    ) -> Result<Result<NewPassword, FieldViolation>, Error> {
+        let raw = raw.to_owned();
+        let inputs: Vec<String> = inputs.iter().map(|s| (*s).to_owned()).collect();
+        Ok(self
+            .hasher
+            .run(move || {
+                let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+                Ok(NewPassword::parse(&raw, field, &inputs))
+            })
+            .await?)
+    }
+
+    async fn create_user(
+        &self,
+        client: &ClientAddress,
+        req: CreateUserRequest,
+    ) -> Result<User, Error> {
+        let now = now_micros();
+        let address = Subject::address(client);
+        let limit = self.limits.registrations;
+        throttle::check(&self.db.pool, Bucket::Registration, &address, limit, now).await?;
+        // Every attempt counts, valid or not, before any costly work: a
+        // script probing addresses or burning hashes hits the limit alike.
+        throttle::record(
+            &mut *self.db.pool.acquire().await?,
+            Bucket::Registration,
+            &address,
+            now,
+        )
+        .await?;
+        let inputs = user_inputs(&req.email, &req.display_name);
+        let password = self
+            .new_password(&req.password, "password", &inputs)
+            .await?;
         let (email, password, name) = collect(
             Email::parse(&req.email, "email"),
-            Password::new(&req.password, "password"),
+            password,
             DisplayName::parse(&req.display_name, "displayName"),
         )?;
         let hash = self.hasher.hash(&password).await?;
-        let now = now_micros();
         let user = UserRow {
             id: new_id(),
             email: email.as_str().to_owned(),
@@ -67,6 +133,7 @@ impl State {
             to_email: user.email.clone(),
             display_name: user.display_name.clone(),
             token: verify_token.clone(),
+            ..SendEmailRequest::default()
         };
         // The account, its verification token and the welcome e-mail commit
         // together: no account without its e-mail, no e-mail without it.
@@ -88,29 +155,64 @@ impl State {
         Ok(user.to_proto())
     }
 
-    async fn login(&self, req: LoginRequest) -> Result<TokenPair, Error> {
+    async fn login(&self, client: &ClientAddress, req: LoginRequest) -> Result<TokenPair, Error> {
+        let password = Password::offered(&req.password, "password")?;
         // A malformed address cannot have an account: same answer as a wrong
         // password, after the same work.
         let email = Email::parse(&req.email, "email").ok();
-        let password = Password::offered(&req.password, "password")?;
+        let account_key = email
+            .as_ref()
+            .map_or_else(|| req.email.trim().to_lowercase(), Email::key);
         let user = match &email {
             Some(e) => store::user_by_email_key(&self.db.pool, &e.key()).await?,
             None => None,
         };
+        self.check_password(client, &account_key, user.as_ref(), &password)
+            .await
+            .map_err(|e| match e {
+                Error::WrongPassword => Error::BadCredentials,
+                other => other,
+            })?;
+        let Some(user) = user else {
+            return Err(Error::BadCredentials);
+        };
+        let mut tx = self.db.pool.begin().await?;
+        let pair = self.issue_pair(&mut tx, &user.id, &new_id()).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %user.id, "login");
+        Ok(pair)
+    }
+
+    /// Checks a password against an account (or against nothing, at the
+    /// same cost, when `user` is `None`), under the failed-login throttle of
+    /// the account and of the client address. Past either limit it refuses
+    /// without looking at the password, so a guesser learns nothing more,
+    /// not even from the right one.
+    async fn check_password(
+        &self,
+        client: &ClientAddress,
+        account_key: &str,
+        user: Option<&UserRow>,
+        password: &Password,
+    ) -> Result<(), Error> {
+        let now = now_micros();
+        let limit = self.limits.login_failures;
+        let account = Subject::account(account_key);
+        let address = Subject::address(client);
+        throttle::check(&self.db.pool, Bucket::LoginAccount, &account, limit, now).await?;
+        throttle::check(&self.db.pool, Bucket::LoginAddress, &address, limit, now).await?;
         let ok = self
             .hasher
-            .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+            .verify(password, user.map(|u| u.password_hash.as_str()))
             .await?;
-        match user {
-            Some(user) if ok => {
-                let mut tx = self.db.pool.begin().await?;
-                let pair = self.issue_pair(&mut tx, &user.id, &new_id()).await?;
-                tx.commit().await?;
-                tracing::info!(user_id = %user.id, "login");
-                Ok(pair)
-            }
-            _ => Err(Error::BadCredentials),
+        if ok {
+            return Ok(());
         }
+        let mut tx = self.db.pool.begin().await?;
+        throttle::record(&mut tx, Bucket::LoginAccount, &account, now).await?;
+        throttle::record(&mut tx, Bucket::LoginAddress, &address, now).await?;
+        tx.commit().await?;
+        Err(Error::WrongPassword)
     }
 
     async fn refresh(&self, req: RefreshTokenRequest) -> Result<TokenPair, Error> {
@@ -185,13 +287,17 @@ impl State {
             .as_deref()
             .map(|n| DisplayName::parse(n, "displayName"))
             .transpose();
-        let zone = req.time_zone.as_deref().map(parse_time_zone).transpose();
+        let zone = req
+            .time_zone
+            .as_deref()
+            .map(|z| TimeZone::parse(z, "timeZone"))
+            .transpose();
         let (name, zone, ()) = collect(name, zone, Ok(()))?;
         let found = store::update_profile(
             &self.db.pool,
             user_id,
             name.as_ref().map(DisplayName::as_str),
-            zone.as_deref(),
+            zone.as_ref().map(TimeZone::as_str),
             now_micros(),
         )
         .await?;
@@ -199,6 +305,175 @@ impl State {
             return Err(Error::NotFound);
         }
         Ok(self.me(user_id).await?.to_proto())
+    }
+
+    /// Queues a reset for whatever account the address has. The answer,
+    /// and the work done before it (a throttle check, two inserts), are the
+    /// same whether or not the address has an account: the lookup happens
+    /// later, in the relay (`lib.rs`), where no client can time it.
+    async fn request_password_reset(
+        &self,
+        client: &ClientAddress,
+        req: RequestPasswordResetRequest,
+    ) -> Result<(), Error> {
+        let now = now_micros();
+        let address = Subject::address(client);
+        let limit = self.limits.reset_requests;
+        throttle::check(&self.db.pool, Bucket::ResetRequest, &address, limit, now).await?;
+        let email = Email::parse(&req.email, "email")?;
+        let pending = SendEmailRequest {
+            dedup_key: format!("reset:{}", new_id()),
+            user_id: String::new(),
+            template: EmailTemplate::PasswordReset.into(),
+            to_email: email.key(),
+            ..SendEmailRequest::default()
+        };
+        let mut tx = self.db.pool.begin().await?;
+        throttle::record(&mut tx, Bucket::ResetRequest, &address, now).await?;
+        outbox::enqueue(&mut tx, ISSUE_PASSWORD_RESET, pending.encode_to_vec()).await?;
+        tx.commit().await?;
+        self.relay.poke();
+        Ok(())
+    }
+
+    /// Sets a new password with a reset token and ends every login of the
+    /// account: whoever knew the old password is out.
+    async fn reset_password(&self, req: ResetPasswordRequest) -> Result<(), Error> {
+        let token_hash = tokens::digest(&req.token);
+        let now = now_micros();
+        let user_id =
+            store::live_email_token_user(&self.db.pool, &token_hash, Purpose::ResetPassword, now)
+                .await?
+                .ok_or(Error::BadToken)?;
+        let user = store::user_by_id(&self.db.pool, &user_id)
+            .await?
+            .ok_or(Error::BadToken)?;
+        let password = self
+            .new_password(
+                &req.new_password,
+                "newPassword",
+                &user_inputs(&user.email, &user.display_name),
+            )
+            .await??;
+        let hash = self.hasher.hash(&password).await?;
+        let now = now_micros();
+        let mut tx = self.db.pool.begin().await?;
+        // Spent conditionally inside the transaction: of two concurrent
+        // resets with one token, exactly one commits.
+        if store::spend_email_token(&mut tx, &token_hash, Purpose::ResetPassword, now)
+            .await?
+            .is_none()
+            || !store::set_password(&mut tx, &user.id, &hash, now).await?
+        {
+            return Err(Error::BadToken);
+        }
+        store::spend_user_email_tokens(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
+        store::revoke_user_tokens(&mut tx, &user.id, None, now).await?;
+        // The link reached the mailbox, which proves the address as well as
+        // the welcome link does.
+        store::mark_verified(&mut tx, &user.id, now).await?;
+        outbox::enqueue(&mut tx, SEND_EMAIL, security_alert(&user).encode_to_vec()).await?;
+        tx.commit().await?;
+        self.relay.poke();
+        tracing::info!(user_id = %user.id, "password reset; every login revoked");
+        Ok(())
+    }
+
+    /// Changes the password after checking the current one; every other
+    /// login of the account ends, the caller's own stays.
+    async fn change_password(
+        &self,
+        client: &ClientAddress,
+        claims: &AccessClaims,
+        req: ChangePasswordRequest,
+    ) -> Result<(), Error> {
+        let user = self.me(&claims.sub).await?;
+        let new = self
+            .new_password(
+                &req.new_password,
+                "newPassword",
+                &user_inputs(&user.email, &user.display_name),
+            )
+            .await?;
+        let (current, new, ()) = collect(
+            Password::offered(&req.current_password, "currentPassword"),
+            new,
+            Ok(()),
+        )?;
+        self.check_password(client, &user.email.to_lowercase(), Some(&user), &current)
+            .await?;
+        let hash = self.hasher.hash(&new).await?;
+        let now = now_micros();
+        let mut tx = self.db.pool.begin().await?;
+        if !store::set_password(&mut tx, &user.id, &hash, now).await? {
+            return Err(Error::NotFound);
+        }
+        let own = store::family_of_access_token(&mut tx, &claims.jti).await?;
+        store::revoke_user_tokens(&mut tx, &user.id, own.as_deref(), now).await?;
+        store::spend_user_email_tokens(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
+        outbox::enqueue(&mut tx, SEND_EMAIL, security_alert(&user).encode_to_vec()).await?;
+        tx.commit().await?;
+        self.relay.poke();
+        tracing::info!(user_id = %user.id, "password changed; other logins revoked");
+        Ok(())
+    }
+
+    /// Deletes the account after checking its password, and has the other
+    /// services erase what they hold of it. The erasures go through the
+    /// outbox in the same transaction as the deletion, so they happen even
+    /// if a service is down right now. Each is sent twice: at once, and
+    /// again once every access token the user may still hold has expired,
+    /// to sweep anything written with one in between.
+    async fn delete_me(
+        &self,
+        client: &ClientAddress,
+        user_id: &str,
+        req: DeleteMeRequest,
+    ) -> Result<(), Error> {
+        let user = self.me(user_id).await?;
+        let password = Password::offered(&req.password, "password")?;
+        self.check_password(client, &user.email.to_lowercase(), Some(&user), &password)
+            .await?;
+        let tasks = EraseUserTasksRequest {
+            user_id: user.id.clone(),
+        }
+        .encode_to_vec();
+        let notifications = EraseUserDataRequest {
+            user_id: user.id.clone(),
+        }
+        .encode_to_vec();
+        let now = now_micros();
+        let sweep = now + ACCESS_MAX_REACH_MICROS;
+        let mut tx = self.db.pool.begin().await?;
+        if !store::delete_user(&mut tx, &user.id).await? {
+            return Err(Error::NotFound);
+        }
+        outbox::enqueue(&mut tx, ERASE_TASKS, tasks.clone()).await?;
+        outbox::enqueue(&mut tx, ERASE_NOTIFICATIONS, notifications.clone()).await?;
+        store::enqueue_at(&mut tx, ERASE_TASKS, tasks, sweep, now).await?;
+        store::enqueue_at(&mut tx, ERASE_NOTIFICATIONS, notifications, sweep, now).await?;
+        tx.commit().await?;
+        self.relay.poke();
+        tracing::info!(user_id = %user.id, "account deleted; erasure queued");
+        Ok(())
+    }
+
+    /// The claims of the caller's access token: the password change needs
+    /// the token's id (`jti`) to tell the caller's own login from the
+    /// others, which `TokenVerifier::authenticate` does not return.
+    async fn session<T>(&self, request: &Request<T>) -> Result<AccessClaims, Status> {
+        let token = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Status::unauthenticated("missing bearer token"))?;
+        self.verifier.verify(token).await
     }
 
     /// A new access token and the next refresh token of `family_id`.
@@ -221,15 +496,14 @@ impl State {
         };
         let access = self.keys.sign(&claims)?;
         let refresh = tokens::new_secret();
-        store::insert_refresh_token(
-            conn,
-            &tokens::digest(&refresh),
+        let row = NewRefreshToken {
+            token_hash: &tokens::digest(&refresh),
             user_id,
             family_id,
-            now + REFRESH_TTL_MICROS,
-            now,
-        )
-        .await?;
+            access_jti: &claims.jti,
+            expire_time: now + REFRESH_TTL_MICROS,
+        };
+        store::insert_refresh_token(conn, &row, now).await?;
         Ok(TokenPair {
             access_token: access,
             refresh_token: refresh,
@@ -239,40 +513,21 @@ impl State {
     }
 }
 
-/// An IANA time zone name in its canonical shape (`Area/Location` or
-/// `UTC`). Full validation against the tz database comes with the tz data.
-fn parse_time_zone(raw: &str) -> Result<String, todo_common::status::FieldViolation> {
-    let ok = raw == "UTC"
-        || (raw.len() <= 64
-            && raw.contains('/')
-            && raw.split('/').all(|p| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '+'))
-            }));
-    if ok {
-        Ok(raw.to_owned())
-    } else {
-        Err(todo_common::status::FieldViolation::new(
-            "timeZone",
-            "must be an IANA time zone name such as Europe/Berlin",
-        ))
-    }
-}
-
 type Rpc<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl UserService for State {
     async fn create_user(&self, request: Request<CreateUserRequest>) -> Rpc<User> {
+        let client = ClientAddress::of(&request);
         Ok(Response::new(
-            State::create_user(self, request.into_inner()).await?,
+            State::create_user(self, &client, request.into_inner()).await?,
         ))
     }
 
     async fn login(&self, request: Request<LoginRequest>) -> Rpc<TokenPair> {
+        let client = ClientAddress::of(&request);
         Ok(Response::new(
-            State::login(self, request.into_inner()).await?,
+            State::login(self, &client, request.into_inner()).await?,
         ))
     }
 
@@ -293,13 +548,16 @@ impl UserService for State {
 
     async fn request_password_reset(
         &self,
-        _request: Request<RequestPasswordResetRequest>,
+        request: Request<RequestPasswordResetRequest>,
     ) -> Rpc<()> {
-        Err(Status::unimplemented("password reset is not available yet"))
+        let client = ClientAddress::of(&request);
+        State::request_password_reset(self, &client, request.into_inner()).await?;
+        Ok(Response::new(()))
     }
 
-    async fn reset_password(&self, _request: Request<ResetPasswordRequest>) -> Rpc<()> {
-        Err(Status::unimplemented("password reset is not available yet"))
+    async fn reset_password(&self, request: Request<ResetPasswordRequest>) -> Rpc<()> {
+        State::reset_password(self, request.into_inner()).await?;
+        Ok(Response::new(()))
     }
 
     async fn get_me(&self, request: Request<GetMeRequest>) -> Rpc<User> {
@@ -315,17 +573,17 @@ impl UserService for State {
     }
 
     async fn change_password(&self, request: Request<ChangePasswordRequest>) -> Rpc<()> {
-        self.verifier.authenticate(&request).await?;
-        Err(Status::unimplemented(
-            "changing the password is not available yet",
-        ))
+        let claims = self.session(&request).await?;
+        let client = ClientAddress::of(&request);
+        State::change_password(self, &client, &claims, request.into_inner()).await?;
+        Ok(Response::new(()))
     }
 
     async fn delete_me(&self, request: Request<DeleteMeRequest>) -> Rpc<()> {
-        self.verifier.authenticate(&request).await?;
-        Err(Status::unimplemented(
-            "deleting the account is not available yet",
-        ))
+        let caller = self.verifier.authenticate(&request).await?;
+        let client = ClientAddress::of(&request);
+        State::delete_me(self, &client, &caller.user_id, request.into_inner()).await?;
+        Ok(Response::new(()))
     }
 
     async fn get_jwks(&self, _request: Request<GetJwksRequest>) -> Rpc<Jwks> {

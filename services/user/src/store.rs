@@ -136,12 +136,14 @@ pub async fn update_profile(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     VerifyEmail,
+    ResetPassword,
 }
 
 impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify",
+            Self::ResetPassword => "reset",
         }
     }
 }
@@ -204,22 +206,31 @@ pub async fn mark_verified(conn: &mut AnyConnection, user_id: &str, now: i64) ->
     Ok(())
 }
 
+/// A refresh token to store, with the id of the access token issued beside
+/// it.
+#[derive(Debug)]
+pub struct NewRefreshToken<'a> {
+    pub token_hash: &'a str,
+    pub user_id: &'a str,
+    pub family_id: &'a str,
+    pub access_jti: &'a str,
+    pub expire_time: i64,
+}
+
 pub async fn insert_refresh_token(
     conn: &mut AnyConnection,
-    token_hash: &str,
-    user_id: &str,
-    family_id: &str,
-    expire_time: i64,
+    t: &NewRefreshToken<'_>,
     now: i64,
 ) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, expire_time, spent_time, revoke_time, create_time) \
-         VALUES (?, ?, ?, ?, NULL, NULL, ?)",
+        "INSERT INTO refresh_tokens (token_hash, user_id, family_id, access_jti, expire_time, spent_time, revoke_time, create_time) \
+         VALUES (?, ?, ?, ?, ?, NULL, NULL, ?)",
     )
-    .bind(token_hash)
-    .bind(user_id)
-    .bind(family_id)
-    .bind(expire_time)
+    .bind(t.token_hash)
+    .bind(t.user_id)
+    .bind(t.family_id)
+    .bind(t.access_jti)
+    .bind(t.expire_time)
     .bind(now)
     .execute(conn)
     .await?;
@@ -285,5 +296,154 @@ pub async fn revoke_family(
     .bind(family_id)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// The user of an unexpired, unused e-mail token, without spending it: a
+/// reset that fails validation leaves the token usable for a second try.
+pub async fn live_email_token_user(
+    pool: &Pool,
+    token_hash: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<Option<String>, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT user_id FROM email_tokens WHERE token_hash = ? AND purpose = ? AND used_time IS NULL AND expire_time > ?",
+    )
+    .bind(token_hash)
+    .bind(purpose.as_str())
+    .bind(now)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// Spends every open token of `purpose` of a user, so that after a
+/// password change no older reset link works.
+pub async fn spend_user_email_tokens(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    purpose: Purpose,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_time = ? WHERE user_id = ? AND purpose = ? AND used_time IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How many tokens of `purpose` a user was sent since `since`.
+pub async fn email_tokens_since(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    purpose: Purpose,
+    since: i64,
+) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM email_tokens WHERE user_id = ? AND purpose = ? AND create_time > ?",
+    )
+    .bind(user_id)
+    .bind(purpose.as_str())
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn set_password(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query("UPDATE users SET password_hash = ?, update_time = ? WHERE id = ?")
+        .bind(password_hash)
+        .bind(now)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The login (refresh token family) that an access token was issued to.
+pub async fn family_of_access_token(
+    conn: &mut AnyConnection,
+    jti: &str,
+) -> Result<Option<String>, Error> {
+    Ok(
+        sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE access_jti = ?")
+            .bind(jti)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// Revokes every refresh token of a user, except those of `keep` (the
+/// caller's own login) when given.
+pub async fn revoke_user_tokens(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE refresh_tokens SET revoke_time = ? WHERE user_id = ? AND revoke_time IS NULL AND family_id <> ?",
+    )
+    .bind(now)
+    .bind(user_id)
+    // No family has an empty id, so without `keep` nothing is spared.
+    .bind(keep.unwrap_or(""))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Deletes an account with its tokens; `false` when it was already gone.
+pub async fn delete_user(conn: &mut AnyConnection, user_id: &str) -> Result<bool, Error> {
+    for table in ["refresh_tokens", "email_tokens"] {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let done = sqlx::query("DELETE FROM users WHERE id = ?")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn user_exists(pool: &Pool, id: &str) -> Result<bool, Error> {
+    // COUNT(*) is a BIGINT on every backend, which the Any driver decodes
+    // as i64 everywhere.
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    Ok(n > 0)
+}
+
+/// Writes an outbox message that is first due at `due`, not now: the
+/// second erasure pass of a deleted account waits until every access token
+/// it could still hold has expired. Same table and columns as
+/// `todo_common::outbox::enqueue`, which only enqueues for now.
+pub async fn enqueue_at(
+    conn: &mut AnyConnection,
+    kind: &str,
+    payload: Vec<u8>,
+    due: i64,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query("INSERT INTO outbox (id, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 0, ?, ?)")
+        .bind(todo_common::clock::new_id())
+        .bind(kind)
+        .bind(payload)
+        .bind(due)
+        .bind(now)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -25,3 +25,9 @@ pub fn new_secret() -> String {
 pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
+/// Lifetime of a password reset token: long enough to read the e-mail,
+/// short enough that an old mailbox holds no live reset link.
+pub const RESET_TTL_MICROS: i64 = 30 * 60 * 1_000_000;
+/// How long after issue an access token can still pass a verifier: its
+/// lifetime plus the verifiers' clock leeway (30 s), rounded up.
+pub const ACCESS_MAX_REACH_MICROS: i64 = (ACCESS_TTL_SECONDS + 60) * 1_000_000;

@@ -1,0 +1,181 @@
+//! JSON Schemas of messages and enums in their proto3 JSON form:
+//! lowerCamelCase names, enums as their value names, 64-bit integers and
+//! well-known types as strings, repeated fields as arrays, maps as
+//! objects, and every other message as a `$ref` to `components/schemas`.
+
+use std::collections::BTreeMap;
+
+use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
+use serde_json::{Value as Json, json};
+
+use super::comments::Comments;
+
+/// The components a document refers to, collected while its operations
+/// are written: each message or enum is described once, under its fully
+/// qualified proto name.
+#[derive(Debug)]
+pub struct Schemas<'c> {
+    comments: &'c Comments,
+    components: BTreeMap<String, Json>,
+}
+
+impl<'c> Schemas<'c> {
+    pub fn new(comments: &'c Comments) -> Self {
+        Self {
+            comments,
+            components: BTreeMap::new(),
+        }
+    }
+
+    /// Every component referred to so far.
+    pub fn into_components(self) -> BTreeMap<String, Json> {
+        self.components
+    }
+
+    /// The schema of `message` as a whole: a well-known type inline, any
+    /// other message as a reference.
+    pub fn message(&mut self, message: &MessageDescriptor) -> Json {
+        if let Some(schema) = well_known(message.full_name()) {
+            return schema;
+        }
+        let name = message.full_name();
+        if !self.components.contains_key(name) {
+            // Reserve the name first: a message may contain itself.
+            self.components.insert(name.to_owned(), Json::Null);
+            let schema = self.message_component(message);
+            self.components.insert(name.to_owned(), schema);
+        }
+        reference(name)
+    }
+
+    /// The schema of one field's value, repeated and map fields included,
+    /// with the field's comment as description.
+    pub fn field(&mut self, field: &FieldDescriptor) -> Json {
+        let mut schema = if field.is_map() {
+            let value = match field.kind() {
+                Kind::Message(entry) => entry.map_entry_value_field(),
+                _ => field.clone(),
+            };
+            json!({"type": "object", "additionalProperties": self.singular(&value)})
+        } else if field.is_list() {
+            json!({"type": "array", "items": self.singular(field)})
+        } else {
+            self.singular(field)
+        };
+        let doc = self.comments.doc(&field.parent_file(), field.path());
+        if let Json::Object(map) = &mut schema {
+            if !doc.text.is_empty() {
+                map.insert("description".into(), Json::String(doc.text));
+            }
+            if doc.output_only {
+                map.insert("readOnly".into(), Json::Bool(true));
+            }
+        }
+        schema
+    }
+
+    /// The schema of one value of `field`, ignoring whether it repeats.
+    pub fn singular(&mut self, field: &FieldDescriptor) -> Json {
+        match field.kind() {
+            Kind::Double => json!({"type": "number", "format": "double"}),
+            Kind::Float => json!({"type": "number", "format": "float"}),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                json!({"type": "integer", "format": "int32"})
+            }
+            Kind::Uint32 | Kind::Fixed32 => {
+                json!({"type": "integer", "format": "int64", "minimum": 0, "maximum": u32::MAX})
+            }
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+                json!({"type": "string", "format": "int64", "pattern": "^-?[0-9]+$"})
+            }
+            Kind::Uint64 | Kind::Fixed64 => {
+                json!({"type": "string", "format": "uint64", "pattern": "^[0-9]+$"})
+            }
+            Kind::Bool => json!({"type": "boolean"}),
+            Kind::String => json!({"type": "string"}),
+            Kind::Bytes => json!({"type": "string", "contentEncoding": "base64"}),
+            Kind::Enum(descriptor) => self.enumeration(&descriptor),
+            Kind::Message(message) => self.message(&message),
+        }
+    }
+
+    fn enumeration(&mut self, descriptor: &EnumDescriptor) -> Json {
+        let name = descriptor.full_name();
+        if !self.components.contains_key(name) {
+            let values: Vec<String> = descriptor.values().map(|v| v.name().to_owned()).collect();
+            let mut schema = json!({"type": "string", "enum": values});
+            let doc = self
+                .comments
+                .doc(&descriptor.parent_file(), descriptor.path());
+            describe(&mut schema, &doc.text);
+            self.components.insert(name.to_owned(), schema);
+        }
+        reference(name)
+    }
+
+    fn message_component(&mut self, message: &MessageDescriptor) -> Json {
+        let mut properties = serde_json::Map::new();
+        for field in message.fields() {
+            let schema = self.field(&field);
+            properties.insert(field.json_name().to_owned(), schema);
+        }
+        let mut schema = json!({
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": false,
+        });
+        let doc = self.comments.doc(&message.parent_file(), message.path());
+        describe(&mut schema, &doc.text);
+        schema
+    }
+}
+
+fn reference(name: &str) -> Json {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn describe(schema: &mut Json, text: &str) {
+    if let (Json::Object(map), false) = (schema, text.is_empty()) {
+        map.insert("description".into(), Json::String(text.to_owned()));
+    }
+}
+
+/// The proto3 JSON form of the well-known types the API can carry.
+fn well_known(full_name: &str) -> Option<Json> {
+    let scalar = |kind: &str, format: Option<&str>| {
+        let mut schema = json!({"type": [kind, "null"]});
+        if let (Some(format), Json::Object(map)) = (format, &mut schema) {
+            map.insert("format".into(), Json::String(format.to_owned()));
+        }
+        schema
+    };
+    Some(match full_name {
+        "google.protobuf.Timestamp" => json!({"type": "string", "format": "date-time"}),
+        "google.protobuf.Duration" => {
+            json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]{1,9})?s$", "examples": ["1.5s"]})
+        }
+        "google.protobuf.FieldMask" => json!({
+            "type": "string",
+            "description": "Comma-separated lowerCamelCase field paths.",
+            "examples": ["title,dueTime"],
+        }),
+        "google.protobuf.Empty" => json!({"type": "object", "additionalProperties": false}),
+        "google.protobuf.Struct" => json!({"type": "object"}),
+        "google.protobuf.Value" => json!({}),
+        "google.protobuf.ListValue" => json!({"type": "array"}),
+        "google.protobuf.Any" => json!({
+            "type": "object",
+            "required": ["@type"],
+            "properties": {"@type": {"type": "string"}},
+        }),
+        "google.protobuf.DoubleValue" => scalar("number", Some("double")),
+        "google.protobuf.FloatValue" => scalar("number", Some("float")),
+        "google.protobuf.Int32Value" => scalar("integer", Some("int32")),
+        "google.protobuf.UInt32Value" => scalar("integer", None),
+        "google.protobuf.Int64Value" | "google.protobuf.UInt64Value" => scalar("string", None),
+        "google.protobuf.BoolValue" => scalar("boolean", None),
+        "google.protobuf.StringValue" => scalar("string", None),
+        "google.protobuf.BytesValue" => scalar("string", Some("byte")),
+        _ => return None,
+    })
+}

@@ -1,0 +1,232 @@
+//! Abuse throttling: failed logins per account and per client address,
+//! registrations and reset requests per client address.
+//!
+//! Events are rows in the user database, not counters in memory, so a
+//! limit holds however many replicas serve and across restarts. A subject
+//! is stored as a digest: the table needs to tell subjects apart, not to
+//! know who they are.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+use tonic::Request;
+
+use todo_common::clock::new_id;
+use todo_common::db::Pool;
+
+use crate::config::Limit;
+use crate::error::Error;
+
+/// What is being counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// Wrong passwords given for one account address.
+    LoginAccount,
+    /// Wrong passwords sent from one client address.
+    LoginAddress,
+    /// Registration attempts from one client address.
+    Registration,
+    /// Password reset requests from one client address.
+    ResetRequest,
+}
+
+impl Bucket {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::LoginAccount => "login_account",
+            Self::LoginAddress => "login_address",
+            Self::Registration => "register",
+            Self::ResetRequest => "reset",
+        }
+    }
+}
+
+/// Who is counted, as a digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subject(String);
+
+impl Subject {
+    /// An account by the address typed at login, whether or not it has an
+    /// account: throttling must not tell the two apart.
+    pub fn account(email_key: &str) -> Self {
+        Self::digest("account", email_key)
+    }
+
+    pub fn address(client: &ClientAddress) -> Self {
+        Self::digest("address", &client.0)
+    }
+
+    fn digest(kind: &str, value: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(kind.as_bytes());
+        h.update([0]);
+        h.update(value.as_bytes());
+        Self(hex::encode(h.finalize()))
+    }
+}
+
+/// The network address a request comes from: the first hop of
+/// `x-forwarded-for` when present (the edge, or a load balancer, sets it),
+/// else the peer of the connection. IPv6 clients are counted per /64,
+/// since one host commonly holds a whole /64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddress(String);
+
+impl ClientAddress {
+    pub fn of<T>(request: &Request<T>) -> Self {
+        let forwarded = request
+            .metadata()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(parse_ip);
+        let ip = forwarded.or_else(|| request.remote_addr().map(|a| a.ip()));
+        Self(ip.map_or_else(|| "unknown".to_owned(), |ip| normalize(ip).to_string()))
+    }
+}
+
+/// An address as written in `x-forwarded-for`: bare, or with a port.
+fn parse_ip(raw: &str) -> Option<IpAddr> {
+    let raw = raw.trim();
+    raw.parse::<IpAddr>()
+        .ok()
+        .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()))
+}
+
+fn normalize(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut seg = v6.segments();
+                seg[4..].fill(0);
+                IpAddr::V6(seg.into())
+            }
+        },
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4)
+}
+
+/// Refuses when `subject` already has `limit.max` events in the window,
+/// saying when the oldest event that matters leaves it.
+///
+/// # Errors
+/// [`Error::Throttled`] past the limit; [`Error::Internal`] when the
+/// database fails.
+pub async fn check(
+    pool: &Pool,
+    bucket: Bucket,
+    subject: &Subject,
+    limit: Limit,
+    now: i64,
+) -> Result<(), Error> {
+    let since = now - micros(limit.window);
+    let count: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM throttle_events WHERE bucket = ? AND subject = ? AND create_time > ?",
+    )
+    .bind(bucket.as_str())
+    .bind(&subject.0)
+    .bind(since)
+    .fetch_one(pool)
+    .await?;
+    let max = i64::from(limit.max);
+    if count < max {
+        return Ok(());
+    }
+    // The attempt is allowed again once fewer than `max` events remain in
+    // the window, that is when the (count - max + 1)-th oldest leaves it.
+    let pivot: Option<i64> = sqlx::query_scalar(
+        "SELECT create_time FROM throttle_events WHERE bucket = ? AND subject = ? AND create_time > ? \
+         ORDER BY create_time LIMIT 1 OFFSET ?",
+    )
+    .bind(bucket.as_str())
+    .bind(&subject.0)
+    .bind(since)
+    .bind(count - max)
+    .fetch_optional(pool)
+    .await?;
+    let free_at = pivot.unwrap_or(now) + micros(limit.window);
+    let wait = u64::try_from(free_at - now).unwrap_or(0);
+    // Whole seconds, rounded up: Retry-After has no finer unit.
+    let retry_after = Duration::from_secs(wait.div_ceil(1_000_000).max(1));
+    Err(Error::Throttled { retry_after })
+}
+
+/// Counts one event of `subject`.
+///
+/// # Errors
+/// When the database fails.
+pub async fn record(
+    conn: &mut AnyConnection,
+    bucket: Bucket,
+    subject: &Subject,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO throttle_events (id, bucket, subject, create_time) VALUES (?, ?, ?, ?)",
+    )
+    .bind(new_id())
+    .bind(bucket.as_str())
+    .bind(&subject.0)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Forgets events older than `keep`, which no window reaches any more.
+///
+/// # Errors
+/// When the database fails.
+pub async fn prune(pool: &Pool, keep: Duration, now: i64) -> Result<u64, Error> {
+    let done = sqlx::query("DELETE FROM throttle_events WHERE create_time <= ?")
+        .bind(now - micros(keep))
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(xff: Option<&str>) -> ClientAddress {
+        let mut req = Request::new(());
+        if let Some(v) = xff {
+            req.metadata_mut()
+                .insert("x-forwarded-for", v.parse().unwrap());
+        }
+        ClientAddress::of(&req)
+    }
+
+    #[test]
+    fn the_first_forwarded_hop_is_the_client() {
+        assert_eq!(from(Some("203.0.113.7, 10.0.0.1")).0, "203.0.113.7");
+        assert_eq!(from(Some("203.0.113.7:4711")).0, "203.0.113.7");
+        assert_eq!(from(Some("::ffff:203.0.113.7")).0, "203.0.113.7");
+        // One /64 is one client.
+        assert_eq!(
+            from(Some("2001:db8:1:2:aaaa::1")),
+            from(Some("[2001:db8:1:2:bbbb::2]:443"))
+        );
+        assert_ne!(from(Some("2001:db8:1:2::1")), from(Some("2001:db8:1:3::1")));
+        // Garbage falls back to the peer, here unknown.
+        assert_eq!(from(Some("not an address")).0, "unknown");
+        assert_eq!(from(None).0, "unknown");
+    }
+
+    #[test]
+    fn subjects_are_digests_that_keep_kinds_apart() {
+        let a = Subject::account("1.2.3.4");
+        let b = Subject::address(&ClientAddress("1.2.3.4".into()));
+        assert_ne!(a, b);
+        assert_eq!(a.0.len(), 64);
+        assert!(!a.0.contains("1.2.3.4"));
+    }
+}

@@ -1,0 +1,611 @@
+//! Accounts end to end: password strength, reset, change, deletion, abuse
+//! throttling and every way an access token can be forged or misused,
+//! against SQLite and MariaDB.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use sqlx::Row;
+use support::{Db, TestSystem};
+use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
+use todo_proto::todo::user::v1::{CreateUserRequest, LoginRequest, RequestPasswordResetRequest};
+
+const PASSWORD: &str = "a long enough secret";
+const NEW_PASSWORD: &str = "violet tractor sings at dawn";
+const MAIL_WAIT: Duration = Duration::from_secs(30);
+
+/// The body of an e-mail with quoted-printable soft breaks undone.
+fn decoded(data: &str) -> String {
+    data.replace("=\r\n", "").replace("=3D", "=")
+}
+
+/// The token in the link of an e-mail.
+fn link_token(data: &str) -> String {
+    let data = decoded(data);
+    let start = data.find("token=").expect("no token link in the e-mail") + "token=".len();
+    data[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// The next e-mail whose decoded text contains `needle`, skipping others
+/// (the welcome e-mail of a fresh account, for one).
+async fn mail_containing(sys: &TestSystem, needle: &str) -> String {
+    let deadline = Instant::now() + MAIL_WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mail = sys.smtp.next(left).await;
+        let text = decoded(&mail.data);
+        if text.contains(needle) {
+            return text;
+        }
+    }
+}
+
+fn error_status(body: &Value) -> &str {
+    body["error"]["status"].as_str().unwrap_or_default()
+}
+
+/// Logs in and returns the whole token pair.
+async fn login_pair(sys: &TestSystem, email: &str, password: &str) -> (u16, Value) {
+    sys.call(
+        "POST",
+        "/v1/auth:login",
+        None,
+        Some(json!({"email": email, "password": password})),
+    )
+    .await
+}
+
+async fn refresh(sys: &TestSystem, refresh_token: &Value) -> u16 {
+    sys.call(
+        "POST",
+        "/v1/auth:refresh",
+        None,
+        Some(json!({"refreshToken": refresh_token})),
+    )
+    .await
+    .0
+}
+
+/// Polls until `done` holds, for effects that travel through an outbox.
+async fn eventually<F, Fut>(what: &str, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done().await {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A gRPC client of the user service that claims to come from `client`.
+async fn user_grpc(sys: &TestSystem) -> UserServiceClient<tonic::transport::Channel> {
+    UserServiceClient::connect(format!("http://{}", sys.addr.user))
+        .await
+        .unwrap()
+}
+
+fn from_address<T>(message: T, client: &str) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    req.metadata_mut()
+        .insert("x-forwarded-for", client.parse().unwrap());
+    req
+}
+
+both_databases!(weak_passwords_are_refused_with_the_reason);
+async fn weak_passwords_are_refused_with_the_reason(sys: &TestSystem) {
+    for weak in ["password1234", "qwertyuiop12", "ada.lovelace@example.com"] {
+        let (status, body) = sys
+            .call(
+                "POST",
+                "/v1/users",
+                None,
+                Some(json!({"email": "ada.lovelace@example.com", "password": weak, "displayName": "Ada Lovelace"})),
+            )
+            .await;
+        assert_eq!(
+            (status, error_status(&body)),
+            (400, "INVALID_ARGUMENT"),
+            "{weak}: {body}"
+        );
+        let violation = &body["error"]["details"][0]["fieldViolations"][0];
+        assert_eq!(violation["field"], "password", "{body}");
+        let reason = violation["description"].as_str().unwrap();
+        assert!(
+            reason.starts_with("is too easy to guess: ") && reason.len() > 30,
+            "{reason}"
+        );
+    }
+    // Nothing was written: the address is still free.
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/users",
+            None,
+            Some(json!({"email": "ada.lovelace@example.com", "password": PASSWORD, "displayName": "Ada"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+both_databases!(password_reset_by_email);
+async fn password_reset_by_email(sys: &TestSystem) {
+    sys.signup("hana@example.com").await;
+    let (_, first) = login_pair(sys, "hana@example.com", PASSWORD).await;
+    let (_, second) = login_pair(sys, "hana@example.com", PASSWORD).await;
+
+    // Known and unknown addresses get the very same answer.
+    let ask = |email: &str| {
+        sys.call(
+            "POST",
+            "/v1/auth:requestPasswordReset",
+            None,
+            Some(json!({"email": email})),
+        )
+    };
+    let known = ask("hana@example.com").await;
+    let unknown = ask("nobody@example.com").await;
+    assert_eq!(known, unknown);
+    assert_eq!(known, (200, json!({})));
+
+    let mail = mail_containing(sys, "/reset-password?token=").await;
+    assert!(mail.contains("hana@example.com"));
+    let token = link_token(&mail);
+
+    // A weak new password is refused and leaves the token usable.
+    let reset = |token: &str, password: &str| {
+        sys.call(
+            "POST",
+            "/v1/auth:resetPassword",
+            None,
+            Some(json!({"token": token, "newPassword": password})),
+        )
+    };
+    let (status, body) = reset(&token, "password1234").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["details"][0]["fieldViolations"][0]["field"],
+        "newPassword"
+    );
+    let (status, body) = reset(&token, NEW_PASSWORD).await;
+    assert_eq!((status, &body), (200, &json!({})));
+
+    // Single use.
+    let (status, body) = reset(&token, "another fine passphrase here").await;
+    assert_eq!((status, error_status(&body)), (401, "UNAUTHENTICATED"));
+
+    // Every login of the account has ended; only the new password works.
+    assert_eq!(refresh(sys, &first["refreshToken"]).await, 401);
+    assert_eq!(refresh(sys, &second["refreshToken"]).await, 401);
+    assert_eq!(login_pair(sys, "hana@example.com", PASSWORD).await.0, 401);
+    assert_eq!(
+        login_pair(sys, "hana@example.com", NEW_PASSWORD).await.0,
+        200
+    );
+    mail_containing(sys, "password of your ToDo account was just changed").await;
+
+    // An expired token is refused: age it in the database, not by waiting.
+    assert_eq!(ask("hana@example.com").await.0, 200);
+    let token = link_token(&mail_containing(sys, "/reset-password?token=").await);
+    let mut db = sys.user_db().await;
+    let aged = sqlx::query(
+        "UPDATE email_tokens SET expire_time = expire_time - 1800000001 WHERE purpose = 'reset' AND used_time IS NULL",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(aged.rows_affected(), 1);
+    let (status, _) = reset(&token, "another fine passphrase here").await;
+    assert_eq!(status, 401);
+
+    // Tokens are stored as digests only.
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM email_tokens")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert!(stored.iter().all(|h| h.len() == 64 && *h != token));
+}
+
+both_databases!(changing_the_password_ends_the_other_logins);
+async fn changing_the_password_ends_the_other_logins(sys: &TestSystem) {
+    sys.signup("ivan@example.com").await;
+    let (_, mine) = login_pair(sys, "ivan@example.com", PASSWORD).await;
+    let (_, other) = login_pair(sys, "ivan@example.com", PASSWORD).await;
+    let access = mine["accessToken"].as_str().unwrap();
+    let change = |current: &str, new: &str| {
+        sys.call(
+            "POST",
+            "/v1/users/me:changePassword",
+            Some(access),
+            Some(json!({"currentPassword": current, "newPassword": new})),
+        )
+    };
+
+    let (status, body) = change("not my password", NEW_PASSWORD).await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (403, "PERMISSION_DENIED"),
+        "{body}"
+    );
+    let (status, body) = change(PASSWORD, "password1234").await;
+    assert_eq!(status, 400, "{body}");
+    // Both refusals changed nothing.
+    assert_eq!(refresh(sys, &other["refreshToken"]).await, 200);
+    let (_, other) = login_pair(sys, "ivan@example.com", PASSWORD).await;
+
+    let (status, body) = change(PASSWORD, NEW_PASSWORD).await;
+    assert_eq!((status, &body), (200, &json!({})));
+    assert_eq!(
+        refresh(sys, &other["refreshToken"]).await,
+        401,
+        "another login is revoked"
+    );
+    assert_eq!(
+        refresh(sys, &mine["refreshToken"]).await,
+        200,
+        "the caller's own login stays"
+    );
+    assert_eq!(login_pair(sys, "ivan@example.com", PASSWORD).await.0, 401);
+    assert_eq!(
+        login_pair(sys, "ivan@example.com", NEW_PASSWORD).await.0,
+        200
+    );
+    let alert = mail_containing(sys, "password of your ToDo account was just changed").await;
+    assert!(alert.contains("ivan@example.com"));
+    assert!(!alert.contains(NEW_PASSWORD));
+}
+
+both_databases!(deleting_the_account_erases_it_everywhere);
+async fn deleting_the_account_erases_it_everywhere(sys: &TestSystem) {
+    let (_, _) = sys.signup("jade@example.com").await;
+    let (_, pair) = login_pair(sys, "jade@example.com", PASSWORD).await;
+    let token = pair["accessToken"].as_str().unwrap().to_owned();
+    let (_, bob) = sys.signup("kim@example.com").await;
+    for (who, title) in [(&token, "jade's"), (&bob, "kim's")] {
+        let (status, _) = sys
+            .call(
+                "POST",
+                "/v1/tasks",
+                Some(who),
+                Some(json!({"title": title})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let count = |token: String, path: &'static str, key: &'static str| async move {
+        let (status, body) = sys.call("GET", path, Some(&token), None).await;
+        assert_eq!(status, 200, "{body}");
+        body[key].as_array().map_or(0, Vec::len)
+    };
+    // The welcome notification is there to be erased.
+    eventually("welcome notification", || async {
+        count(token.clone(), "/v1/notifications", "notifications").await == 1
+    })
+    .await;
+
+    let delete = |password: &str| {
+        sys.call(
+            "POST",
+            "/v1/users/me:delete",
+            Some(&token),
+            Some(json!({"password": password})),
+        )
+    };
+    let (status, body) = delete("not my password").await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (403, "PERMISSION_DENIED"),
+        "{body}"
+    );
+    assert_eq!(count(token.clone(), "/v1/tasks", "tasks").await, 1);
+
+    let (status, body) = delete(PASSWORD).await;
+    assert_eq!((status, &body), (200, &json!({})));
+
+    // The account is gone for the user service...
+    assert_eq!(login_pair(sys, "jade@example.com", PASSWORD).await.0, 401);
+    assert_eq!(refresh(sys, &pair["refreshToken"]).await, 401);
+    let (status, _) = sys.call("GET", "/v1/users/me", Some(&token), None).await;
+    assert_eq!(status, 404);
+    let (status, _) = delete(PASSWORD).await;
+    assert_eq!(status, 404);
+    // ...and its tasks and notifications for the others. The old access
+    // token is still accepted there until it expires, and sees nothing.
+    eventually("tasks erased", || async {
+        count(token.clone(), "/v1/tasks", "tasks").await == 0
+    })
+    .await;
+    eventually("notifications erased", || async {
+        count(token.clone(), "/v1/notifications", "notifications").await == 0
+    })
+    .await;
+    // Nothing of another user went with it.
+    assert_eq!(count(bob.clone(), "/v1/tasks", "tasks").await, 1);
+    // A second erasure pass waits for the old access tokens to expire.
+    let mut db = sys.user_db().await;
+    let later: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE kind IN ('task.EraseUserTasks', 'notify.EraseUserData') AND attempts = 0",
+    )
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(later, 2);
+    let left: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE email_key = 'jade@example.com'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    assert_eq!(left, 0);
+}
+
+both_databases!(failed_logins_are_throttled_per_account_and_per_address);
+async fn failed_logins_are_throttled_per_account_and_per_address(sys: &TestSystem) {
+    sys.signup("lena@example.com").await;
+    sys.signup("milo@example.com").await;
+    for _ in 0..10 {
+        let (status, _) = login_pair(sys, "lena@example.com", "wrong password!!").await;
+        assert_eq!(status, 401);
+    }
+    // Past the limit even the right password is refused, with a hint.
+    let resp = sys
+        .http
+        .post(sys.url("/v1/auth:login"))
+        .json(&json!({"email": "lena@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 429);
+    let retry: u64 = resp.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(error_status(&body), "RESOURCE_EXHAUSTED");
+
+    // The account is throttled from any address...
+    let mut grpc = user_grpc(sys).await;
+    let login = |email: &str, password: &str| LoginRequest {
+        email: email.into(),
+        password: password.into(),
+    };
+    let err = grpc
+        .login(from_address(
+            login("lena@example.com", PASSWORD),
+            "203.0.113.9",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    // ...and the address for any account (the edge is one address to the
+    // service until it forwards the client's).
+    let (status, _) = login_pair(sys, "milo@example.com", PASSWORD).await;
+    assert_eq!(status, 429);
+    // Another account from another address is not affected.
+    let ok = grpc
+        .login(from_address(
+            login("milo@example.com", PASSWORD),
+            "198.51.100.7",
+        ))
+        .await;
+    assert!(ok.is_ok(), "{ok:?}");
+
+    // Once the window has passed (aged in the database, not slept), the
+    // right password works again.
+    let mut db = sys.user_db().await;
+    sqlx::query("UPDATE throttle_events SET create_time = create_time - 900000001")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(login_pair(sys, "lena@example.com", PASSWORD).await.0, 200);
+}
+
+both_databases!(registrations_and_reset_requests_are_throttled_per_address);
+async fn registrations_and_reset_requests_are_throttled_per_address(sys: &TestSystem) {
+    let mut grpc = user_grpc(sys).await;
+    // Invalid attempts count too, and cost nothing to make.
+    for _ in 0..20 {
+        let bad = CreateUserRequest {
+            email: "not an address".into(),
+            ..CreateUserRequest::default()
+        };
+        let err = grpc
+            .create_user(from_address(bad, "192.0.2.50"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    }
+    let good = CreateUserRequest {
+        email: "nina@example.com".into(),
+        password: PASSWORD.into(),
+        display_name: "Nina".into(),
+    };
+    let err = grpc
+        .create_user(from_address(good.clone(), "192.0.2.50"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        grpc.create_user(from_address(good, "192.0.2.51"))
+            .await
+            .is_ok()
+    );
+
+    for i in 0..10 {
+        let ask = RequestPasswordResetRequest {
+            email: format!("someone{i}@example.com"),
+        };
+        grpc.request_password_reset(from_address(ask, "192.0.2.60"))
+            .await
+            .unwrap();
+    }
+    let ask = RequestPasswordResetRequest {
+        email: "nina@example.com".into(),
+    };
+    let err = grpc
+        .request_password_reset(from_address(ask.clone(), "192.0.2.60"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        grpc.request_password_reset(from_address(ask, "192.0.2.61"))
+            .await
+            .is_ok()
+    );
+}
+
+/// An Ed25519 key of the test's own, known to no service.
+const FOREIGN_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIGoxf87Y71Qf8beD/E41FhLZBDQ1jr27aW23hS9reP/K
+-----END PRIVATE KEY-----
+";
+
+fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> String {
+    jsonwebtoken::encode(header, claims, key).unwrap()
+}
+
+fn header(alg: Algorithm, kid: &str, typ: Option<&str>) -> Header {
+    let mut h = Header::new(alg);
+    h.kid = Some(kid.to_owned());
+    h.typ = typ.map(str::to_owned);
+    h
+}
+
+both_databases!(forged_and_misused_access_tokens_are_refused);
+async fn forged_and_misused_access_tokens_are_refused(sys: &TestSystem) {
+    let (user_id, _) = sys.signup("olga@example.com").await;
+    let (_, pair) = login_pair(sys, "olga@example.com", PASSWORD).await;
+    let mut db = sys.user_db().await;
+    let row = sqlx::query("SELECT kid, private_pem, public_x FROM signing_keys")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let kid: String = row.get("kid");
+    let real = EncodingKey::from_ed_pem(row.get::<String, _>("private_pem").as_bytes()).unwrap();
+    let public = URL_SAFE_NO_PAD
+        .decode(row.get::<String, _>("public_x"))
+        .unwrap();
+    let foreign = EncodingKey::from_ed_pem(FOREIGN_KEY.as_bytes()).unwrap();
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let claims = |change: &dyn Fn(&mut Value)| {
+        let mut c = json!({
+            "iss": "todo-user", "aud": "todo", "sub": user_id,
+            "iat": now, "nbf": now, "exp": now + 600, "jti": uuid::Uuid::now_v7().to_string(),
+        });
+        change(&mut c);
+        c
+    };
+    let good = claims(&|_| {});
+    let at = Some("at+jwt");
+
+    // The control: a token made here the way the service makes them passes,
+    // so each refusal below is for the one thing that differs.
+    let control = sign(&header(Algorithm::EdDSA, &kid, at), &good, &real);
+    for path in ["/v1/users/me", "/v1/tasks"] {
+        let (status, body) = sys.call("GET", path, Some(&control), None).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+
+    let unsigned = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "none", "typ": "at+jwt", "kid": kid}).to_string()),
+        URL_SAFE_NO_PAD.encode(good.to_string())
+    );
+    let variants = [
+        ("alg none", unsigned),
+        (
+            "HS256 keyed with the public key",
+            sign(
+                &header(Algorithm::HS256, &kid, at),
+                &good,
+                &EncodingKey::from_secret(&public),
+            ),
+        ),
+        (
+            "wrong signature",
+            sign(&header(Algorithm::EdDSA, &kid, at), &good, &foreign),
+        ),
+        (
+            "unknown kid",
+            sign(
+                &header(Algorithm::EdDSA, "not-a-known-kid", at),
+                &good,
+                &foreign,
+            ),
+        ),
+        (
+            "expired",
+            sign(
+                &header(Algorithm::EdDSA, &kid, at),
+                &claims(&|c| {
+                    c["iat"] = json!(now - 1000);
+                    c["nbf"] = json!(now - 1000);
+                    c["exp"] = json!(now - 100);
+                }),
+                &real,
+            ),
+        ),
+        (
+            "nbf in the future",
+            sign(
+                &header(Algorithm::EdDSA, &kid, at),
+                &claims(&|c| c["nbf"] = json!(now + 300)),
+                &real,
+            ),
+        ),
+        (
+            "wrong iss",
+            sign(
+                &header(Algorithm::EdDSA, &kid, at),
+                &claims(&|c| c["iss"] = json!("evil")),
+                &real,
+            ),
+        ),
+        (
+            "wrong aud",
+            sign(
+                &header(Algorithm::EdDSA, &kid, at),
+                &claims(&|c| c["aud"] = json!("other")),
+                &real,
+            ),
+        ),
+        (
+            "missing typ",
+            sign(&header(Algorithm::EdDSA, &kid, None), &good, &real),
+        ),
+        (
+            "typ JWT",
+            sign(&header(Algorithm::EdDSA, &kid, Some("JWT")), &good, &real),
+        ),
+        (
+            "refresh token as access token",
+            pair["refreshToken"].as_str().unwrap().to_owned(),
+        ),
+    ];
+    for (what, token) in &variants {
+        for path in ["/v1/users/me", "/v1/tasks", "/v1/notifications"] {
+            let (status, body) = sys.call("GET", path, Some(token), None).await;
+            assert_eq!(
+                (status, error_status(&body)),
+                (401, "UNAUTHENTICATED"),
+                "{what} at {path}: {body}"
+            );
+        }
+    }
+}

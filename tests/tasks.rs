@@ -1,0 +1,625 @@
+//! The task API end to end: replace versus patch, conditional writes,
+//! idempotent creates, paging, isolation and reminders, against SQLite and
+//! MariaDB.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::{Db, TestSystem};
+
+/// Sends a request with extra headers; returns status, headers and body.
+async fn send(
+    sys: &TestSystem,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = sys
+        .http
+        .request(method.parse().unwrap(), sys.url(path))
+        .bearer_auth(token);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
+}
+
+async fn create(sys: &TestSystem, token: &str, task: Value) -> Value {
+    let (status, task) = sys.call("POST", "/v1/tasks", Some(token), Some(task)).await;
+    assert_eq!(status, 200, "{task}");
+    task
+}
+
+fn titles(page: &Value) -> Vec<String> {
+    page["tasks"].as_array().map_or_else(Vec::new, |a| {
+        a.iter()
+            .map(|t| t["title"].as_str().unwrap().to_owned())
+            .collect()
+    })
+}
+
+fn rfc3339_in(seconds: i64) -> String {
+    let t = std::time::SystemTime::now() + Duration::from_secs(u64::try_from(seconds).unwrap());
+    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let days = i64::try_from(secs / 86_400).unwrap();
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+both_databases!(put_replaces_and_patch_changes_only_what_it_names);
+async fn put_replaces_and_patch_changes_only_what_it_names(sys: &TestSystem) {
+    let (_, token) = sys.signup("pat@example.com").await;
+    let task = create(
+        sys,
+        &token,
+        json!({"title": "Plan", "description": "details", "labels": ["a"], "priority": "HIGH", "dueTime": "2031-01-01T00:00:00Z"}),
+    )
+    .await;
+    let path = format!("/v1/tasks/{}", task["id"].as_str().unwrap());
+
+    // PATCH with a partial body: only `done` changes.
+    let (status, _, patched) = send(
+        sys,
+        "PATCH",
+        &path,
+        &token,
+        Some(json!({"done": true})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["done"], true);
+    assert!(patched["completeTime"].is_string());
+    for field in [
+        "title",
+        "description",
+        "labels",
+        "priority",
+        "dueTime",
+        "createTime",
+    ] {
+        assert_eq!(
+            patched[field], task[field],
+            "{field} must survive a PATCH that did not name it"
+        );
+    }
+    assert_ne!(patched["etag"], task["etag"]);
+
+    // Output-only fields sent back are ignored, not stored.
+    let (status, _, echoed) = send(
+        sys,
+        "PATCH",
+        &path,
+        &token,
+        Some(json!({"title": "Plan B", "etag": "forged", "createTime": "2000-01-01T00:00:00Z"})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{echoed}");
+    assert_eq!(
+        (echoed["title"].as_str(), &echoed["createTime"]),
+        (Some("Plan B"), &task["createTime"])
+    );
+
+    // With updateMask, a named field absent from the body is cleared.
+    let (status, _, masked) = send(
+        sys,
+        "PATCH",
+        &format!("{path}?updateMask=description,dueTime"),
+        &token,
+        Some(json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{masked}");
+    assert_eq!(masked["description"], "");
+    assert!(masked.get("dueTime").is_none_or(Value::is_null), "{masked}");
+    assert_eq!(masked["title"], "Plan B");
+    assert_eq!(masked["labels"], json!(["a"]));
+
+    // Un-doing clears the completion time.
+    let (_, _, undone) = send(
+        sys,
+        "PATCH",
+        &path,
+        &token,
+        Some(json!({"done": false})),
+        &[],
+    )
+    .await;
+    assert_eq!(undone["done"], false);
+    assert!(undone.get("completeTime").is_none_or(Value::is_null));
+
+    // PUT replaces: what it leaves out goes back to the default.
+    let (status, _, replaced) = send(
+        sys,
+        "PUT",
+        &path,
+        &token,
+        Some(json!({"title": "Fresh"})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(replaced["title"], "Fresh");
+    assert_eq!(replaced["labels"], json!([]));
+    assert_eq!(replaced["priority"], "PRIORITY_UNSPECIFIED");
+    assert_eq!(replaced["createTime"], task["createTime"]);
+
+    // Invalid changes are refused and change nothing.
+    let (status, _, body) =
+        send(sys, "PATCH", &path, &token, Some(json!({"title": ""})), &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = send(
+        sys,
+        "PATCH",
+        &format!("{path}?updateMask=ownerId"),
+        &token,
+        Some(json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, now) = sys.call("GET", &path, Some(&token), None).await;
+    assert_eq!(now, replaced);
+}
+
+both_databases!(stale_if_match_is_412_and_changes_nothing);
+async fn stale_if_match_is_412_and_changes_nothing(sys: &TestSystem) {
+    let (_, token) = sys.signup("ian@example.com").await;
+    let task = create(sys, &token, json!({"title": "v1"})).await;
+    let path = format!("/v1/tasks/{}", task["id"].as_str().unwrap());
+    let (status, headers, _) = send(sys, "GET", &path, &token, None, &[]).await;
+    assert_eq!(status, 200);
+    let etag = headers["etag"].to_str().unwrap().to_owned();
+    assert_eq!(etag, format!("\"{}\"", task["etag"].as_str().unwrap()));
+
+    let (status, _, v2) = send(
+        sys,
+        "PATCH",
+        &path,
+        &token,
+        Some(json!({"title": "v2"})),
+        &[("if-match", &etag)],
+    )
+    .await;
+    assert_eq!(status, 200, "{v2}");
+    // The old etag is stale now, for every kind of write.
+    for (method, body) in [
+        ("PATCH", Some(json!({"title": "v3"}))),
+        ("PUT", Some(json!({"title": "v3"}))),
+        ("DELETE", None),
+    ] {
+        let (status, _, err) = send(sys, method, &path, &token, body, &[("if-match", &etag)]).await;
+        assert_eq!(status, 412, "{method}: {err}");
+        assert_eq!(err["error"]["status"], "FAILED_PRECONDITION");
+    }
+    let (_, now) = sys.call("GET", &path, Some(&token), None).await;
+    assert_eq!(now, v2);
+    let current = format!("\"{}\"", v2["etag"].as_str().unwrap());
+    let (status, _, _) = send(
+        sys,
+        "DELETE",
+        &path,
+        &token,
+        None,
+        &[("if-match", &current)],
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+both_databases!(concurrent_patches_keep_each_others_fields);
+async fn concurrent_patches_keep_each_others_fields(sys: &TestSystem) {
+    let (_, token) = sys.signup("cody@example.com").await;
+    let task = create(sys, &token, json!({"title": "t"})).await;
+    let path = format!("/v1/tasks/{}", task["id"].as_str().unwrap());
+    let a = send(
+        sys,
+        "PATCH",
+        &path,
+        &token,
+        Some(json!({"description": "from a"})),
+        &[],
+    );
+    let b = send(
+        sys,
+        "PATCH",
+        &path,
+        &token,
+        Some(json!({"priority": "URGENT"})),
+        &[],
+    );
+    let c = send(
+        sys,
+        "PATCH",
+        &path,
+        &token,
+        Some(json!({"labels": ["c"]})),
+        &[],
+    );
+    let (ra, rb, rc) = tokio::join!(a, b, c);
+    assert_eq!((ra.0, rb.0, rc.0), (200, 200, 200));
+    let (_, now) = sys.call("GET", &path, Some(&token), None).await;
+    assert_eq!(
+        (&now["description"], &now["priority"], &now["labels"]),
+        (&json!("from a"), &json!("URGENT"), &json!(["c"]))
+    );
+}
+
+both_databases!(idempotency_key_makes_a_retry_return_the_same_task);
+async fn idempotency_key_makes_a_retry_return_the_same_task(sys: &TestSystem) {
+    let (_, token) = sys.signup("ida@example.com").await;
+    let body = json!({"title": "once"});
+    let key = [("idempotency-key", "create-1")];
+    let (s1, _, first) = send(sys, "POST", "/v1/tasks", &token, Some(body.clone()), &key).await;
+    let (s2, _, second) = send(sys, "POST", "/v1/tasks", &token, Some(body.clone()), &key).await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(first["id"], second["id"]);
+    let (status, _, err) = send(
+        sys,
+        "POST",
+        "/v1/tasks",
+        &token,
+        Some(json!({"title": "other"})),
+        &key,
+    )
+    .await;
+    assert_eq!(status, 409, "same key, different request: {err}");
+
+    // Concurrent requests with one key make one task.
+    let key = [("idempotency-key", "create-2")];
+    let racers: Vec<_> = (0..6)
+        .map(|_| {
+            send(
+                sys,
+                "POST",
+                "/v1/tasks",
+                &token,
+                Some(json!({"title": "race"})),
+                &key,
+            )
+        })
+        .collect();
+    let results = futures::future::join_all(racers).await;
+    let ids: std::collections::BTreeSet<_> = results
+        .iter()
+        .map(|(s, _, t)| {
+            assert_eq!(*s, 200, "{t}");
+            t["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1);
+    let (_, list) = sys
+        .call("GET", "/v1/tasks?q=race", Some(&token), None)
+        .await;
+    assert_eq!(titles(&list), ["race"]);
+
+    // Another user's identical key is theirs alone.
+    let (_, other) = sys.signup("ivy@example.com").await;
+    let (_, _, theirs) = send(
+        sys,
+        "POST",
+        "/v1/tasks",
+        &other,
+        Some(json!({"title": "once"})),
+        &[("idempotency-key", "create-1")],
+    )
+    .await;
+    assert_ne!(theirs["id"], first["id"]);
+}
+
+both_databases!(paging_sees_every_task_once_while_tasks_are_added);
+async fn paging_sees_every_task_once_while_tasks_are_added(sys: &TestSystem) {
+    let (_, token) = sys.signup("page@example.com").await;
+    let mut expected = Vec::new();
+    for i in 0..23 {
+        let priority = ["LOW", "MEDIUM", "HIGH"][i % 3];
+        let due = if i % 4 == 0 {
+            Value::Null
+        } else {
+            json!(format!("2030-01-{:02}T00:00:00Z", 28 - i))
+        };
+        create(
+            sys,
+            &token,
+            json!({"title": format!("t{i:02}"), "priority": priority, "dueTime": due}),
+        )
+        .await;
+        expected.push(format!("t{i:02}"));
+    }
+    for order in [
+        "createTime",
+        "createTime desc",
+        "dueTime",
+        "dueTime desc",
+        "priority desc",
+        "updateTime desc",
+    ] {
+        let mut seen = Vec::new();
+        let mut page_token = String::new();
+        let mut pages = 0;
+        loop {
+            let path = format!(
+                "/v1/tasks?pageSize=5&orderBy={}&pageToken={page_token}",
+                order.replace(' ', "%20")
+            );
+            let (status, page) = sys.call("GET", &path, Some(&token), None).await;
+            assert_eq!(status, 200, "{order}: {page}");
+            seen.extend(titles(&page).into_iter().filter(|t| t.starts_with('t')));
+            // A task created mid-way must not make a pre-existing one repeat or vanish.
+            create(
+                sys,
+                &token,
+                json!({"title": format!("new {order} {pages}")}),
+            )
+            .await;
+            pages += 1;
+            page_token = page["nextPageToken"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if page_token.is_empty() {
+                break;
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        assert_eq!(sorted, expected, "{order}: every task exactly once");
+        if order == "priority desc" {
+            assert!(
+                seen[..7]
+                    .iter()
+                    .all(|t| t[1..].parse::<usize>().unwrap() % 3 == 2),
+                "HIGH first: {seen:?}"
+            );
+        }
+        if order == "dueTime" {
+            let undated: Vec<_> = seen.iter().rev().take(6).collect();
+            assert!(
+                undated
+                    .iter()
+                    .all(|t| t[1..].parse::<usize>().unwrap() % 4 == 0),
+                "undated last: {seen:?}"
+            );
+        }
+    }
+
+    // A token is bound to its caller and its query.
+    let (_, page) = sys
+        .call("GET", "/v1/tasks?pageSize=2", Some(&token), None)
+        .await;
+    let page_token = page["nextPageToken"].as_str().unwrap();
+    let (status, _) = sys
+        .call(
+            "GET",
+            &format!("/v1/tasks?pageSize=2&orderBy=priority%20desc&pageToken={page_token}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, _) = sys
+        .call(
+            "GET",
+            &format!("/v1/tasks?pageSize=2&done=true&pageToken={page_token}"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (_, other) = sys.signup("other@example.com").await;
+    let (status, body) = sys
+        .call(
+            "GET",
+            &format!("/v1/tasks?pageSize=2&pageToken={page_token}"),
+            Some(&other),
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+both_databases!(another_user_gets_404_on_every_route);
+async fn another_user_gets_404_on_every_route(sys: &TestSystem) {
+    let (_, alice) = sys.signup("a2@example.com").await;
+    let (_, bob) = sys.signup("b2@example.com").await;
+    let task = create(sys, &alice, json!({"title": "mine"})).await;
+    let path = format!("/v1/tasks/{}", task["id"].as_str().unwrap());
+    for (method, body) in [
+        ("GET", None),
+        ("PUT", Some(json!({"title": "stolen"}))),
+        ("PATCH", Some(json!({"title": "stolen"}))),
+        ("DELETE", None),
+    ] {
+        let (status, _, err) = send(sys, method, &path, &bob, body, &[]).await;
+        assert_eq!(
+            (status, err["error"]["message"].as_str()),
+            (404, Some("task not found")),
+            "{method}"
+        );
+    }
+    let (_, list) = sys.call("GET", "/v1/tasks", Some(&bob), None).await;
+    assert!(titles(&list).is_empty());
+    let (_, still) = sys.call("GET", &path, Some(&alice), None).await;
+    assert_eq!(still, task);
+}
+
+both_databases!(limits_are_enforced_and_write_nothing);
+async fn limits_are_enforced_and_write_nothing(sys: &TestSystem) {
+    let (_, token) = sys.signup("lim@example.com").await;
+    let labels: Vec<String> = (0..21).map(|i| format!("l{i}")).collect();
+    let cases = [
+        (json!({"title": "x".repeat(501)}), "task.title"),
+        (
+            json!({"title": "x", "description": "d".repeat(10_001)}),
+            "task.description",
+        ),
+        (json!({"title": "x", "labels": labels}), "task.labels"),
+        (
+            json!({"title": "x", "labels": ["y".repeat(51)]}),
+            "task.labels",
+        ),
+        (
+            json!({"title": "x", "remindTime": "2001-01-01T00:00:00Z"}),
+            "task.remindTime",
+        ),
+    ];
+    for (body, field) in cases {
+        let (status, err) = sys
+            .call("POST", "/v1/tasks", Some(&token), Some(body))
+            .await;
+        assert_eq!(status, 400, "{err}");
+        assert_eq!(
+            err["error"]["details"][0]["fieldViolations"][0]["field"], field,
+            "{err}"
+        );
+    }
+    for query in [
+        "pageSize=-1",
+        "orderBy=title",
+        "dueBefore=yesterday",
+        "pageToken=abc.def",
+    ] {
+        let (status, err) = sys
+            .call("GET", &format!("/v1/tasks?{query}"), Some(&token), None)
+            .await;
+        assert_eq!(status, 400, "{query}: {err}");
+    }
+    let (status, page) = sys
+        .call("GET", "/v1/tasks?pageSize=5000", Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "a page size over the cap is capped: {page}");
+    assert!(titles(&page).is_empty(), "nothing was written");
+}
+
+/// The next e-mail whose subject contains `needle`, skipping others.
+async fn mail_with_subject(sys: &TestSystem, needle: &str) -> support::smtp::Received {
+    loop {
+        let mail = sys.smtp.next(Duration::from_secs(30)).await;
+        if mail
+            .data
+            .lines()
+            .any(|l| l.starts_with("Subject:") && l.contains(needle))
+        {
+            return mail;
+        }
+    }
+}
+
+both_databases!(reminders_fire_once_and_moved_or_cancelled_ones_do_not);
+async fn reminders_fire_once_and_moved_or_cancelled_ones_do_not(sys: &TestSystem) {
+    let (_, token) = sys.signup("rem@example.com").await;
+    let welcome = mail_with_subject(sys, "Welcome").await;
+    let data = welcome.data.replace("=\r\n", "").replace("=3D", "=");
+    let start = data.find("token=").unwrap() + 6;
+    let verify: String = data[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/auth:verifyEmail",
+            None,
+            Some(json!({"token": verify})),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // Moved, then cancelled by deletion: must never fire.
+    let moved = create(
+        sys,
+        &token,
+        json!({"title": "moved away", "remindTime": rfc3339_in(2)}),
+    )
+    .await;
+    let path = format!("/v1/tasks/{}", moved["id"].as_str().unwrap());
+    let (status, _, _) = send(
+        sys,
+        "PATCH",
+        &path,
+        &token,
+        Some(json!({"remindTime": rfc3339_in(3)})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, _) = send(sys, "DELETE", &path, &token, None, &[]).await;
+    assert_eq!(status, 200);
+    // Completed before its time: must never fire.
+    let done = create(
+        sys,
+        &token,
+        json!({"title": "done early", "remindTime": rfc3339_in(2)}),
+    )
+    .await;
+    let done_path = format!("/v1/tasks/{}", done["id"].as_str().unwrap());
+    let (status, _, _) = send(
+        sys,
+        "PATCH",
+        &done_path,
+        &token,
+        Some(json!({"done": true})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 200);
+    // This one fires, after the times of the two above.
+    create(
+        sys,
+        &token,
+        json!({"title": "call mum", "remindTime": rfc3339_in(4)}),
+    )
+    .await;
+
+    let mail = mail_with_subject(sys, "Reminder").await;
+    assert!(
+        mail.data.contains("Subject: Reminder: call mum"),
+        "the first reminder must be the live one: {}",
+        mail.data
+    );
+    let (_, inbox) = sys
+        .call("GET", "/v1/notifications", Some(&token), None)
+        .await;
+    let reminders: Vec<_> = inbox["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "REMINDER")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{inbox}");
+    assert_eq!(reminders[0]["title"], "Reminder: call mum");
+}
