@@ -31,6 +31,18 @@ struct StubTasks {
     entered: mpsc::UnboundedSender<()>,
     /// A `held` request answers once it gets a permit.
     release: Arc<Semaphore>,
+    /// A `hang` request's `grpc-timeout`, when it arrives, and `None` when
+    /// its handler is dropped (the call was cancelled).
+    hung: mpsc::UnboundedSender<Option<String>>,
+}
+
+/// Reports through its sender when dropped.
+struct OnDrop(mpsc::UnboundedSender<Option<String>>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(None);
+    }
 }
 
 fn metadata_labels(metadata: &tonic::metadata::MetadataMap) -> Vec<String> {
@@ -107,10 +119,19 @@ impl TaskService for StubTasks {
         &self,
         request: tonic::Request<GetTaskRequest>,
     ) -> Result<tonic::Response<Task>, Status> {
+        let budget = request
+            .metadata()
+            .get("grpc-timeout")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         match request.into_inner().id.as_str() {
             "missing" => Err(Status::not_found("task not found")),
             "boom" => Err(Status::internal("INSERT failed at /srv/task/db.rs:12")),
-            "hang" => std::future::pending().await,
+            "hang" => {
+                let _ = self.hung.send(budget);
+                let _cancelled = OnDrop(self.hung.clone());
+                std::future::pending().await
+            }
             "held" => {
                 let _ = self.entered.send(());
                 let _permit = self.release.acquire().await;
@@ -192,6 +213,8 @@ struct Fixture {
     entered: mpsc::UnboundedReceiver<()>,
     /// Add a permit to let one `held` request answer.
     release: Arc<Semaphore>,
+    /// What the upstream saw of `hang` requests.
+    hung: mpsc::UnboundedReceiver<Option<String>>,
 }
 
 impl Drop for Fixture {
@@ -214,9 +237,11 @@ async fn fixture_with(adjust: impl FnOnce(&mut EdgeConfig)) -> Fixture {
     let stop = CancellationToken::new();
     let (entered_tx, entered) = mpsc::unbounded_channel();
     let release = Arc::new(Semaphore::new(0));
+    let (hung_tx, hung) = mpsc::unbounded_channel();
     let stub = StubTasks {
         entered: entered_tx,
         release: Arc::clone(&release),
+        hung: hung_tx,
     };
     let routes = tonic::service::Routes::new(TaskServiceServer::new(stub));
     tokio::spawn(todo_common::grpc::serve(
@@ -232,6 +257,7 @@ async fn fixture_with(adjust: impl FnOnce(&mut EdgeConfig)) -> Fixture {
         stop,
         entered,
         release,
+        hung,
     }
 }
 
@@ -479,11 +505,38 @@ async fn an_unreachable_upstream_is_503_without_detail() {
 }
 
 #[tokio::test]
-async fn a_hanging_upstream_is_504() {
-    let fixture = fixture(Duration::from_millis(200)).await;
+async fn a_hanging_upstream_is_504_and_its_work_is_cancelled() {
+    let mut fixture = fixture(Duration::from_millis(200)).await;
     let reply = call(&fixture, request(Method::GET, "/v1/tasks/hang", "")).await;
     assert_eq!(reply.status, StatusCode::GATEWAY_TIMEOUT);
     assert_eq!(reply.body["error"]["status"], "DEADLINE_EXCEEDED");
+    // The upstream was told the budget, and its handler was dropped once
+    // the edge gave up, so it does no work nobody waits for.
+    let budget = fixture
+        .hung
+        .recv()
+        .await
+        .unwrap()
+        .expect("grpc-timeout was sent");
+    let (value, unit) = budget.split_at(budget.len() - 1);
+    let value: u64 = value.parse().unwrap();
+    let sent = match unit {
+        "n" => Duration::from_nanos(value),
+        "u" => Duration::from_micros(value),
+        "m" => Duration::from_millis(value),
+        "S" => Duration::from_secs(value),
+        other => panic!("unexpected grpc-timeout unit {other}"),
+    };
+    assert!(
+        !sent.is_zero() && sent <= Duration::from_millis(200),
+        "{budget}"
+    );
+    let cancelled = tokio::time::timeout(Duration::from_secs(5), fixture.hung.recv()).await;
+    assert_eq!(
+        cancelled.unwrap(),
+        Some(None),
+        "the upstream handler was not cancelled"
+    );
 }
 
 #[tokio::test]

@@ -82,6 +82,8 @@ impl JwksSource for UserServiceClient<tonic::transport::Channel> {
 /// How often the key set may be fetched because of an unknown `kid`, so a
 /// flood of forged tokens cannot turn into a flood of key fetches.
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
+/// How long a fetched key set is trusted before it is fetched again.
+const KEY_MAX_AGE: Duration = Duration::from_secs(300);
 /// How soon an empty cache may be filled again after a failed fetch.
 const EMPTY_RETRY_INTERVAL: Duration = Duration::from_millis(500);
 
@@ -97,6 +99,8 @@ pub struct TokenVerifier {
     source: Arc<dyn JwksSource>,
     cache: Arc<RwLock<KeyCache>>,
     validation: Arc<Validation>,
+    max_age: Duration,
+    min_refresh: Duration,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -117,6 +121,8 @@ impl TokenVerifier {
             source,
             cache: Arc::default(),
             validation: Arc::new(validation),
+            max_age: KEY_MAX_AGE,
+            min_refresh: MIN_REFRESH_INTERVAL,
         }
     }
 
@@ -172,26 +178,33 @@ impl TokenVerifier {
     async fn key(&self, kid: &str) -> Result<Option<DecodingKey>, Status> {
         {
             let cache = self.cache.read().await;
-            if let Some(k) = cache.keys.get(kid) {
-                return Ok(Some(k.clone()));
-            }
-            if !refresh_due(&cache) {
-                return Ok(None);
+            match cache.keys.get(kid) {
+                Some(k) if !stale(&cache, self.max_age) => return Ok(Some(k.clone())),
+                None if !refresh_due(&cache, self.min_refresh) => return Ok(None),
+                _ => {}
             }
         }
         let mut cache = self.cache.write().await;
         // Another task may have refreshed while this one waited.
-        if let Some(k) = cache.keys.get(kid) {
-            return Ok(Some(k.clone()));
-        }
-        if !refresh_due(&cache) {
-            return Ok(None);
+        match cache.keys.get(kid) {
+            Some(k) if !stale(&cache, self.max_age) => return Ok(Some(k.clone())),
+            None if !refresh_due(&cache, self.min_refresh) => return Ok(None),
+            _ => {}
         }
         cache.fetched_at = Some(Instant::now());
-        let jwks = self.source.fetch().await.map_err(|e| {
-            tracing::warn!(code = ?e.code(), "cannot fetch token verification keys");
-            Status::unavailable("token verification keys are unavailable")
-        })?;
+        let jwks = match self.source.fetch().await {
+            Ok(jwks) => jwks,
+            Err(e) => {
+                tracing::warn!(code = ?e.code(), "cannot fetch token verification keys");
+                // Known keys stay usable while the user service is away.
+                return match cache.keys.get(kid) {
+                    Some(k) => Ok(Some(k.clone())),
+                    None => Err(Status::unavailable(
+                        "token verification keys are unavailable",
+                    )),
+                };
+            }
+        };
         cache.keys = jwks
             .keys
             .iter()
@@ -206,11 +219,18 @@ impl TokenVerifier {
     }
 }
 
-fn refresh_due(cache: &KeyCache) -> bool {
+/// Whether the cached key set is old enough to fetch again even for a
+/// known `kid`, so that a key removed from the user service stops
+/// verifying tokens everywhere within this long.
+fn stale(cache: &KeyCache, max_age: Duration) -> bool {
+    cache.fetched_at.is_none_or(|t| t.elapsed() >= max_age)
+}
+
+fn refresh_due(cache: &KeyCache, min_refresh: Duration) -> bool {
     let wait = if cache.keys.is_empty() {
-        EMPTY_RETRY_INTERVAL
+        EMPTY_RETRY_INTERVAL.min(min_refresh)
     } else {
-        MIN_REFRESH_INTERVAL
+        min_refresh
     };
     cache.fetched_at.is_none_or(|t| t.elapsed() >= wait)
 }
@@ -317,3 +337,129 @@ pub type ServiceChannel = tonic::service::interceptor::InterceptedService<
     tonic::transport::Channel,
     AttachServiceCredential,
 >;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ed25519_dalek::SigningKey;
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    use jsonwebtoken::{EncodingKey, Header};
+    use todo_proto::todo::user::v1::Jwk;
+
+    use super::*;
+
+    /// A key set that the test can change, counting fetches.
+    #[derive(Default)]
+    struct Keys {
+        jwks: Mutex<Jwks>,
+        fetches: Mutex<usize>,
+    }
+
+    #[tonic::async_trait]
+    impl JwksSource for Keys {
+        async fn fetch(&self) -> Result<Jwks, Status> {
+            *self.fetches.lock().unwrap() += 1;
+            Ok(self.jwks.lock().unwrap().clone())
+        }
+    }
+
+    fn jwk(key: &SigningKey, kid: &str) -> Jwk {
+        Jwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
+            kid: kid.into(),
+            alg: "EdDSA".into(),
+            r#use: "sig".into(),
+        }
+    }
+
+    fn token(key: &SigningKey, kid: &str) -> String {
+        let now = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap();
+        let claims = AccessClaims {
+            iss: "i".into(),
+            aud: "a".into(),
+            sub: "user".into(),
+            iat: now,
+            nbf: now,
+            exp: now + 60,
+            jti: "j".into(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.into());
+        header.typ = Some(ACCESS_TOKEN_TYPE.into());
+        let der = key.to_pkcs8_der().unwrap();
+        jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes())).unwrap()
+    }
+
+    fn verifier(keys: &Arc<Keys>, max_age: Duration) -> TokenVerifier {
+        let settings = TokenSettings {
+            issuer: "i".into(),
+            audience: "a".into(),
+        };
+        let mut v = TokenVerifier::new(&settings, keys.clone());
+        v.max_age = max_age;
+        v.min_refresh = max_age.min(MIN_REFRESH_INTERVAL);
+        v
+    }
+
+    #[tokio::test]
+    async fn a_rotated_in_key_verifies_and_a_removed_key_stops_verifying() {
+        let old = SigningKey::from_bytes(&[1; 32]);
+        let new = SigningKey::from_bytes(&[2; 32]);
+        let keys = Arc::new(Keys::default());
+        *keys.jwks.lock().unwrap() = Jwks {
+            keys: vec![jwk(&old, "old")],
+        };
+        // Zero intervals: every verification looks at the current key set.
+        let v = verifier(&keys, Duration::ZERO);
+        assert!(v.verify(&token(&old, "old")).await.is_ok());
+
+        // Rotation: both published; tokens of either verify.
+        *keys.jwks.lock().unwrap() = Jwks {
+            keys: vec![jwk(&old, "old"), jwk(&new, "new")],
+        };
+        assert!(v.verify(&token(&new, "new")).await.is_ok());
+        assert!(v.verify(&token(&old, "old")).await.is_ok());
+
+        // The old key removed: its tokens are refused.
+        *keys.jwks.lock().unwrap() = Jwks {
+            keys: vec![jwk(&new, "new")],
+        };
+        assert_eq!(
+            v.verify(&token(&old, "old")).await.unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        assert!(v.verify(&token(&new, "new")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn unknown_kids_cannot_force_a_fetch_per_token() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let keys = Arc::new(Keys::default());
+        *keys.jwks.lock().unwrap() = Jwks {
+            keys: vec![jwk(&key, "k")],
+        };
+        let v = verifier(&keys, KEY_MAX_AGE);
+        assert!(v.verify(&token(&key, "k")).await.is_ok());
+        for i in 0..50 {
+            let forged = token(&SigningKey::from_bytes(&[9; 32]), &format!("forged-{i}"));
+            assert!(v.verify(&forged).await.is_err());
+        }
+        assert_eq!(
+            *keys.fetches.lock().unwrap(),
+            1,
+            "forged kids caused fetches"
+        );
+        assert!(v.verify(&token(&key, "k")).await.is_ok());
+    }
+}
