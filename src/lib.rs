@@ -48,12 +48,13 @@ impl SystemConfig {
     }
 }
 
-/// Every part built: databases migrated, ports bound.
+/// Every part built: databases migrated, ports bound. The parts are
+/// public so a test can run (and stop) one of them on its own.
 pub struct System {
-    user: Server,
-    task: Server,
-    notify: Server,
-    edge: Edge,
+    pub user: Server,
+    pub task: Server,
+    pub notify: Server,
+    pub edge: Edge,
 }
 
 /// The bound addresses of a running system.

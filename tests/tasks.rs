@@ -539,9 +539,9 @@ async fn mail_with_subject(sys: &TestSystem, needle: &str) -> support::smtp::Rec
     }
 }
 
-both_databases!(reminders_fire_once_and_moved_or_cancelled_ones_do_not);
-async fn reminders_fire_once_and_moved_or_cancelled_ones_do_not(sys: &TestSystem) {
-    let (_, token) = sys.signup("rem@example.com").await;
+/// Confirms the address of the user just signed up, from the welcome
+/// e-mail, so reminders are e-mailed too.
+async fn verify_address(sys: &TestSystem) {
     let welcome = mail_with_subject(sys, "Welcome").await;
     let data = welcome.data.replace("=\r\n", "").replace("=3D", "=");
     let start = data.find("token=").unwrap() + 6;
@@ -558,6 +558,12 @@ async fn reminders_fire_once_and_moved_or_cancelled_ones_do_not(sys: &TestSystem
         )
         .await;
     assert_eq!(status, 200);
+}
+
+both_databases!(reminders_fire_once_and_moved_or_cancelled_ones_do_not);
+async fn reminders_fire_once_and_moved_or_cancelled_ones_do_not(sys: &TestSystem) {
+    let (_, token) = sys.signup("rem@example.com").await;
+    verify_address(sys).await;
 
     // Moved, then cancelled by deletion: must never fire.
     let moved = create(
@@ -622,4 +628,39 @@ async fn reminders_fire_once_and_moved_or_cancelled_ones_do_not(sys: &TestSystem
         .collect();
     assert_eq!(reminders.len(), 1, "{inbox}");
     assert_eq!(reminders[0]["title"], "Reminder: call mum");
+}
+
+both_databases!(a_reminder_set_while_notify_is_down_still_fires_once);
+async fn a_reminder_set_while_notify_is_down_still_fires_once(sys: &TestSystem) {
+    let (_, token) = sys.signup("down@example.com").await;
+    verify_address(sys).await;
+    sys.stop_notify().await;
+    // The task service commits the task and its reminder call to its own
+    // outbox; the call fails while notify is down and is retried.
+    create(
+        sys,
+        &token,
+        json!({"title": "survives", "remindTime": rfc3339_in(2)}),
+    )
+    .await;
+    sys.start_notify().await;
+    let mail = mail_with_subject(sys, "Reminder").await;
+    assert!(
+        mail.data.contains("Subject: Reminder: survives"),
+        "{}",
+        mail.data
+    );
+    // Once: the next reminder e-mail is a new task's, not a repeat.
+    create(
+        sys,
+        &token,
+        json!({"title": "next one", "remindTime": rfc3339_in(2)}),
+    )
+    .await;
+    let next = mail_with_subject(sys, "Reminder").await;
+    assert!(
+        next.data.contains("Subject: Reminder: next one"),
+        "fired twice: {}",
+        next.data
+    );
 }

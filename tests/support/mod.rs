@@ -38,7 +38,15 @@ pub struct TestSystem {
     /// What the system was started with (ports as asked, not as bound).
     pub config: SystemConfig,
     shutdown: CancellationToken,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The user and task services and the edge.
+    parts: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The notify service, which a test may stop and start again.
+    notify: std::sync::Mutex<
+        Option<(
+            CancellationToken,
+            tokio::task::JoinHandle<anyhow::Result<()>>,
+        )>,
+    >,
     _dir: tempfile::TempDir,
     schemas: Vec<String>,
 }
@@ -124,7 +132,13 @@ impl TestSystem {
         let system = System::build(config.clone()).await.unwrap();
         let addr = system.addresses().unwrap();
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(system.run_until_stopped(shutdown.clone()));
+        let parts = vec![
+            tokio::spawn(system.user.run_until_stopped(shutdown.clone())),
+            tokio::spawn(system.task.run_until_stopped(shutdown.clone())),
+            tokio::spawn(system.edge.run_until_stopped(shutdown.clone())),
+        ];
+        let notify_stop = shutdown.child_token();
+        let notify = tokio::spawn(system.notify.run_until_stopped(notify_stop.clone()));
         Some(Self {
             addr,
             http: reqwest::Client::new(),
@@ -132,7 +146,8 @@ impl TestSystem {
             credential,
             config,
             shutdown,
-            task: Some(task),
+            parts,
+            notify: std::sync::Mutex::new(Some((notify_stop, notify))),
             _dir: dir,
             schemas,
         })
@@ -193,11 +208,32 @@ impl TestSystem {
         pair["accessToken"].as_str().unwrap().to_owned()
     }
 
-    /// Stops the system and drops the test schemas.
-    pub async fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
+    /// Stops the notify service, as if its process went down.
+    pub async fn stop_notify(&self) {
+        let running = self.notify.lock().unwrap().take();
+        if let Some((stop, task)) = running {
+            stop.cancel();
             task.await.unwrap().unwrap();
+        }
+    }
+
+    /// Starts a fresh notify service on the same address and database.
+    pub async fn start_notify(&self) {
+        let listener = todo_common::grpc::bind(self.addr.notify).await.unwrap();
+        let mut config = self.config.notify.clone();
+        config.user_url = format!("http://{}", self.addr.user);
+        let server = todo_notify::build(config, listener).await.unwrap();
+        let stop = self.shutdown.child_token();
+        let task = tokio::spawn(server.run_until_stopped(stop.clone()));
+        *self.notify.lock().unwrap() = Some((stop, task));
+    }
+
+    /// Stops the system and drops the test schemas.
+    pub async fn stop(self) {
+        self.stop_notify().await;
+        self.shutdown.cancel();
+        for part in self.parts {
+            part.await.unwrap().unwrap();
         }
         drop_schemas(&self.schemas).await;
     }
