@@ -69,6 +69,31 @@ pub struct Db {
     pub backend: Backend,
 }
 
+/// A transaction on a [`Db`].
+pub type Transaction = sqlx::Transaction<'static, sqlx::Any>;
+
+impl Db {
+    /// Starts a transaction that is going to write; every writing
+    /// transaction starts here rather than at `pool.begin()`.
+    ///
+    /// On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`). A
+    /// deferred transaction that reads first and writes later cannot turn
+    /// into the writer once another connection has committed since its read:
+    /// SQLite fails it at once with `SQLITE_BUSY_SNAPSHOT`, which no busy
+    /// timeout waits out. Taking the lock up front makes such writers queue
+    /// behind each other instead. MySQL's row locks need no such help.
+    ///
+    /// # Errors
+    /// When no connection is available or the lock is not granted within the
+    /// busy timeout.
+    pub async fn begin_write(&self) -> Result<Transaction, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::MySql => self.pool.begin().await,
+        }
+    }
+}
+
 /// Connects to the database, creating an SQLite file (and its folder) when
 /// missing, then applies `migrator`'s pending migrations.
 ///
@@ -175,6 +200,57 @@ mod tests {
         let out = sqlite_url(&url).unwrap_or_default();
         assert!(out.ends_with("x.db?mode=rwc"), "{out}");
         assert!(dir.is_dir());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Without `BEGIN IMMEDIATE` the other connection's write would commit
+    /// while the transaction only holds a read snapshot, and the
+    /// transaction's own write would then fail with `SQLITE_BUSY_SNAPSHOT`.
+    #[tokio::test]
+    async fn a_write_transaction_holds_the_sqlite_write_lock_from_its_start() {
+        let dir = std::env::temp_dir().join(format!("todo-db-lock-{}", std::process::id()));
+        let config = DbConfig {
+            url: format!("sqlite://{}/lock.db", dir.display()),
+            max_connections: 2,
+        };
+        let db = connect(&config, &Migrator::DEFAULT).await.unwrap();
+        sqlx::query("CREATE TABLE counter (n BIGINT NOT NULL)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO counter (n) VALUES (0)")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let mut other = db.pool.acquire().await.unwrap();
+        sqlx::query("PRAGMA busy_timeout = 0")
+            .execute(&mut *other)
+            .await
+            .unwrap();
+        let bump = "UPDATE counter SET n = n + 10";
+
+        let mut tx = db.begin_write().await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT n FROM counter")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let refused = sqlx::query(bump).execute(&mut *other).await.unwrap_err();
+        assert!(is_contention(&refused), "{refused}");
+        sqlx::query("UPDATE counter SET n = ?")
+            .bind(n + 1)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        sqlx::query(bump).execute(&mut *other).await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT n FROM counter")
+            .fetch_one(&mut *other)
+            .await
+            .unwrap();
+        assert_eq!(n, 11, "both writes applied, neither lost");
+        drop(other);
+        db.pool.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 

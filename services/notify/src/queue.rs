@@ -136,7 +136,7 @@ impl Worker {
         const DUE: &str = "state = 'pending' AND next_attempt_at <= ? AND (lease_until IS NULL OR lease_until < ?)";
         match self.db.backend {
             Backend::MySql => {
-                let mut tx = self.db.pool.begin().await?;
+                let mut tx = self.db.begin_write().await?;
                 let ids: Vec<String> = sqlx::query_scalar(&format!(
                     "SELECT id FROM emails WHERE {DUE} ORDER BY next_attempt_at, id LIMIT ? FOR UPDATE SKIP LOCKED"
                 ))

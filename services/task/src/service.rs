@@ -145,7 +145,7 @@ impl State {
         request_hash: &str,
         now: i64,
     ) -> Result<TaskRow, Error> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         if let Some(key) = key {
             let not_before = now - IDEMPOTENCY_TTL_MICROS;
             let earlier = store::claim_idempotency_key(
@@ -199,7 +199,7 @@ impl State {
         replace: bool,
         expected: Option<&[String]>,
     ) -> Result<TaskRow, Error> {
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let current = store::get(&mut tx, owner, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -250,7 +250,7 @@ impl State {
         expected: Option<&[String]>,
     ) -> Result<(), Error> {
         retry(|| async {
-            let mut tx = self.db.pool.begin().await?;
+            let mut tx = self.db.begin_write().await?;
             let current = store::get(&mut tx, owner, id)
                 .await?
                 .ok_or(Error::NotFound)?;

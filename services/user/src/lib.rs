@@ -137,7 +137,7 @@ impl Delivery {
             return Ok(());
         };
         let now = now_micros();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let hour_ago = now - 3600 * 1_000_000;
         if store::email_tokens_since(&mut tx, &user.id, store::Purpose::ResetPassword, hour_ago)
             .await?

@@ -137,7 +137,7 @@ impl State {
         };
         // The account, its verification token and the welcome e-mail commit
         // together: no account without its e-mail, no e-mail without it.
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         store::insert_user(&mut tx, &user, &email.key()).await?;
         store::insert_email_token(
             &mut tx,
@@ -176,7 +176,7 @@ impl State {
         let Some(user) = user else {
             return Err(Error::BadCredentials);
         };
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let pair = self.issue_pair(&mut tx, &user.id, &new_id()).await?;
         tx.commit().await?;
         tracing::info!(user_id = %user.id, "login");
@@ -208,7 +208,7 @@ impl State {
         if ok {
             return Ok(());
         }
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         throttle::record(&mut tx, Bucket::LoginAccount, &account, now).await?;
         throttle::record(&mut tx, Bucket::LoginAddress, &address, now).await?;
         tx.commit().await?;
@@ -218,7 +218,7 @@ impl State {
     async fn refresh(&self, req: RefreshTokenRequest) -> Result<TokenPair, Error> {
         let hash = tokens::digest(&req.refresh_token);
         let now = now_micros();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let Some(row) = store::refresh_token(&mut tx, &hash).await? else {
             return Err(Error::BadToken);
         };
@@ -248,7 +248,7 @@ impl State {
 
     async fn logout(&self, req: LogoutRequest) -> Result<(), Error> {
         let hash = tokens::digest(&req.refresh_token);
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         if let Some(row) = store::refresh_token(&mut tx, &hash).await? {
             store::revoke_family(&mut tx, &row.family_id, now_micros()).await?;
         }
@@ -258,7 +258,7 @@ impl State {
 
     async fn verify_email(&self, req: VerifyEmailRequest) -> Result<User, Error> {
         let now = now_micros();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let user_id = store::spend_email_token(
             &mut tx,
             &tokens::digest(&req.token),
@@ -328,7 +328,7 @@ impl State {
             to_email: email.key(),
             ..SendEmailRequest::default()
         };
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         throttle::record(&mut tx, Bucket::ResetRequest, &address, now).await?;
         outbox::enqueue(&mut tx, ISSUE_PASSWORD_RESET, pending.encode_to_vec()).await?;
         tx.commit().await?;
@@ -357,7 +357,7 @@ impl State {
             .await??;
         let hash = self.hasher.hash(&password).await?;
         let now = now_micros();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         // Spent conditionally inside the transaction: of two concurrent
         // resets with one token, exactly one commits.
         if store::spend_email_token(&mut tx, &token_hash, Purpose::ResetPassword, now)
@@ -404,7 +404,7 @@ impl State {
             .await?;
         let hash = self.hasher.hash(&new).await?;
         let now = now_micros();
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         if !store::set_password(&mut tx, &user.id, &hash, now).await? {
             return Err(Error::NotFound);
         }
@@ -444,7 +444,7 @@ impl State {
         .encode_to_vec();
         let now = now_micros();
         let sweep = now + ACCESS_MAX_REACH_MICROS;
-        let mut tx = self.db.pool.begin().await?;
+        let mut tx = self.db.begin_write().await?;
         if !store::delete_user(&mut tx, &user.id).await? {
             return Err(Error::NotFound);
         }
