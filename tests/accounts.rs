@@ -271,6 +271,8 @@ async fn deleting_the_account_erases_it_everywhere(sys: &TestSystem) {
     let (_, _) = sys.signup("jade@example.com").await;
     let (_, pair) = login_pair(sys, "jade@example.com", PASSWORD).await;
     let token = pair["accessToken"].as_str().unwrap().to_owned();
+    let (_, me) = sys.call("GET", "/v1/users/me", Some(&token), None).await;
+    let jade_id = me["id"].as_str().unwrap().to_owned();
     let (_, bob) = sys.signup("kim@example.com").await;
     for (who, title) in [(&token, "jade's"), (&bob, "kim's")] {
         let (status, _) = sys
@@ -320,16 +322,38 @@ async fn deleting_the_account_erases_it_everywhere(sys: &TestSystem) {
     assert_eq!(status, 404);
     let (status, _) = delete(PASSWORD).await;
     assert_eq!(status, 404);
-    // ...and its tasks and notifications for the others. The old access
-    // token is still accepted there until it expires, and sees nothing.
-    eventually("tasks erased", || async {
-        count(token.clone(), "/v1/tasks", "tasks").await == 0
-    })
-    .await;
-    eventually("notifications erased", || async {
-        count(token.clone(), "/v1/notifications", "notifications").await == 0
-    })
-    .await;
+    // ...and for the others: once they have erased the user's data, they
+    // refuse the old access token too, though it has not expired.
+    for path in ["/v1/tasks", "/v1/notifications"] {
+        eventually("the old token refused", || async {
+            sys.call("GET", path, Some(&token), None).await.0 == 401
+        })
+        .await;
+    }
+    let (status, body) = sys
+        .call(
+            "POST",
+            "/v1/tasks",
+            Some(&token),
+            Some(json!({"title": "after the end"})),
+        )
+        .await;
+    assert_eq!(status, 401, "{body}");
+    for (service, table) in [("task", "tasks"), ("notify", "notifications")] {
+        let owner = if service == "task" {
+            "owner_id"
+        } else {
+            "user_id"
+        };
+        let mut db = sys.db_of(service).await;
+        let left: i64 =
+            sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {owner} = ?"))
+                .bind(&jade_id)
+                .fetch_one(&mut db)
+                .await
+                .unwrap();
+        assert_eq!(left, 0, "{table} erased");
+    }
     // Nothing of another user went with it.
     assert_eq!(count(bob.clone(), "/v1/tasks", "tasks").await, 1);
     // A second erasure pass waits for the old access tokens to expire.

@@ -304,11 +304,18 @@ impl TestSystem {
     /// read what only the database holds (the signing key) or to age rows
     /// (token expiry, throttle windows) instead of sleeping.
     pub async fn user_db(&self) -> sqlx::AnyConnection {
+        self.db_of("user").await
+    }
+
+    /// A connection of the test's own to the database of `service`
+    /// (`user`, `task` or `notify`).
+    pub async fn db_of(&self, service: &str) -> sqlx::AnyConnection {
         use sqlx::Connection;
         sqlx::any::install_default_drivers();
-        let url = match self.schemas.iter().find(|s| s.ends_with("_user")) {
+        let suffix = format!("_{service}");
+        let url = match self.schemas.iter().find(|s| s.ends_with(&suffix)) {
             Some(schema) => format!("{}/{schema}", mysql_server().unwrap().trim_end_matches('/')),
-            None => format!("sqlite://{}/user.db", self._dir.path().display()),
+            None => format!("sqlite://{}/{service}.db", self._dir.path().display()),
         };
         let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
         if self.schemas.is_empty() {

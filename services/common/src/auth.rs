@@ -101,6 +101,8 @@ pub struct TokenVerifier {
     validation: Arc<Validation>,
     max_age: Duration,
     min_refresh: Duration,
+    /// Where erased users are recorded, for a service that refuses them.
+    erased: Option<crate::db::Pool>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -123,14 +125,25 @@ impl TokenVerifier {
             validation: Arc::new(validation),
             max_age: KEY_MAX_AGE,
             min_refresh: MIN_REFRESH_INTERVAL,
+            erased: None,
         }
+    }
+
+    /// Also refuses the tokens of users recorded in `pool`'s
+    /// `erased_users` table (see [`crate::erased`]), so a deleted account's
+    /// unexpired tokens stop working here at once.
+    #[must_use]
+    pub fn refusing_erased_users(mut self, pool: crate::db::Pool) -> Self {
+        self.erased = Some(pool);
+        self
     }
 
     /// The user a bearer token in `authorization` speaks for.
     ///
     /// # Errors
-    /// UNAUTHENTICATED when the header is missing or the token is not a
-    /// valid access token; UNAVAILABLE when no keys can be had.
+    /// UNAUTHENTICATED when the header is missing, the token is not a
+    /// valid access token or its user was erased; UNAVAILABLE when no keys
+    /// can be had or the erased users cannot be looked up.
     pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         let header = request
             .metadata()
@@ -147,6 +160,17 @@ impl TokenVerifier {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?;
         let claims = self.verify(token).await?;
+        if let Some(pool) = &self.erased {
+            let gone = crate::erased::contains(pool, &claims.sub)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "cannot check for erased users");
+                    Status::unavailable("cannot check the access token now; retry")
+                })?;
+            if gone {
+                return Err(Status::unauthenticated("invalid access token"));
+            }
+        }
         Ok(Caller {
             user_id: claims.sub,
         })

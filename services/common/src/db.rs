@@ -183,6 +183,38 @@ pub fn is_contention(err: &sqlx::Error) -> bool {
     sqlite_busy || code == "40001" || db.message().contains("Lock wait timeout")
 }
 
+/// How many times [`retry_contended`] tries.
+const CONTENDED_ATTEMPTS: u64 = 8;
+
+/// Runs `attempt` again while it fails with an error that `contended` calls
+/// a lost race with a concurrent transaction (see [`is_contention`]), up to
+/// a bound, with a short random pause between tries so the contenders
+/// spread out. For attempts that are whole transactions or single
+/// statements, which a lost race rolls back entirely.
+///
+/// # Errors
+/// The attempt's own error: any that is not contention, or the last one.
+pub async fn retry_contended<T, E, F, Fut>(
+    contended: fn(&E) -> bool,
+    mut attempt: F,
+) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut n = 1;
+    loop {
+        match attempt().await {
+            Err(e) if contended(&e) && n < CONTENDED_ATTEMPTS => {
+                let pause = rand::random::<u64>() % (5 * n) + 1;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+                n += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Whether an error is a unique-key violation, which callers turn into a
 /// domain error such as "already exists".
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {

@@ -9,6 +9,7 @@
 //!   and migrations.
 //! - [`auth`]: local verification of access tokens with keys fetched from
 //!   the user service, and the service credential for internal RPCs.
+//! - [`erased`]: users whose accounts are gone, whose tokens are refused.
 //! - [`grpc`]: a tonic server with health, reflection and request spans.
 //! - [`outbox`]: calls to other services that must not be lost.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod erased;
 pub mod grpc;
 pub mod outbox;
 pub mod paging;

@@ -1,8 +1,8 @@
 //! The in-app inbox and notification settings, every statement scoped to
 //! the owner.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use todo_common::clock::{new_id, to_timestamp};
 use todo_common::db::{Pool, is_unique_violation};
 use todo_proto::todo::notify::v1::{Notification, NotificationKind};
@@ -187,18 +187,18 @@ pub async fn set_email_reminders(
 }
 
 /// Erases everything the inbox holds of a user.
-pub async fn erase(pool: &Pool, user_id: &str) -> Result<(), Error> {
+pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM notifications WHERE user_id = ?")
         .bind(user_id)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM settings WHERE user_id = ?")
         .bind(user_id)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM emails WHERE user_id = ?")
         .bind(user_id)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

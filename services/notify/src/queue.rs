@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use sqlx::Row;
 use todo_common::CancellationToken;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::db::{Backend, Db, Pool, is_unique_violation};
+use todo_common::db::{Backend, Db, Pool, is_contention, is_unique_violation, retry_contended};
 use todo_common::outbox::backoff;
 use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
 use tokio::sync::Notify;
@@ -38,21 +38,26 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// # Errors
 /// When the database fails.
 pub async fn enqueue(pool: &Pool, req: &SendEmailRequest, now: i64) -> Result<bool, sqlx::Error> {
-    let result = sqlx::query(
-        "INSERT INTO emails (id, dedup_key, user_id, template, to_email, display_name, token, task_title, state, attempts, next_attempt_at, create_time) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-    )
-    .bind(new_id())
-    .bind(&req.dedup_key)
-    .bind(&req.user_id)
-    .bind(i64::from(req.template))
-    .bind(&req.to_email)
-    .bind(&req.display_name)
-    .bind(Some(req.token.clone()).filter(|t| !t.is_empty()))
-    .bind(Some(req.task_title.clone()).filter(|t| !t.is_empty()))
-    .bind(now)
-    .bind(now)
-    .execute(pool)
+    // On MySQL an insert can lose a deadlock to a worker's locking claim
+    // of the same index range; it is then rolled back whole and retried.
+    let id = new_id();
+    let result = retry_contended(is_contention, || {
+        sqlx::query(
+            "INSERT INTO emails (id, dedup_key, user_id, template, to_email, display_name, token, task_title, state, attempts, next_attempt_at, create_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+        )
+        .bind(&id)
+        .bind(&req.dedup_key)
+        .bind(&req.user_id)
+        .bind(i64::from(req.template))
+        .bind(&req.to_email)
+        .bind(&req.display_name)
+        .bind(Some(req.token.clone()).filter(|t| !t.is_empty()))
+        .bind(Some(req.task_title.clone()).filter(|t| !t.is_empty()))
+        .bind(now)
+        .bind(now)
+        .execute(pool)
+    })
     .await;
     match result {
         Ok(_) => Ok(true),

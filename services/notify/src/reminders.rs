@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use todo_common::CancellationToken;
 use todo_common::auth::ServiceChannel;
 use todo_common::clock::{new_id, now_micros};
@@ -87,10 +87,10 @@ pub async fn apply(pool: &Pool, c: &Change<'_>, now: i64) -> Result<(), Error> {
 ///
 /// # Errors
 /// When the database fails.
-pub async fn erase(pool: &Pool, user_id: &str) -> Result<(), Error> {
+pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), Error> {
     sqlx::query("DELETE FROM reminders WHERE user_id = ?")
         .bind(user_id)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }

@@ -5,6 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tonic::{Request, Response, Status};
 
 use todo_common::clock::{from_timestamp, is_id, now_micros};
+use todo_common::erased;
 use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{
@@ -75,6 +76,20 @@ fn validate_send(req: &SendEmailRequest) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Invalid(errs))
+    }
+}
+
+impl State {
+    /// Whether the user's account was deleted and its data erased here:
+    /// mail and reminders still on their way for it are dropped.
+    async fn erased(&self, user_id: &str) -> Result<bool, Status> {
+        let gone = erased::contains(&self.db.pool, user_id)
+            .await
+            .map_err(Error::from)?;
+        if gone {
+            tracing::info!(user_id = %user_id, "request for an erased user dropped");
+        }
+        Ok(gone)
     }
 }
 
@@ -163,6 +178,9 @@ impl NotifyInternalService for State {
     async fn send_email(&self, request: Request<SendEmailRequest>) -> Rpc<()> {
         let req = request.into_inner();
         validate_send(&req)?;
+        if self.erased(&req.user_id).await? {
+            return Ok(Response::new(()));
+        }
         let now = now_micros();
         let queued = queue::enqueue(&self.db.pool, &req, now)
             .await
@@ -200,6 +218,9 @@ impl NotifyInternalService for State {
         }
         if !errs.is_empty() {
             return Err(Error::Invalid(errs).into());
+        }
+        if self.erased(&req.user_id).await? {
+            return Ok(Response::new(()));
         }
         let change = reminders::Change {
             task_id: &req.task_id,
@@ -262,8 +283,15 @@ impl NotifyInternalService for State {
         if !is_id(&user_id) {
             return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
         }
-        inbox::erase(&self.db.pool, &user_id).await?;
-        reminders::erase(&self.db.pool, &user_id).await?;
+        // The record refuses the user's unexpired access tokens from now on,
+        // and drops mail and reminders still on their way for the user.
+        let mut tx = self.db.begin_write().await.map_err(Error::from)?;
+        erased::record(&mut tx, &user_id, now_micros())
+            .await
+            .map_err(Error::from)?;
+        inbox::erase(&mut tx, &user_id).await?;
+        reminders::erase(&mut tx, &user_id).await?;
+        tx.commit().await.map_err(Error::from)?;
         Ok(Response::new(()))
     }
 }

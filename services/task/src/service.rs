@@ -6,6 +6,7 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use todo_common::clock::{from_timestamp, is_id, new_id, now_micros, to_timestamp};
+use todo_common::erased;
 use todo_common::outbox;
 use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
@@ -27,8 +28,6 @@ pub const CANCEL_REMINDER: &str = "notify.CancelReminder";
 
 /// How long an `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
-/// Attempts of an optimistic write before giving up with ABORTED.
-const WRITE_ATTEMPTS: usize = 8;
 
 /// The task id of a request, which must be one this service could have made.
 fn task_id(raw: &str, field: &str) -> Result<String, Error> {
@@ -81,23 +80,13 @@ fn check_etag(expected: Option<&[String]>, row: &TaskRow) -> Result<(), Error> {
     }
 }
 
-/// Runs `attempt` again while it loses to a concurrent transaction, with
-/// a short random pause so the contenders spread out.
-async fn retry<T, F, Fut>(mut attempt: F) -> Result<T, Error>
+/// Runs `attempt` again while it loses to a concurrent transaction.
+async fn retry<T, F, Fut>(attempt: F) -> Result<T, Error>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    for n in 1..=WRITE_ATTEMPTS {
-        match attempt().await {
-            Err(Error::Contended) if n < WRITE_ATTEMPTS => {
-                let pause = rand::random::<u64>() % (5 * n as u64) + 1;
-                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-            }
-            other => return other,
-        }
-    }
-    Err(Error::Contended)
+    todo_common::db::retry_contended(|e| matches!(e, Error::Contended), attempt).await
 }
 
 fn bad_time(field: &str) -> FieldViolation {
@@ -241,6 +230,19 @@ impl State {
             .await?;
         tx.commit().await?;
         Ok(row)
+    }
+
+    /// Deletes every task of a user whose account is gone. The user is
+    /// recorded as erased in the same transaction, which refuses their
+    /// unexpired access tokens from now on, so nothing new is written after
+    /// the tasks are gone.
+    async fn erase(&self, user_id: &str) -> Result<(), Error> {
+        let mut tx = self.db.begin_write().await?;
+        erased::record(&mut tx, user_id, now_micros()).await?;
+        let n = store::delete_all(&mut tx, user_id).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %user_id, tasks = n, "user's tasks erased");
+        Ok(())
     }
 
     async fn delete(
@@ -466,8 +468,7 @@ impl TaskInternalService for State {
         if !is_id(&user_id) {
             return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
         }
-        let n = store::delete_all(&self.db.pool, &user_id).await?;
-        tracing::info!(user_id = %user_id, tasks = n, "user's tasks erased");
+        self.erase(&user_id).await?;
         Ok(Response::new(()))
     }
 }

@@ -167,14 +167,14 @@ pub async fn delete(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn delete_all(pool: &Pool, owner: &str) -> Result<u64, Error> {
+pub async fn delete_all(conn: &mut AnyConnection, owner: &str) -> Result<u64, Error> {
     sqlx::query("DELETE FROM idempotency_keys WHERE owner_id = ?")
         .bind(owner)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     let done = sqlx::query("DELETE FROM tasks WHERE owner_id = ?")
         .bind(owner)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(done.rows_affected())
 }
