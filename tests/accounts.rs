@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sqlx::Row;
-use support::{Db, TestSystem};
+use support::{Db, TestSystem, eventually};
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
 use todo_proto::todo::user::v1::{CreateUserRequest, LoginRequest, RequestPasswordResetRequest};
 
@@ -74,19 +74,6 @@ async fn refresh(sys: &TestSystem, refresh_token: &Value) -> u16 {
     )
     .await
     .0
-}
-
-/// Polls until `done` holds, for effects that travel through an outbox.
-async fn eventually<F, Fut>(what: &str, mut done: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done().await {
-        assert!(Instant::now() < deadline, "timed out waiting: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A gRPC client of the user service that claims to come from `client`.

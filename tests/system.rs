@@ -526,3 +526,104 @@ async fn profile_inbox_and_settings_belong_to_the_caller(sys: &TestSystem) {
         .await;
     assert_eq!(theirs["emailReminders"], true);
 }
+
+both_databases!(the_inbox_pages_newest_first_with_tokens_bound_to_the_query);
+async fn the_inbox_pages_newest_first_with_tokens_bound_to_the_query(sys: &TestSystem) {
+    use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
+    use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
+
+    let (user_id, token) = sys.signup("hana@example.com").await;
+    let (_, other) = sys.signup("ivo@example.com").await;
+    // Four more welcome notifications beside the first, through the RPC
+    // the user service sends them with.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", sys.addr.notify))
+        .unwrap()
+        .connect_lazy();
+    let mut notify = NotifyInternalServiceClient::with_interceptor(
+        channel,
+        todo_common::auth::AttachServiceCredential(sys.credential.clone()),
+    );
+    for i in 0..4 {
+        notify
+            .send_email(SendEmailRequest {
+                dedup_key: format!("inbox-paging:{i}"),
+                user_id: user_id.clone(),
+                template: EmailTemplate::Welcome.into(),
+                to_email: "hana@example.com".to_owned(),
+                display_name: "Hana".to_owned(),
+                ..SendEmailRequest::default()
+            })
+            .await
+            .unwrap();
+    }
+    let list = |query: String, who: String| async move {
+        sys.call(
+            "GET",
+            &format!("/v1/notifications{query}"),
+            Some(&who),
+            None,
+        )
+        .await
+    };
+
+    support::eventually("five notifications", || async {
+        list(String::new(), token.clone()).await.1["notifications"]
+            .as_array()
+            .map_or(0, Vec::len)
+            == 5
+    })
+    .await;
+    let (_, whole) = list(String::new(), token.clone()).await;
+    let newest_first: Vec<String> = whole["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(newest_first.len(), 5, "{whole}");
+    let times: Vec<&str> = whole["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["createTime"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
+
+    let mut paged = Vec::new();
+    let mut page_token = String::new();
+    let mut pages = 0;
+    loop {
+        let (status, page) =
+            list(format!("?pageSize=2&pageToken={page_token}"), token.clone()).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        for n in page["notifications"].as_array().unwrap() {
+            paged.push(n["id"].as_str().unwrap().to_owned());
+        }
+        match page["nextPageToken"].as_str() {
+            Some(next) if !next.is_empty() => page_token = next.to_owned(),
+            _ => break,
+        }
+    }
+    assert_eq!((pages, &paged), (3, &newest_first));
+
+    // A token works only for its own caller and filter; a forged one never.
+    let (_, first) = list("?pageSize=2".to_owned(), token.clone()).await;
+    let next = first["nextPageToken"].as_str().unwrap().to_owned();
+    for (query, who) in [
+        (format!("?pageSize=2&pageToken={next}"), other.clone()),
+        (
+            format!("?pageSize=2&unreadOnly=true&pageToken={next}"),
+            token.clone(),
+        ),
+        ("?pageToken=bm90LWEtdG9rZW4".to_owned(), token.clone()),
+        ("?pageSize=-1".to_owned(), token.clone()),
+    ] {
+        let (status, body) = list(query.clone(), who).await;
+        assert_eq!(
+            (status, error_status(&body)),
+            (400, "INVALID_ARGUMENT"),
+            "{query}: {body}"
+        );
+    }
+}

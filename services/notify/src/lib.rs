@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use todo_common::auth::{AttachServiceCredential, RequireServiceCredential, TokenVerifier};
 use todo_common::db::Db;
 use todo_common::grpc::Server;
+use todo_common::paging::PageTokens;
 use todo_proto::todo::notify::v1::notify_internal_service_server::NotifyInternalServiceServer;
 use todo_proto::todo::notify::v1::notify_service_server::NotifyServiceServer;
 use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
@@ -42,6 +43,7 @@ pub struct State {
     verifier: TokenVerifier,
     worker: queue::Worker,
     firer: reminders::Firer,
+    page_tokens: PageTokens,
 }
 
 /// The gRPC services of this crate, ready to be served.
@@ -75,6 +77,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         verifier,
         worker: worker.clone(),
         firer: firer.clone(),
+        page_tokens: PageTokens::new(&config.service_credential, "notifications"),
     };
     let routes = grpc_service(&state, &config);
     let server = Server::new(

@@ -1,7 +1,5 @@
 //! `todo.notify.v1.NotifyService` and `NotifyInternalService`.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tonic::{Request, Response, Status};
 
 use todo_common::clock::{from_timestamp, is_id, now_micros};
@@ -21,25 +19,7 @@ use crate::State;
 use crate::error::Error;
 use crate::{inbox, queue, reminders};
 
-const PAGE_SIZE_DEFAULT: i32 = 50;
-const PAGE_SIZE_MAX: i32 = 1000;
-
 type Rpc<T> = Result<Response<T>, Status>;
-
-fn page_token(raw: &str) -> Result<Option<String>, Error> {
-    if raw.is_empty() {
-        return Ok(None);
-    }
-    let bad = || {
-        Error::from(FieldViolation::new(
-            "pageToken",
-            "is not a page token of this query",
-        ))
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
-    let id = String::from_utf8(bytes).map_err(|_| bad())?;
-    if is_id(&id) { Ok(Some(id)) } else { Err(bad()) }
-}
 
 fn reminder_ids(task_id: &str, user_id: &str, revision: i64) -> Vec<FieldViolation> {
     let mut errs = Vec::new();
@@ -101,29 +81,26 @@ impl NotifyService for State {
     ) -> Rpc<ListNotificationsResponse> {
         let caller = self.verifier.authenticate(&request).await?;
         let req = request.into_inner();
-        let page_size = match req.page_size {
-            0 => PAGE_SIZE_DEFAULT,
-            n if n < 0 => {
-                return Err(
-                    Error::from(FieldViolation::new("pageSize", "must not be negative")).into(),
-                );
-            }
-            n => n.min(PAGE_SIZE_MAX),
-        };
-        let before = page_token(&req.page_token)?;
-        let size = usize::try_from(page_size).unwrap_or(usize::MAX);
+        let size = page_size(req.page_size).map_err(Error::from)?;
+        // A token is good only for the caller and the filter it was made
+        // with; newest first is the only order.
+        let scope = format!("{}|{}", caller.user_id, req.unread_only);
+        let before: Option<String> = self
+            .page_tokens
+            .decode(&scope, &req.page_token)
+            .map_err(Error::from)?;
         let mut items = inbox::list(
             &self.db.pool,
             &caller.user_id,
             req.unread_only,
             before.as_deref(),
-            i64::from(page_size) + 1,
+            i64::try_from(size + 1).unwrap_or(i64::MAX),
         )
         .await?;
         let more = items.len() > size;
         items.truncate(size);
         let next_page_token = match items.last() {
-            Some(last) if more => URL_SAFE_NO_PAD.encode(&last.id),
+            Some(last) if more => self.page_tokens.encode(&scope, &last.id),
             _ => String::new(),
         };
         let unread_count = inbox::unread_count(&self.db.pool, &caller.user_id).await?;
