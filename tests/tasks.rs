@@ -297,7 +297,12 @@ async fn idempotency_key_makes_a_retry_return_the_same_task(sys: &TestSystem) {
         &key,
     )
     .await;
-    assert_eq!(status, 409, "same key, different request: {err}");
+    assert_eq!(
+        (status, err["error"]["status"].as_str()),
+        (422, Some("INVALID_ARGUMENT")),
+        "same key, different request: {err}"
+    );
+    assert!(err.to_string().contains("IDEMPOTENCY_KEY_REUSED"), "{err}");
 
     // Concurrent requests with one key make one task.
     let key = [("idempotency-key", "create-2")];

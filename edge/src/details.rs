@@ -14,10 +14,13 @@ pub struct Details {
     pub details: Vec<serde_json::Value>,
     /// From a `google.rpc.RetryInfo`, rounded up to whole seconds.
     pub retry_after_secs: Option<u64>,
+    /// The `reason` of a `google.rpc.ErrorInfo`.
+    pub reason: Option<String>,
 }
 
 const STATUS: &str = "google.rpc.Status";
 const RETRY_INFO: &str = "google.rpc.RetryInfo";
+const ERROR_INFO: &str = "google.rpc.ErrorInfo";
 
 /// Decodes `bytes`, the serialized `google.rpc.Status`. Anything that does
 /// not decode is dropped: an error response must never fail itself.
@@ -46,6 +49,9 @@ pub fn decode(pool: &DescriptorPool, bytes: &[u8]) -> Details {
         if out.retry_after_secs.is_none() {
             out.retry_after_secs = retry_after_secs(pool, any);
         }
+        if out.reason.is_none() {
+            out.reason = unpack(pool, any, ERROR_INFO).map(|info| string_field(&info, "reason"));
+        }
     }
     out
 }
@@ -64,19 +70,23 @@ fn string_field(message: &DynamicMessage, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The delay of a `google.rpc.RetryInfo` packed in `any`, if it is one.
-fn retry_after_secs(pool: &DescriptorPool, any: &DynamicMessage) -> Option<u64> {
+/// The message packed in `any` if it is a `type_name`.
+fn unpack(pool: &DescriptorPool, any: &DynamicMessage, type_name: &str) -> Option<DynamicMessage> {
     let type_url = string_field(any, "type_url");
-    let type_name = type_url.rsplit('/').next()?;
-    if type_name != RETRY_INFO {
+    if type_url.rsplit('/').next()? != type_name {
         return None;
     }
     let value = any.get_field_by_name("value")?;
-    let info = DynamicMessage::decode(
-        pool.get_message_by_name(RETRY_INFO)?,
+    DynamicMessage::decode(
+        pool.get_message_by_name(type_name)?,
         value.as_bytes()?.clone(),
     )
-    .ok()?;
+    .ok()
+}
+
+/// The delay of a `google.rpc.RetryInfo` packed in `any`, if it is one.
+fn retry_after_secs(pool: &DescriptorPool, any: &DynamicMessage) -> Option<u64> {
+    let info = unpack(pool, any, RETRY_INFO)?;
     let delay = info.get_field_by_name("retry_delay")?;
     let delay = delay.as_message()?;
     let seconds = delay.get_field_by_name("seconds")?.as_i64()?;

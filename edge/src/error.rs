@@ -17,6 +17,15 @@ use tonic::Code;
 
 use crate::details;
 
+/// The HTTP status for an `ErrorInfo` reason that HTTP has a more precise
+/// status for than the gRPC code's.
+fn reason_status(reason: &str) -> Option<StatusCode> {
+    match reason {
+        todo_common::status::IDEMPOTENCY_KEY_REUSED => Some(StatusCode::UNPROCESSABLE_ENTITY),
+        _ => None,
+    }
+}
+
 /// The HTTP status for a gRPC code.
 ///
 /// FAILED_PRECONDITION is 400 here; [`ApiError::from_upstream`] turns it
@@ -222,6 +231,9 @@ impl ApiError {
         }
         let decoded = details::decode(pool, status.details());
         error.details = decoded.details;
+        if let Some(http) = decoded.reason.as_deref().and_then(reason_status) {
+            error.status = http;
+        }
         if code == Code::ResourceExhausted {
             error.retry_after = Some(decoded.retry_after_secs.unwrap_or(DEFAULT_RETRY_AFTER_SECS));
         }
@@ -357,6 +369,22 @@ mod tests {
         );
         assert_eq!(
             ApiError::from_upstream(&status, &pool(), false).status(),
+            400
+        );
+    }
+
+    #[test]
+    fn a_reused_idempotency_key_is_422_and_other_invalid_arguments_400() {
+        let reused = todo_common::status::idempotency_key_reused("key reused");
+        let error = ApiError::from_upstream(&reused, &pool(), false);
+        assert_eq!(error.status(), 422);
+        assert_eq!(error.details.len(), 2, "ErrorInfo and BadRequest kept");
+        let invalid =
+            todo_common::status::invalid_argument(&[todo_common::status::FieldViolation::new(
+                "title", "too long",
+            )]);
+        assert_eq!(
+            ApiError::from_upstream(&invalid, &pool(), false).status(),
             400
         );
     }

@@ -33,6 +33,27 @@ pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
     Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
+/// The `google.rpc.ErrorInfo` reason of a request whose `Idempotency-Key`
+/// was used before for a different request. The edge answers it with 422,
+/// as the IETF Idempotency-Key draft asks.
+pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+
+/// The `google.rpc.ErrorInfo` domain of the platform's own reasons.
+pub const ERROR_DOMAIN: &str = "todo";
+
+/// INVALID_ARGUMENT for an `Idempotency-Key` reused with a different
+/// request: an `ErrorInfo` with [`IDEMPOTENCY_KEY_REUSED`] and a
+/// `BadRequest` naming the header.
+pub fn idempotency_key_reused(message: &str) -> Status {
+    let mut details = ErrorDetails::with_error_info(
+        IDEMPOTENCY_KEY_REUSED,
+        ERROR_DOMAIN,
+        std::collections::HashMap::new(),
+    );
+    details.add_bad_request_violation("Idempotency-Key", "was used for a different request");
+    Status::with_error_details(Code::InvalidArgument, message, details)
+}
+
 /// RESOURCE_EXHAUSTED with a `google.rpc.RetryInfo` detail, which the edge
 /// turns into `Retry-After`.
 pub fn resource_exhausted(message: &str, retry_after: std::time::Duration) -> Status {

@@ -1,6 +1,6 @@
 //! The task service's errors and their one mapping to gRPC status.
 
-use todo_common::status::{FieldViolation, internal, invalid_argument};
+use todo_common::status::{FieldViolation, idempotency_key_reused, internal, invalid_argument};
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +15,8 @@ pub enum Error {
     /// current (the edge answers 412).
     #[error("the task has changed since the given etag")]
     StaleEtag,
-    /// ALREADY_EXISTS: an `Idempotency-Key` reused for a different request.
+    /// INVALID_ARGUMENT with reason `IDEMPOTENCY_KEY_REUSED` (HTTP 422): an
+    /// `Idempotency-Key` reused for a different request.
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
     /// ABORTED: the task kept changing under a write; the client may retry.
@@ -48,7 +49,7 @@ impl From<Error> for Status {
             Error::Invalid(v) => invalid_argument(&v),
             Error::NotFound => Status::not_found(e.to_string()),
             Error::StaleEtag => Status::failed_precondition(e.to_string()),
-            Error::IdempotencyKeyReused => Status::already_exists(e.to_string()),
+            Error::IdempotencyKeyReused => idempotency_key_reused(&e.to_string()),
             Error::Contended => Status::aborted(e.to_string()),
             Error::Internal(err) => internal(&err),
         }
