@@ -67,11 +67,20 @@ both!(
 );
 async fn mail_server_down_at_registration_delivers_once_it_is_up(sys: &TestSystem) {
     register(sys, "late@example.com").await;
-    // Registration succeeded although the mail server is down; an attempt
-    // was turned away, the e-mail waits in the queue and goes out once the
-    // server is up.
-    sys.smtp.turned_away(WAIT).await;
-    sys.smtp.open();
+    // Registration succeeded although the mail server is down. Delivery
+    // was tried, the connection refused, and the e-mail waits in the queue
+    // for its retry.
+    support::eventually("a refused delivery attempt", || async {
+        let tried: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM emails WHERE to_email = 'late@example.com' AND state = 'pending' AND attempts > 0",
+        )
+        .fetch_one(&mut sys.db_of("notify").await)
+        .await
+        .unwrap();
+        tried == 1
+    })
+    .await;
+    sys.smtp.open().await;
     let first = sys.smtp.next(WAIT).await;
     assert!(addressed_to(&first, "late@example.com"), "{:?}", first.to);
     // Exactly once: the next message is the next user's, not a repeat.

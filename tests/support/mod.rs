@@ -247,7 +247,7 @@ async fn admin() -> sqlx::AnyConnection {
         .unwrap()
 }
 
-async fn create_schemas(schemas: &[String]) {
+pub async fn create_schemas(schemas: &[String]) {
     let mut conn = admin().await;
     for s in schemas {
         sqlx::query(&format!(
@@ -259,7 +259,7 @@ async fn create_schemas(schemas: &[String]) {
     }
 }
 
-async fn drop_schemas(schemas: &[String]) {
+pub async fn drop_schemas(schemas: &[String]) {
     if schemas.is_empty() {
         return;
     }

@@ -1,13 +1,11 @@
 //! A real SMTP server for tests: it speaks the protocol over TCP to
 //! lettre and hands each accepted message to the test. It can be told to
 //! answer the next messages with an error code, and it can start out down:
-//! every connection is turned away with `421` (service not available)
-//! until it is opened.
+//! its port is closed, so connections are refused, until it is opened.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -22,13 +20,17 @@ pub struct Received {
     pub data: String,
 }
 
+/// A "code" for [`Listener::fail_next`]: take the whole message, then never
+/// answer it, like a server whose client went down mid-send.
+pub const HANG: u16 = 0;
+
 pub struct Listener {
     pub addr: SocketAddr,
-    /// Codes to answer the next messages' DATA with instead of 250.
+    /// Codes to answer the next messages' DATA with instead of 250;
+    /// [`HANG`] for no answer at all.
     failures: Arc<std::sync::Mutex<VecDeque<u16>>>,
-    /// Whether connections are turned away.
-    down: Arc<std::sync::atomic::AtomicBool>,
-    turned_away: Arc<tokio::sync::Notify>,
+    /// Told when a message is left without an answer.
+    hung: Arc<tokio::sync::Notify>,
     tx: mpsc::UnboundedSender<Received>,
     rx: Mutex<mpsc::UnboundedReceiver<Received>>,
 }
@@ -36,66 +38,61 @@ pub struct Listener {
 impl Listener {
     /// A listener that accepts mail at once.
     pub async fn start() -> Self {
-        Self::bind(false).await
+        let this = Self::on_free_port();
+        this.open().await;
+        this
     }
 
-    /// A listener that turns every connection away until
-    /// [`Listener::open`].
+    /// A listener whose port refuses connections until [`Listener::open`].
     pub async fn down() -> Self {
-        Self::bind(true).await
+        Self::on_free_port()
     }
 
-    /// Starts accepting mail.
-    pub fn open(&self) {
-        self.down.store(false, Ordering::SeqCst);
-    }
-
-    /// Waits until a connection was turned away while down.
-    pub async fn turned_away(&self, within: Duration) {
-        tokio::time::timeout(within, self.turned_away.notified())
-            .await
-            .expect("nobody tried to send");
-    }
-
-    async fn bind(down: bool) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    fn on_free_port() -> Self {
+        // Bound and closed again at once: the port is known and, until
+        // opened, nothing listens on it.
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
-        let this = Self {
-            addr: listener.local_addr().unwrap(),
+        Self {
+            addr: probe.local_addr().unwrap(),
             failures: Arc::default(),
-            down: Arc::new(AtomicBool::new(down)),
-            turned_away: Arc::default(),
+            hung: Arc::default(),
             tx,
             rx: Mutex::new(rx),
-        };
-        let tx = this.tx.clone();
-        let failures = this.failures.clone();
-        let down = this.down.clone();
-        let turned_away = this.turned_away.clone();
+        }
+    }
+
+    /// Starts listening on the port and accepting mail.
+    pub async fn open(&self) {
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("the SMTP test port was taken while closed");
+        let tx = self.tx.clone();
+        let failures = self.failures.clone();
+        let hung = self.hung.clone();
         tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
+            while let Ok((stream, _)) = listener.accept().await {
                 // Replies are small writes; without this, Nagle's algorithm
                 // and delayed ACKs add tens of milliseconds per message.
                 let _ = stream.set_nodelay(true);
-                if down.load(Ordering::SeqCst) {
-                    let _ = stream
-                        .write_all(b"421 4.3.2 service not available\r\n")
-                        .await;
-                    turned_away.notify_one();
-                    continue;
-                }
-                let (tx, failures) = (tx.clone(), failures.clone());
+                let (tx, failures, hung) = (tx.clone(), failures.clone(), hung.clone());
                 tokio::spawn(async move {
-                    let _ = session(stream, tx, failures).await;
+                    let _ = session(stream, tx, failures, hung).await;
                 });
             }
         });
-        this
     }
 
     /// Answers the next messages with these codes, one each, then 250.
     pub fn fail_next(&self, codes: &[u16]) {
         self.failures.lock().unwrap().extend(codes);
+    }
+
+    /// Waits until a message was left without an answer ([`HANG`]).
+    pub async fn hung(&self, within: Duration) {
+        tokio::time::timeout(within, self.hung.notified())
+            .await
+            .expect("no message was left hanging");
     }
 
     /// The next accepted message, waiting at most `within`.
@@ -111,6 +108,7 @@ async fn session(
     stream: tokio::net::TcpStream,
     tx: mpsc::UnboundedSender<Received>,
     failures: Arc<std::sync::Mutex<VecDeque<u16>>>,
+    hung: Arc<tokio::sync::Notify>,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
@@ -150,6 +148,12 @@ async fn session(
                 data.push_str(line.strip_prefix('.').unwrap_or(&line));
             }
             let failure = failures.lock().unwrap().pop_front();
+            if failure == Some(HANG) {
+                hung.notify_one();
+                // Holds the connection until the client drops it.
+                while lines.read_line(&mut line).await? > 0 {}
+                return Ok(());
+            }
             if let Some(code) = failure {
                 write
                     .write_all(format!("{code} test failure\r\n").as_bytes())
