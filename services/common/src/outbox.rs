@@ -129,7 +129,7 @@ impl Relay {
                         .await?;
                 }
                 Err(status) => {
-                    let delay = backoff(attempts);
+                    let delay = backoff(attempts, MAX_BACKOFF);
                     tracing::warn!(outbox_id = %id, kind = %kind, code = ?status.code(), retry_in_ms = delay.as_millis() as u64, "outbox delivery failed");
                     let next =
                         now_micros() + i64::try_from(delay.as_micros()).unwrap_or(i64::MAX / 2);
@@ -147,13 +147,11 @@ impl Relay {
 
 /// Exponential backoff from 200 ms, capped, with up to 25% jitter so that
 /// replicas do not retry in lockstep.
-pub fn backoff(attempts: i64) -> Duration {
+pub fn backoff(attempts: i64, cap: Duration) -> Duration {
     let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
-    let base = Duration::from_millis(200)
-        .saturating_mul(1 << exp)
-        .min(MAX_BACKOFF);
+    let base = Duration::from_millis(200).saturating_mul(1 << exp).min(cap);
     let jitter = rand::random::<f64>() * 0.25;
-    base.mul_f64(1.0 + jitter).min(MAX_BACKOFF)
+    base.mul_f64(1.0 + jitter).min(cap)
 }
 
 #[cfg(test)]
@@ -162,8 +160,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert!(backoff(0) < Duration::from_millis(300));
-        assert!(backoff(3) >= Duration::from_millis(1600));
-        assert_eq!(backoff(40), MAX_BACKOFF);
+        assert!(backoff(0, MAX_BACKOFF) < Duration::from_millis(300));
+        assert!(backoff(3, MAX_BACKOFF) >= Duration::from_millis(1600));
+        assert_eq!(backoff(40, MAX_BACKOFF), MAX_BACKOFF);
     }
 }

@@ -21,8 +21,13 @@ use crate::mail::{Mailer, Outgoing, SendError};
 
 /// How long a claimed row belongs to its worker.
 const LEASE: Duration = Duration::from_secs(60);
-/// Attempts before a temporarily failing e-mail is declared dead.
-pub const MAX_ATTEMPTS: i64 = 12;
+/// Attempts before a temporarily failing e-mail is declared dead. With
+/// [`MAX_BACKOFF`], the attempts span about three hours, so a mail server
+/// down for a few hours loses nothing; past that an operator
+/// finds the e-mail among the dead and can requeue it.
+pub const MAX_ATTEMPTS: i64 = 24;
+/// The longest wait between two attempts of one e-mail.
+const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// Rows claimed per pass.
 const BATCH: i64 = 50;
 /// E-mails one worker sends at once. Each SMTP transaction waits mostly
@@ -220,8 +225,9 @@ impl Worker {
             }
             Err(e) => {
                 let dead = matches!(e, SendError::Permanent(_)) || attempts + 1 >= MAX_ATTEMPTS;
-                let next =
-                    now + i64::try_from(backoff(attempts).as_micros()).unwrap_or(i64::MAX / 2);
+                let next = now
+                    + i64::try_from(backoff(attempts, MAX_BACKOFF).as_micros())
+                        .unwrap_or(i64::MAX / 2);
                 let reason: String = e.to_string().chars().take(500).collect();
                 tracing::warn!(email_id = %id, attempts = attempts + 1, dead, reason = %reason, "e-mail not sent");
                 sqlx::query(
@@ -287,4 +293,16 @@ pub async fn requeue(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Erro
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_email_is_retried_for_hours_before_it_is_dead() {
+        // The shortest possible schedule: jitter only lengthens it.
+        let span: Duration = (0..MAX_ATTEMPTS - 1).map(|a| backoff(a, MAX_BACKOFF)).sum();
+        assert!(span >= Duration::from_secs(3 * 3600), "{span:?}");
+    }
 }
