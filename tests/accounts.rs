@@ -6,14 +6,14 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sqlx::Row;
-use support::{Db, TestSystem, eventually};
+use support::{Db, TestSystem, decoded, error_status, eventually, link_token};
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
 use todo_proto::todo::user::v1::{CreateUserRequest, LoginRequest, RequestPasswordResetRequest};
 
@@ -22,36 +22,9 @@ const NEW_PASSWORD: &str = "violet tractor sings at dawn";
 const MAIL_WAIT: Duration = Duration::from_secs(30);
 
 /// The body of an e-mail with quoted-printable soft breaks undone.
-fn decoded(data: &str) -> String {
-    data.replace("=\r\n", "").replace("=3D", "=")
-}
-
-/// The token in the link of an e-mail.
-fn link_token(data: &str) -> String {
-    let data = decoded(data);
-    let start = data.find("token=").expect("no token link in the e-mail") + "token=".len();
-    data[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
-
-/// The next e-mail whose decoded text contains `needle`, skipping others
-/// (the welcome e-mail of a fresh account, for one).
+/// The next e-mail whose decoded text contains `needle`.
 async fn mail_containing(sys: &TestSystem, needle: &str) -> String {
-    let deadline = Instant::now() + MAIL_WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mail = sys.smtp.next(left).await;
-        let text = decoded(&mail.data);
-        if text.contains(needle) {
-            return text;
-        }
-    }
-}
-
-fn error_status(body: &Value) -> &str {
-    body["error"]["status"].as_str().unwrap_or_default()
+    decoded(&sys.smtp.next_containing(needle, MAIL_WAIT).await.data)
 }
 
 /// Logs in and returns the whole token pair.

@@ -9,92 +9,12 @@
 
 mod support;
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::json;
+use support::process::{Platform, free_addr, now_micros};
 use support::{Db, smtp};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// The all-in-one binary as a child process, killed when dropped.
-struct Platform {
-    child: Child,
-    edge: SocketAddr,
-}
-
-impl Platform {
-    /// Starts `todo serve` in `dir` and waits until `/readyz` answers 200.
-    async fn launch(env: &[(String, String)], edge: SocketAddr, dir: &Path) -> Self {
-        let log = std::fs::File::create(dir.join("todo.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_todo"))
-            .arg("serve")
-            .current_dir(dir)
-            .envs(env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let platform = Self { child, edge };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let client = reqwest::Client::new();
-        loop {
-            let ready = client
-                .get(format!("http://{edge}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200);
-            if ready {
-                return platform;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the platform never became ready; see {}",
-                dir.join("todo.log").display()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// SIGKILL: no shutdown of any kind.
-    fn crash(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    async fn register(&self, email: &str) {
-        let response = reqwest::Client::new()
-            .post(format!("http://{}/v1/users", self.edge))
-            .json(&json!({"email": email, "password": "a long enough secret", "displayName": "C"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-    }
-}
-
-impl Drop for Platform {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn now_micros() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    i64::try_from(since.as_micros()).unwrap()
-}
 
 async fn notify_db(url: &str) -> sqlx::AnyConnection {
     use sqlx::Connection;
@@ -132,7 +52,7 @@ async fn a_crash_mid_send_loses_no_email(db: Db) {
             "TODO_INTERNAL_TOKEN",
             "a-test-token-that-is-long-enough-0123".to_owned(),
         ),
-        ("RUST_LOG", "warn".to_owned()),
+        ("TODO_LOG", "warn".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -9,22 +9,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Db, TestSystem};
-
-/// The verification token in a welcome e-mail, whatever transfer encoding
-/// lettre chose.
-fn link_token(data: &str) -> String {
-    let decoded = data.replace("=\r\n", "").replace("=3D", "=");
-    let start = decoded.find("token=").expect("no token link in the e-mail") + "token=".len();
-    decoded[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
-
-fn error_status(body: &Value) -> &str {
-    body["error"]["status"].as_str().unwrap_or_default()
-}
+use support::{Db, TestSystem, error_status, link_token};
 
 both_databases!(register_login_and_task_lifecycle);
 async fn register_login_and_task_lifecycle(sys: &TestSystem) {

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod process;
 pub mod smtp;
 
 use std::net::SocketAddr;
@@ -165,19 +166,7 @@ impl TestSystem {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap();
-        let json = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("non-JSON body {status}: {text}"));
-        (status, json)
+        call_json(&self.http, &self.url(path), method, token, body).await
     }
 
     /// Registers a user and logs in; returns (user id, access token).
@@ -248,6 +237,9 @@ async fn admin() -> sqlx::AnyConnection {
 }
 
 pub async fn create_schemas(schemas: &[String]) {
+    if schemas.is_empty() {
+        return;
+    }
     let mut conn = admin().await;
     for s in schemas {
         sqlx::query(&format!(
@@ -343,4 +335,49 @@ where
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// An e-mail's text with quoted-printable soft breaks and `=3D` undone,
+/// whatever transfer encoding lettre chose.
+pub fn decoded(data: &str) -> String {
+    data.replace("=\r\n", "").replace("=3D", "=")
+}
+
+/// The token in the link of an e-mail.
+pub fn link_token(data: &str) -> String {
+    let data = decoded(data);
+    let start = data.find("token=").expect("no token link in the e-mail") + "token=".len();
+    data[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
+
+/// The `status` of a JSON error body (empty for anything else).
+pub fn error_status(body: &Value) -> &str {
+    body["error"]["status"].as_str().unwrap_or_default()
+}
+
+/// Sends a JSON request to `url`; returns status and JSON body, which
+/// every answer of the edge must have.
+pub async fn call_json(
+    http: &reqwest::Client,
+    url: &str,
+    method: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = http.request(method.parse().unwrap(), url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let json =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body {status}: {text}"));
+    (status, json)
 }

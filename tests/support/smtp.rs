@@ -95,6 +95,19 @@ impl Listener {
             .expect("no message was left hanging");
     }
 
+    /// The next accepted message whose text contains `needle` (soft line
+    /// breaks undone), skipping others, waiting at most `within` in all.
+    pub async fn next_containing(&self, needle: &str, within: Duration) -> Received {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let mail = self.next(left).await;
+            if super::decoded(&mail.data).contains(needle) {
+                return mail;
+            }
+        }
+    }
+
     /// The next accepted message, waiting at most `within`.
     pub async fn next(&self, within: Duration) -> Received {
         tokio::time::timeout(within, self.rx.lock().await.recv())
