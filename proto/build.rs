@@ -38,7 +38,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for p in PROTOS {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
-    for p in ["google/api/http.proto", "google/api/annotations.proto"] {
+    for p in [
+        "google/api/http.proto",
+        "google/api/annotations.proto",
+        "todo/api/v1/schema.proto",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(p).display());
     }
     Ok(())

@@ -59,7 +59,7 @@ pub fn encoded(pool: &DescriptorPool, routes: &RouteTable) -> anyhow::Result<Byt
 /// The document for `routes`, with descriptions from `pool`'s comments.
 pub fn document(pool: &DescriptorPool, routes: &RouteTable) -> Json {
     let comments = Comments::from_pool(pool);
-    let mut schemas = Schemas::new(&comments);
+    let mut schemas = Schemas::new(&comments, pool);
     let mut paths: BTreeMap<String, Map<String, Json>> = BTreeMap::new();
     let mut services: Vec<String> = Vec::new();
     let mut seen_ids: BTreeMap<String, usize> = BTreeMap::new();

@@ -2,10 +2,15 @@
 //! lowerCamelCase names, enums as their value names, 64-bit integers and
 //! well-known types as strings, repeated fields as arrays, maps as
 //! objects, and every other message as a `$ref` to `components/schemas`.
+//! A field's `todo.api.v1.field_schema` option adds its constraints
+//! (required, pattern, lengths, bounds, item count).
 
 use std::collections::BTreeMap;
 
-use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{
+    DescriptorPool, DynamicMessage, EnumDescriptor, ExtensionDescriptor, FieldDescriptor, Kind,
+    MessageDescriptor, Value,
+};
 use serde_json::{Value as Json, json};
 
 use super::comments::Comments;
@@ -17,13 +22,19 @@ use super::comments::Comments;
 pub struct Schemas<'c> {
     comments: &'c Comments,
     components: BTreeMap<String, Json>,
+    /// The `todo.api.v1.field_schema` option, when the pool has it.
+    constraints: Option<ExtensionDescriptor>,
 }
 
+/// The field option that states a field's constraints.
+const FIELD_SCHEMA: &str = "todo.api.v1.field_schema";
+
 impl<'c> Schemas<'c> {
-    pub fn new(comments: &'c Comments) -> Self {
+    pub fn new(comments: &'c Comments, pool: &DescriptorPool) -> Self {
         Self {
             comments,
             components: BTreeMap::new(),
+            constraints: pool.get_extension_by_name(FIELD_SCHEMA),
         }
     }
 
@@ -51,6 +62,7 @@ impl<'c> Schemas<'c> {
     /// The schema of one field's value, repeated and map fields included,
     /// with the field's comment as description.
     pub fn field(&mut self, field: &FieldDescriptor) -> Json {
+        let constraints = self.constraints(field);
         let mut schema = if field.is_map() {
             let value = match field.kind() {
                 Kind::Message(entry) => entry.map_entry_value_field(),
@@ -58,9 +70,20 @@ impl<'c> Schemas<'c> {
             };
             json!({"type": "object", "additionalProperties": self.singular(&value)})
         } else if field.is_list() {
-            json!({"type": "array", "items": self.singular(field)})
+            let mut items = self.singular(field);
+            constrain_value(&mut items, constraints.as_ref());
+            let mut array = json!({"type": "array", "items": items});
+            if let (Some(max), Json::Object(map)) = (
+                constraints.as_ref().and_then(|c| number(c, "max_items")),
+                &mut array,
+            ) {
+                map.insert("maxItems".into(), max);
+            }
+            array
         } else {
-            self.singular(field)
+            let mut value = self.singular(field);
+            constrain_value(&mut value, constraints.as_ref());
+            value
         };
         let doc = self.comments.doc(&field.parent_file(), field.path());
         if let Json::Object(map) = &mut schema {
@@ -115,18 +138,80 @@ impl<'c> Schemas<'c> {
 
     fn message_component(&mut self, message: &MessageDescriptor) -> Json {
         let mut properties = serde_json::Map::new();
+        let mut required = Vec::new();
         for field in message.fields() {
             let schema = self.field(&field);
             properties.insert(field.json_name().to_owned(), schema);
+            let flag = self
+                .constraints(&field)
+                .and_then(|c| c.get_field_by_name("required").and_then(|v| v.as_bool()));
+            if flag == Some(true) {
+                required.push(field.json_name().to_owned());
+            }
         }
         let mut schema = json!({
             "type": "object",
             "properties": properties,
             "additionalProperties": false,
         });
+        if let (false, Json::Object(map)) = (required.is_empty(), &mut schema) {
+            map.insert("required".into(), json!(required));
+        }
         let doc = self.comments.doc(&message.parent_file(), message.path());
         describe(&mut schema, &doc.text);
         schema
+    }
+}
+
+impl Schemas<'_> {
+    /// The `todo.api.v1.FieldSchema` set on `field`, if any.
+    fn constraints(&self, field: &FieldDescriptor) -> Option<DynamicMessage> {
+        let extension = self.constraints.as_ref()?;
+        let options = field.options();
+        if !options.has_extension(extension) {
+            return None;
+        }
+        match options.get_extension(extension).into_owned() {
+            Value::Message(message) => Some(message),
+            _ => None,
+        }
+    }
+}
+
+/// An optional numeric field of a `FieldSchema` when it is set.
+fn number(constraints: &DynamicMessage, name: &str) -> Option<Json> {
+    if !constraints.has_field_by_name(name) {
+        return None;
+    }
+    match constraints.get_field_by_name(name)?.into_owned() {
+        Value::U32(n) => Some(n.into()),
+        Value::I64(n) => Some(n.into()),
+        _ => None,
+    }
+}
+
+/// Adds the constraints on one value (a string's pattern and length, a
+/// number's bounds) to its schema.
+fn constrain_value(schema: &mut Json, constraints: Option<&DynamicMessage>) {
+    let (Some(constraints), Json::Object(map)) = (constraints, schema) else {
+        return;
+    };
+    for (option, keyword) in [
+        ("min_length", "minLength"),
+        ("max_length", "maxLength"),
+        ("minimum", "minimum"),
+        ("maximum", "maximum"),
+    ] {
+        if let Some(n) = number(constraints, option) {
+            map.insert(keyword.into(), n);
+        }
+    }
+    let pattern = constraints
+        .get_field_by_name("pattern")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if !pattern.is_empty() {
+        map.insert("pattern".into(), Json::String(pattern));
     }
 }
 

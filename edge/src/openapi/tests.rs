@@ -163,6 +163,40 @@ fn schemas_follow_the_proto3_json_mapping() {
 }
 
 #[test]
+fn field_constraints_come_from_the_field_schema_option() {
+    let document = real_document();
+    let create_user = schema(&document, "todo.user.v1.CreateUserRequest");
+    assert_eq!(
+        create_user["required"],
+        serde_json::json!(["email", "password", "displayName"])
+    );
+    assert_eq!(create_user["properties"]["password"]["minLength"], 12);
+    assert_eq!(create_user["properties"]["password"]["maxLength"], 128);
+    // No option, no constraint.
+    assert!(
+        schema(&document, "todo.user.v1.UpdateMeRequest")
+            .get("required")
+            .is_none()
+    );
+    let task = &schema(&document, "todo.task.v1.Task")["properties"];
+    assert_eq!(task["title"]["maxLength"], 500);
+    assert_eq!(task["labels"]["maxItems"], 20);
+    assert_eq!(task["labels"]["items"]["maxLength"], 50);
+    let get = &document["paths"]["/v1/tasks/{id}"]["get"]["parameters"][0];
+    assert!(
+        get["schema"]["pattern"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("^[0-9a-f]{8}-")),
+        "{get}"
+    );
+    let list = document["paths"]["/v1/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let page_size = list.iter().find(|p| p["name"] == "pageSize").unwrap();
+    assert_eq!(page_size["schema"]["minimum"], 0);
+}
+
+#[test]
 fn descriptions_come_from_the_proto_comments() {
     let document = real_document();
     let get = &document["paths"]["/v1/tasks/{id}"]["get"];
