@@ -11,16 +11,11 @@ mod support;
 
 use std::time::Duration;
 
-use support::process::{Platform, free_addr, now_micros};
+use support::process::{self, Platform};
 use support::{Db, smtp};
+use todo_common::clock::now_micros;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-async fn notify_db(url: &str) -> sqlx::AnyConnection {
-    use sqlx::Connection;
-    sqlx::any::install_default_drivers();
-    sqlx::AnyConnection::connect(url).await.unwrap()
-}
 
 async fn a_crash_mid_send_loses_no_email(db: Db) {
     let dir = tempfile::tempdir().unwrap();
@@ -38,34 +33,16 @@ async fn a_crash_mid_send_loses_no_email(db: Db) {
     support::create_schemas(&schemas).await;
     let smtp = smtp::Listener::start().await;
     smtp.fail_next(&[smtp::HANG]);
-    let edge = free_addr();
-    let env: Vec<(String, String)> = [
-        ("TODO_EDGE_LISTEN", edge.to_string()),
-        ("TODO_USER_LISTEN", free_addr().to_string()),
-        ("TODO_TASK_LISTEN", free_addr().to_string()),
-        ("TODO_NOTIFY_LISTEN", free_addr().to_string()),
-        ("TODO_USER_DATABASE_URL", user_db),
-        ("TODO_TASK_DATABASE_URL", task_db),
-        ("TODO_NOTIFY_DATABASE_URL", notify_url.clone()),
-        ("TODO_SMTP_URL", format!("smtp://{}", smtp.addr)),
-        (
-            "TODO_INTERNAL_TOKEN",
-            "a-test-token-that-is-long-enough-0123".to_owned(),
-        ),
-        ("TODO_LOG", "warn".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let env = process::settings([&user_db, &task_db, &notify_url], smtp.addr, "info");
 
-    let first = Platform::launch(&env, edge, dir.path()).await;
+    let first = Platform::launch(&env, dir.path()).await;
     first.register("crash@example.com").await;
     // The welcome e-mail is on the wire, its answer never comes; the
     // process dies while it waits.
     smtp.hung(WAIT).await;
     first.crash();
 
-    let mut notify = notify_db(&notify_url).await;
+    let mut notify = support::connect(&notify_url).await;
     let (state, lease_until): (String, Option<i64>) = sqlx::query_as(
         "SELECT state, lease_until FROM emails WHERE to_email = 'crash@example.com'",
     )
@@ -85,7 +62,7 @@ async fn a_crash_mid_send_loses_no_email(db: Db) {
             .unwrap();
     assert_eq!(aged.rows_affected(), 1);
 
-    let second = Platform::launch(&env, edge, dir.path()).await;
+    let second = Platform::launch(&env, dir.path()).await;
     let mail = smtp.next(WAIT).await;
     assert!(
         mail.to.iter().any(|t| t.contains("crash@example.com")),

@@ -10,11 +10,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::process::{Platform, free_addr};
+use support::process::{self, Platform};
 use support::{link_token, smtp};
 
 const WAIT: Duration = Duration::from_secs(30);
-const INTERNAL_TOKEN: &str = "internal-secret-0123456789-abcdefghij";
 
 fn pair(body: &Value) -> (String, String) {
     let field = |k: &str| body[k].as_str().expect("a token pair").to_owned();
@@ -25,31 +24,17 @@ fn pair(body: &Value) -> (String, String) {
 async fn no_password_token_hash_or_key_is_ever_logged() {
     let dir = tempfile::tempdir().unwrap();
     let smtp = smtp::Listener::start().await;
-    let edge = free_addr();
     let user_db = format!("sqlite://{}/user.db", dir.path().display());
-    let env: Vec<(String, String)> = [
-        ("TODO_EDGE_LISTEN", edge.to_string()),
-        ("TODO_USER_LISTEN", free_addr().to_string()),
-        ("TODO_TASK_LISTEN", free_addr().to_string()),
-        ("TODO_NOTIFY_LISTEN", free_addr().to_string()),
-        ("TODO_USER_DATABASE_URL", user_db.clone()),
-        (
-            "TODO_TASK_DATABASE_URL",
-            format!("sqlite://{}/task.db", dir.path().display()),
-        ),
-        (
-            "TODO_NOTIFY_DATABASE_URL",
-            format!("sqlite://{}/notify.db", dir.path().display()),
-        ),
-        ("TODO_SMTP_URL", format!("smtp://{}", smtp.addr)),
-        ("TODO_INTERNAL_TOKEN", INTERNAL_TOKEN.to_owned()),
-        ("TODO_LOG", "trace".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let app = Platform::launch(&env, edge, dir.path()).await;
-    let mut secrets: Vec<String> = vec![INTERNAL_TOKEN.to_owned()];
+    let task_db = format!("sqlite://{}/task.db", dir.path().display());
+    let notify_db = format!("sqlite://{}/notify.db", dir.path().display());
+    let env = process::settings([&user_db, &task_db, &notify_db], smtp.addr, "trace");
+    let app = Platform::launch(&env, dir.path()).await;
+    let internal_token = &env
+        .iter()
+        .find(|(k, _)| k == "TODO_INTERNAL_TOKEN")
+        .unwrap()
+        .1;
+    let mut secrets: Vec<String> = vec![internal_token.clone()];
     let passwords = [
         "first passphrase of lena",
         "wrong passphrase of lena",
@@ -163,11 +148,7 @@ async fn no_password_token_hash_or_key_is_ever_logged() {
 
     // What the user service stored: password hashes, token digests and
     // the signing key.
-    let mut db = {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
-        sqlx::AnyConnection::connect(&user_db).await.unwrap()
-    };
+    let mut db = support::connect(&user_db).await;
     for query in [
         "SELECT password_hash FROM users",
         "SELECT token_hash FROM refresh_tokens",

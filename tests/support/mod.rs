@@ -302,14 +302,12 @@ impl TestSystem {
     /// A connection of the test's own to the database of `service`
     /// (`user`, `task` or `notify`).
     pub async fn db_of(&self, service: &str) -> sqlx::AnyConnection {
-        use sqlx::Connection;
-        sqlx::any::install_default_drivers();
         let suffix = format!("_{service}");
         let url = match self.schemas.iter().find(|s| s.ends_with(&suffix)) {
             Some(schema) => format!("{}/{schema}", mysql_server().unwrap().trim_end_matches('/')),
             None => format!("sqlite://{}/{service}.db", self._dir.path().display()),
         };
-        let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+        let mut conn = connect(&url).await;
         if self.schemas.is_empty() {
             // Wait for the service's writer rather than fail beside it.
             sqlx::query("PRAGMA busy_timeout = 10000")
@@ -380,4 +378,11 @@ pub async fn call_json(
     let json =
         serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body {status}: {text}"));
     (status, json)
+}
+
+/// A connection of the test's own to the database at `url`.
+pub async fn connect(url: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await.unwrap()
 }

@@ -16,43 +16,77 @@ pub struct Platform {
     pub log: PathBuf,
 }
 
+/// The settings of a platform in `dir` on the given databases (`user`,
+/// `task`, `notify`), sending mail to `smtp`, logging at `level`.
+pub fn settings(databases: [&str; 3], smtp: SocketAddr, level: &str) -> Vec<(String, String)> {
+    let [user, task, notify] = databases;
+    [
+        ("TODO_USER_DATABASE_URL", user),
+        ("TODO_TASK_DATABASE_URL", task),
+        ("TODO_NOTIFY_DATABASE_URL", notify),
+        ("TODO_SMTP_URL", &format!("smtp://{smtp}")),
+        (
+            "TODO_INTERNAL_TOKEN",
+            "internal-secret-0123456789-abcdefghij",
+        ),
+        ("TODO_LOG", level),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
 impl Platform {
-    /// Starts `todo serve` in `dir` and waits until `/readyz` answers 200.
-    pub async fn launch(env: &[(String, String)], edge: SocketAddr, dir: &Path) -> Self {
+    /// Starts `todo serve` in `dir` with `env`, every part on a port the
+    /// system picks, and waits until `/readyz` answers 200. The edge's
+    /// address is read from the start-up line of the (JSON) log.
+    pub async fn launch(env: &[(String, String)], dir: &Path) -> Self {
         let log_path = dir.join("todo.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_todo"))
+        let skip = log.metadata().unwrap().len();
+        let listen = ["EDGE", "USER", "TASK", "NOTIFY"]
+            .map(|part| (format!("TODO_{part}_LISTEN"), "127.0.0.1:0".to_owned()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_todo"))
             .arg("serve")
             .current_dir(dir)
-            .envs(env.iter().map(|(k, v)| (k, v)))
+            .envs(env.iter().cloned().chain(listen))
+            .env("TODO_LOG_FORMAT", "json")
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap();
-        let platform = Self {
-            child,
-            edge,
-            log: log_path,
-        };
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = reqwest::Client::new();
+        let mut edge = None;
         loop {
-            let ready = client
-                .get(format!("http://{edge}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status() == 200);
-            if ready {
-                return platform;
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the platform exited ({status}); see {}", log_path.display());
+            }
+            if edge.is_none() {
+                edge = started_edge(&log_path, skip);
+            }
+            if let Some(edge) = edge {
+                let ready = client
+                    .get(format!("http://{edge}/readyz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200);
+                if ready {
+                    return Self {
+                        child,
+                        edge,
+                        log: log_path,
+                    };
+                }
             }
             assert!(
                 Instant::now() < deadline,
                 "the platform never became ready; see {}",
-                platform.log.display()
+                log_path.display()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -90,16 +124,16 @@ impl Drop for Platform {
     }
 }
 
-pub fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-pub fn now_micros() -> i64 {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    i64::try_from(since.as_micros()).unwrap()
+/// The edge address of the start-up line, in the log after byte `skip`.
+fn started_edge(log: &Path, skip: u64) -> Option<SocketAddr> {
+    let text = std::fs::read(log).ok()?;
+    let text = String::from_utf8_lossy(text.get(usize::try_from(skip).ok()?..)?).into_owned();
+    text.lines().find_map(|line| {
+        let entry: Value = serde_json::from_str(line).ok()?;
+        let fields = &entry["fields"];
+        if fields["message"] != "ToDo platform started" {
+            return None;
+        }
+        fields["edge"].as_str()?.parse().ok()
+    })
 }

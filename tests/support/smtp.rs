@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::sync::{Mutex, mpsc};
 
 /// One message as received.
@@ -26,6 +26,8 @@ pub const HANG: u16 = 0;
 
 pub struct Listener {
     pub addr: SocketAddr,
+    /// The bound socket until it listens.
+    socket: std::sync::Mutex<Option<TcpSocket>>,
     /// Codes to answer the next messages' DATA with instead of 250;
     /// [`HANG`] for no answer at all.
     failures: Arc<std::sync::Mutex<VecDeque<u16>>>,
@@ -49,12 +51,14 @@ impl Listener {
     }
 
     fn on_free_port() -> Self {
-        // Bound and closed again at once: the port is known and, until
-        // opened, nothing listens on it.
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // Bound but not listening: the port is this listener's, and
+        // connections to it are refused until it listens.
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         Self {
-            addr: probe.local_addr().unwrap(),
+            addr: socket.local_addr().unwrap(),
+            socket: std::sync::Mutex::new(Some(socket)),
             failures: Arc::default(),
             hung: Arc::default(),
             tx,
@@ -64,9 +68,8 @@ impl Listener {
 
     /// Starts listening on the port and accepting mail.
     pub async fn open(&self) {
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .expect("the SMTP test port was taken while closed");
+        let socket = self.socket.lock().unwrap().take().expect("opened twice");
+        let listener = socket.listen(64).unwrap();
         let tx = self.tx.clone();
         let failures = self.failures.clone();
         let hung = self.hung.clone();

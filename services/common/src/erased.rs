@@ -18,17 +18,12 @@ use crate::db::{Pool, is_unique_violation};
 /// lifetime plus clock leeway.
 pub const RETENTION_MICROS: i64 = 24 * 3600 * 1_000_000;
 
-/// Records that `user_id` was erased at `now` (micros), and forgets users
-/// erased longer than [`RETENTION_MICROS`] ago. Idempotent: an erasure
-/// delivered twice keeps its first time.
+/// Records that `user_id` was erased at `now` (micros). Idempotent: an
+/// erasure delivered twice keeps its first time.
 ///
 /// # Errors
 /// On database failure.
 pub async fn record(conn: &mut AnyConnection, user_id: &str, now: i64) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM erased_users WHERE erase_time < ?")
-        .bind(now - RETENTION_MICROS)
-        .execute(&mut *conn)
-        .await?;
     let inserted = sqlx::query("INSERT INTO erased_users (user_id, erase_time) VALUES (?, ?)")
         .bind(user_id)
         .bind(now)
@@ -38,6 +33,20 @@ pub async fn record(conn: &mut AnyConnection, user_id: &str, now: i64) -> Result
         Err(e) if !is_unique_violation(&e) => Err(e),
         _ => Ok(()),
     }
+}
+
+/// Forgets users erased longer than [`RETENTION_MICROS`] before `now`.
+/// Kept out of [`record`]'s transaction: on MySQL the range delete locks
+/// the index gaps it scans, which concurrent erasures would deadlock on.
+///
+/// # Errors
+/// On database failure.
+pub async fn prune(pool: &Pool, now: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM erased_users WHERE erase_time < ?")
+        .bind(now - RETENTION_MICROS)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Whether `user_id` was erased.

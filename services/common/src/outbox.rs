@@ -148,10 +148,14 @@ impl Relay {
 /// Exponential backoff from 200 ms, capped, with up to 25% jitter so that
 /// replicas do not retry in lockstep.
 pub fn backoff(attempts: i64, cap: Duration) -> Duration {
-    let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
-    let base = Duration::from_millis(200).saturating_mul(1 << exp).min(cap);
     let jitter = rand::random::<f64>() * 0.25;
-    base.mul_f64(1.0 + jitter).min(cap)
+    base_backoff(attempts, cap).mul_f64(1.0 + jitter).min(cap)
+}
+
+/// [`backoff`] without its jitter: the shortest wait it can give.
+pub fn base_backoff(attempts: i64, cap: Duration) -> Duration {
+    let exp = u32::try_from(attempts.clamp(0, 16)).unwrap_or(16);
+    Duration::from_millis(200).saturating_mul(1 << exp).min(cap)
 }
 
 #[cfg(test)]

@@ -187,7 +187,7 @@ pub async fn set_email_reminders(
 }
 
 /// Erases everything the inbox holds of a user.
-pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), Error> {
+pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM notifications WHERE user_id = ?")
         .bind(user_id)
         .execute(&mut *conn)

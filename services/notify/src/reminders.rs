@@ -87,7 +87,7 @@ pub async fn apply(pool: &Pool, c: &Change<'_>, now: i64) -> Result<(), Error> {
 ///
 /// # Errors
 /// When the database fails.
-pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), Error> {
+pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM reminders WHERE user_id = ?")
         .bind(user_id)
         .execute(&mut *conn)

@@ -3,6 +3,7 @@
 use tonic::{Request, Response, Status};
 
 use todo_common::clock::{from_timestamp, is_id, now_micros};
+use todo_common::db::{is_contention, retry_contended};
 use todo_common::erased;
 use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
@@ -261,14 +262,21 @@ impl NotifyInternalService for State {
             return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
         }
         // The record refuses the user's unexpired access tokens from now on,
-        // and drops mail and reminders still on their way for the user.
-        let mut tx = self.db.begin_write().await.map_err(Error::from)?;
-        erased::record(&mut tx, &user_id, now_micros())
-            .await
-            .map_err(Error::from)?;
-        inbox::erase(&mut tx, &user_id).await?;
-        reminders::erase(&mut tx, &user_id).await?;
-        tx.commit().await.map_err(Error::from)?;
+        // and drops mail and reminders that arrive for the user afterwards.
+        let now = now_micros();
+        retry_contended(is_contention, || async {
+            let mut tx = self.db.begin_write().await?;
+            erased::record(&mut tx, &user_id, now).await?;
+            inbox::erase(&mut tx, &user_id).await?;
+            reminders::erase(&mut tx, &user_id).await?;
+            tx.commit().await
+        })
+        .await
+        .map_err(Error::from)?;
+        tracing::info!(user_id = %user_id, "user's notifications erased");
+        if let Err(e) = erased::prune(&self.db.pool, now).await {
+            tracing::warn!(error = %e, "cannot forget long-erased users");
+        }
         Ok(Response::new(()))
     }
 }

@@ -237,11 +237,19 @@ impl State {
     /// unexpired access tokens from now on, so nothing new is written after
     /// the tasks are gone.
     async fn erase(&self, user_id: &str) -> Result<(), Error> {
-        let mut tx = self.db.begin_write().await?;
-        erased::record(&mut tx, user_id, now_micros()).await?;
-        let n = store::delete_all(&mut tx, user_id).await?;
-        tx.commit().await?;
+        let now = now_micros();
+        let n = retry(|| async {
+            let mut tx = self.db.begin_write().await?;
+            erased::record(&mut tx, user_id, now).await?;
+            let n = store::delete_all(&mut tx, user_id).await?;
+            tx.commit().await?;
+            Ok(n)
+        })
+        .await?;
         tracing::info!(user_id = %user_id, tasks = n, "user's tasks erased");
+        if let Err(e) = erased::prune(&self.db.pool, now).await {
+            tracing::warn!(error = %e, "cannot forget long-erased users");
+        }
         Ok(())
     }
 

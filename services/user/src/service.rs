@@ -233,10 +233,10 @@ impl State {
             tracing::warn!(user_id = %row.user_id, "refresh token reuse; login revoked");
             return Err(Error::BadToken);
         }
-        if store::user_by_id(&self.db.pool, &row.user_id)
-            .await?
-            .is_none()
-        {
+        // On the transaction's own connection: while it holds SQLite's
+        // write lock, waiting for a second one from a pool that the queued
+        // writers have emptied would stall them all.
+        if store::user_by_id(&mut *tx, &row.user_id).await?.is_none() {
             return Err(Error::BadToken);
         }
         let pair = self

@@ -104,10 +104,13 @@ pub async fn user_by_email_key(pool: &Pool, email_key: &str) -> Result<Option<Us
     Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
 
-pub async fn user_by_id(pool: &Pool, id: &str) -> Result<Option<UserRow>, Error> {
+pub async fn user_by_id<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+) -> Result<Option<UserRow>, Error> {
     let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?"))
         .bind(id)
-        .fetch_optional(pool)
+        .fetch_optional(db)
         .await?;
     Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
