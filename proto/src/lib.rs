@@ -6,6 +6,9 @@
 //!   are called only between services.
 //! - [`google::rpc`]: the error-detail messages sent in
 //!   `grpc-status-details-bin`.
+//! - `todo/api/v1/schema.proto`: the `todo.api.v1.field_schema` field
+//!   option, constraints of request fields that the edge publishes in its
+//!   OpenAPI document (read from the descriptors, so no Rust code for it).
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of all of it, options
 //!   included, for gRPC reflection and for the edge's transcoding.
 
