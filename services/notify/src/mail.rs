@@ -164,7 +164,11 @@ impl Mailer {
             EmailTemplate::Unspecified => anyhow::bail!("e-mail without a template"),
         };
         let text = match &link {
-            Some(l) => format!("Hello {name},\n\n{intro}\n\n{l}\n\nThe ToDo team\n"),
+            // The code on a line of its own survives any transfer encoding
+            // intact, for a client that takes it by hand.
+            Some(l) => format!(
+                "Hello {name},\n\n{intro}\n\n{l}\n\nOr enter this code where you are asked for it:\n\n{token}\n\nThe ToDo team\n"
+            ),
             None => format!("Hello {name},\n\n{intro}\n\nThe ToDo team\n"),
         };
         let link_html = link
@@ -199,6 +203,30 @@ fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // A runtime, because the SMTP transport's pool starts on one.
+    #[tokio::test]
+    async fn a_link_token_also_stands_on_a_line_of_its_own() {
+        let mailer = Mailer::new(&MailConfig {
+            smtp_url: Some("smtp://127.0.0.1:25".into()),
+            dir: std::path::PathBuf::new(),
+            from: "ToDo <no-reply@todo.test>".into(),
+            link_base_url: "https://todo.test".into(),
+        })
+        .unwrap();
+        let (_, text, html) = mailer
+            .render(&Outgoing {
+                template: EmailTemplate::Welcome,
+                to_email: "ada@example.com".into(),
+                display_name: "Ada".into(),
+                token: Some("abc_DEF-123".into()),
+                task_title: None,
+            })
+            .unwrap();
+        assert!(text.contains("\nhttps://todo.test/verify-email?token=abc_DEF-123\n"));
+        assert!(text.lines().any(|line| line == "abc_DEF-123"), "{text}");
+        assert!(html.contains("href=\"https://todo.test/verify-email?token=abc_DEF-123\""));
+    }
 
     #[test]
     fn display_names_cannot_inject_html() {
