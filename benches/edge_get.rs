@@ -35,8 +35,12 @@ async fn rate(url: &str, token: &str) -> f64 {
     let run = |until: Instant, count: bool| {
         let workers: Vec<_> = (0..CONCURRENCY)
             .map(|_| {
-                let (client, url, token, done) =
-                    (client.clone(), url.to_owned(), token.to_owned(), done.clone());
+                let (client, url, token, done) = (
+                    client.clone(),
+                    url.to_owned(),
+                    token.to_owned(),
+                    done.clone(),
+                );
                 tokio::spawn(async move {
                     while Instant::now() < until {
                         let response = client.get(&url).bearer_auth(&token).send().await.unwrap();

@@ -3,7 +3,8 @@
 //! each other by address exactly as when they run in separate containers.
 //!
 //! `cargo run --release` runs this; the integration tests start it on port
-//! 0 in-process.
+//! 0 in-process. [`migrate`] applies every service's migrations (`todo
+//! migrate`); [`probe`] holds the health probes behind `todo probe grpc|http`.
 
 use std::net::SocketAddr;
 

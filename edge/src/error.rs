@@ -1,4 +1,5 @@
-//! Every error the edge answers with, in the one JSON shape of API.md:
+//! Every error the edge answers with, in the one JSON shape of the public
+//! contract (see the README):
 //!
 //! ```json
 //! {"error": {"code": 404, "status": "NOT_FOUND", "message": "...", "details": []}}
@@ -157,7 +158,7 @@ pub enum EdgeError {
     ShuttingDown,
 }
 
-/// An error response in the shape of API.md.
+/// An error response in the one JSON error shape.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,

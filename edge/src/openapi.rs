@@ -8,8 +8,8 @@
 //! - Path variables and, for routes whose body is not the whole message,
 //!   the remaining fields become parameters, exactly as the transcoder
 //!   reads them; bodies and responses refer to message schemas
-//!   ([`schema`]) in their proto3 JSON form.
-//! - Every error is the one shape of API.md (`#/components/schemas/Error`).
+//!   (module `schema`) in their proto3 JSON form.
+//! - Every error has the one JSON error shape (`#/components/schemas/Error`).
 //! - Operations need a bearer token unless [`needs_token`] says otherwise.
 
 mod comments;
@@ -404,7 +404,7 @@ fn operational_paths() -> [(&'static str, Map<String, Json>); 4] {
     ]
 }
 
-/// The error shape of API.md.
+/// The one JSON error shape.
 fn error_schema() -> Json {
     let codes: Vec<&str> = ALL_CODES
         .iter()

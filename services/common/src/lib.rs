@@ -10,7 +10,8 @@
 //! - [`auth`]: local verification of access tokens with keys fetched from
 //!   the user service, and the service credential for internal RPCs.
 //! - [`erased`]: users whose accounts are gone, whose tokens are refused.
-//! - [`grpc`]: a tonic server with health, reflection and request spans.
+//! - [`grpc`]: a tonic server with health, reflection and request spans, and
+//!   client channels balanced over comma-separated replicas.
 //! - [`outbox`]: calls to other services that must not be lost.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
 //! - [`status`]: building `tonic::Status` values clients can act on.

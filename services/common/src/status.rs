@@ -1,5 +1,5 @@
 //! `tonic::Status` values that clients can act on. The edge renders them as
-//! the JSON error of API.md; grpcurl shows them as they are.
+//! the one JSON error shape; grpcurl shows them as they are.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};

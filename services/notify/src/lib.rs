@@ -2,7 +2,7 @@
 //! inbox.
 //!
 //! # Layout
-//! - [`config`]: settings from the environment.
+//! - [`Config`]: settings from the environment.
 //! - `mail`: templates and the SMTP or file transport.
 //! - `queue`: the durable e-mail queue and its worker.
 //! - `inbox`: in-app notifications and settings.

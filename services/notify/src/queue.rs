@@ -1,9 +1,10 @@
 //! The durable e-mail queue and the worker that drains it.
 //!
 //! A row is written before `SendEmail` returns. The worker claims due rows
-//! with a lease by compare-and-set (`UPDATE ... WHERE lease is free`), so
-//! two workers or two replicas never send one row at the same time, and a
-//! worker that dies mid-send leaves a lease that simply expires.
+//! with a lease: on MySQL/MariaDB it picks them with `FOR UPDATE SKIP
+//! LOCKED`, on SQLite by one conditional update. Two workers or two
+//! replicas never send one row at the same time, and a worker that dies
+//! mid-send leaves a lease that simply expires.
 
 use std::sync::Arc;
 use std::time::Duration;

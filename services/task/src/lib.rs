@@ -3,7 +3,7 @@
 //! with the notify service through the outbox.
 //!
 //! # Layout
-//! - [`config`]: settings from the environment.
+//! - [`Config`]: settings from the environment.
 //! - `domain`: a task's writable fields and field masks, parsed at the
 //!   boundary.
 //! - `store`: the SQL, every statement scoped to the owner.

@@ -2,7 +2,7 @@
 //! the only issuer of access tokens.
 //!
 //! # Layout
-//! - [`config`]: settings from the environment.
+//! - [`Config`]: settings from the environment.
 //! - `domain`: e-mail, password and display name, parsed at the boundary.
 //! - `password`: argon2id hashing off the runtime threads.
 //! - `keys`: the Ed25519 signing keys and the JWKS.
