@@ -63,11 +63,7 @@ async fn rate(url: &str, token: &str) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let db = if support::mysql_server().is_some() {
-        Db::MariaDb
-    } else {
-        Db::Sqlite
-    };
+    let db = Db::from_env();
     let sys = TestSystem::start(db).await.unwrap();
     let (_, token) = sys.signup("bench@example.com").await;
     let (status, task) = sys

@@ -14,6 +14,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use sqlx::Row;
 use support::{Db, TestSystem, decoded, error_status, eventually, link_token};
+use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
 use todo_proto::todo::user::v1::{CreateUserRequest, LoginRequest, RequestPasswordResetRequest};
 
@@ -299,7 +300,24 @@ async fn deleting_the_account_erases_it_everywhere(sys: &TestSystem) {
         )
         .await;
     assert_eq!(status, 401, "{body}");
-    for (service, table) in [("task", "tasks"), ("notify", "notifications")] {
+    // Mail that reaches notify for the user after that is dropped.
+    let mut notify = sys.notify_internal(sys.addr.notify);
+    notify
+        .send_email(SendEmailRequest {
+            dedup_key: "after-erasure".to_owned(),
+            user_id: jade_id.clone(),
+            template: EmailTemplate::Welcome.into(),
+            to_email: "jade@example.com".to_owned(),
+            display_name: "Jade".to_owned(),
+            ..SendEmailRequest::default()
+        })
+        .await
+        .unwrap();
+    for (service, table) in [
+        ("task", "tasks"),
+        ("notify", "notifications"),
+        ("notify", "emails"),
+    ] {
         let owner = if service == "task" {
             "owner_id"
         } else {

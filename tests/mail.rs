@@ -8,13 +8,9 @@ mod support;
 
 use std::time::Duration;
 
-use futures::StreamExt;
 use serde_json::json;
 use support::{Db, TestSystem, smtp};
-use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
-use todo_proto::todo::notify::v1::{
-    EmailTemplate, ListDeadEmailsRequest, RequeueEmailRequest, SendEmailRequest,
-};
+use todo_proto::todo::notify::v1::{ListDeadEmailsRequest, RequeueEmailRequest};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -131,16 +127,7 @@ async fn permanent_failures_are_dead_until_requeued(sys: &TestSystem) {
     let mail = sys.smtp.next(WAIT).await;
     assert!(addressed_to(&mail, "alive@example.com"), "{:?}", mail.to);
 
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", sys.addr.notify))
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let credential = sys.credential.clone();
-    let mut notify = NotifyInternalServiceClient::with_interceptor(
-        channel,
-        todo_common::auth::AttachServiceCredential(credential),
-    );
+    let mut notify = sys.notify_internal(sys.addr.notify);
     let dead = notify
         .list_dead_emails(ListDeadEmailsRequest { page_size: 10 })
         .await
@@ -193,36 +180,12 @@ async fn two_notify_replicas_send_each_message_once(sys: &TestSystem) {
     let stop = todo_common::CancellationToken::new();
     let replica = tokio::spawn(second.run_until_stopped(stop.clone()));
 
-    let client = |addr: std::net::SocketAddr| {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
-        NotifyInternalServiceClient::with_interceptor(
-            channel,
-            todo_common::auth::AttachServiceCredential(sys.credential.clone()),
-        )
-    };
-    let replicas = [client(sys.addr.notify), client(second_addr)];
+    let replicas = [
+        sys.notify_internal(sys.addr.notify),
+        sys.notify_internal(second_addr),
+    ];
     const N: usize = 1000;
-    let sends = (0..N).map(|i| {
-        let mut notify = replicas[i % 2].clone();
-        async move {
-            let req = SendEmailRequest {
-                dedup_key: format!("bulk:{i}"),
-                user_id: todo_common::clock::new_id(),
-                template: EmailTemplate::SecurityAlert.into(),
-                to_email: format!("user{i}@example.com"),
-                display_name: format!("User {i}"),
-                token: String::new(),
-                task_title: String::new(),
-            };
-            notify.send_email(req).await.unwrap();
-        }
-    });
-    futures::stream::iter(sends)
-        .buffer_unordered(32)
-        .collect::<Vec<()>>()
-        .await;
+    support::queue_emails(&replicas, N).await;
 
     let mut seen = std::collections::HashSet::new();
     while seen.len() < N {

@@ -514,20 +514,13 @@ async fn profile_inbox_and_settings_belong_to_the_caller(sys: &TestSystem) {
 
 both_databases!(the_inbox_pages_newest_first_with_tokens_bound_to_the_query);
 async fn the_inbox_pages_newest_first_with_tokens_bound_to_the_query(sys: &TestSystem) {
-    use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
     use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
 
     let (user_id, token) = sys.signup("hana@example.com").await;
     let (_, other) = sys.signup("ivo@example.com").await;
     // Four more welcome notifications beside the first, through the RPC
     // the user service sends them with.
-    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", sys.addr.notify))
-        .unwrap()
-        .connect_lazy();
-    let mut notify = NotifyInternalServiceClient::with_interceptor(
-        channel,
-        todo_common::auth::AttachServiceCredential(sys.credential.clone()),
-    );
+    let mut notify = sys.notify_internal(sys.addr.notify);
     for i in 0..4 {
         notify
             .send_email(SendEmailRequest {

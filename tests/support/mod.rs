@@ -9,17 +9,34 @@ pub mod smtp;
 
 use std::net::SocketAddr;
 
+use futures::StreamExt;
 use serde_json::Value;
 use todo::{Addresses, System, SystemConfig};
 use todo_common::CancellationToken;
-use todo_common::auth::{ServiceCredential, TokenSettings};
+use todo_common::auth::{
+    AttachServiceCredential, ServiceChannel, ServiceCredential, TokenSettings,
+};
 use todo_common::db::DbConfig;
+use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
+use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
 
 /// Which database the system under test uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Db {
     Sqlite,
     MariaDb,
+}
+
+impl Db {
+    /// MariaDB when `TODO_TEST_MYSQL_URL` is set, else SQLite: what a
+    /// benchmark runs on.
+    pub fn from_env() -> Self {
+        if mysql_server().is_some() {
+            Self::MariaDb
+        } else {
+            Self::Sqlite
+        }
+    }
 }
 
 /// The server URL for MariaDB tests, e.g. `mysql://root@127.0.0.1:3306`;
@@ -156,6 +173,18 @@ impl TestSystem {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr.edge)
+    }
+
+    /// A client of the notify service's internal RPCs at `addr` (this
+    /// system's or a replica's), carrying the service credential.
+    pub fn notify_internal(&self, addr: SocketAddr) -> NotifyInternalServiceClient<ServiceChannel> {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        NotifyInternalServiceClient::with_interceptor(
+            channel,
+            AttachServiceCredential(self.credential.clone()),
+        )
     }
 
     /// Sends a request through the edge; returns status and JSON body.
@@ -385,4 +414,28 @@ pub async fn connect(url: &str) -> sqlx::AnyConnection {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
     sqlx::AnyConnection::connect(url).await.unwrap()
+}
+
+/// Queues `n` security alerts to `user0@example.com`, `user1@...` through
+/// `SendEmail`, spread over `clients` in turn, 32 calls in flight.
+pub async fn queue_emails(clients: &[NotifyInternalServiceClient<ServiceChannel>], n: usize) {
+    let sends = (0..n).map(|i| {
+        let mut notify = clients[i % clients.len()].clone();
+        async move {
+            let req = SendEmailRequest {
+                dedup_key: format!("bulk:{i}"),
+                user_id: todo_common::clock::new_id(),
+                template: EmailTemplate::SecurityAlert.into(),
+                to_email: format!("user{i}@example.com"),
+                display_name: format!("User {i}"),
+                token: String::new(),
+                task_title: String::new(),
+            };
+            notify.send_email(req).await.unwrap();
+        }
+    });
+    futures::stream::iter(sends)
+        .buffer_unordered(32)
+        .collect::<Vec<()>>()
+        .await;
 }

@@ -247,9 +247,7 @@ impl State {
         })
         .await?;
         tracing::info!(user_id = %user_id, tasks = n, "user's tasks erased");
-        if let Err(e) = erased::prune(&self.db.pool, now).await {
-            tracing::warn!(error = %e, "cannot forget long-erased users");
-        }
+        erased::prune(&self.db.pool, now).await;
         Ok(())
     }
 
