@@ -11,6 +11,13 @@ const PROTOS: &[&str] = &[
     "google/rpc/error_details.proto",
 ];
 
+/// Each service's own file, by the name of the set built for its port.
+const SERVICE_FILES: &[(&str, &str)] = &[
+    ("user", "todo/user/v1/user.proto"),
+    ("task", "todo/task/v1/task.proto"),
+    ("notify", "todo/notify/v1/notify.proto"),
+];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
@@ -27,6 +34,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out.join("descriptor_set.bin"),
         compiler.encode_file_descriptor_set(),
     )?;
+
+    // One set per service port, holding only that service's file and its
+    // imports: reflection on a port then describes exactly what the port
+    // serves, and a service served elsewhere is "not found".
+    for (name, file) in SERVICE_FILES {
+        let mut one = protox::Compiler::new([&root])?;
+        one.include_imports(true).include_source_info(true);
+        one.open_file(root.join(file))?;
+        std::fs::write(
+            out.join(format!("{name}_descriptor_set.bin")),
+            one.encode_file_descriptor_set(),
+        )?;
+    }
 
     let fds = compiler.file_descriptor_set();
     tonic_prost_build::configure()

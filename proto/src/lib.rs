@@ -10,7 +10,8 @@
 //!   option, constraints of request fields that the edge publishes in its
 //!   OpenAPI document (read from the descriptors, so no Rust code for it).
 //! - [`FILE_DESCRIPTOR_SET`]: the encoded descriptors of all of it, options
-//!   included, for gRPC reflection and for the edge's transcoding.
+//!   included, for the edge's transcoding; [`port_descriptors`]: one
+//!   service's part of it, for gRPC reflection on that service's port.
 
 #![allow(clippy::all, clippy::pedantic, missing_docs, unreachable_pub)]
 
@@ -18,6 +19,19 @@
 /// and its imports, with source info (comments) and custom options intact.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/descriptor_set.bin"));
+
+/// The descriptors each service port serves by reflection: the service's
+/// own file (its public and internal service) and that file's imports,
+/// nothing of the other services.
+pub mod port_descriptors {
+    /// `todo/user/v1/user.proto` and its imports.
+    pub const USER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/user_descriptor_set.bin"));
+    /// `todo/task/v1/task.proto` and its imports.
+    pub const TASK: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/task_descriptor_set.bin"));
+    /// `todo/notify/v1/notify.proto` and its imports.
+    pub const NOTIFY: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/notify_descriptor_set.bin"));
+}
 
 pub mod todo {
     pub mod user {

@@ -11,6 +11,8 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic_health::ServingStatus;
+use tonic_reflection::server::v1::{ServerReflection, ServerReflectionServer};
+use tonic_reflection::server::v1alpha;
 
 /// The metadata key that carries the request id minted by the edge.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -29,7 +31,8 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 /// reports NOT_SERVING and drains in-flight calls.
 ///
 /// `services` are the fully qualified names reported SERVING by the health
-/// service.
+/// service; `descriptors` is the encoded descriptor set that describes
+/// them (see [`todo_proto::port_descriptors`]).
 ///
 /// # Errors
 /// When the server fails.
@@ -37,6 +40,7 @@ pub async fn serve(
     listener: TcpListener,
     routes: Routes,
     services: &[&str],
+    descriptors: &'static [u8],
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
@@ -45,14 +49,7 @@ pub async fn serve(
             .set_service_status(*name, ServingStatus::Serving)
             .await;
     }
-    let reflection_v1 = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(todo_proto::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("reflection v1")?;
-    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(todo_proto::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()
-        .context("reflection v1alpha")?;
+    let (reflection_v1, reflection_v1alpha) = reflection(descriptors)?;
 
     let addr = listener.local_addr().ok();
     let routes = routes
@@ -83,6 +80,33 @@ pub async fn serve(
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), drain)
         .await
         .context("gRPC server failed")
+}
+
+/// Reflection in both versions, listing exactly what a port serves: the
+/// services in `descriptors`, `grpc.health.v1.Health` and both reflection
+/// services. Nothing else is registered, so `describe` of a service served
+/// on another port answers "not found", as grpcurl users expect.
+fn reflection(
+    descriptors: &'static [u8],
+) -> anyhow::Result<(
+    ServerReflectionServer<impl ServerReflection>,
+    v1alpha::ServerReflectionServer<impl v1alpha::ServerReflection>,
+)> {
+    // Each builder adds its own version's descriptors; the other version's
+    // are added here so both list both (the port serves both).
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptors)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("reflection v1")?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptors)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("reflection v1alpha")?;
+    Ok((v1, v1alpha))
 }
 
 /// A lazily connecting channel to `url`: a service that is down at start-up
@@ -181,6 +205,7 @@ pub struct Server {
     listener: TcpListener,
     routes: Routes,
     health: &'static [&'static str],
+    descriptors: &'static [u8],
     workers: Vec<Worker>,
 }
 
@@ -194,12 +219,19 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// `health` names the services reported SERVING.
-    pub fn new(listener: TcpListener, routes: Routes, health: &'static [&'static str]) -> Self {
+    /// `health` names the services reported SERVING; `descriptors`
+    /// describes them by reflection (see [`todo_proto::port_descriptors`]).
+    pub fn new(
+        listener: TcpListener,
+        routes: Routes,
+        health: &'static [&'static str],
+        descriptors: &'static [u8],
+    ) -> Self {
         Self {
             listener,
             routes,
             health,
+            descriptors,
             workers: Vec::new(),
         }
     }
@@ -235,7 +267,14 @@ impl Server {
             .into_iter()
             .map(|w| tokio::spawn(w(shutdown.clone())))
             .collect();
-        let served = serve(self.listener, self.routes, self.health, shutdown).await;
+        let served = serve(
+            self.listener,
+            self.routes,
+            self.health,
+            self.descriptors,
+            shutdown,
+        )
+        .await;
         for w in workers {
             let _ = w.await;
         }
@@ -247,6 +286,9 @@ impl Server {
 mod tests {
     use tonic_health::pb::HealthCheckRequest;
     use tonic_health::pb::health_client::HealthClient;
+
+    use tonic_reflection::pb::v1 as v1_pb;
+    use tonic_reflection::pb::v1alpha as v1alpha_pb;
 
     use super::*;
 
@@ -276,6 +318,135 @@ mod tests {
                 .await;
             assert!(reply.is_ok(), "{reply:?}");
         }
+    }
+
+    /// Starts a server that serves the task service's descriptors (and no
+    /// task handlers: reflection and health need none).
+    async fn task_port() -> (tonic::transport::Channel, CancellationToken) {
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let server = Server::new(
+            listener,
+            Routes::default(),
+            &["todo.task.v1.TaskService"],
+            todo_proto::port_descriptors::TASK,
+        );
+        tokio::spawn(server.run_until_stopped(stop.clone()));
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        (channel, stop)
+    }
+
+    /// One reflection request over v1alpha (what grpcurl 1.8 speaks).
+    async fn ask_v1alpha(
+        channel: &tonic::transport::Channel,
+        request: v1alpha_pb::server_reflection_request::MessageRequest,
+    ) -> Result<v1alpha_pb::server_reflection_response::MessageResponse, tonic::Status> {
+        let mut client =
+            v1alpha_pb::server_reflection_client::ServerReflectionClient::new(channel.clone());
+        let request = v1alpha_pb::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(request),
+        };
+        let mut replies = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner();
+        Ok(replies.message().await?.unwrap().message_response.unwrap())
+    }
+
+    #[tokio::test]
+    async fn reflection_lists_exactly_what_the_port_serves_in_both_versions() {
+        use v1alpha_pb::server_reflection_request::MessageRequest as Alpha;
+        use v1alpha_pb::server_reflection_response::MessageResponse as AlphaReply;
+        let (channel, stop) = task_port().await;
+        let expected = [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+            "todo.task.v1.TaskInternalService",
+            "todo.task.v1.TaskService",
+        ];
+
+        let AlphaReply::ListServicesResponse(listed) =
+            ask_v1alpha(&channel, Alpha::ListServices(String::new()))
+                .await
+                .unwrap()
+        else {
+            panic!("not a list");
+        };
+        let mut names: Vec<String> = listed.service.into_iter().map(|s| s.name).collect();
+        names.sort();
+        assert_eq!(names, expected);
+
+        let mut client =
+            v1_pb::server_reflection_client::ServerReflectionClient::new(channel.clone());
+        let request = v1_pb::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                v1_pb::server_reflection_request::MessageRequest::ListServices(String::new()),
+            ),
+        };
+        let reply = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner()
+            .message()
+            .await
+            .unwrap()
+            .unwrap();
+        let Some(v1_pb::server_reflection_response::MessageResponse::ListServicesResponse(listed)) =
+            reply.message_response
+        else {
+            panic!("not a list");
+        };
+        let mut names: Vec<String> = listed.service.into_iter().map(|s| s.name).collect();
+        names.sort();
+        assert_eq!(names, expected);
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_service_served_on_another_port_is_not_found_and_health_is_described() {
+        use v1alpha_pb::server_reflection_request::MessageRequest as Alpha;
+        use v1alpha_pb::server_reflection_response::MessageResponse as AlphaReply;
+        let (channel, stop) = task_port().await;
+
+        let reply = ask_v1alpha(
+            &channel,
+            Alpha::FileContainingSymbol("todo.user.v1.UserService".into()),
+        )
+        .await;
+        let Err(error) = reply else {
+            panic!("the user service was described on the task port: {reply:?}");
+        };
+        assert_eq!(error.code(), tonic::Code::NotFound);
+
+        for symbol in ["grpc.health.v1.Health", "todo.task.v1.TaskService"] {
+            let reply = ask_v1alpha(&channel, Alpha::FileContainingSymbol(symbol.into()))
+                .await
+                .unwrap();
+            assert!(
+                matches!(reply, AlphaReply::FileDescriptorResponse(_)),
+                "{symbol}: {reply:?}"
+            );
+        }
+
+        let health = HealthClient::new(channel.clone())
+            .check(HealthCheckRequest {
+                service: "todo.task.v1.TaskService".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(health.status, 1, "SERVING");
+        stop.cancel();
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
             "todo.notify.v1.NotifyService",
             "todo.notify.v1.NotifyInternalService",
         ],
+        todo_proto::port_descriptors::NOTIFY,
     )
     .with_worker(|stop| firer.run(stop));
     // Workers share the queue; each claims its own batches.

@@ -129,6 +129,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
             "todo.task.v1.TaskService",
             "todo.task.v1.TaskInternalService",
         ],
+        todo_proto::port_descriptors::TASK,
     )
     .with_worker(|stop| relay.run(stop))
     .with_worker(|stop| expire_idempotency_keys(db, stop)))

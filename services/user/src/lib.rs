@@ -235,6 +235,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
             "todo.user.v1.UserService",
             "todo.user.v1.UserInternalService",
         ],
+        todo_proto::port_descriptors::USER,
     )
     .with_worker(|stop| relay.run(stop))
     .with_worker(move |stop| prune_throttle(pruning, config.limits, stop)))

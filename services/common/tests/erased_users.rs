@@ -1,0 +1,77 @@
+//! The erased-user record that makes every service refuse a deleted
+//! account's unexpired access tokens: recorded once, found, forgotten only
+//! after its retention, and enforced by the token verifier.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use sqlx::migrate::Migrator;
+use todo_common::db::{Db, DbConfig, connect};
+use todo_common::erased::{self, RETENTION_MICROS};
+
+const DDL: &str = include_str!("../../../migrations/task/0003_erased_users.sql");
+
+async fn database(dir: &tempfile::TempDir, with_table: bool) -> Db {
+    let config = DbConfig {
+        url: format!("sqlite://{}/erased.db", dir.path().display()),
+        max_connections: 2,
+    };
+    let db = connect(&config, &Migrator::DEFAULT).await.unwrap();
+    if with_table {
+        sqlx::raw_sql(DDL).execute(&db.pool).await.unwrap();
+    }
+    db
+}
+
+#[tokio::test]
+async fn a_recorded_user_is_found_and_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir, true).await;
+    assert!(!erased::contains(&db.pool, "u1").await.unwrap());
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::record(&mut conn, "u1", 1_000).await.unwrap();
+    // Delivered twice: still one record, no error.
+    erased::record(&mut conn, "u1", 2_000).await.unwrap();
+    drop(conn);
+
+    assert!(erased::contains(&db.pool, "u1").await.unwrap());
+    assert!(!erased::contains(&db.pool, "u2").await.unwrap());
+}
+
+#[tokio::test]
+async fn a_failure_to_record_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir, false).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    assert!(erased::record(&mut conn, "u1", 1_000).await.is_err());
+}
+
+#[tokio::test]
+async fn records_are_forgotten_only_after_their_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir, true).await;
+    let first = 10 * RETENTION_MICROS;
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::record(&mut conn, "old", first).await.unwrap();
+    // A second delivery later must not extend the first record's life.
+    erased::record(&mut conn, "old", first + RETENTION_MICROS)
+        .await
+        .unwrap();
+    erased::record(&mut conn, "new", first + 1).await.unwrap();
+    drop(conn);
+
+    // Exactly at the retention the record is still kept.
+    erased::prune(&db.pool, first + RETENTION_MICROS).await;
+    assert!(erased::contains(&db.pool, "old").await.unwrap());
+
+    erased::prune(&db.pool, first + RETENTION_MICROS + 1).await;
+    assert!(!erased::contains(&db.pool, "old").await.unwrap());
+    assert!(erased::contains(&db.pool, "new").await.unwrap());
+}
+
+/// A day: far beyond an access token's 15 minutes plus clock leeway, and
+/// what the README promises.
+#[test]
+fn erased_users_are_remembered_for_a_day() {
+    assert_eq!(RETENTION_MICROS, 24 * 60 * 60 * 1_000_000);
+}
