@@ -305,3 +305,69 @@ async fn only_a_bearer_token_authenticates_a_caller() {
     let err = v.authenticate(&Request::new(())).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
 }
+
+/// Keys published under one kid, counting how often they are fetched.
+struct CountingKeys {
+    jwks: Jwks,
+    fetches: std::sync::atomic::AtomicUsize,
+}
+
+#[tonic::async_trait]
+impl JwksSource for CountingKeys {
+    async fn fetch(&self) -> Result<Jwks, Status> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.jwks.clone())
+    }
+}
+
+fn published(key: &SigningKey, crv: &str) -> Jwks {
+    Jwks {
+        keys: vec![Jwk {
+            kty: "OKP".into(),
+            crv: crv.into(),
+            x: URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes()),
+            kid: KID.into(),
+            alg: "EdDSA".into(),
+            r#use: "sig".into(),
+        }],
+    }
+}
+
+fn counting_verifier(jwks: Jwks) -> (TokenVerifier, Arc<CountingKeys>) {
+    let keys = Arc::new(CountingKeys {
+        jwks,
+        fetches: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let settings = TokenSettings {
+        issuer: "todo-user".into(),
+        audience: "todo".into(),
+    };
+    (TokenVerifier::new(&settings, keys.clone()), keys)
+}
+
+/// A flood of valid tokens must not become a flood of key fetches.
+#[tokio::test]
+async fn a_known_key_is_fetched_once_and_then_served_from_the_cache() {
+    let key = signing_key(1);
+    let (v, keys) = counting_verifier(published(&key, "Ed25519"));
+    let token = sign(&key, &header(), &claims());
+    for _ in 0..5 {
+        v.verify(&token).await.unwrap();
+    }
+    assert_eq!(keys.fetches.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// Only Ed25519 keys verify: a published key of another curve is ignored
+/// even when its bytes would pass as one.
+#[tokio::test]
+async fn keys_of_another_curve_are_not_used() {
+    let key = signing_key(1);
+    let (v, _) = counting_verifier(published(&key, "X25519"));
+    refused(
+        &v,
+        &sign(&key, &header(), &claims()),
+        "key published as X25519",
+    )
+    .await;
+}
