@@ -121,9 +121,17 @@ pub enum EdgeError {
     #[error("method not allowed on this path")]
     MethodNotAllowed(Vec<Method>),
     /// 400 INVALID_ARGUMENT: the request cannot become the request message
-    /// (malformed JSON, wrong type, unknown field or query parameter).
+    /// and no one field is at fault (malformed JSON, a body on a route that
+    /// takes none).
     #[error("{0}")]
     InvalidArgument(String),
+    /// 400 INVALID_ARGUMENT with a `google.rpc.BadRequest` detail: one
+    /// field cannot be decoded (wrong JSON type, malformed timestamp,
+    /// unknown enum name or field, bad query parameter or path variable).
+    /// `field` is named as the client wrote it, in the JSON names the
+    /// services use for their own violations.
+    #[error("{field}: {description}")]
+    InvalidField { field: String, description: String },
     /// 413: the body exceeds the configured limit.
     #[error("the request body exceeds {0} bytes")]
     BodyTooLarge(usize),
@@ -253,6 +261,10 @@ impl From<EdgeError> for ApiError {
                     .with_status(StatusCode::METHOD_NOT_ALLOWED)
             },
             EdgeError::InvalidArgument(_) => Self::new(Code::InvalidArgument, message),
+            EdgeError::InvalidField { field, description } => Self {
+                details: vec![details::bad_request(&field, &description)],
+                ..Self::new(Code::InvalidArgument, message)
+            },
             EdgeError::BodyTooLarge(_) => {
                 Self::new(Code::InvalidArgument, message).with_status(StatusCode::PAYLOAD_TOO_LARGE)
             }
@@ -421,6 +433,14 @@ mod tests {
             ),
             (
                 EdgeError::InvalidArgument("bad".into()),
+                400,
+                "INVALID_ARGUMENT",
+            ),
+            (
+                EdgeError::InvalidField {
+                    field: "dueTime".into(),
+                    description: "bad".into(),
+                },
                 400,
                 "INVALID_ARGUMENT",
             ),

@@ -12,8 +12,13 @@ use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 
 use crate::error::EdgeError;
 
-/// Client headers forwarded unchanged.
-const FORWARDED: [&str; 3] = ["authorization", "idempotency-key", "if-match"];
+/// Client headers forwarded unchanged, each with the spelling an error
+/// names it by (the services name `Idempotency-Key` so too).
+const FORWARDED: [(&str, &str); 3] = [
+    ("authorization", "Authorization"),
+    ("idempotency-key", "Idempotency-Key"),
+    ("if-match", "If-Match"),
+];
 
 /// The metadata key that carries the client's address upstream.
 pub const CLIENT_ADDRESS: &str = "x-forwarded-for";
@@ -57,7 +62,7 @@ pub fn forward(
     client: Option<IpAddr>,
 ) -> Result<MetadataMap, EdgeError> {
     let mut metadata = MetadataMap::new();
-    for name in FORWARDED {
+    for (name, spelled) in FORWARDED {
         for value in headers.get_all(name) {
             // gRPC ASCII metadata is printable ASCII; HTTP also allows
             // opaque bytes, which no service could interpret.
@@ -65,8 +70,9 @@ pub fn forward(
                 .to_str()
                 .ok()
                 .and_then(|v| AsciiMetadataValue::try_from(v).ok())
-                .ok_or_else(|| {
-                    EdgeError::InvalidArgument(format!("the {name} header is not valid ASCII"))
+                .ok_or_else(|| EdgeError::InvalidField {
+                    field: spelled.to_owned(),
+                    description: "is not valid ASCII".to_owned(),
                 })?;
             metadata.append(name, value);
         }
@@ -147,7 +153,7 @@ mod tests {
         );
         assert!(matches!(
             forward(&headers, "r1", None),
-            Err(EdgeError::InvalidArgument(_))
+            Err(EdgeError::InvalidField { field, .. }) if field == "Authorization"
         ));
     }
 }

@@ -26,7 +26,7 @@ use crate::observe::RequestId;
 use crate::routes::{Binding, Lookup};
 use crate::server::EdgeState;
 use crate::template::Match;
-use crate::transcode::{request_message, response_json};
+use crate::transcode::{invalid_path_variable, request_message, response_json};
 use crate::upstream;
 
 /// The fallback handler of the router: admits the request under the
@@ -75,7 +75,7 @@ async fn transcode(
 
     let variables = hit
         .variables()
-        .map_err(|e| EdgeError::InvalidArgument(e.to_string()))?;
+        .map_err(|e| invalid_path_variable(binding, e.index))?;
     let body = read_body(body, &parts.headers, state.body_limit(), deadline).await?;
     if !body.is_empty() && !is_json(&parts.headers) {
         return Err(EdgeError::UnsupportedMediaType.into());

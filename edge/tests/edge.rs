@@ -481,6 +481,68 @@ async fn client_mistakes_are_4xx_json() {
 }
 
 #[tokio::test]
+async fn every_decoding_failure_names_its_field_in_a_bad_request_detail() {
+    let fixture = standard().await;
+    let non_ascii = Request::get("/v1/tasks/t1")
+        .header(
+            "authorization",
+            http::HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let cases = [
+        (
+            request(Method::POST, "/v1/tasks", r#"{"dueTime":"not-a-time"}"#),
+            "dueTime",
+        ),
+        (
+            request(Method::POST, "/v1/tasks", r#"{"done":"yes"}"#),
+            "done",
+        ),
+        (
+            request(Method::POST, "/v1/tasks", r#"{"priority":"SOMEDAY"}"#),
+            "priority",
+        ),
+        (
+            request(Method::POST, "/v1/tasks", r#"{"bogus":1}"#),
+            "bogus",
+        ),
+        (
+            request(Method::GET, "/v1/tasks?pageSize=ten", ""),
+            "pageSize",
+        ),
+        (request(Method::GET, "/v1/tasks?bogus=1", ""), "bogus"),
+        (
+            request(Method::PATCH, "/v1/tasks/t1?updateMask=a%20b", "{}"),
+            "updateMask",
+        ),
+        (request(Method::GET, "/v1/tasks/%FF", ""), "id"),
+        (non_ascii, "Authorization"),
+    ];
+    for (request, field) in cases {
+        let uri = request.uri().clone();
+        let reply = call(&fixture, request).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        let error = &reply.body["error"];
+        assert_eq!(error["status"], "INVALID_ARGUMENT", "{uri}");
+        let detail = &error["details"][0];
+        assert_eq!(
+            detail["@type"], "type.googleapis.com/google.rpc.BadRequest",
+            "{uri}: {error}"
+        );
+        let violation = &detail["fieldViolations"][0];
+        assert_eq!(violation["field"], field, "{uri}: {error}");
+        let description = violation["description"].as_str().unwrap();
+        assert!(!description.is_empty(), "{uri}");
+        assert_eq!(error["message"], format!("{field}: {description}"), "{uri}");
+    }
+
+    let malformed = call(&fixture, request(Method::POST, "/v1/tasks", "{")).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.body["error"]["details"], json!([]));
+}
+
+#[tokio::test]
 async fn an_unreachable_upstream_is_503_without_detail() {
     let fixture = standard().await;
     let reply = call(
