@@ -17,6 +17,7 @@ use todo_common::CancellationToken;
 use todo_common::grpc::REQUEST_ID;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::EdgeConfig;
@@ -178,12 +179,31 @@ pub fn router(state: EdgeState) -> Router {
             sizes,
             limits::enforce_sizes,
         ))
-        .layer(CompressionLayer::new().gzip(true))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .compress_when(compressible()),
+        )
         .layer(tower::util::option_layer(cors))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             observe::observe,
         ))
+}
+
+/// Responses smaller than this are sent as they are: gzip saves next to
+/// nothing on them and costs CPU on both ends (nginx's `gzip_min_length`
+/// reasoning).
+const COMPRESS_MIN_BYTES: u16 = 1024;
+
+/// Which responses are gzipped (when the client asks): those of at least
+/// [`COMPRESS_MIN_BYTES`], and never gRPC, images or event streams, which
+/// tower-http's default leaves alone too.
+fn compressible() -> impl Predicate {
+    SizeAbove::new(COMPRESS_MIN_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE)
 }
 
 /// CORS for an allow-list of origins: the API's methods, the headers it

@@ -801,19 +801,35 @@ async fn cors_is_off_without_an_allow_list() {
 }
 
 #[tokio::test]
-async fn responses_are_gzipped_when_the_client_asks() {
+async fn large_responses_are_gzipped_when_the_client_asks() {
     let fixture = standard().await;
-    for uri in ["/v1/tasks/t1", "/openapi.json"] {
+    let gzip = |uri: &str| {
+        Request::get(uri)
+            .header("accept-encoding", "gzip")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, headers, body) = send(&fixture.state, gzip("/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(body[..2], [0x1f, 0x8b], "gzip magic");
+
+    let (_, headers, body) = send(&fixture.state, request(Method::GET, "/openapi.json", "")).await;
+    assert!(!headers.contains_key("content-encoding"));
+    assert!(body.len() >= 1024);
+    serde_json::from_slice::<Value>(&body).unwrap();
+}
+
+#[tokio::test]
+async fn responses_under_one_kib_are_never_gzipped() {
+    let fixture = standard().await;
+    for uri in ["/v1/tasks/t1", "/healthz", "/v1/nowhere"] {
         let asked = Request::get(uri)
             .header("accept-encoding", "gzip")
             .body(Body::empty())
             .unwrap();
-        let (status, headers, body) = send(&fixture.state, asked).await;
-        assert_eq!(status, StatusCode::OK, "{uri}");
-        assert_eq!(headers["content-encoding"], "gzip", "{uri}");
-        assert_eq!(body[..2], [0x1f, 0x8b], "{uri}: gzip magic");
-
-        let (_, headers, body) = send(&fixture.state, request(Method::GET, uri, "")).await;
+        let (_, headers, body) = send(&fixture.state, asked).await;
+        assert!(body.len() < 1024, "{uri}");
         assert!(!headers.contains_key("content-encoding"), "{uri}");
         serde_json::from_slice::<Value>(&body).unwrap();
     }
