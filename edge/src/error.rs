@@ -157,6 +157,9 @@ pub enum EdgeError {
     /// 431: the request headers exceed the configured limit.
     #[error("the request headers exceed {0} bytes")]
     HeadersTooLarge(usize),
+    /// 431: the request has more header fields than allowed.
+    #[error("the request has more than {0} headers")]
+    TooManyHeaders(usize),
     /// 503 UNAVAILABLE with `Retry-After`: the edge is serving as many
     /// requests as it is allowed to and sheds this one.
     #[error("the server is overloaded; retry later")]
@@ -279,8 +282,10 @@ impl From<EdgeError> for ApiError {
             EdgeError::UriTooLong(_) => {
                 Self::new(Code::InvalidArgument, message).with_status(StatusCode::URI_TOO_LONG)
             }
-            EdgeError::HeadersTooLarge(_) => Self::new(Code::InvalidArgument, message)
-                .with_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            EdgeError::HeadersTooLarge(_) | EdgeError::TooManyHeaders(_) => {
+                Self::new(Code::InvalidArgument, message)
+                    .with_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            }
             EdgeError::Overloaded => Self {
                 retry_after: Some(DEFAULT_RETRY_AFTER_SECS),
                 ..Self::new(Code::Unavailable, message)
@@ -452,6 +457,7 @@ mod tests {
             (EdgeError::BadUpstreamResponse, 500, "INTERNAL"),
             (EdgeError::UriTooLong(10), 414, "INVALID_ARGUMENT"),
             (EdgeError::HeadersTooLarge(10), 431, "INVALID_ARGUMENT"),
+            (EdgeError::TooManyHeaders(10), 431, "INVALID_ARGUMENT"),
             (EdgeError::Overloaded, 503, "UNAVAILABLE"),
             (EdgeError::ShuttingDown, 503, "UNAVAILABLE"),
         ];

@@ -884,3 +884,167 @@ async fn long_urls_and_large_headers_are_refused() {
     let fits = call(&fixture, request(Method::GET, "/v1/tasks/t1", "")).await;
     assert_eq!(fits.status, StatusCode::OK);
 }
+
+/// Sends `raw` on a new connection to `addr` and reads until the edge
+/// closes it.
+async fn exchange(addr: std::net::SocketAddr, raw: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, raw.as_bytes())
+        .await
+        .unwrap();
+    read_until_closed(&mut stream).await
+}
+
+/// Everything the edge sends on `stream` until it closes the connection
+/// (a reset counts as closing); fails after 10 s.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    let mut received = Vec::new();
+    let read = tokio::io::AsyncReadExt::read_to_end(stream, &mut received);
+    match tokio::time::timeout(Duration::from_secs(10), read).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        Err(_) => panic!("the edge kept the connection open"),
+    }
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+/// An edge served on port 0 with `adjust`ed configuration; stops when the
+/// token is cancelled.
+async fn served(adjust: impl FnOnce(&mut EdgeConfig)) -> (Edge, CancellationToken) {
+    let mut config = config(CLOSED.into(), Duration::from_secs(1));
+    adjust(&mut config);
+    (Edge::build(config).await.unwrap(), CancellationToken::new())
+}
+
+#[tokio::test]
+async fn metrics_labels_stay_in_closed_sets_under_a_flood() {
+    let fixture = standard().await;
+    let random = std::collections::hash_map::RandomState::new();
+    for i in 0..3_000_u64 {
+        let noise = std::hash::BuildHasher::hash_one(&random, i);
+        let method = format!("M{noise:016X}{}", "X".repeat((noise % 64) as usize));
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let uri = format!("/v1/{noise:x}/{i}");
+        call(&fixture, request(method, &uri, "")).await;
+        call(&fixture, request(Method::GET, &uri, "")).await;
+    }
+    let (_, _, body) = send(&fixture.state, request(Method::GET, "/metrics", "")).await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("todo_edge_http_requests_total{"))
+        .collect();
+    assert!(series.len() <= 4, "{series:#?}");
+    for line in &series {
+        assert!(
+            line.starts_with(r#"todo_edge_http_requests_total{method="other",route="unmatched","#)
+                || line.starts_with(
+                    r#"todo_edge_http_requests_total{method="GET",route="unmatched","#
+                ),
+            "{line}"
+        );
+    }
+    assert!(text.len() < 16_384, "{} bytes of metrics", text.len());
+}
+
+#[tokio::test]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let (edge, stop) = served(|config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let (api, metrics) = (edge.local_addr(), edge.metrics_addr().unwrap());
+    assert_ne!(api, metrics);
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let get = "GET /metrics HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    let reply = exchange(metrics, get).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("todo_edge_http_requests_total"), "{reply}");
+    let reply = exchange(api, get).await;
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    let health = "GET /healthz HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    assert!(exchange(api, health).await.starts_with("HTTP/1.1 200"));
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_trickling_its_headers_is_closed_after_the_timeout() {
+    let (edge, stop) = served(|config| {
+        config.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let started = tokio::time::Instant::now();
+    let reply = exchange(addr, "GET /healthz HTTP/1.1\r\nhost: edge\r\nx-slow: ").await;
+    assert!(!reply.contains("200"), "{reply}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // Nothing sent at all is closed too.
+    exchange(addr, "").await;
+    // A client that sends its head in time is served as before.
+    let whole = "GET /healthz HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    assert!(exchange(addr, whole).await.starts_with("HTTP/1.1 200"));
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let (edge, stop) = served(|config| config.max_connections = 1).await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let keep = "GET /healthz HTTP/1.1\r\nhost: edge\r\n\r\n";
+    let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut first, keep.as_bytes())
+        .await
+        .unwrap();
+    let mut head = [0; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut first, &mut head)
+        .await
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+
+    let close = "GET /healthz HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    let second = tokio::spawn(exchange(addr, close));
+    let waited = tokio::time::timeout(Duration::from_millis(300), async {
+        while !second.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(waited.is_err(), "the second connection was served at once");
+    drop(first);
+    assert!(second.await.unwrap().starts_with("HTTP/1.1 200"));
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_still_served() {
+    let (edge, stop) = served(|_| {}).await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    // A gRPC client speaks HTTP/2 only: that it read the edge's 404 for a
+    // path the edge does not route shows the connection worked.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap_err();
+    assert!(status.message().contains("404"), "{status:?}");
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
