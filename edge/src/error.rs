@@ -219,23 +219,35 @@ impl ApiError {
     ///
     /// `if_match` tells whether the request carried `If-Match`, which makes
     /// FAILED_PRECONDITION a 412. INTERNAL, UNKNOWN and DATA_LOSS lose
-    /// their message and details; transport failures (no connection) lose
-    /// theirs too, since they name internal addresses.
+    /// their message and details.
+    ///
+    /// A status that carries a transport error as its source was not sent
+    /// by the service: the connection to it was refused or broke while the
+    /// call was in flight (tonic reports the latter as UNKNOWN "transport
+    /// error"). That is UNAVAILABLE with `Retry-After`, whatever code tonic
+    /// chose, since another attempt may well reach a healthy connection or
+    /// replica; its message names internal addresses and is dropped.
     pub fn from_upstream(status: &tonic::Status, pool: &DescriptorPool, if_match: bool) -> Self {
         let code = status.code();
-        let from_transport = std::error::Error::source(status).is_some();
-        if hides_detail(code) || from_transport {
+        if let Some(cause) = std::error::Error::source(status) {
+            tracing::error!(
+                grpc.code = code_name(code),
+                grpc.message = status.message(),
+                error = %cause,
+                "upstream connection failed"
+            );
+            return Self {
+                retry_after: Some(DEFAULT_RETRY_AFTER_SECS),
+                ..Self::new(Code::Unavailable, "upstream service unavailable")
+            };
+        }
+        if hides_detail(code) {
             tracing::error!(
                 grpc.code = code_name(code),
                 grpc.message = status.message(),
                 "upstream call failed"
             );
-            let message = if hides_detail(code) {
-                "internal error"
-            } else {
-                "upstream service unavailable"
-            };
-            return Self::new(code, message);
+            return Self::new(code, "internal error");
         }
         let mut error = Self::new(code, status.message());
         if code == Code::FailedPrecondition && if_match {
@@ -414,6 +426,20 @@ mod tests {
             let error = ApiError::from_upstream(&status, &pool(), false);
             assert_eq!(error.status(), 500);
             assert_eq!(error.message(), "internal error");
+        }
+    }
+
+    #[test]
+    fn a_broken_upstream_connection_is_503_with_retry_after() {
+        for code in [Code::Unknown, Code::Unavailable, Code::Internal] {
+            let mut status = tonic::Status::new(code, "transport error");
+            let broken = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+            status.set_source(std::sync::Arc::new(broken));
+            let error = ApiError::from_upstream(&status, &pool(), false);
+            assert_eq!(error.status(), 503, "{code:?}");
+            assert_eq!(error.code(), Code::Unavailable);
+            assert_eq!(error.retry_after, Some(DEFAULT_RETRY_AFTER_SECS));
+            assert_eq!(error.message(), "upstream service unavailable");
         }
     }
 

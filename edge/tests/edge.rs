@@ -564,6 +564,40 @@ async fn an_unreachable_upstream_is_503_without_detail() {
         reply.body["error"]["message"],
         "upstream service unavailable"
     );
+    assert_eq!(reply.headers["retry-after"], "1");
+}
+
+/// A task upstream that accepts each connection, reads what the edge
+/// sends first and drops the connection without answering.
+async fn dying_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut first = [0; 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut first).await;
+            drop(stream);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn an_upstream_connection_that_breaks_mid_call_is_503_with_retry_after() {
+    let state = EdgeState::new(&config(dying_upstream().await, Duration::from_secs(5))).unwrap();
+    let reply = call_state(&state, request(Method::GET, "/v1/tasks/t1", "")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["error"]["status"], "UNAVAILABLE");
+    assert_eq!(
+        reply.body["error"]["message"],
+        "upstream service unavailable"
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
 }
 
 #[tokio::test]
