@@ -88,6 +88,8 @@ pub async fn serve(
 /// A lazily connecting channel to `url`: a service that is down at start-up
 /// is reached once it comes up. One channel per upstream, shared by clones.
 ///
+/// Failed connection attempts pause further ones (see [`crate::dial`]).
+///
 /// `url` may list several replicas separated by commas
 /// (`http://a:50052,http://b:50052`): calls are then balanced over them,
 /// and a replica that cannot be reached is passed over until it answers
@@ -104,7 +106,9 @@ pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     match endpoints.as_slice() {
         [] => anyhow::bail!("no upstream address given"),
-        [one] => Ok(one.connect_lazy()),
+        // Dialed through `Dialer`: a pause after failed attempts instead of
+        // a new dial on every call while the upstream is down.
+        [one] => Ok(one.connect_with_connector_lazy(crate::dial::Dialer::default())),
         _ => {
             let (channel, changes) = tonic::transport::Channel::balance_channel(endpoints.len());
             tokio::spawn(watch_replicas(endpoints, changes));
