@@ -164,6 +164,10 @@ pub enum EdgeError {
     /// requests as it is allowed to and sheds this one.
     #[error("the server is overloaded; retry later")]
     Overloaded,
+    /// 412 FAILED_PRECONDITION: `If-Match` lists only weak entity tags,
+    /// which strong comparison never matches; the upstream is not called.
+    #[error("If-Match lists only weak entity tags, which never match")]
+    PreconditionFailed,
     /// 503 UNAVAILABLE: shutdown began, the edge takes no new work.
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -303,6 +307,8 @@ impl From<EdgeError> for ApiError {
                 ..Self::new(Code::Unavailable, message)
             },
             EdgeError::ShuttingDown => Self::new(Code::Unavailable, message),
+            EdgeError::PreconditionFailed => Self::new(Code::FailedPrecondition, message)
+                .with_status(StatusCode::PRECONDITION_FAILED),
         }
     }
 }
@@ -486,6 +492,7 @@ mod tests {
             (EdgeError::TooManyHeaders(10), 431, "INVALID_ARGUMENT"),
             (EdgeError::Overloaded, 503, "UNAVAILABLE"),
             (EdgeError::ShuttingDown, 503, "UNAVAILABLE"),
+            (EdgeError::PreconditionFailed, 412, "FAILED_PRECONDITION"),
         ];
         for (err, status, name) in cases {
             let error = ApiError::from(err);

@@ -20,6 +20,7 @@
 //!   [`details`] renders `google.rpc.Status` details.
 //! - [`observe`]: request id, span, access log and request metrics;
 //!   [`metrics`]: the series and their Prometheus rendering.
+//! - [`headers`]: `nosniff`, `no-store` and HSTS on every response.
 //! - [`limits`]: URL and header size limits, the concurrency limit, and
 //!   the HTTP server's own limits above them.
 //! - [`openapi`]: the OpenAPI 3.1 document, from the same descriptors.
@@ -29,6 +30,7 @@
 pub mod config;
 pub mod details;
 pub mod error;
+pub mod headers;
 pub mod limits;
 pub mod metadata;
 pub mod metrics;

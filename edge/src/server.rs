@@ -26,7 +26,7 @@ use crate::metrics::Metrics;
 use crate::routes::RouteTable;
 use crate::serve::{self, ServerLimits};
 use crate::upstream::Upstreams;
-use crate::{limits, observe, openapi, ops, proxy};
+use crate::{headers, limits, observe, openapi, ops, proxy};
 
 /// How long browsers may cache a CORS preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
@@ -170,12 +170,13 @@ impl EdgeState {
 /// The edge's routes and layers: the operational routes (`/metrics` only
 /// when it has no listener of its own), every annotated RPC behind one
 /// fallback handler; outside them, from the outermost in, request id, logs
-/// and metrics; CORS (only with an allow-list); gzip for clients that ask;
-/// URL and header size limits.
+/// and metrics; security headers; CORS (only with an allow-list); gzip for
+/// clients that ask; URL and header size limits.
 pub fn router(state: EdgeState) -> Router {
     let shared = &state.shared;
     let cors = (!shared.cors_origins.is_empty()).then(|| cors(shared.cors_origins.clone()));
     let sizes = shared.sizes;
+    let trusted_hops = shared.trusted_proxy_hops;
     let metrics = Arc::clone(&shared.metrics);
     let mut routes = Router::new()
         .route("/healthz", get(ops::healthz).fallback(ops::get_only))
@@ -198,6 +199,10 @@ pub fn router(state: EdgeState) -> Router {
                 .compress_when(compressible()),
         )
         .layer(tower::util::option_layer(cors))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted_hops,
+            headers::secure,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             observe::observe,

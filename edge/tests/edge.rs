@@ -476,7 +476,7 @@ async fn client_mistakes_are_4xx_json() {
 
     let reply = call(&fixture, request(Method::POST, "/v1/tasks/t1", "")).await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(reply.headers["allow"], "DELETE, GET, PATCH, PUT");
+    assert_eq!(reply.headers["allow"], "DELETE, GET, HEAD, PATCH, PUT");
     assert_eq!(reply.body["error"]["code"], 405);
 }
 
@@ -1081,4 +1081,110 @@ async fn http2_with_prior_knowledge_is_still_served() {
 
     stop.cancel();
     server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn every_response_says_nosniff_and_api_answers_are_not_stored() {
+    let fixture = standard().await;
+    for uri in [
+        "/v1/tasks/t1",
+        "/v1/tasks/missing",
+        "/v1/nowhere",
+        "/healthz",
+    ] {
+        let reply = call(&fixture, request(Method::GET, uri, "")).await;
+        assert_eq!(reply.headers["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(reply.headers["cache-control"], "no-store", "{uri}");
+        assert!(!reply.headers.contains_key("strict-transport-security"));
+    }
+    let login = call(
+        &fixture,
+        request(
+            Method::POST,
+            "/v1/auth:login",
+            r#"{"email":"a@b.c","password":"p"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(login.headers["cache-control"], "no-store");
+    let openapi = call(&fixture, request(Method::GET, "/openapi.json", "")).await;
+    assert_eq!(openapi.headers["cache-control"], "public, max-age=300");
+    assert_eq!(openapi.headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn hsts_only_when_a_trusted_proxy_saw_https() {
+    let https = || {
+        Request::get("/healthz")
+            .header("x-forwarded-proto", "https")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let direct = standard().await;
+    let reply = call(&direct, https()).await;
+    assert!(!reply.headers.contains_key("strict-transport-security"));
+
+    let proxied = fixture_with(|config| config.trusted_proxy_hops = 1).await;
+    let reply = call(&proxied, https()).await;
+    assert_eq!(
+        reply.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let plain = call(&proxied, request(Method::GET, "/healthz", "")).await;
+    assert!(!plain.headers.contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn a_weak_if_match_never_matches_and_the_upstream_is_not_called() {
+    let fixture = standard().await;
+    let patch = |tag: &str| {
+        Request::patch("/v1/tasks/t1")
+            .header("content-type", "application/json")
+            .header("if-match", tag)
+            .body(Body::from(r#"{"title":"x"}"#))
+            .unwrap()
+    };
+    // The stub's update ignores If-Match and answers 200: a 412 can only
+    // come from the edge.
+    let reply = call(&fixture, patch(r#"W/"v1""#)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["error"]["status"], "FAILED_PRECONDITION");
+    let reply = call(&fixture, patch(r#"W/"v0", "v1""#)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn head_is_get_without_the_body_on_every_get_route() {
+    let fixture = standard().await;
+    for uri in [
+        "/v1/tasks/t1",
+        "/v1/tasks?label=x",
+        "/healthz",
+        "/openapi.json",
+    ] {
+        let head = Request::head(uri).body(Body::empty()).unwrap();
+        let (status, headers, body) = send(&fixture.state, head).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(body.is_empty(), "{uri}: {body:?}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{uri}"
+        );
+    }
+    let head = Request::head("/v1/tasks/t1").body(Body::empty()).unwrap();
+    let (_, headers, _) = send(&fixture.state, head).await;
+    assert_eq!(headers["etag"], "\"v1\"");
+    let (_, _, got) = send(&fixture.state, request(Method::GET, "/v1/tasks/t1", "")).await;
+    assert_eq!(headers["content-length"], got.len().to_string().as_str());
+
+    let reply = call(&fixture, request(Method::HEAD, "/v1/auth:login", "")).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
 }
