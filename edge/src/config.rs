@@ -29,9 +29,12 @@ pub struct EdgeConfig {
     /// Longest request target (path and query) accepted, in bytes
     /// (`TODO_EDGE_URL_LIMIT`, default 8192); longer ones get 414. No
     /// route of the API needs more, and a long URL is logged and matched.
+    /// Must be below 65534, hyper's own fixed limit, beyond which the
+    /// HTTP server answers a bare 414 before the edge sees the request.
     pub url_limit: usize,
     /// Largest total size of the request headers, names and values, in
-    /// bytes (`TODO_EDGE_HEADER_LIMIT`, default 16384); larger ones get 431.
+    /// bytes (`TODO_EDGE_HEADER_LIMIT`, default 16384); larger ones get 431,
+    /// as do more than [`crate::limits::MAX_HEADER_COUNT`] headers.
     /// Headers travel upstream as metadata, so they are bounded like bodies.
     pub header_limit: usize,
     /// Most transcoded requests served at once (`TODO_EDGE_MAX_CONCURRENCY`,

@@ -11,7 +11,7 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::header::{ALLOW, HeaderValue, RETRY_AFTER};
+use http::header::{ALLOW, CONNECTION, HeaderValue, RETRY_AFTER};
 use http::{Method, StatusCode};
 use prost_reflect::DescriptorPool;
 use tonic::Code;
@@ -182,6 +182,10 @@ pub struct ApiError {
     details: Vec<serde_json::Value>,
     retry_after: Option<u64>,
     allow: Vec<Method>,
+    /// The request body was left unread, so the server closes the
+    /// connection after this answer; the answer says so (`Connection:
+    /// close`) rather than let the client find out by a failed write.
+    closes_connection: bool,
 }
 
 impl ApiError {
@@ -194,6 +198,7 @@ impl ApiError {
             details: Vec::new(),
             retry_after: None,
             allow: Vec::new(),
+            closes_connection: false,
         }
     }
 
@@ -284,14 +289,18 @@ impl From<EdgeError> for ApiError {
                 details: vec![details::bad_request(&field, &description)],
                 ..Self::new(Code::InvalidArgument, message)
             },
-            EdgeError::BodyTooLarge(_) => {
-                Self::new(Code::InvalidArgument, message).with_status(StatusCode::PAYLOAD_TOO_LARGE)
-            }
+            EdgeError::BodyTooLarge(_) => Self {
+                closes_connection: true,
+                ..Self::new(Code::InvalidArgument, message)
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            },
             EdgeError::UnsupportedMediaType => Self::new(Code::InvalidArgument, message)
                 .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            EdgeError::BodyTimeout => {
-                Self::new(Code::DeadlineExceeded, message).with_status(StatusCode::REQUEST_TIMEOUT)
-            }
+            EdgeError::BodyTimeout => Self {
+                closes_connection: true,
+                ..Self::new(Code::DeadlineExceeded, message)
+                    .with_status(StatusCode::REQUEST_TIMEOUT)
+            },
             EdgeError::NoUpstream(_) => Self::new(Code::Unavailable, message),
             EdgeError::DeadlineExceeded => Self::new(Code::DeadlineExceeded, message),
             EdgeError::BadUpstreamResponse => Self::new(Code::Internal, message),
@@ -333,6 +342,11 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         if let Some(secs) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.closes_connection {
+            // HTTP/1.1 only in effect: hyper drops the header over HTTP/2,
+            // where streams end without closing the connection.
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         if !self.allow.is_empty() {
             let allow: Vec<&str> = self.allow.iter().map(Method::as_str).collect();

@@ -33,15 +33,15 @@ pub fn server_max_headers() -> usize {
     MAX_HEADER_COUNT * 4
 }
 
-/// The largest request head the HTTP server buffers: twice the edge's
-/// URL and header limits plus room for the request line and the framing
-/// of every header, so that the edge, not the server, refuses a head just
-/// beyond its limits. Never below hyper's minimum of 8 KiB.
+/// The largest request head the HTTP server buffers: room for the longest
+/// URL hyper takes at all, twice the edge's header limit and the framing
+/// of every header, so that the edge, not the server, refuses a head
+/// beyond the edge's limits. hyper grows its buffer as a head arrives, so
+/// only large heads use this much.
 pub fn server_max_head_bytes(limits: SizeLimits) -> usize {
-    limits
-        .url
-        .saturating_add(limits.headers)
-        .saturating_mul(2)
+    SERVER_MAX_URL
+        .max(limits.url)
+        .saturating_add(limits.headers.saturating_mul(2))
         .saturating_add(16_384)
 }
 

@@ -1188,3 +1188,48 @@ async fn head_is_get_without_the_body_on_every_get_route() {
     let reply = call(&fixture, request(Method::HEAD, "/v1/auth:login", "")).await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn the_servers_own_limits_answer_in_json() {
+    let (edge, stop) = served(|_| {}).await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let headers: String = (0..150).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nhost: edge\r\n{headers}connection: close\r\n\r\n");
+    let reply = exchange(addr, &many).await;
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    assert!(reply.contains(r#""code":431"#), "{reply}");
+
+    let long = format!(
+        "GET /v1/tasks?label={} HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n",
+        "x".repeat(60_000)
+    );
+    let reply = exchange(addr, &long).await;
+    assert!(reply.starts_with("HTTP/1.1 414"), "{reply}");
+    assert!(reply.contains(r#""code":414"#), "{reply}");
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_declared_oversize_body_is_413_with_connection_close() {
+    let (edge, stop) = served(|_| {}).await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    // The body is never sent: the edge answers from Content-Length alone
+    // and closes, which the answer must announce.
+    let post = "POST /v1/tasks HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n";
+    let reply = exchange(addr, post).await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("connection: close"),
+        "{reply}"
+    );
+    assert!(reply.contains(r#""code":413"#), "{reply}");
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
