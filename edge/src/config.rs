@@ -71,6 +71,13 @@ pub struct EdgeConfig {
     /// head by then is closed. Without it a client that trickles headers
     /// holds a connection forever (slowloris). Bodies are bounded by
     /// [`EdgeConfig::request_timeout`].
+    ///
+    /// hyper starts this clock whenever it waits for a head, so it also
+    /// closes a keep-alive connection idle for that long. Behind a load
+    /// balancer that reuses its connections, set it above the balancer's
+    /// idle timeout (an AWS ALB's is 60 s by default): otherwise the
+    /// balancer may send a request just as the edge closes the connection
+    /// and answer that client with a 502.
     pub header_read_timeout: Duration,
     /// Most client connections open at once (`TODO_EDGE_MAX_CONNECTIONS`,
     /// default 4096); further ones wait in the listen backlog until one

@@ -10,7 +10,6 @@
 //! head limits sit above the edge's (see [`crate::limits`]) so that a
 //! request beyond the edge's limits gets the edge's JSON answer.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,9 +92,10 @@ pub async fn serve(
             };
             let service =
                 hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+                    // The handlers read the client's address as axum's
+                    // ConnectInfo.
                     request.extensions_mut().insert(ConnectInfo(peer));
-                    let app = app.clone();
-                    async move { app.oneshot(request).await.map_err(|e: Infallible| e) }
+                    app.clone().oneshot(request)
                 });
             let io = TokioIo::new(stream);
             let served = if h2 {

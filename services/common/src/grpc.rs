@@ -156,10 +156,14 @@ async fn reachable(endpoint: &tonic::transport::Endpoint) -> bool {
         return false;
     };
     let connect = tokio::net::TcpStream::connect(authority.as_str());
-    matches!(
-        tokio::time::timeout(std::time::Duration::from_millis(500), connect).await,
-        Ok(Ok(_))
-    )
+    match tokio::time::timeout(std::time::Duration::from_millis(500), connect).await {
+        // A socket connected to itself means nothing listens there.
+        Ok(Ok(stream)) => match (stream.local_addr(), stream.peer_addr()) {
+            (Ok(local), Ok(peer)) => !crate::dial::is_self_connection(local, peer),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// One upstream address with the settings every channel uses.
