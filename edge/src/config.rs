@@ -29,9 +29,12 @@ pub struct EdgeConfig {
     /// Longest request target (path and query) accepted, in bytes
     /// (`TODO_EDGE_URL_LIMIT`, default 8192); longer ones get 414. No
     /// route of the API needs more, and a long URL is logged and matched.
+    /// Must be below 65534, hyper's own fixed limit, beyond which the
+    /// HTTP server answers a bare 414 before the edge sees the request.
     pub url_limit: usize,
     /// Largest total size of the request headers, names and values, in
-    /// bytes (`TODO_EDGE_HEADER_LIMIT`, default 16384); larger ones get 431.
+    /// bytes (`TODO_EDGE_HEADER_LIMIT`, default 16384); larger ones get 431,
+    /// as do more than [`crate::limits::MAX_HEADER_COUNT`] headers.
     /// Headers travel upstream as metadata, so they are bounded like bodies.
     pub header_limit: usize,
     /// Most transcoded requests served at once (`TODO_EDGE_MAX_CONCURRENCY`,
@@ -56,6 +59,30 @@ pub struct EdgeConfig {
     /// user service throttles by it; entries a client wrote itself are
     /// never trusted.
     pub trusted_proxy_hops: usize,
+    /// Where `/metrics` is served instead of the API port
+    /// (`TODO_EDGE_METRICS_LISTEN`, default unset: on the API port). Set
+    /// it to keep the metrics off the public listener, e.g. on an address
+    /// only the monitoring network reaches; the API port then answers
+    /// `/metrics` with 404.
+    pub metrics_listen: Option<SocketAddr>,
+    /// How long a client may take to send a request's headers
+    /// (`TODO_EDGE_HEADER_READ_TIMEOUT_MS`, default 10000), from the moment
+    /// the edge waits for them; a connection that has not sent a whole
+    /// head by then is closed. Without it a client that trickles headers
+    /// holds a connection forever (slowloris). Bodies are bounded by
+    /// [`EdgeConfig::request_timeout`].
+    ///
+    /// hyper starts this clock whenever it waits for a head, so it also
+    /// closes a keep-alive connection idle for that long. Behind a load
+    /// balancer that reuses its connections, set it above the balancer's
+    /// idle timeout (an AWS ALB's is 60 s by default): otherwise the
+    /// balancer may send a request just as the edge closes the connection
+    /// and answer that client with a 502.
+    pub header_read_timeout: Duration,
+    /// Most client connections open at once (`TODO_EDGE_MAX_CONNECTIONS`,
+    /// default 4096); further ones wait in the listen backlog until one
+    /// closes. It keeps the edge below its file descriptor limit.
+    pub max_connections: usize,
 }
 
 /// One upstream gRPC service.
@@ -106,6 +133,9 @@ impl Default for EdgeConfig {
             cors_origins: Vec::new(),
             drain: Duration::ZERO,
             trusted_proxy_hops: 0,
+            metrics_listen: None,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: 4_096,
         }
     }
 }
@@ -121,6 +151,16 @@ impl EdgeConfig {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let timeout_ms = var_or("TODO_EDGE_TIMEOUT_MS", millis(defaults.request_timeout))?;
         let drain_ms = var_or("TODO_EDGE_DRAIN_MS", millis(defaults.drain))?;
+        let header_read_ms = var_or(
+            "TODO_EDGE_HEADER_READ_TIMEOUT_MS",
+            millis(defaults.header_read_timeout),
+        )?;
+        let metrics_listen = var_opt("TODO_EDGE_METRICS_LISTEN")
+            .map(|raw| {
+                raw.parse::<SocketAddr>()
+                    .with_context(|| format!("TODO_EDGE_METRICS_LISTEN: invalid address {raw:?}"))
+            })
+            .transpose()?;
         let upstreams = UPSTREAMS
             .iter()
             .map(|(service, var, default)| {
@@ -146,12 +186,17 @@ impl EdgeConfig {
                 "TODO_EDGE_TRUSTED_PROXY_HOPS",
                 defaults.trusted_proxy_hops,
             )?,
+            metrics_listen,
+            header_read_timeout: Duration::from_millis(header_read_ms),
+            max_connections: var_or("TODO_EDGE_MAX_CONNECTIONS", defaults.max_connections)?,
         };
         for (name, value) in [
             ("TODO_EDGE_TIMEOUT_MS", timeout_ms),
             ("TODO_EDGE_URL_LIMIT", config.url_limit as u64),
             ("TODO_EDGE_HEADER_LIMIT", config.header_limit as u64),
             ("TODO_EDGE_MAX_CONCURRENCY", config.max_concurrency as u64),
+            ("TODO_EDGE_HEADER_READ_TIMEOUT_MS", header_read_ms),
+            ("TODO_EDGE_MAX_CONNECTIONS", config.max_connections as u64),
         ] {
             anyhow::ensure!(value > 0, "{name} must be positive");
         }

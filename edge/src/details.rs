@@ -21,6 +21,7 @@ pub struct Details {
 const STATUS: &str = "google.rpc.Status";
 const RETRY_INFO: &str = "google.rpc.RetryInfo";
 const ERROR_INFO: &str = "google.rpc.ErrorInfo";
+const BAD_REQUEST: &str = "google.rpc.BadRequest";
 
 /// Decodes `bytes`, the serialized `google.rpc.Status`. Anything that does
 /// not decode is dropped: an error response must never fail itself.
@@ -54,6 +55,18 @@ pub fn decode(pool: &DescriptorPool, bytes: &[u8]) -> Details {
         }
     }
     out
+}
+
+/// A `google.rpc.BadRequest` naming one field, rendered as [`decode`]
+/// renders the ones upstreams send, so that a client reads a violation
+/// the edge found exactly like one a service found.
+pub fn bad_request(field: &str, description: &str) -> serde_json::Value {
+    serde_json::json!({
+        "@type": format!("type.googleapis.com/{BAD_REQUEST}"),
+        "fieldViolations": [
+            {"field": field, "description": description, "reason": ""}
+        ]
+    })
 }
 
 /// One `Any` as proto3 JSON; only its `@type` when its type is unknown.
@@ -144,6 +157,22 @@ mod tests {
             })]
         );
         assert_eq!(details.retry_after_secs, None);
+    }
+
+    #[test]
+    fn the_edge_renders_its_own_violations_like_upstream_ones() {
+        let upstream = rpc::BadRequest {
+            field_violations: vec![rpc::bad_request::FieldViolation {
+                field: "dueTime".into(),
+                description: "not a timestamp".into(),
+                ..Default::default()
+            }],
+        };
+        let bytes = status_bytes(vec![any(BAD_REQUEST, &upstream)]);
+        assert_eq!(
+            decode(&pool(), &bytes).details,
+            [bad_request("dueTime", "not a timestamp")]
+        );
     }
 
     #[test]

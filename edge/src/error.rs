@@ -11,7 +11,7 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::header::{ALLOW, HeaderValue, RETRY_AFTER};
+use http::header::{ALLOW, CONNECTION, HeaderValue, RETRY_AFTER};
 use http::{Method, StatusCode};
 use prost_reflect::DescriptorPool;
 use tonic::Code;
@@ -121,9 +121,17 @@ pub enum EdgeError {
     #[error("method not allowed on this path")]
     MethodNotAllowed(Vec<Method>),
     /// 400 INVALID_ARGUMENT: the request cannot become the request message
-    /// (malformed JSON, wrong type, unknown field or query parameter).
+    /// and no one field is at fault (malformed JSON, a body on a route that
+    /// takes none).
     #[error("{0}")]
     InvalidArgument(String),
+    /// 400 INVALID_ARGUMENT with a `google.rpc.BadRequest` detail: one
+    /// field cannot be decoded (wrong JSON type, malformed timestamp,
+    /// unknown enum name or field, bad query parameter or path variable).
+    /// `field` is named as the client wrote it, in the JSON names the
+    /// services use for their own violations.
+    #[error("{field}: {description}")]
+    InvalidField { field: String, description: String },
     /// 413: the body exceeds the configured limit.
     #[error("the request body exceeds {0} bytes")]
     BodyTooLarge(usize),
@@ -149,10 +157,17 @@ pub enum EdgeError {
     /// 431: the request headers exceed the configured limit.
     #[error("the request headers exceed {0} bytes")]
     HeadersTooLarge(usize),
+    /// 431: the request has more header fields than allowed.
+    #[error("the request has more than {0} headers")]
+    TooManyHeaders(usize),
     /// 503 UNAVAILABLE with `Retry-After`: the edge is serving as many
     /// requests as it is allowed to and sheds this one.
     #[error("the server is overloaded; retry later")]
     Overloaded,
+    /// 412 FAILED_PRECONDITION: `If-Match` lists only weak entity tags,
+    /// which strong comparison never matches; the upstream is not called.
+    #[error("If-Match lists only weak entity tags, which never match")]
+    PreconditionFailed,
     /// 503 UNAVAILABLE: shutdown began, the edge takes no new work.
     #[error("the server is shutting down")]
     ShuttingDown,
@@ -167,6 +182,10 @@ pub struct ApiError {
     details: Vec<serde_json::Value>,
     retry_after: Option<u64>,
     allow: Vec<Method>,
+    /// The request body was left unread, so the server closes the
+    /// connection after this answer; the answer says so (`Connection:
+    /// close`) rather than let the client find out by a failed write.
+    closes_connection: bool,
 }
 
 impl ApiError {
@@ -179,6 +198,7 @@ impl ApiError {
             details: Vec::new(),
             retry_after: None,
             allow: Vec::new(),
+            closes_connection: false,
         }
     }
 
@@ -208,23 +228,35 @@ impl ApiError {
     ///
     /// `if_match` tells whether the request carried `If-Match`, which makes
     /// FAILED_PRECONDITION a 412. INTERNAL, UNKNOWN and DATA_LOSS lose
-    /// their message and details; transport failures (no connection) lose
-    /// theirs too, since they name internal addresses.
+    /// their message and details.
+    ///
+    /// A status that carries a transport error as its source was not sent
+    /// by the service: the connection to it was refused or broke while the
+    /// call was in flight (tonic reports the latter as UNKNOWN "transport
+    /// error"). That is UNAVAILABLE with `Retry-After`, whatever code tonic
+    /// chose, since another attempt may well reach a healthy connection or
+    /// replica; its message names internal addresses and is dropped.
     pub fn from_upstream(status: &tonic::Status, pool: &DescriptorPool, if_match: bool) -> Self {
         let code = status.code();
-        let from_transport = std::error::Error::source(status).is_some();
-        if hides_detail(code) || from_transport {
+        if let Some(cause) = std::error::Error::source(status) {
+            tracing::error!(
+                grpc.code = code_name(code),
+                grpc.message = status.message(),
+                error = %cause,
+                "upstream connection failed"
+            );
+            return Self {
+                retry_after: Some(DEFAULT_RETRY_AFTER_SECS),
+                ..Self::new(Code::Unavailable, "upstream service unavailable")
+            };
+        }
+        if hides_detail(code) {
             tracing::error!(
                 grpc.code = code_name(code),
                 grpc.message = status.message(),
                 "upstream call failed"
             );
-            let message = if hides_detail(code) {
-                "internal error"
-            } else {
-                "upstream service unavailable"
-            };
-            return Self::new(code, message);
+            return Self::new(code, "internal error");
         }
         let mut error = Self::new(code, status.message());
         if code == Code::FailedPrecondition && if_match {
@@ -253,27 +285,39 @@ impl From<EdgeError> for ApiError {
                     .with_status(StatusCode::METHOD_NOT_ALLOWED)
             },
             EdgeError::InvalidArgument(_) => Self::new(Code::InvalidArgument, message),
-            EdgeError::BodyTooLarge(_) => {
-                Self::new(Code::InvalidArgument, message).with_status(StatusCode::PAYLOAD_TOO_LARGE)
-            }
+            EdgeError::InvalidField { field, description } => Self {
+                details: vec![details::bad_request(&field, &description)],
+                ..Self::new(Code::InvalidArgument, message)
+            },
+            EdgeError::BodyTooLarge(_) => Self {
+                closes_connection: true,
+                ..Self::new(Code::InvalidArgument, message)
+                    .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+            },
             EdgeError::UnsupportedMediaType => Self::new(Code::InvalidArgument, message)
                 .with_status(StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            EdgeError::BodyTimeout => {
-                Self::new(Code::DeadlineExceeded, message).with_status(StatusCode::REQUEST_TIMEOUT)
-            }
+            EdgeError::BodyTimeout => Self {
+                closes_connection: true,
+                ..Self::new(Code::DeadlineExceeded, message)
+                    .with_status(StatusCode::REQUEST_TIMEOUT)
+            },
             EdgeError::NoUpstream(_) => Self::new(Code::Unavailable, message),
             EdgeError::DeadlineExceeded => Self::new(Code::DeadlineExceeded, message),
             EdgeError::BadUpstreamResponse => Self::new(Code::Internal, message),
             EdgeError::UriTooLong(_) => {
                 Self::new(Code::InvalidArgument, message).with_status(StatusCode::URI_TOO_LONG)
             }
-            EdgeError::HeadersTooLarge(_) => Self::new(Code::InvalidArgument, message)
-                .with_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            EdgeError::HeadersTooLarge(_) | EdgeError::TooManyHeaders(_) => {
+                Self::new(Code::InvalidArgument, message)
+                    .with_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            }
             EdgeError::Overloaded => Self {
                 retry_after: Some(DEFAULT_RETRY_AFTER_SECS),
                 ..Self::new(Code::Unavailable, message)
             },
             EdgeError::ShuttingDown => Self::new(Code::Unavailable, message),
+            EdgeError::PreconditionFailed => Self::new(Code::FailedPrecondition, message)
+                .with_status(StatusCode::PRECONDITION_FAILED),
         }
     }
 }
@@ -298,6 +342,11 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         if let Some(secs) = self.retry_after {
             headers.insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.closes_connection {
+            // HTTP/1.1 only in effect: hyper drops the header over HTTP/2,
+            // where streams end without closing the connection.
+            headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }
         if !self.allow.is_empty() {
             let allow: Vec<&str> = self.allow.iter().map(Method::as_str).collect();
@@ -401,6 +450,20 @@ mod tests {
     }
 
     #[test]
+    fn a_broken_upstream_connection_is_503_with_retry_after() {
+        for code in [Code::Unknown, Code::Unavailable, Code::Internal] {
+            let mut status = tonic::Status::new(code, "transport error");
+            let broken = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+            status.set_source(std::sync::Arc::new(broken));
+            let error = ApiError::from_upstream(&status, &pool(), false);
+            assert_eq!(error.status(), 503, "{code:?}");
+            assert_eq!(error.code(), Code::Unavailable);
+            assert_eq!(error.retry_after, Some(DEFAULT_RETRY_AFTER_SECS));
+            assert_eq!(error.message(), "upstream service unavailable");
+        }
+    }
+
+    #[test]
     fn client_errors_keep_their_message() {
         let status = tonic::Status::not_found("task not found");
         let error = ApiError::from_upstream(&status, &pool(), false);
@@ -424,6 +487,14 @@ mod tests {
                 400,
                 "INVALID_ARGUMENT",
             ),
+            (
+                EdgeError::InvalidField {
+                    field: "dueTime".into(),
+                    description: "bad".into(),
+                },
+                400,
+                "INVALID_ARGUMENT",
+            ),
             (EdgeError::BodyTooLarge(10), 413, "INVALID_ARGUMENT"),
             (EdgeError::UnsupportedMediaType, 415, "INVALID_ARGUMENT"),
             (EdgeError::BodyTimeout, 408, "DEADLINE_EXCEEDED"),
@@ -432,8 +503,10 @@ mod tests {
             (EdgeError::BadUpstreamResponse, 500, "INTERNAL"),
             (EdgeError::UriTooLong(10), 414, "INVALID_ARGUMENT"),
             (EdgeError::HeadersTooLarge(10), 431, "INVALID_ARGUMENT"),
+            (EdgeError::TooManyHeaders(10), 431, "INVALID_ARGUMENT"),
             (EdgeError::Overloaded, 503, "UNAVAILABLE"),
             (EdgeError::ShuttingDown, 503, "UNAVAILABLE"),
+            (EdgeError::PreconditionFailed, 412, "FAILED_PRECONDITION"),
         ];
         for (err, status, name) in cases {
             let error = ApiError::from(err);

@@ -9,7 +9,8 @@
 //! # Layout
 //! - [`config`]: [`EdgeConfig`], read from the environment.
 //! - [`server`]: [`Edge`] (bind, then run until stopped), [`EdgeState`] and
-//!   [`router`].
+//!   [`router`]; [`serve`]: the HTTP server under it (connection cap,
+//!   header read timeout).
 //! - [`template`]: path template parser and segment-trie matcher.
 //! - [`routes`]: the route table built from the annotations at start-up.
 //! - [`transcode`]: request parts to request message, response to JSON.
@@ -19,7 +20,9 @@
 //!   [`details`] renders `google.rpc.Status` details.
 //! - [`observe`]: request id, span, access log and request metrics;
 //!   [`metrics`]: the series and their Prometheus rendering.
-//! - [`limits`]: URL and header size limits, the concurrency limit.
+//! - [`headers`]: `nosniff`, `no-store` and HSTS on every response.
+//! - [`limits`]: URL and header size limits, the concurrency limit, and
+//!   the HTTP server's own limits above them.
 //! - [`openapi`]: the OpenAPI 3.1 document, from the same descriptors.
 //! - [`ops`]: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`;
 //!   [`proxy`]: the one transcoding handler.
@@ -27,6 +30,7 @@
 pub mod config;
 pub mod details;
 pub mod error;
+pub mod headers;
 pub mod limits;
 pub mod metadata;
 pub mod metrics;
@@ -35,6 +39,7 @@ pub mod openapi;
 pub mod ops;
 pub mod proxy;
 pub mod routes;
+pub mod serve;
 pub mod server;
 pub mod template;
 pub mod transcode;

@@ -1,7 +1,14 @@
 //! Bounds on what one request may cost the edge: the size of its URL and
-//! headers (checked before routing), and how many transcoded requests run
-//! at once ([`Admission`]). The body limit is applied where the body is
-//! read, in [`crate::proxy`].
+//! headers and the number of headers (checked before routing), and how
+//! many transcoded requests run at once ([`Admission`]). The body limit is
+//! applied where the body is read, in [`crate::proxy`].
+//!
+//! The HTTP server parses the request head before any of this runs and
+//! answers what it refuses itself with a bare status and no body. Its
+//! limits ([`server_max_headers`], [`server_max_head_bytes`]) are therefore
+//! set well above these, so that a request beyond the edge's limits gets
+//! the edge's JSON error; only heads several times larger, and URLs over
+//! hyper's fixed 64 KiB, still get the server's bare answer.
 
 use std::sync::Arc;
 
@@ -12,6 +19,32 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::EdgeError;
 
+/// Most header fields one request may carry; more get 431.
+pub const MAX_HEADER_COUNT: usize = 100;
+
+/// The longest request target hyper accepts at all (its fixed limit);
+/// the configured URL limit must be below it to be the one that answers.
+pub const SERVER_MAX_URL: usize = 65_534;
+
+/// The most header fields the HTTP server parses: above
+/// [`MAX_HEADER_COUNT`], so that the edge answers a request just beyond
+/// it.
+pub fn server_max_headers() -> usize {
+    MAX_HEADER_COUNT * 4
+}
+
+/// The largest request head the HTTP server buffers: room for the longest
+/// URL hyper takes at all, twice the edge's header limit and the framing
+/// of every header, so that the edge, not the server, refuses a head
+/// beyond the edge's limits. hyper grows its buffer as a head arrives, so
+/// only large heads use this much.
+pub fn server_max_head_bytes(limits: SizeLimits) -> usize {
+    SERVER_MAX_URL
+        .max(limits.url)
+        .saturating_add(limits.headers.saturating_mul(2))
+        .saturating_add(16_384)
+}
+
 /// The size limits checked before routing.
 #[derive(Debug, Clone, Copy)]
 pub struct SizeLimits {
@@ -21,7 +54,7 @@ pub struct SizeLimits {
     pub headers: usize,
 }
 
-/// The middleware: 414 for a long URL, 431 for large headers.
+/// The middleware: 414 for a long URL, 431 for large or too many headers.
 pub async fn enforce_sizes(
     State(limits): State<SizeLimits>,
     request: Request,
@@ -41,6 +74,9 @@ pub async fn enforce_sizes(
         .sum();
     if headers > limits.headers {
         return EdgeError::HeadersTooLarge(limits.headers).into_response();
+    }
+    if request.headers().len() > MAX_HEADER_COUNT {
+        return EdgeError::TooManyHeaders(MAX_HEADER_COUNT).into_response();
     }
     next.run(request).await
 }

@@ -1,8 +1,13 @@
-//! Which HTTP headers travel upstream as gRPC metadata.
+//! Which HTTP headers travel upstream as gRPC metadata, and what the edge
+//! reads from the headers of trusted proxies.
 //!
 //! An allow-list, not a deny-list: a header reaches a service only if the
 //! contract gives it a meaning there, so a client can never smuggle in
 //! `x-service-token` or any other credential the services trust.
+//!
+//! `If-Match` is parsed here: its weak entity tags never match (RFC 9110
+//! strong comparison), so only the strong ones travel, and a header with
+//! none left fails at the edge.
 
 use std::net::IpAddr;
 
@@ -12,8 +17,14 @@ use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 
 use crate::error::EdgeError;
 
-/// Client headers forwarded unchanged.
-const FORWARDED: [&str; 3] = ["authorization", "idempotency-key", "if-match"];
+/// Client headers forwarded unchanged, each with the spelling an error
+/// names it by (the services name `Idempotency-Key` so too).
+const FORWARDED: [(&str, &str); 2] = [
+    ("authorization", "Authorization"),
+    ("idempotency-key", "Idempotency-Key"),
+];
+
+const IF_MATCH: &str = "if-match";
 
 /// The metadata key that carries the client's address upstream.
 pub const CLIENT_ADDRESS: &str = "x-forwarded-for";
@@ -31,33 +42,118 @@ pub fn client_address(
     if trusted_hops == 0 {
         return peer;
     }
-    let listed: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    let index = listed.len().checked_sub(trusted_hops)?;
-    listed.get(index).and_then(|raw| {
+    trusted_entry(headers, "x-forwarded-for", trusted_hops).and_then(|raw| {
         raw.parse::<IpAddr>()
             .ok()
             .or_else(|| raw.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
     })
 }
 
-/// The metadata of the upstream call: the forwarded headers of `headers`,
-/// the request id the edge settled on and the client's address.
+/// Whether the outermost trusted proxy received the request over HTTPS,
+/// by its `X-Forwarded-Proto` entry (counted as for
+/// [`client_address`]); never without trusted proxies, since the client
+/// could write the header itself.
+pub fn forwarded_https(headers: &HeaderMap, trusted_hops: usize) -> bool {
+    trusted_hops > 0
+        && trusted_entry(headers, "x-forwarded-proto", trusted_hops)
+            .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+}
+
+/// The entry of the comma list in header `name` that the outermost of
+/// `trusted_hops` proxies wrote: that many entries from the right.
+fn trusted_entry<'h>(headers: &'h HeaderMap, name: &str, trusted_hops: usize) -> Option<&'h str> {
+    if trusted_hops == 0 {
+        return None;
+    }
+    let listed: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let index = listed.len().checked_sub(trusted_hops)?;
+    listed.get(index).copied()
+}
+
+/// The `If-Match` condition a request states.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No `If-Match` header.
+    Absent,
+    /// `*` or the strong entity tags listed, as forwarded upstream.
+    Strong(String),
+    /// Only weak entity tags: under strong comparison nothing matches.
+    NeverMatches,
+}
+
+/// Parses the `If-Match` header lines of `headers`: a comma list of
+/// entity tags (`"v1"`, `W/"v1"`, commas allowed inside the quotes) or
+/// `*`. An unquoted token is taken as a strong tag, as the services accept
+/// one.
 ///
 /// # Errors
-/// [`EdgeError::InvalidArgument`] when a forwarded header is not ASCII.
+/// [`EdgeError::InvalidField`] when a line is not visible ASCII.
+pub fn if_match(headers: &HeaderMap) -> Result<IfMatch, EdgeError> {
+    let mut lines = headers.get_all(IF_MATCH).iter().peekable();
+    if lines.peek().is_none() {
+        return Ok(IfMatch::Absent);
+    }
+    let mut strong = Vec::new();
+    for line in lines {
+        let line = line.to_str().map_err(|_| EdgeError::InvalidField {
+            field: "If-Match".to_owned(),
+            description: "is not valid ASCII".to_owned(),
+        })?;
+        strong.extend(
+            entity_tags(line)
+                .filter(|(weak, _)| !weak)
+                .map(|(_, tag)| tag),
+        );
+    }
+    if strong.is_empty() {
+        return Ok(IfMatch::NeverMatches);
+    }
+    Ok(IfMatch::Strong(strong.join(", ")))
+}
+
+/// The entity tags of one `If-Match` line, each with whether it is weak,
+/// as written (quotes kept).
+fn entity_tags(line: &str) -> impl Iterator<Item = (bool, &str)> {
+    let mut rest = line;
+    std::iter::from_fn(move || {
+        rest = rest.trim_start_matches(|c: char| c == ',' || c.is_ascii_whitespace());
+        if rest.is_empty() {
+            return None;
+        }
+        let weak = rest.starts_with("W/");
+        let tag_start = if weak { &rest[2..] } else { rest };
+        let end = match tag_start.strip_prefix('"') {
+            // Up to and including the closing quote; an unclosed one takes
+            // the rest.
+            Some(inner) => inner.find('"').map_or(tag_start.len(), |at| at + 2),
+            None => tag_start.find(',').unwrap_or(tag_start.len()),
+        };
+        let (tag, after) = tag_start.split_at(end);
+        rest = after;
+        Some((weak, tag.trim_end()))
+    })
+}
+
+/// The metadata of the upstream call: the forwarded headers of `headers`,
+/// the strong tags of `If-Match`, the request id the edge settled on and
+/// the client's address.
+///
+/// # Errors
+/// [`EdgeError::InvalidField`] when a forwarded header is not ASCII;
+/// [`EdgeError::PreconditionFailed`] when `If-Match` lists only weak tags.
 pub fn forward(
     headers: &HeaderMap,
     request_id: &str,
     client: Option<IpAddr>,
 ) -> Result<MetadataMap, EdgeError> {
     let mut metadata = MetadataMap::new();
-    for name in FORWARDED {
+    for (name, spelled) in FORWARDED {
         for value in headers.get_all(name) {
             // gRPC ASCII metadata is printable ASCII; HTTP also allows
             // opaque bytes, which no service could interpret.
@@ -65,10 +161,22 @@ pub fn forward(
                 .to_str()
                 .ok()
                 .and_then(|v| AsciiMetadataValue::try_from(v).ok())
-                .ok_or_else(|| {
-                    EdgeError::InvalidArgument(format!("the {name} header is not valid ASCII"))
+                .ok_or_else(|| EdgeError::InvalidField {
+                    field: spelled.to_owned(),
+                    description: "is not valid ASCII".to_owned(),
                 })?;
             metadata.append(name, value);
+        }
+    }
+    match if_match(headers)? {
+        IfMatch::Absent => {}
+        IfMatch::NeverMatches => return Err(EdgeError::PreconditionFailed),
+        IfMatch::Strong(tags) => {
+            let tags = AsciiMetadataValue::try_from(tags).map_err(|_| EdgeError::InvalidField {
+                field: "If-Match".to_owned(),
+                description: "is not valid ASCII".to_owned(),
+            })?;
+            metadata.insert(IF_MATCH, tags);
         }
     }
     let request_id = AsciiMetadataValue::try_from(request_id)
@@ -139,6 +247,43 @@ mod tests {
     }
 
     #[test]
+    fn weak_entity_tags_never_match() {
+        let parse = |lines: &[&'static str]| {
+            let mut headers = HeaderMap::new();
+            for line in lines {
+                headers.append("if-match", HeaderValue::from_static(line));
+            }
+            if_match(&headers).unwrap()
+        };
+        assert_eq!(parse(&[]), IfMatch::Absent);
+        assert_eq!(parse(&["W/\"v1\""]), IfMatch::NeverMatches);
+        assert_eq!(parse(&["W/\"a\", W/\"b\""]), IfMatch::NeverMatches);
+        assert_eq!(
+            parse(&["W/\"a\", \"b,c\"", "\"d\""]),
+            IfMatch::Strong("\"b,c\", \"d\"".to_owned())
+        );
+        assert_eq!(parse(&["*"]), IfMatch::Strong("*".to_owned()));
+        assert_eq!(parse(&["v1"]), IfMatch::Strong("v1".to_owned()));
+
+        let mut headers = HeaderMap::new();
+        headers.insert("if-match", HeaderValue::from_static("W/\"v1\""));
+        assert!(matches!(
+            forward(&headers, "r1", None),
+            Err(EdgeError::PreconditionFailed)
+        ));
+    }
+
+    #[test]
+    fn https_is_taken_only_from_trusted_proxies() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        assert!(!forwarded_https(&headers, 0), "a client may write it");
+        assert!(forwarded_https(&headers, 1));
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        assert!(!forwarded_https(&headers, 1));
+    }
+
+    #[test]
     fn non_ascii_forwarded_headers_are_refused() {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -147,7 +292,7 @@ mod tests {
         );
         assert!(matches!(
             forward(&headers, "r1", None),
-            Err(EdgeError::InvalidArgument(_))
+            Err(EdgeError::InvalidField { field, .. }) if field == "Authorization"
         ));
     }
 }

@@ -1,9 +1,13 @@
 //! Request and upstream metrics, rendered in the Prometheus text format
 //! (version 0.0.4) at `GET /metrics`.
 //!
-//! Series are labelled by route template, never by raw path, so their
-//! number is bounded by the route table: requests that match no route
-//! share the `unmatched` label.
+//! Every label value comes from a closed set, so that no client can grow
+//! the edge's memory by inventing label values: routes are templates of
+//! the route table (requests that match no route share `unmatched`),
+//! methods are the standard ones (any other is `other`), statuses are
+//! three-digit numbers. On top of that each family holds at most
+//! [`MAX_SERIES`] series; observations for a new series beyond it are
+//! only counted.
 //!
 //! - `todo_edge_http_requests_total{method,route,status}`: counter.
 //! - `todo_edge_http_request_duration_seconds{method,route,status}`:
@@ -13,6 +17,8 @@
 //!   the concurrency limit.
 //! - `todo_edge_upstream_request_duration_seconds{rpc,code}`: histogram of
 //!   the gRPC calls, by RPC and gRPC code.
+//! - `todo_edge_metrics_series_overflow_total`: observations dropped
+//!   because their family was full.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -28,6 +34,14 @@ use crate::error::code_name;
 
 /// The label of requests that matched no route.
 pub const UNMATCHED: &str = "unmatched";
+
+/// The method label of requests whose method is not a standard one.
+pub const OTHER_METHOD: &str = "other";
+
+/// Most series one family holds: far above what the route table, the
+/// standard methods and the statuses the edge sends produce, and a hard
+/// stop should a label ever escape its closed set.
+pub const MAX_SERIES: usize = 2048;
 
 /// Upper bounds of the latency buckets, in seconds: from a cached answer
 /// to the request timeout.
@@ -49,12 +63,14 @@ pub struct Metrics {
     upstream: Family<UpstreamKey>,
     in_flight: AtomicI64,
     shed: AtomicU64,
+    /// Observations dropped because their family was full.
+    overflow: AtomicU64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct RequestKey {
     route: Arc<str>,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
@@ -79,9 +95,24 @@ impl<K> Default for Family<K> {
 }
 
 impl<K: Clone + Eq + Hash + Ord> Family<K> {
-    fn observe(&self, key: K, elapsed: Duration) {
+    /// Records `elapsed` under `key`; `false` when `key` is a new series
+    /// and the family is full.
+    fn observe(&self, key: K, elapsed: Duration) -> bool {
         let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        series.entry(key).or_default().observe(elapsed);
+        let full = series.len() >= MAX_SERIES;
+        match series.get_mut(&key) {
+            Some(histogram) => histogram.observe(elapsed),
+            None if full => return false,
+            None => series.entry(key).or_default().observe(elapsed),
+        }
+        true
+    }
+
+    fn len(&self) -> usize {
+        self.series
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// A consistent copy, sorted by labels so that the output is stable.
@@ -138,6 +169,7 @@ impl Default for Metrics {
             upstream: Family::default(),
             in_flight: AtomicI64::new(0),
             shed: AtomicU64::new(0),
+            overflow: AtomicU64::new(0),
         }
     }
 }
@@ -164,10 +196,17 @@ impl Metrics {
     ) {
         let key = RequestKey {
             route,
-            method: method.as_str().to_owned(),
+            method: method_label(method),
             status: status.as_u16(),
         };
-        self.requests.observe(key, elapsed);
+        if !self.requests.observe(key, elapsed) {
+            self.overflow.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// How many series the request and upstream families hold.
+    pub fn series(&self) -> usize {
+        self.requests.len() + self.upstream.len()
     }
 
     /// Records a request refused by the concurrency limit.
@@ -181,7 +220,9 @@ impl Metrics {
             rpc,
             code: code_name(code),
         };
-        self.upstream.observe(key, elapsed);
+        if !self.upstream.observe(key, elapsed) {
+            self.overflow.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Every series in the Prometheus text format.
@@ -253,8 +294,41 @@ impl Metrics {
                 histogram,
             );
         }
+        header(
+            &mut out,
+            "todo_edge_metrics_series_overflow_total",
+            "counter",
+            "Observations not recorded because their metric family held its most series.",
+        );
+        let _ = writeln!(
+            out,
+            "todo_edge_metrics_series_overflow_total {}",
+            self.overflow.load(Ordering::Relaxed)
+        );
         out
     }
+}
+
+/// The label of `method`: its name when it is one of the standard methods,
+/// [`OTHER_METHOD`] otherwise (HTTP allows any token as a method, and a
+/// label per invented method would let clients grow the series without
+/// bound).
+fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [Method; 9] = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ];
+    KNOWN
+        .iter()
+        .find(|known| *known == method)
+        .map_or(OTHER_METHOD, |known| known.as_str())
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -265,7 +339,7 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 fn request_labels(key: &RequestKey) -> String {
     format!(
         "method=\"{}\",route=\"{}\",status=\"{}\"",
-        escape(&key.method),
+        escape(key.method),
         escape(&key.route),
         key.status
     )
@@ -319,6 +393,43 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");
         }
+    }
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let invented = Method::from_bytes(b"XYZZY").unwrap();
+        assert_eq!(method_label(&invented), OTHER_METHOD);
+    }
+
+    #[test]
+    fn a_family_holds_at_most_max_series() {
+        let metrics = Metrics::default();
+        for i in 0..MAX_SERIES + 10 {
+            metrics.observe_request(
+                Arc::from(format!("/route/{i}")),
+                &Method::GET,
+                StatusCode::OK,
+                Duration::from_millis(1),
+            );
+        }
+        assert_eq!(metrics.series(), MAX_SERIES);
+        let text = metrics.render();
+        assert!(
+            text.lines()
+                .any(|l| l == "todo_edge_metrics_series_overflow_total 10"),
+            "{text}"
+        );
+        // A series that exists keeps counting.
+        metrics.observe_request(
+            Arc::from("/route/0"),
+            &Method::GET,
+            StatusCode::OK,
+            Duration::from_millis(1),
+        );
+        assert!(metrics.render().contains(
+            "todo_edge_http_requests_total{method=\"GET\",route=\"/route/0\",status=\"200\"} 2"
+        ));
     }
 
     #[test]

@@ -57,11 +57,17 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     let elapsed = started.elapsed();
-    let route = response
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or_else(|| metrics.unmatched(), |label| Arc::clone(&label.0));
-    span.record("route", &*route);
+    // Whoever labelled the response recorded the route on the span as soon
+    // as it was known, so that events inside the request carry it; a field
+    // recorded twice is written twice by the log formatter.
+    let route = match response.extensions().get::<RouteLabel>() {
+        Some(label) => Arc::clone(&label.0),
+        None => {
+            let unmatched = metrics.unmatched();
+            span.record("route", &*unmatched);
+            unmatched
+        }
+    };
     metrics.observe_request(route, &method, response.status(), elapsed);
     let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
     span.in_scope(|| {
@@ -74,14 +80,14 @@ pub async fn observe(
     response
 }
 
-/// Route middleware of the routes the router matches itself: labels the
-/// response with the matched path, as [`crate::proxy`] does with the
-/// binding's template.
+/// Route middleware of the routes the router matches itself: records the
+/// matched path on the request's span and labels the response with it, as
+/// [`crate::proxy`] does with the binding's template.
 pub async fn label_matched_path(request: Request, next: Next) -> Response {
-    let label = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| RouteLabel(Arc::from(path.as_str())));
+    let label = request.extensions().get::<MatchedPath>().map(|path| {
+        tracing::Span::current().record("route", path.as_str());
+        RouteLabel(Arc::from(path.as_str()))
+    });
     let mut response = next.run(request).await;
     if let Some(label) = label {
         response.extensions_mut().insert(label);
@@ -95,7 +101,67 @@ fn is_sane_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Mutex, PoisonError};
+
+    use axum::body::Body;
+    use tower::ServiceExt;
+    use tracing_subscriber::fmt::MakeWriter;
+
     use super::*;
+    use crate::testing::closed_config;
+    use crate::{EdgeState, router};
+
+    /// What the log formatter wrote, for the test to read.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut out = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            out.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl MakeWriter<'_> for Captured {
+        type Writer = Captured;
+
+        fn make_writer(&self) -> Captured {
+            self.clone()
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn the_access_log_names_the_route_once() {
+        let logs = Captured::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let state = EdgeState::new(&closed_config()).unwrap();
+        for uri in ["/healthz", "/v1/tasks/t1", "/v1/nowhere"] {
+            let request = Request::get(uri).body(Body::empty()).unwrap();
+            router(state.clone()).oneshot(request).await.unwrap();
+        }
+        let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+        let served: Vec<&str> = text
+            .lines()
+            .filter(|line| line.contains("request served"))
+            .collect();
+        assert_eq!(served.len(), 3, "{text}");
+        for (line, route) in served
+            .iter()
+            .zip(["/healthz", "/v1/tasks/{id}", "unmatched"])
+        {
+            assert_eq!(line.matches("route=").count(), 1, "{line}");
+            assert!(line.contains(&format!("route=\"{route}\"")), "{line}");
+        }
+    }
 
     #[test]
     fn only_short_printable_ids_are_kept() {

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MATCH};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message;
 use tokio::time::Instant;
@@ -26,7 +26,7 @@ use crate::observe::RequestId;
 use crate::routes::{Binding, Lookup};
 use crate::server::EdgeState;
 use crate::template::Match;
-use crate::transcode::{request_message, response_json};
+use crate::transcode::{invalid_path_variable, request_message, response_json};
 use crate::upstream;
 
 /// The fallback handler of the router: admits the request under the
@@ -38,6 +38,7 @@ pub async fn handle(
 ) -> Response {
     let deadline = Instant::now() + state.request_timeout();
     let (parts, body) = request.into_parts();
+    let head = parts.method == Method::HEAD;
     let hit = match state.routes().lookup(&parts.method, parts.uri.path()) {
         Lookup::Found(hit) => hit,
         Lookup::MethodNotAllowed(allow) => {
@@ -60,7 +61,21 @@ pub async fn handle(
         }
     };
     response.extensions_mut().insert(route);
+    if head {
+        return without_body(response);
+    }
     response
+}
+
+/// The answer to HEAD: the GET answer's head, its length kept, no body.
+fn without_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    if let Some(length) = axum::body::HttpBody::size_hint(&body).exact() {
+        parts
+            .headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(length));
+    }
+    Response::from_parts(parts, Body::empty())
 }
 
 async fn transcode(
@@ -75,7 +90,7 @@ async fn transcode(
 
     let variables = hit
         .variables()
-        .map_err(|e| EdgeError::InvalidArgument(e.to_string()))?;
+        .map_err(|e| invalid_path_variable(binding, e.index))?;
     let body = read_body(body, &parts.headers, state.body_limit(), deadline).await?;
     if !body.is_empty() && !is_json(&parts.headers) {
         return Err(EdgeError::UnsupportedMediaType.into());

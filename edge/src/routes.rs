@@ -177,9 +177,16 @@ impl RouteTable {
         &self.bindings
     }
 
-    /// Finds the binding for `method` and `path`.
+    /// Finds the binding for `method` and `path`. HEAD finds a GET
+    /// binding when the path has no HEAD binding of its own: HEAD is GET
+    /// without the body (RFC 9110, 9.3.2), which the handler drops.
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
         if let Some(found) = self.by_method.get(method).and_then(|m| m.find(path)) {
+            return Lookup::Found(found);
+        }
+        if *method == Method::HEAD
+            && let Some(found) = self.by_method.get(&Method::GET).and_then(|m| m.find(path))
+        {
             return Lookup::Found(found);
         }
         let mut allowed: Vec<Method> = self
@@ -190,6 +197,9 @@ impl RouteTable {
             .collect();
         if allowed.is_empty() {
             return Lookup::NotFound;
+        }
+        if allowed.contains(&Method::GET) && !allowed.contains(&Method::HEAD) {
+            allowed.push(Method::HEAD);
         }
         allowed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         Lookup::MethodNotAllowed(allowed)
@@ -509,7 +519,13 @@ mod tests {
             Lookup::MethodNotAllowed(allow) => {
                 assert_eq!(
                     allow,
-                    [Method::DELETE, Method::GET, Method::PATCH, Method::PUT]
+                    [
+                        Method::DELETE,
+                        Method::GET,
+                        Method::HEAD,
+                        Method::PATCH,
+                        Method::PUT
+                    ]
                 );
             }
             other => panic!("expected 405, got {other:?}"),
@@ -520,6 +536,19 @@ mod tests {
         ));
         assert!(matches!(
             table.lookup(&Method::GET, "/v1/auth:login"),
+            Lookup::MethodNotAllowed(_)
+        ));
+    }
+
+    #[test]
+    fn head_finds_the_get_binding() {
+        let table = table();
+        let Lookup::Found(hit) = table.lookup(&Method::HEAD, "/v1/tasks/t1") else {
+            panic!("HEAD of a GET route not found");
+        };
+        assert_eq!(hit.value.method, Method::GET);
+        assert!(matches!(
+            table.lookup(&Method::HEAD, "/v1/auth:login"),
             Lookup::MethodNotAllowed(_)
         ));
     }

@@ -17,14 +17,16 @@ use todo_common::CancellationToken;
 use todo_common::grpc::REQUEST_ID;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::EdgeConfig;
 use crate::limits::{Admission, SizeLimits};
 use crate::metrics::Metrics;
 use crate::routes::RouteTable;
+use crate::serve::{self, ServerLimits};
 use crate::upstream::Upstreams;
-use crate::{limits, observe, openapi, ops, proxy};
+use crate::{headers, limits, observe, openapi, ops, proxy};
 
 /// How long browsers may cache a CORS preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
@@ -47,6 +49,8 @@ struct Shared {
     admission: Admission,
     cors_origins: Vec<HeaderValue>,
     metrics: Arc<Metrics>,
+    /// `/metrics` has a listener of its own and is not on the API's.
+    metrics_apart: bool,
     /// The OpenAPI document, encoded once.
     openapi: Bytes,
     /// Set when shutdown begins; `/readyz` then answers 503.
@@ -86,6 +90,11 @@ impl EdgeState {
             config.max_concurrency > 0,
             "the concurrency limit must be positive"
         );
+        anyhow::ensure!(
+            config.url_limit < limits::SERVER_MAX_URL,
+            "the URL limit must be below {} bytes, the HTTP server's own",
+            limits::SERVER_MAX_URL
+        );
         let openapi = openapi::encoded(&pool, &routes)?;
         Ok(Self {
             shared: Arc::new(Shared {
@@ -102,6 +111,7 @@ impl EdgeState {
                 admission: Admission::new(config.max_concurrency),
                 cors_origins: config.cors_origins.clone(),
                 metrics: Arc::new(Metrics::default()),
+                metrics_apart: config.metrics_listen.is_some(),
                 openapi,
                 shutting_down: AtomicBool::new(false),
             }),
@@ -157,19 +167,24 @@ impl EdgeState {
     }
 }
 
-/// The edge's routes and layers: the operational routes, every annotated
-/// RPC behind one fallback handler; outside them, from the outermost in,
-/// request id, logs and metrics; CORS (only with an allow-list); gzip for
+/// The edge's routes and layers: the operational routes (`/metrics` only
+/// when it has no listener of its own), every annotated RPC behind one
+/// fallback handler; outside them, from the outermost in, request id, logs
+/// and metrics; security headers; CORS (only with an allow-list); gzip for
 /// clients that ask; URL and header size limits.
 pub fn router(state: EdgeState) -> Router {
     let shared = &state.shared;
     let cors = (!shared.cors_origins.is_empty()).then(|| cors(shared.cors_origins.clone()));
     let sizes = shared.sizes;
+    let trusted_hops = shared.trusted_proxy_hops;
     let metrics = Arc::clone(&shared.metrics);
-    Router::new()
+    let mut routes = Router::new()
         .route("/healthz", get(ops::healthz).fallback(ops::get_only))
-        .route("/readyz", get(ops::readyz).fallback(ops::get_only))
-        .route("/metrics", get(ops::metrics).fallback(ops::get_only))
+        .route("/readyz", get(ops::readyz).fallback(ops::get_only));
+    if !shared.metrics_apart {
+        routes = routes.route("/metrics", get(ops::metrics).fallback(ops::get_only));
+    }
+    routes
         .route("/openapi.json", get(ops::openapi).fallback(ops::get_only))
         .route_layer(axum::middleware::from_fn(observe::label_matched_path))
         .fallback(proxy::handle)
@@ -178,12 +193,43 @@ pub fn router(state: EdgeState) -> Router {
             sizes,
             limits::enforce_sizes,
         ))
-        .layer(CompressionLayer::new().gzip(true))
+        .layer(
+            CompressionLayer::new()
+                .gzip(true)
+                .compress_when(compressible()),
+        )
         .layer(tower::util::option_layer(cors))
+        .layer(axum::middleware::from_fn_with_state(
+            trusted_hops,
+            headers::secure,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             metrics,
             observe::observe,
         ))
+}
+
+/// Responses smaller than this are sent as they are: gzip saves next to
+/// nothing on them and costs CPU on both ends (nginx's `gzip_min_length`
+/// reasoning).
+const COMPRESS_MIN_BYTES: u16 = 1024;
+
+/// Which responses are gzipped (when the client asks): those of at least
+/// [`COMPRESS_MIN_BYTES`], and never gRPC, images or event streams, which
+/// tower-http's default leaves alone too.
+fn compressible() -> impl Predicate {
+    SizeAbove::new(COMPRESS_MIN_BYTES)
+        .and(NotForContentType::GRPC)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::SSE)
+}
+
+/// The router of the separate metrics listener
+/// ([`EdgeConfig::metrics_listen`]): `/metrics` alone.
+pub fn metrics_router(state: EdgeState) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics).fallback(ops::get_only))
+        .with_state(state)
 }
 
 /// CORS for an allow-list of origins: the API's methods, the headers it
@@ -209,13 +255,16 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .max_age(CORS_MAX_AGE)
 }
 
-/// A built edge: the listener is bound, the routes are resolved.
+/// A built edge: the listeners are bound, the routes are resolved.
 #[derive(Debug)]
 pub struct Edge {
     listener: TcpListener,
     addr: SocketAddr,
+    /// The listener of `/metrics` when it is apart, with its address.
+    metrics: Option<(TcpListener, SocketAddr)>,
     state: EdgeState,
     drain: Duration,
+    limits: ServerLimits,
 }
 
 impl Edge {
@@ -230,11 +279,30 @@ impl Edge {
         let addr = listener
             .local_addr()
             .context("cannot read the bound address")?;
+        let metrics = match config.metrics_listen {
+            None => None,
+            Some(at) => {
+                let listener = todo_common::grpc::bind(at).await?;
+                let addr = listener
+                    .local_addr()
+                    .context("cannot read the bound metrics address")?;
+                Some((listener, addr))
+            }
+        };
+        let sizes = state.shared.sizes;
+        let limits = ServerLimits {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+            max_headers: limits::server_max_headers(),
+            max_head_bytes: limits::server_max_head_bytes(sizes),
+        };
         Ok(Edge {
             listener,
             addr,
+            metrics,
             state,
             drain: config.drain,
+            limits,
         })
     }
 
@@ -243,28 +311,49 @@ impl Edge {
         self.addr
     }
 
+    /// The address `/metrics` is served on when it has a listener of its
+    /// own ([`EdgeConfig::metrics_listen`]).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
+    }
+
     /// Serves until `shutdown` is cancelled; then answers `/readyz` with
     /// 503 for the configured drain time while still serving, stops
     /// accepting, and finishes the requests in flight.
     ///
     /// # Errors
-    /// When the server fails.
+    /// None at present; the signature leaves room for server failures.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, "edge listening");
         let state = self.state.clone();
         let drain = self.drain;
-        let stopped = async move {
+        // Cancelled once the drain time is over: both listeners stop then.
+        let stopping = CancellationToken::new();
+        let stop_after_drain = stopping.clone();
+        tokio::spawn(async move {
             shutdown.cancelled().await;
             state.begin_shutdown();
             if !drain.is_zero() {
                 tracing::info!(drain_ms = drain.as_millis(), "draining before stopping");
                 tokio::time::sleep(drain).await;
             }
-        };
-        let app = router(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
-            .context("edge server failed")
+            stop_after_drain.cancel();
+        });
+        let metrics = self.metrics.map(|(listener, addr)| {
+            tracing::info!(%addr, "metrics listening");
+            let app = metrics_router(self.state.clone());
+            tokio::spawn(serve::serve(
+                listener,
+                app,
+                self.limits,
+                stopping.clone().cancelled_owned(),
+            ))
+        });
+        let app = router(self.state);
+        serve::serve(self.listener, app, self.limits, stopping.cancelled_owned()).await;
+        if let Some(metrics) = metrics {
+            metrics.await.context("the metrics server failed")?;
+        }
+        Ok(())
     }
 }

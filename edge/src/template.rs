@@ -275,6 +275,15 @@ fn is_literal_char(c: char) -> bool {
 #[error("the URL path is not valid percent-encoded UTF-8")]
 pub struct InvalidEncoding;
 
+/// A path variable whose value is not valid percent-encoded UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the URL path is not valid percent-encoded UTF-8")]
+pub struct InvalidVariable {
+    /// Which variable, in the order of [`PathTemplate::variables`]: the
+    /// error names its field.
+    pub index: usize,
+}
+
 /// Percent-decodes `raw`; with `keep_slash`, `%2F` stays encoded (multi-
 /// segment variables, as `google.api.http` specifies).
 fn percent_decode(raw: &str, keep_slash: bool) -> Result<String, InvalidEncoding> {
@@ -361,12 +370,16 @@ impl<T> Match<'_, T> {
     ///
     /// # Errors
     /// When a value is not valid percent-encoded UTF-8.
-    pub fn variables(&self) -> Result<Vec<String>, InvalidEncoding> {
+    pub fn variables(&self) -> Result<Vec<String>, InvalidVariable> {
         self.template
             .variables
             .iter()
             .zip(&self.raw_variables)
-            .map(|(var, raw)| percent_decode(raw, !self.template.is_single_segment(var)))
+            .enumerate()
+            .map(|(index, (var, raw))| {
+                percent_decode(raw, !self.template.is_single_segment(var))
+                    .map_err(|InvalidEncoding| InvalidVariable { index })
+            })
             .collect()
     }
 }
@@ -690,7 +703,7 @@ mod tests {
         let m = matcher(&["/v1/tasks/{id}"]);
         for bad in ["/v1/tasks/%", "/v1/tasks/%zz", "/v1/tasks/%FF"] {
             let hit = m.find(bad).unwrap();
-            assert_eq!(hit.variables(), Err(InvalidEncoding), "{bad}");
+            assert_eq!(hit.variables(), Err(InvalidVariable { index: 0 }), "{bad}");
         }
     }
 

@@ -29,6 +29,17 @@ impl FileResolver for InlineFile {
     }
 }
 
+/// The default configuration with every upstream at a port nothing
+/// listens on: calls fail at once with a refused connection.
+pub fn closed_config() -> crate::EdgeConfig {
+    let mut config = crate::EdgeConfig::default();
+    for upstream in &mut config.upstreams {
+        upstream.url = "http://127.0.0.1:1".to_owned();
+    }
+    config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    config
+}
+
 /// The platform's descriptors.
 pub fn real_pool() -> DescriptorPool {
     DescriptorPool::decode(todo_proto::FILE_DESCRIPTOR_SET).unwrap()

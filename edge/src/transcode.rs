@@ -17,6 +17,8 @@ use serde_json::{Map, Value as Json};
 
 use crate::error::EdgeError;
 use crate::routes::{Binding, BodyRule};
+pub use violation::invalid_path_variable;
+use violation::{Step, field_error, query_error, unknown_field, violation};
 
 /// Longest error text taken from a parser, so that a huge bad value in a
 /// request is not echoed back in full.
@@ -30,9 +32,10 @@ const FIELD_MASK: &str = "google.protobuf.FieldMask";
 /// `variables` (in template order), the raw query string and the body.
 ///
 /// # Errors
-/// [`EdgeError::InvalidArgument`] when the body is not JSON or not the
-/// message, a query parameter names no settable field, or any value has
-/// the wrong type.
+/// [`EdgeError::InvalidArgument`] when the body is not JSON or not an
+/// object; [`EdgeError::InvalidField`], naming the field as the client
+/// wrote it, when a query parameter names no settable field, a key names
+/// no field, or any value has the wrong type or syntax.
 pub fn request_message(
     binding: &Binding,
     variables: &[String],
@@ -58,20 +61,25 @@ pub fn request_message(
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let fields = query_fields(binding, &key)?;
         mask_in_query |= fields.len() == 1 && fields[0].name() == UPDATE_MASK;
-        set_query_value(&mut root, &fields, &key, &value)?;
+        set_query_value(binding, &mut root, &fields, &value)?;
     }
     for (fields, value) in binding.path_fields.iter().zip(variables) {
         let json = text_to_json(last(fields)?, value)
-            .map_err(|reason| invalid(format!("path variable {}: {reason}", dotted(fields))))?;
+            .map_err(|reason| field_error(binding, fields, reason))?;
         let (leaf, parents) = fields
             .split_last()
             .ok_or_else(|| invalid("empty path variable"))?;
-        let object = descend(&mut root, parents)?;
+        let object = descend(binding, &mut root, parents)?;
         remove_aliases(object, leaf);
         object.insert(leaf.name().to_owned(), json);
     }
 
-    let mut message = decode(&binding.rpc.input, Json::Object(root))?;
+    let root = Json::Object(root);
+    let mut unknown = Vec::new();
+    if unknown_field(&binding.rpc.input, &root, &mut unknown) {
+        return Err(violation(binding, &unknown, "unknown field".to_owned()));
+    }
+    let mut message = decode(binding, root)?;
     if !mask_in_query
         && binding.method == Method::PATCH
         && let Some(paths) = body_keys
@@ -130,7 +138,7 @@ fn set_update_mask(message: &mut DynamicMessage, paths: Vec<String>) {
 /// Resolves query parameter `key` (`a.b`, proto or JSON names) to the
 /// fields it sets, refusing fields that the path or the body set.
 fn query_fields(binding: &Binding, key: &str) -> Result<Vec<FieldDescriptor>, EdgeError> {
-    let unknown = || invalid(format!("unknown query parameter {:?}", clip(key)));
+    let unknown = || query_error(key, "is not a query parameter of this route");
     let mut message = binding.rpc.input.clone();
     let mut fields = Vec::new();
     let mut parts = key.split('.').peekable();
@@ -157,20 +165,20 @@ fn query_fields(binding: &Binding, key: &str) -> Result<Vec<FieldDescriptor>, Ed
         BodyRule::Field(body) => fields.first() == Some(body),
     };
     if from_body {
-        return Err(invalid(format!(
-            "query parameter {:?} is not allowed: the request body sets it",
-            clip(key)
-        )));
+        return Err(query_error(
+            key,
+            "cannot be a query parameter: the request body sets it",
+        ));
     }
     let from_path = binding
         .path_fields
         .iter()
         .any(|path| path.starts_with(&fields) || fields.starts_with(path));
     if from_path {
-        return Err(invalid(format!(
-            "query parameter {:?} is not allowed: the URL path sets it",
-            clip(key)
-        )));
+        return Err(query_error(
+            key,
+            "cannot be a query parameter: the URL path sets it",
+        ));
     }
     Ok(fields)
 }
@@ -178,17 +186,16 @@ fn query_fields(binding: &Binding, key: &str) -> Result<Vec<FieldDescriptor>, Ed
 /// Puts one query value into the JSON document: repeated fields collect
 /// every occurrence, singular ones may occur once.
 fn set_query_value(
+    binding: &Binding,
     root: &mut Map<String, Json>,
     fields: &[FieldDescriptor],
-    key: &str,
     value: &str,
 ) -> Result<(), EdgeError> {
     let (leaf, parents) = fields
         .split_last()
         .ok_or_else(|| invalid("empty query parameter"))?;
-    let json = text_to_json(leaf, value)
-        .map_err(|reason| invalid(format!("query parameter {:?}: {reason}", clip(key))))?;
-    let object = descend(root, parents)?;
+    let json = text_to_json(leaf, value).map_err(|reason| field_error(binding, fields, reason))?;
+    let object = descend(binding, root, parents)?;
     if leaf.is_list() {
         let slot = object
             .entry(leaf.name().to_owned())
@@ -199,10 +206,11 @@ fn set_query_value(
         return Ok(());
     }
     if object.contains_key(leaf.name()) || object.contains_key(leaf.json_name()) {
-        return Err(invalid(format!(
-            "query parameter {:?} is given more than once",
-            clip(key)
-        )));
+        return Err(field_error(
+            binding,
+            fields,
+            "is given more than once".to_owned(),
+        ));
     }
     object.insert(leaf.name().to_owned(), json);
     Ok(())
@@ -210,26 +218,23 @@ fn set_query_value(
 
 /// The JSON object for the message at `parents`, created where missing.
 fn descend<'m>(
+    binding: &Binding,
     mut object: &'m mut Map<String, Json>,
     parents: &[FieldDescriptor],
 ) -> Result<&'m mut Map<String, Json>, EdgeError> {
-    for field in parents {
+    for (depth, field) in parents.iter().enumerate() {
+        let not_object = || {
+            let at = parents.get(..=depth).unwrap_or(parents);
+            field_error(binding, at, "must be a JSON object".to_owned())
+        };
         let existing = remove_aliases(object, field).filter(|v| !v.is_null());
         let child = existing.unwrap_or_else(|| Json::Object(Map::new()));
         if !child.is_object() {
-            return Err(invalid(format!(
-                "{} must be a JSON object",
-                field.json_name()
-            )));
+            return Err(not_object());
         }
         object = match object.entry(field.name().to_owned()).or_insert(child) {
             Json::Object(map) => map,
-            _ => {
-                return Err(invalid(format!(
-                    "{} must be a JSON object",
-                    field.json_name()
-                )));
-            }
+            _ => return Err(not_object()),
         };
     }
     Ok(object)
@@ -252,7 +257,10 @@ fn text_to_json(field: &FieldDescriptor, text: &str) -> Result<Json, String> {
             .parse::<i32>()
             .map_or_else(|_| Json::String(text.to_owned()), Json::from)),
         Kind::Message(message) => match message.full_name() {
-            FIELD_MASK => Ok(Json::String(field_mask_to_json(text))),
+            FIELD_MASK if is_field_mask(text) => Ok(Json::String(field_mask_to_json(text))),
+            FIELD_MASK => {
+                Err("expected comma-separated field paths such as title,dueTime".to_owned())
+            }
             "google.protobuf.BoolValue" => parse_bool(text).map(Json::Bool),
             _ => Ok(Json::String(text.to_owned())),
         },
@@ -266,6 +274,20 @@ fn parse_bool(text: &str) -> Result<bool, String> {
         "false" | "0" => Ok(false),
         _ => Err("expected true or false".to_owned()),
     }
+}
+
+/// Whether `text` is a comma list of dotted field paths. The conversion
+/// to lowerCamelCase below would make anything pass, so the syntax is
+/// checked before it.
+fn is_field_mask(text: &str) -> bool {
+    let is_name = |name: &str| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    text.trim().is_empty()
+        || text
+            .split(',')
+            .all(|path| path.trim().split('.').all(is_name))
 }
 
 /// A comma list of field paths, proto (`due_time`) or JSON (`dueTime`)
@@ -315,22 +337,27 @@ fn field_by_any_name(message: &MessageDescriptor, name: &str) -> Option<FieldDes
         .or_else(|| message.get_field_by_json_name(name))
 }
 
-/// Decodes the assembled document; errors name the JSON path at fault.
-fn decode(descriptor: &MessageDescriptor, document: Json) -> Result<DynamicMessage, EdgeError> {
+/// Decodes the assembled document; errors name the field at fault.
+fn decode(binding: &Binding, document: Json) -> Result<DynamicMessage, EdgeError> {
     let mut track = serde_path_to_error::Track::new();
     let deserializer = serde_path_to_error::Deserializer::new(document, &mut track);
+    // Unknown fields were reported by `unknown_field` already; refusing
+    // them here too keeps any the walk does not reach (inside maps) out.
     let options = DeserializeOptions::new().deny_unknown_fields(true);
-    DynamicMessage::deserialize_with_options(descriptor.clone(), deserializer, &options).map_err(
-        |e| {
-            let path = track.path().to_string();
-            let reason = clip(&e.to_string());
-            if path == "." {
-                invalid(format!("invalid request: {reason}"))
-            } else {
-                invalid(format!("invalid value for {path}: {reason}"))
-            }
-        },
-    )
+    let descriptor = binding.rpc.input.clone();
+    DynamicMessage::deserialize_with_options(descriptor, deserializer, &options).map_err(|e| {
+        let steps: Vec<Step> = track
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+                serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+                serde_path_to_error::Segment::Enum { .. }
+                | serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        violation(binding, &steps, clip(&e.to_string()))
+    })
 }
 
 /// The JSON response of `binding` for the upstream's response bytes, and
@@ -388,14 +415,6 @@ fn last(fields: &[FieldDescriptor]) -> Result<&FieldDescriptor, EdgeError> {
     fields.last().ok_or_else(|| invalid("empty field path"))
 }
 
-fn dotted(fields: &[FieldDescriptor]) -> String {
-    fields
-        .iter()
-        .map(FieldDescriptor::name)
-        .collect::<Vec<_>>()
-        .join(".")
-}
-
 fn invalid(message: impl Into<String>) -> EdgeError {
     EdgeError::InvalidArgument(message.into())
 }
@@ -407,6 +426,8 @@ fn clip(text: &str) -> String {
         None => text.to_owned(),
     }
 }
+
+mod violation;
 
 #[cfg(test)]
 mod tests;

@@ -476,8 +476,70 @@ async fn client_mistakes_are_4xx_json() {
 
     let reply = call(&fixture, request(Method::POST, "/v1/tasks/t1", "")).await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(reply.headers["allow"], "DELETE, GET, PATCH, PUT");
+    assert_eq!(reply.headers["allow"], "DELETE, GET, HEAD, PATCH, PUT");
     assert_eq!(reply.body["error"]["code"], 405);
+}
+
+#[tokio::test]
+async fn every_decoding_failure_names_its_field_in_a_bad_request_detail() {
+    let fixture = standard().await;
+    let non_ascii = Request::get("/v1/tasks/t1")
+        .header(
+            "authorization",
+            http::HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let cases = [
+        (
+            request(Method::POST, "/v1/tasks", r#"{"dueTime":"not-a-time"}"#),
+            "dueTime",
+        ),
+        (
+            request(Method::POST, "/v1/tasks", r#"{"done":"yes"}"#),
+            "done",
+        ),
+        (
+            request(Method::POST, "/v1/tasks", r#"{"priority":"SOMEDAY"}"#),
+            "priority",
+        ),
+        (
+            request(Method::POST, "/v1/tasks", r#"{"bogus":1}"#),
+            "bogus",
+        ),
+        (
+            request(Method::GET, "/v1/tasks?pageSize=ten", ""),
+            "pageSize",
+        ),
+        (request(Method::GET, "/v1/tasks?bogus=1", ""), "bogus"),
+        (
+            request(Method::PATCH, "/v1/tasks/t1?updateMask=a%20b", "{}"),
+            "updateMask",
+        ),
+        (request(Method::GET, "/v1/tasks/%FF", ""), "id"),
+        (non_ascii, "Authorization"),
+    ];
+    for (request, field) in cases {
+        let uri = request.uri().clone();
+        let reply = call(&fixture, request).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        let error = &reply.body["error"];
+        assert_eq!(error["status"], "INVALID_ARGUMENT", "{uri}");
+        let detail = &error["details"][0];
+        assert_eq!(
+            detail["@type"], "type.googleapis.com/google.rpc.BadRequest",
+            "{uri}: {error}"
+        );
+        let violation = &detail["fieldViolations"][0];
+        assert_eq!(violation["field"], field, "{uri}: {error}");
+        let description = violation["description"].as_str().unwrap();
+        assert!(!description.is_empty(), "{uri}");
+        assert_eq!(error["message"], format!("{field}: {description}"), "{uri}");
+    }
+
+    let malformed = call(&fixture, request(Method::POST, "/v1/tasks", "{")).await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(malformed.body["error"]["details"], json!([]));
 }
 
 #[tokio::test]
@@ -502,6 +564,40 @@ async fn an_unreachable_upstream_is_503_without_detail() {
         reply.body["error"]["message"],
         "upstream service unavailable"
     );
+    assert_eq!(reply.headers["retry-after"], "1");
+}
+
+/// A task upstream that accepts each connection, reads what the edge
+/// sends first and drops the connection without answering.
+async fn dying_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut first = [0; 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut stream, &mut first).await;
+            drop(stream);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn an_upstream_connection_that_breaks_mid_call_is_503_with_retry_after() {
+    let state = EdgeState::new(&config(dying_upstream().await, Duration::from_secs(5))).unwrap();
+    let reply = call_state(&state, request(Method::GET, "/v1/tasks/t1", "")).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["error"]["status"], "UNAVAILABLE");
+    assert_eq!(
+        reply.body["error"]["message"],
+        "upstream service unavailable"
+    );
+    assert_eq!(reply.headers["retry-after"], "1");
 }
 
 #[tokio::test]
@@ -739,19 +835,35 @@ async fn cors_is_off_without_an_allow_list() {
 }
 
 #[tokio::test]
-async fn responses_are_gzipped_when_the_client_asks() {
+async fn large_responses_are_gzipped_when_the_client_asks() {
     let fixture = standard().await;
-    for uri in ["/v1/tasks/t1", "/openapi.json"] {
+    let gzip = |uri: &str| {
+        Request::get(uri)
+            .header("accept-encoding", "gzip")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, headers, body) = send(&fixture.state, gzip("/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert_eq!(body[..2], [0x1f, 0x8b], "gzip magic");
+
+    let (_, headers, body) = send(&fixture.state, request(Method::GET, "/openapi.json", "")).await;
+    assert!(!headers.contains_key("content-encoding"));
+    assert!(body.len() >= 1024);
+    serde_json::from_slice::<Value>(&body).unwrap();
+}
+
+#[tokio::test]
+async fn responses_under_one_kib_are_never_gzipped() {
+    let fixture = standard().await;
+    for uri in ["/v1/tasks/t1", "/healthz", "/v1/nowhere"] {
         let asked = Request::get(uri)
             .header("accept-encoding", "gzip")
             .body(Body::empty())
             .unwrap();
-        let (status, headers, body) = send(&fixture.state, asked).await;
-        assert_eq!(status, StatusCode::OK, "{uri}");
-        assert_eq!(headers["content-encoding"], "gzip", "{uri}");
-        assert_eq!(body[..2], [0x1f, 0x8b], "{uri}: gzip magic");
-
-        let (_, headers, body) = send(&fixture.state, request(Method::GET, uri, "")).await;
+        let (_, headers, body) = send(&fixture.state, asked).await;
+        assert!(body.len() < 1024, "{uri}");
         assert!(!headers.contains_key("content-encoding"), "{uri}");
         serde_json::from_slice::<Value>(&body).unwrap();
     }
@@ -805,4 +917,319 @@ async fn long_urls_and_large_headers_are_refused() {
 
     let fits = call(&fixture, request(Method::GET, "/v1/tasks/t1", "")).await;
     assert_eq!(fits.status, StatusCode::OK);
+}
+
+/// Sends `raw` on a new connection to `addr` and reads until the edge
+/// closes it.
+async fn exchange(addr: std::net::SocketAddr, raw: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut stream, raw.as_bytes())
+        .await
+        .unwrap();
+    read_until_closed(&mut stream).await
+}
+
+/// Everything the edge sends on `stream` until it closes the connection
+/// (a reset counts as closing); fails after 10 s.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> String {
+    let mut received = Vec::new();
+    let read = tokio::io::AsyncReadExt::read_to_end(stream, &mut received);
+    match tokio::time::timeout(Duration::from_secs(10), read).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+        Err(_) => panic!("the edge kept the connection open"),
+    }
+    String::from_utf8_lossy(&received).into_owned()
+}
+
+/// An edge served on port 0 with `adjust`ed configuration; stops when the
+/// token is cancelled.
+async fn served(adjust: impl FnOnce(&mut EdgeConfig)) -> (Edge, CancellationToken) {
+    let mut config = config(CLOSED.into(), Duration::from_secs(1));
+    adjust(&mut config);
+    (Edge::build(config).await.unwrap(), CancellationToken::new())
+}
+
+#[tokio::test]
+async fn metrics_labels_stay_in_closed_sets_under_a_flood() {
+    let fixture = standard().await;
+    let random = std::collections::hash_map::RandomState::new();
+    for i in 0..3_000_u64 {
+        let noise = std::hash::BuildHasher::hash_one(&random, i);
+        let method = format!("M{noise:016X}{}", "X".repeat((noise % 64) as usize));
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let uri = format!("/v1/{noise:x}/{i}");
+        call(&fixture, request(method, &uri, "")).await;
+        call(&fixture, request(Method::GET, &uri, "")).await;
+    }
+    let (_, _, body) = send(&fixture.state, request(Method::GET, "/metrics", "")).await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("todo_edge_http_requests_total{"))
+        .collect();
+    assert!(series.len() <= 4, "{series:#?}");
+    for line in &series {
+        assert!(
+            line.starts_with(r#"todo_edge_http_requests_total{method="other",route="unmatched","#)
+                || line.starts_with(
+                    r#"todo_edge_http_requests_total{method="GET",route="unmatched","#
+                ),
+            "{line}"
+        );
+    }
+    assert!(text.len() < 16_384, "{} bytes of metrics", text.len());
+}
+
+#[tokio::test]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let (edge, stop) = served(|config| {
+        config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let (api, metrics) = (edge.local_addr(), edge.metrics_addr().unwrap());
+    assert_ne!(api, metrics);
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let get = "GET /metrics HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    let reply = exchange(metrics, get).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("todo_edge_http_requests_total"), "{reply}");
+    let reply = exchange(api, get).await;
+    assert!(reply.starts_with("HTTP/1.1 404"), "{reply}");
+    let health = "GET /healthz HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    assert!(exchange(api, health).await.starts_with("HTTP/1.1 200"));
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_connection_trickling_its_headers_is_closed_after_the_timeout() {
+    let (edge, stop) = served(|config| {
+        config.header_read_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let started = tokio::time::Instant::now();
+    let reply = exchange(addr, "GET /healthz HTTP/1.1\r\nhost: edge\r\nx-slow: ").await;
+    assert!(!reply.contains("200"), "{reply}");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    // Nothing sent at all is closed too.
+    exchange(addr, "").await;
+    // A client that sends its head in time is served as before.
+    let whole = "GET /healthz HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    assert!(exchange(addr, whole).await.starts_with("HTTP/1.1 200"));
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn connections_beyond_the_cap_wait_for_a_free_slot() {
+    let (edge, stop) = served(|config| config.max_connections = 1).await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let keep = "GET /healthz HTTP/1.1\r\nhost: edge\r\n\r\n";
+    let mut first = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut first, keep.as_bytes())
+        .await
+        .unwrap();
+    let mut head = [0; 12];
+    tokio::io::AsyncReadExt::read_exact(&mut first, &mut head)
+        .await
+        .unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+
+    let close = "GET /healthz HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
+    let second = tokio::spawn(exchange(addr, close));
+    let waited = tokio::time::timeout(Duration::from_millis(300), async {
+        while !second.is_finished() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(waited.is_err(), "the second connection was served at once");
+    drop(first);
+    assert!(second.await.unwrap().starts_with("HTTP/1.1 200"));
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_is_still_served() {
+    let (edge, stop) = served(|_| {}).await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    // A gRPC client speaks HTTP/2 only: that it read the edge's 404 for a
+    // path the edge does not route shows the connection worked.
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let status = tonic_health::pb::health_client::HealthClient::new(channel)
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .unwrap_err();
+    assert!(status.message().contains("404"), "{status:?}");
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn every_response_says_nosniff_and_api_answers_are_not_stored() {
+    let fixture = standard().await;
+    for uri in [
+        "/v1/tasks/t1",
+        "/v1/tasks/missing",
+        "/v1/nowhere",
+        "/healthz",
+    ] {
+        let reply = call(&fixture, request(Method::GET, uri, "")).await;
+        assert_eq!(reply.headers["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(reply.headers["cache-control"], "no-store", "{uri}");
+        assert!(!reply.headers.contains_key("strict-transport-security"));
+    }
+    let login = call(
+        &fixture,
+        request(
+            Method::POST,
+            "/v1/auth:login",
+            r#"{"email":"a@b.c","password":"p"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(login.headers["cache-control"], "no-store");
+    let openapi = call(&fixture, request(Method::GET, "/openapi.json", "")).await;
+    assert_eq!(openapi.headers["cache-control"], "public, max-age=300");
+    assert_eq!(openapi.headers["x-content-type-options"], "nosniff");
+}
+
+#[tokio::test]
+async fn hsts_only_when_a_trusted_proxy_saw_https() {
+    let https = || {
+        Request::get("/healthz")
+            .header("x-forwarded-proto", "https")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let direct = standard().await;
+    let reply = call(&direct, https()).await;
+    assert!(!reply.headers.contains_key("strict-transport-security"));
+
+    let proxied = fixture_with(|config| config.trusted_proxy_hops = 1).await;
+    let reply = call(&proxied, https()).await;
+    assert_eq!(
+        reply.headers["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let plain = call(&proxied, request(Method::GET, "/healthz", "")).await;
+    assert!(!plain.headers.contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn a_weak_if_match_never_matches_and_the_upstream_is_not_called() {
+    let fixture = standard().await;
+    let patch = |tag: &str| {
+        Request::patch("/v1/tasks/t1")
+            .header("content-type", "application/json")
+            .header("if-match", tag)
+            .body(Body::from(r#"{"title":"x"}"#))
+            .unwrap()
+    };
+    // The stub's update ignores If-Match and answers 200: a 412 can only
+    // come from the edge.
+    let reply = call(&fixture, patch(r#"W/"v1""#)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["error"]["status"], "FAILED_PRECONDITION");
+    let reply = call(&fixture, patch(r#"W/"v0", "v1""#)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+#[tokio::test]
+async fn head_is_get_without_the_body_on_every_get_route() {
+    let fixture = standard().await;
+    for uri in [
+        "/v1/tasks/t1",
+        "/v1/tasks?label=x",
+        "/healthz",
+        "/openapi.json",
+    ] {
+        let head = Request::head(uri).body(Body::empty()).unwrap();
+        let (status, headers, body) = send(&fixture.state, head).await;
+        assert_eq!(status, StatusCode::OK, "{uri}");
+        assert!(body.is_empty(), "{uri}: {body:?}");
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{uri}"
+        );
+    }
+    let head = Request::head("/v1/tasks/t1").body(Body::empty()).unwrap();
+    let (_, headers, _) = send(&fixture.state, head).await;
+    assert_eq!(headers["etag"], "\"v1\"");
+    let (_, _, got) = send(&fixture.state, request(Method::GET, "/v1/tasks/t1", "")).await;
+    assert_eq!(headers["content-length"], got.len().to_string().as_str());
+
+    let reply = call(&fixture, request(Method::HEAD, "/v1/auth:login", "")).await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
+async fn the_servers_own_limits_answer_in_json() {
+    let (edge, stop) = served(|_| {}).await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    let headers: String = (0..150).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nhost: edge\r\n{headers}connection: close\r\n\r\n");
+    let reply = exchange(addr, &many).await;
+    assert!(reply.starts_with("HTTP/1.1 431"), "{reply}");
+    assert!(reply.contains(r#""code":431"#), "{reply}");
+
+    let long = format!(
+        "GET /v1/tasks?label={} HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n",
+        "x".repeat(60_000)
+    );
+    let reply = exchange(addr, &long).await;
+    assert!(reply.starts_with("HTTP/1.1 414"), "{reply}");
+    assert!(reply.contains(r#""code":414"#), "{reply}");
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_declared_oversize_body_is_413_with_connection_close() {
+    let (edge, stop) = served(|_| {}).await;
+    let addr = edge.local_addr();
+    let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
+
+    // The body is never sent: the edge answers from Content-Length alone
+    // and closes, which the answer must announce.
+    let post = "POST /v1/tasks HTTP/1.1\r\nhost: edge\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n";
+    let reply = exchange(addr, post).await;
+    assert!(reply.starts_with("HTTP/1.1 413"), "{reply}");
+    assert!(
+        reply.to_ascii_lowercase().contains("connection: close"),
+        "{reply}"
+    );
+    assert!(reply.contains(r#""code":413"#), "{reply}");
+
+    stop.cancel();
+    server.await.unwrap().unwrap();
 }

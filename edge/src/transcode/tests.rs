@@ -16,8 +16,18 @@ fn real(method: Method, uri: &str, body: &str) -> Result<serde_json::Value, Edge
 /// The message of an error that must be INVALID_ARGUMENT.
 fn rejected(result: Result<serde_json::Value, EdgeError>) -> String {
     match result {
-        Err(EdgeError::InvalidArgument(message)) => message,
+        Err(err @ (EdgeError::InvalidArgument(_) | EdgeError::InvalidField { .. })) => {
+            err.to_string()
+        }
         other => panic!("expected INVALID_ARGUMENT, got {other:?}"),
+    }
+}
+
+/// The field an error that must name one names.
+fn violated<T: std::fmt::Debug>(result: Result<T, EdgeError>) -> String {
+    match result {
+        Err(EdgeError::InvalidField { field, .. }) => field,
+        other => panic!("expected a field violation, got {other:?}"),
     }
 }
 
@@ -134,6 +144,91 @@ fn wrong_json_types_are_refused_naming_the_field() {
     assert!(message.contains("priority"), "{message}");
     rejected(real(Method::POST, "/v1/auth:login", "[1, 2]"));
     rejected(real(Method::PUT, "/v1/tasks/t1", "\"just a string\""));
+}
+
+#[test]
+fn decoding_failures_name_the_field_as_the_client_wrote_it() {
+    let post = |body: &str| violated(real(Method::POST, "/v1/tasks", body));
+    assert_eq!(post(r#"{"dueTime":"not-a-time"}"#), "dueTime");
+    assert_eq!(post(r#"{"due_time":"not-a-time"}"#), "dueTime");
+    assert_eq!(post(r#"{"title":5}"#), "title");
+    assert_eq!(post(r#"{"labels":["a",7]}"#), "labels[1]");
+    assert_eq!(post(r#"{"priority":"SOMEDAY"}"#), "priority");
+    assert_eq!(post(r#"{"title":"t","colour":"red"}"#), "colour");
+    let login = violated(real(
+        Method::POST,
+        "/v1/auth:login",
+        r#"{"email":"a","admin":true}"#,
+    ));
+    assert_eq!(login, "admin");
+
+    let get = |uri: &str| violated(real(Method::GET, uri, ""));
+    assert_eq!(get("/v1/tasks?pageSize=ten"), "pageSize");
+    assert_eq!(get("/v1/tasks?page_size=ten"), "pageSize");
+    assert_eq!(get("/v1/tasks?done=maybe"), "done");
+    assert_eq!(get("/v1/tasks?dueBefore=yesterday"), "dueBefore");
+    assert_eq!(get("/v1/tasks?label=a&label=b"), "label");
+    assert_eq!(get("/v1/tasks?colour=red"), "colour");
+    let mask = violated(real(
+        Method::PATCH,
+        "/v1/tasks/t1?updateMask=a%20b",
+        r#"{"title":"x"}"#,
+    ));
+    assert_eq!(mask, "updateMask");
+
+    // Malformed JSON and a body that is no object have no field to name.
+    for (uri, body) in [("/v1/tasks", "{"), ("/v1/auth:login", "[1]")] {
+        assert!(matches!(
+            real(Method::POST, uri, body),
+            Err(EdgeError::InvalidArgument(_))
+        ));
+    }
+}
+
+const FORM_PROTO: &str = r#"
+syntax = "proto3";
+package test.v1;
+import "google/api/annotations.proto";
+import "google/protobuf/duration.proto";
+
+service Forms {
+  rpc Put(PutRequest) returns (Form) {
+    option (google.api.http) = {put: "/v1/forms/{form.name}" body: "form"};
+  }
+}
+
+message Entry { int32 count = 1; }
+message Form { string name = 1; google.protobuf.Duration ttl = 2; repeated Entry entries = 3; }
+message PutRequest { Form form = 1; }
+"#;
+
+#[test]
+fn nested_and_well_known_fields_are_named_by_their_json_path() {
+    let table = table_from(FORM_PROTO).unwrap();
+    let put = |body: &str| violated(transcode(&table, Method::PUT, "/v1/forms/f1", body));
+    assert_eq!(put(r#"{"ttl":"soon"}"#), "ttl");
+    assert_eq!(
+        put(r#"{"entries":[{"count":1},{"count":"x"}]}"#),
+        "entries[1].count"
+    );
+    assert_eq!(
+        put(r#"{"entries":[{"count":1},{"cnt":2}]}"#),
+        "entries[1].cnt"
+    );
+}
+
+#[test]
+fn a_bad_path_variable_is_named_by_its_field() {
+    let table = real_table();
+    let Lookup::Found(hit) = table.lookup(&Method::PATCH, "/v1/tasks/%FF") else {
+        panic!("no route");
+    };
+    let index = hit.variables().unwrap_err().index;
+    let err = invalid_path_variable(hit.value, index);
+    assert!(
+        matches!(&err, EdgeError::InvalidField { field, .. } if field == "id"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -293,17 +388,15 @@ fn query_parameters_cover_repeated_enum_nested_and_wrapper_fields() {
             "big": "18446744073709551615",
         })
     );
-    for bad in [
-        "/v1/things?range=1",
-        "/v1/things?colour=BLUE",
-        "/v1/things?big=-1",
-        "/v1/things?range.min=1.5",
+    for (bad, field) in [
+        ("/v1/things?range=1", "range"),
+        ("/v1/things?colour=BLUE", "colour"),
+        ("/v1/things?big=-1", "big"),
+        ("/v1/things?range.min=1.5", "range.min"),
+        ("/v1/things?max_age=soon", "maxAge"),
     ] {
         let result = transcode(&test_table(), Method::GET, bad, "");
-        assert!(
-            matches!(result, Err(EdgeError::InvalidArgument(_))),
-            "{bad}"
-        );
+        assert_eq!(violated(result), field, "{bad}");
     }
 }
 

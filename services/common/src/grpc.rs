@@ -112,6 +112,8 @@ fn reflection(
 /// A lazily connecting channel to `url`: a service that is down at start-up
 /// is reached once it comes up. One channel per upstream, shared by clones.
 ///
+/// Failed connection attempts pause further ones (see [`crate::dial`]).
+///
 /// `url` may list several replicas separated by commas
 /// (`http://a:50052,http://b:50052`): calls are then balanced over them,
 /// and a replica that cannot be reached is passed over until it answers
@@ -128,7 +130,9 @@ pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     match endpoints.as_slice() {
         [] => anyhow::bail!("no upstream address given"),
-        [one] => Ok(one.connect_lazy()),
+        // Dialed through `Dialer`: a pause after failed attempts instead of
+        // a new dial on every call while the upstream is down.
+        [one] => Ok(one.connect_with_connector_lazy(crate::dial::Dialer::default())),
         _ => {
             let (channel, changes) = tonic::transport::Channel::balance_channel(endpoints.len());
             tokio::spawn(watch_replicas(endpoints, changes));
@@ -176,10 +180,14 @@ async fn reachable(endpoint: &tonic::transport::Endpoint) -> bool {
         return false;
     };
     let connect = tokio::net::TcpStream::connect(authority.as_str());
-    matches!(
-        tokio::time::timeout(std::time::Duration::from_millis(500), connect).await,
-        Ok(Ok(_))
-    )
+    match tokio::time::timeout(std::time::Duration::from_millis(500), connect).await {
+        // A socket connected to itself means nothing listens there.
+        Ok(Ok(stream)) => match (stream.local_addr(), stream.peer_addr()) {
+            (Ok(local), Ok(peer)) => !crate::dial::is_self_connection(local, peer),
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// One upstream address with the settings every channel uses.

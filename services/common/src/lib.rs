@@ -11,7 +11,8 @@
 //!   the user service, and the service credential for internal RPCs.
 //! - [`erased`]: users whose accounts are gone, whose tokens are refused.
 //! - [`grpc`]: a tonic server with health, reflection and request spans, and
-//!   client channels balanced over comma-separated replicas.
+//!   client channels balanced over comma-separated replicas; [`dial`]: how
+//!   a channel dials, pausing after failures.
 //! - [`outbox`]: calls to other services that must not be lost.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
 //! - [`status`]: building `tonic::Status` values clients can act on.
@@ -21,6 +22,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod dial;
 pub mod erased;
 pub mod grpc;
 pub mod outbox;

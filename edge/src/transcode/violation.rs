@@ -1,0 +1,140 @@
+//! Naming the field at fault when a request cannot be decoded, as the
+//! client wrote it: JSON names, dotted, array indexes in brackets, and
+//! without the body field when the body is one field (a client posting a
+//! task writes `dueTime`, not `task.dueTime`), which is how the services
+//! name the fields of their own violations.
+
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use serde_json::Value as Json;
+
+use super::{clip, field_by_any_name, invalid};
+use crate::error::EdgeError;
+use crate::routes::{Binding, BodyRule};
+
+/// One step of a path into the JSON document: an object key (proto or
+/// JSON name) or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// Finds the first object key that names no field of its message, leaving
+/// its path in `path`. Well-known types (`google.protobuf.*`) have JSON
+/// forms of their own and are left to the decoder, as are map values.
+pub(super) fn unknown_field(
+    message: &MessageDescriptor,
+    json: &Json,
+    path: &mut Vec<Step>,
+) -> bool {
+    let Json::Object(object) = json else {
+        return false;
+    };
+    if message.package_name() == "google.protobuf" {
+        return false;
+    }
+    for (key, value) in object {
+        path.push(Step::Key(key.clone()));
+        let Some(field) = field_by_any_name(message, key) else {
+            return true;
+        };
+        let found = match field.kind() {
+            Kind::Message(_) if field.is_map() => false,
+            Kind::Message(inner) if field.is_list() => match value {
+                Json::Array(items) => items.iter().enumerate().any(|(index, item)| {
+                    path.push(Step::Index(index));
+                    let found = unknown_field(&inner, item, path);
+                    if !found {
+                        path.pop();
+                    }
+                    found
+                }),
+                _ => false,
+            },
+            Kind::Message(inner) => unknown_field(&inner, value, path),
+            _ => false,
+        };
+        if found {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+/// The field at `steps` named as the client wrote it: JSON names, dotted,
+/// array indexes in brackets, and without the body field when the body is
+/// one field (a client posting a task writes `dueTime`, not
+/// `task.dueTime`). Keys that name no field are kept as they are.
+fn client_path(binding: &Binding, steps: &[Step]) -> String {
+    let mut message = Some(binding.rpc.input.clone());
+    let mut out = String::new();
+    for (at, step) in steps.iter().enumerate() {
+        let key = match step {
+            Step::Index(index) => {
+                out.push_str(&format!("[{index}]"));
+                continue;
+            }
+            Step::Key(key) => key,
+        };
+        let field = message.as_ref().and_then(|m| field_by_any_name(m, key));
+        message = field.as_ref().and_then(|f| match f.kind() {
+            Kind::Message(inner) if !f.is_map() => Some(inner),
+            _ => None,
+        });
+        let is_body = matches!((&binding.body, &field), (BodyRule::Field(body), Some(f)) if at == 0 && body == f);
+        if is_body {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push('.');
+        }
+        match &field {
+            Some(field) => out.push_str(field.json_name()),
+            None => out.push_str(&clip(key)),
+        }
+    }
+    out
+}
+
+/// The error for the field at `steps`; the body as a whole (an empty
+/// path) has no field name, so it gets a message only.
+pub(super) fn violation(binding: &Binding, steps: &[Step], description: String) -> EdgeError {
+    let field = client_path(binding, steps);
+    if field.is_empty() {
+        return invalid(format!("invalid request body: {description}"));
+    }
+    EdgeError::InvalidField { field, description }
+}
+
+/// [`violation`] for the field reached through `fields`.
+pub(super) fn field_error(
+    binding: &Binding,
+    fields: &[FieldDescriptor],
+    description: String,
+) -> EdgeError {
+    let steps: Vec<Step> = fields
+        .iter()
+        .map(|f| Step::Key(f.name().to_owned()))
+        .collect();
+    violation(binding, &steps, description)
+}
+
+/// The error for a query parameter that names no settable field: the key
+/// is named as written, since it names no field to spell otherwise.
+pub(super) fn query_error(key: &str, description: &str) -> EdgeError {
+    EdgeError::InvalidField {
+        field: clip(key),
+        description: description.to_owned(),
+    }
+}
+
+/// The error for the path variable at `index` of `binding`'s template
+/// whose value is not valid percent-encoded UTF-8.
+pub fn invalid_path_variable(binding: &Binding, index: usize) -> EdgeError {
+    let description = "is not valid percent-encoded UTF-8".to_owned();
+    match binding.path_fields.get(index) {
+        Some(fields) => field_error(binding, fields, description),
+        None => invalid(format!("the URL path {description}")),
+    }
+}
