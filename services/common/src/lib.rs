@@ -16,6 +16,7 @@
 //! - [`paging`]: page sizes and tamper-evident page tokens.
 //! - [`status`]: building `tonic::Status` values clients can act on.
 //! - [`clock`]: ids and time conversions.
+//! - [`text`]: text that looks empty.
 
 pub mod auth;
 pub mod clock;
@@ -28,5 +29,6 @@ pub mod paging;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
+pub mod text;
 
 pub use tokio_util::sync::CancellationToken;
