@@ -101,7 +101,8 @@ pub struct TokenVerifier {
     validation: Arc<Validation>,
     max_age: Duration,
     min_refresh: Duration,
-    /// Where erased users are recorded, for a service that refuses them.
+    /// Where erased users and token cut-offs are recorded, for a service
+    /// that refuses their tokens.
     erased: Option<crate::db::Pool>,
 }
 
@@ -130,10 +131,12 @@ impl TokenVerifier {
     }
 
     /// Also refuses the tokens of users recorded in `pool`'s
-    /// `erased_users` table (see [`crate::erased`]), so a deleted account's
-    /// unexpired tokens stop working here at once.
+    /// `erased_users` table, and tokens issued before a cut-off in its
+    /// `token_cutoffs` table (see [`crate::erased`]), so a deleted
+    /// account's unexpired tokens, and those issued before a password
+    /// change or reset, stop working here at once.
     #[must_use]
-    pub fn refusing_erased_users(mut self, pool: crate::db::Pool) -> Self {
+    pub fn refusing_revoked_tokens(mut self, pool: crate::db::Pool) -> Self {
         self.erased = Some(pool);
         self
     }
@@ -142,8 +145,9 @@ impl TokenVerifier {
     ///
     /// # Errors
     /// UNAUTHENTICATED when the header is missing, the token is not a
-    /// valid access token or its user was erased; UNAVAILABLE when no keys
-    /// can be had or the erased users cannot be looked up.
+    /// valid access token, its user was erased or it was issued before the
+    /// user's last credential change; UNAVAILABLE when no keys can be had
+    /// or the records cannot be looked up.
     pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         let header = request
             .metadata()
@@ -161,10 +165,10 @@ impl TokenVerifier {
             .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?;
         let claims = self.verify(token).await?;
         if let Some(pool) = &self.erased {
-            let gone = crate::erased::contains(pool, &claims.sub)
+            let gone = crate::erased::refuses(pool, &claims.sub, claims.iat)
                 .await
                 .map_err(|e| {
-                    tracing::error!(error = %e, "cannot check for erased users");
+                    tracing::error!(error = %e, "cannot check for revoked access tokens");
                     Status::unavailable("cannot check the access token now; retry")
                 })?;
             if gone {

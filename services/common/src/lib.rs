@@ -9,7 +9,8 @@
 //!   and migrations.
 //! - [`auth`]: local verification of access tokens with keys fetched from
 //!   the user service, and the service credential for internal RPCs.
-//! - [`erased`]: users whose accounts are gone, whose tokens are refused.
+//! - [`erased`]: users whose accounts are gone, and credential changes:
+//!   the access tokens they refuse.
 //! - [`grpc`]: a tonic server with health, reflection and request spans, and
 //!   client channels balanced over comma-separated replicas.
 //! - [`outbox`]: calls to other services that must not be lost.
