@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use http::HeaderValue;
+use todo_common::auth::ServiceCredential;
 use todo_common::config::{var_opt, var_or};
 
 /// Everything the edge needs to start.
@@ -56,6 +57,14 @@ pub struct EdgeConfig {
     /// user service throttles by it; entries a client wrote itself are
     /// never trusted.
     pub trusted_proxy_hops: usize,
+    /// The platform's service credential (`TODO_INTERNAL_TOKEN`, the same
+    /// secret the services use), sent with every upstream call: it is how
+    /// a service knows that the client address in `x-forwarded-for` was
+    /// settled by the edge and not written by whoever called. Unset: the
+    /// services count every client behind this edge as the edge's own
+    /// address, so throttles are shared; the all-in-one process shares one.
+    /// Never routed to internal RPCs (the route table refuses them).
+    pub service_credential: Option<ServiceCredential>,
 }
 
 /// One upstream gRPC service.
@@ -106,6 +115,7 @@ impl Default for EdgeConfig {
             cors_origins: Vec::new(),
             drain: Duration::ZERO,
             trusted_proxy_hops: 0,
+            service_credential: None,
         }
     }
 }
@@ -146,6 +156,7 @@ impl EdgeConfig {
                 "TODO_EDGE_TRUSTED_PROXY_HOPS",
                 defaults.trusted_proxy_hops,
             )?,
+            service_credential: ServiceCredential::from_env()?,
         };
         for (name, value) in [
             ("TODO_EDGE_TIMEOUT_MS", timeout_ms),

@@ -200,7 +200,7 @@ impl TestSystem {
 
     /// Registers a user and logs in; returns (user id, access token).
     pub async fn signup(&self, email: &str) -> (String, String) {
-        let (status, user) = self
+        let (status, answer) = self
             .call(
                 "POST",
                 "/v1/users",
@@ -208,8 +208,11 @@ impl TestSystem {
                 Some(serde_json::json!({"email": email, "password": "a long enough secret", "displayName": "Tess"})),
             )
             .await;
-        assert_eq!(status, 200, "{user}");
+        // Registration answers `{}` whether or not the address was new.
+        assert_eq!((status, &answer), (200, &serde_json::json!({})));
         let token = self.login(email, "a long enough secret").await;
+        let (status, user) = self.call("GET", "/v1/users/me", Some(&token), None).await;
+        assert_eq!(status, 200, "{user}");
         (user["id"].as_str().unwrap().to_owned(), token)
     }
 

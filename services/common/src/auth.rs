@@ -318,6 +318,29 @@ impl ServiceCredential {
         h.finalize().into()
     }
 
+    /// Whether `request` presents this credential in `x-service-token`:
+    /// the caller is one of the platform's own services or its edge.
+    pub fn presented_in<T>(&self, request: &Request<T>) -> bool {
+        request
+            .metadata()
+            .get(SERVICE_TOKEN)
+            .is_some_and(|v| self.matches(v.as_bytes()))
+    }
+
+    /// Puts this credential into outgoing `metadata`.
+    ///
+    /// # Errors
+    /// INTERNAL when the secret is not valid metadata (it is checked to be
+    /// long enough, not to be printable ASCII).
+    pub fn attach(&self, metadata: &mut tonic::metadata::MetadataMap) -> Result<(), Status> {
+        let value = self
+            .0
+            .parse()
+            .map_err(|_| Status::internal("invalid service credential"))?;
+        metadata.insert(SERVICE_TOKEN, value);
+        Ok(())
+    }
+
     fn matches(&self, presented: &[u8]) -> bool {
         // Compare digests so the comparison time does not depend on where
         // the first differing byte is.
@@ -350,12 +373,7 @@ pub struct AttachServiceCredential(pub ServiceCredential);
 
 impl tonic::service::Interceptor for AttachServiceCredential {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let value = self
-            .0
-            .0
-            .parse()
-            .map_err(|_| Status::internal("invalid service credential"))?;
-        request.metadata_mut().insert(SERVICE_TOKEN, value);
+        self.0.attach(request.metadata_mut())?;
         Ok(request)
     }
 }

@@ -88,6 +88,9 @@ pub struct Limits {
     /// Password reset requests per client address.
     /// `TODO_USER_RESET_REQUEST_LIMIT`, default `10/3600`.
     pub reset_requests: Limit,
+    /// Verification e-mails sent again and address changes, together, per
+    /// account. `TODO_USER_ACCOUNT_MAIL_LIMIT`, default `5/3600`.
+    pub account_mails: Limit,
 }
 
 impl Default for Limits {
@@ -96,6 +99,7 @@ impl Default for Limits {
             login_failures: Limit::new(10, 15 * 60),
             registrations: Limit::new(20, 3600),
             reset_requests: Limit::new(10, 3600),
+            account_mails: Limit::new(5, 3600),
         }
     }
 }
@@ -109,6 +113,7 @@ impl Limits {
             login_failures: var_or("TODO_USER_LOGIN_FAILURE_LIMIT", d.login_failures)?,
             registrations: var_or("TODO_USER_REGISTRATION_LIMIT", d.registrations)?,
             reset_requests: var_or("TODO_USER_RESET_REQUEST_LIMIT", d.reset_requests)?,
+            account_mails: var_or("TODO_USER_ACCOUNT_MAIL_LIMIT", d.account_mails)?,
         })
     }
 
@@ -118,6 +123,7 @@ impl Limits {
             .window
             .max(self.registrations.window)
             .max(self.reset_requests.window)
+            .max(self.account_mails.window)
     }
 }
 

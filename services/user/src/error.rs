@@ -30,6 +30,10 @@ pub enum Error {
     /// this client or against this account; try again after `retry_after`.
     #[error("too many attempts; try again later")]
     Throttled { retry_after: Duration },
+    /// FAILED_PRECONDITION: a verification e-mail was asked for, but the
+    /// address is verified already.
+    #[error("the e-mail address is already verified")]
+    AlreadyVerified,
     /// NOT_FOUND: the account does not exist (any more).
     #[error("user not found")]
     NotFound,
@@ -58,6 +62,7 @@ impl From<Error> for Status {
             Error::BadCredentials | Error::BadToken => Status::unauthenticated(e.to_string()),
             Error::WrongPassword => Status::permission_denied(e.to_string()),
             Error::Throttled { retry_after } => resource_exhausted(&e.to_string(), retry_after),
+            Error::AlreadyVerified => Status::failed_precondition(e.to_string()),
             Error::NotFound => Status::not_found(e.to_string()),
             Error::Internal(err) => internal(&err),
         }

@@ -32,15 +32,18 @@ use tonic::Status;
 
 use todo_common::CancellationToken;
 use todo_common::auth::{
-    AttachServiceCredential, RequireServiceCredential, ServiceChannel, TokenSettings, TokenVerifier,
+    AttachServiceCredential, RequireServiceCredential, ServiceChannel, ServiceCredential,
+    TokenSettings, TokenVerifier,
 };
 use todo_common::clock::now_micros;
 use todo_common::db::Db;
 use todo_common::grpc::Server;
 use todo_common::outbox::{Deliver, Relay};
+use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::notify::v1::{EraseUserDataRequest, SendEmailRequest};
 use todo_proto::todo::task::v1::EraseUserTasksRequest;
+use todo_proto::todo::task::v1::RevokeAccessTokensRequest as TaskRevoke;
 use todo_proto::todo::task::v1::task_internal_service_client::TaskInternalServiceClient;
 use todo_proto::todo::user::v1::user_internal_service_server::UserInternalServiceServer;
 use todo_proto::todo::user::v1::user_service_server::UserServiceServer;
@@ -60,6 +63,9 @@ pub struct State {
     tokens: TokenSettings,
     relay: Relay,
     limits: Limits,
+    /// The credential of the platform's own services and edge: only a
+    /// caller that presents it may name the client's address.
+    service_credential: ServiceCredential,
 }
 
 /// The gRPC services of this crate, ready to be served.
@@ -124,6 +130,18 @@ impl Deliver for Delivery {
                 let req = EraseUserDataRequest::decode(payload).map_err(corrupt)?;
                 self.notify.clone().erase_user_data(req).await.map(drop)
             }
+            service::REVOKE_TASK_TOKENS => {
+                let req = TaskRevoke::decode(payload).map_err(corrupt)?;
+                self.task.clone().revoke_access_tokens(req).await.map(drop)
+            }
+            service::REVOKE_NOTIFY_TOKENS => {
+                let req = NotifyRevoke::decode(payload).map_err(corrupt)?;
+                self.notify
+                    .clone()
+                    .revoke_access_tokens(req)
+                    .await
+                    .map(drop)
+            }
             other => Err(Status::internal(format!("unknown outbox kind {other}"))),
         }
     }
@@ -152,6 +170,7 @@ impl Delivery {
             &tokens::digest(&token),
             &user.id,
             store::Purpose::ResetPassword,
+            None,
             now + tokens::RESET_TTL_MICROS,
             now,
         )
@@ -225,6 +244,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         tokens: config.tokens.clone(),
         relay: relay.clone(),
         limits: config.limits,
+        service_credential: config.service_credential.clone(),
     };
     let pruning = state.db.clone();
     let routes = grpc_service(&state, &config);
