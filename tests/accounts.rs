@@ -1024,3 +1024,95 @@ async fn a_password_change_or_reset_refuses_older_access_tokens_at_once(sys: &Te
     assert_eq!(status, 200);
     everywhere(sys, &access(&after), 200).await;
 }
+
+/// Builds (and drops) a user service with `config`: what a start-up does to
+/// the database and the keys.
+async fn start_user(config: todo_user::Config) -> anyhow::Result<()> {
+    let listener = todo_common::grpc::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    todo_user::build(config, listener).await.map(drop)
+}
+
+both_databases!(the_signing_key_is_encrypted_at_rest);
+async fn the_signing_key_is_encrypted_at_rest(sys: &TestSystem) {
+    // The running system's key is sealed, and signs tokens that verify.
+    let mut db = sys.user_db().await;
+    let stored: Vec<String> = sqlx::query_scalar("SELECT private_pem FROM signing_keys")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].starts_with("enc:v1:"), "{}", stored[0]);
+    assert!(!stored[0].contains("PRIVATE KEY"));
+    sys.signup("xena@example.com").await;
+
+    let mut config = sys.config.user.clone();
+    config.notify_url = format!("http://{}", sys.addr.notify);
+    config.task_url = format!("http://{}", sys.addr.task);
+    // A wrong key-encryption key stops the start, saying why.
+    let mut wrong = config.clone();
+    wrong.key_encryption_key = Some(support::random_kek());
+    let err = format!("{:#}", start_user(wrong).await.unwrap_err());
+    assert!(
+        err.contains("is not the one it was encrypted with"),
+        "{err}"
+    );
+    // So does none: the key is sealed (and MySQL wants one anyway).
+    let mut none = config.clone();
+    none.key_encryption_key = None;
+    let err = format!("{:#}", start_user(none).await.unwrap_err());
+    assert!(err.contains("TODO_KEY_ENCRYPTION_KEY"), "{err}");
+
+    // A database whose key was stored in plain text (without a KEK: on
+    // MySQL only when explicitly allowed) gets it sealed at the next start.
+    let dir = tempfile::tempdir().unwrap();
+    let (url, schema) = if config.db.url.starts_with("sqlite:") {
+        (format!("sqlite://{}/legacy.db", dir.path().display()), None)
+    } else {
+        let schema = format!("todo_t_{}_legacy", uuid::Uuid::new_v4().simple());
+        support::create_schemas(std::slice::from_ref(&schema)).await;
+        let server = support::mysql_server().unwrap();
+        (
+            format!("{}/{schema}", server.trim_end_matches('/')),
+            Some(schema),
+        )
+    };
+    let mut legacy = config.clone();
+    legacy.db.url.clone_from(&url);
+    legacy.key_encryption_key = None;
+    if schema.is_some() {
+        let err = format!("{:#}", start_user(legacy.clone()).await.unwrap_err());
+        assert!(
+            err.contains("refusing to store the token signing key in plain text"),
+            "{err}"
+        );
+        legacy.allow_plaintext_keys = true;
+    }
+    start_user(legacy.clone()).await.unwrap();
+    let key = |url: String| async move {
+        let mut db = support::connect(&url).await;
+        let row = sqlx::query("SELECT kid, private_pem FROM signing_keys")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        let kid: String = row.try_get("kid").unwrap();
+        let pem: String = row.try_get("private_pem").unwrap();
+        (kid, pem)
+    };
+    let (kid, plain) = key(url.clone()).await;
+    assert!(plain.starts_with("-----BEGIN PRIVATE KEY-----"));
+    legacy
+        .key_encryption_key
+        .clone_from(&config.key_encryption_key);
+    legacy.allow_plaintext_keys = false;
+    start_user(legacy.clone()).await.unwrap();
+    let (same_kid, sealed) = key(url.clone()).await;
+    assert_eq!(same_kid, kid);
+    assert!(sealed.starts_with("enc:v1:") && !sealed.contains("PRIVATE KEY"));
+    // And it opens on every later start.
+    start_user(legacy).await.unwrap();
+    if let Some(schema) = schema {
+        support::drop_schemas(&[schema]).await;
+    }
+}

@@ -114,6 +114,9 @@ impl TestSystem {
                 task_url: String::new(),
                 tokens: tokens.clone(),
                 signing_key_pem: None,
+                // As in production: the signing key sealed at rest.
+                key_encryption_key: Some(random_kek()),
+                allow_plaintext_keys: false,
                 service_credential: credential.clone(),
                 hash_concurrency: 2,
                 limits: todo_user::Limits::default(),
@@ -349,6 +352,18 @@ impl TestSystem {
         }
         conn
     }
+}
+
+/// A fresh random key-encryption key for the user service.
+pub fn random_kek() -> todo_user::KeyEncryptionKey {
+    use base64::Engine;
+    let bytes = [
+        *uuid::Uuid::new_v4().as_bytes(),
+        *uuid::Uuid::new_v4().as_bytes(),
+    ]
+    .concat();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    todo_user::KeyEncryptionKey::from_base64(&encoded).unwrap()
 }
 
 /// Polls until `done` holds, for effects that travel through an outbox.

@@ -6,6 +6,7 @@
 //! - `domain`: e-mail, password and display name, parsed at the boundary.
 //! - `password`: argon2id hashing off the runtime threads.
 //! - `keys`: the Ed25519 signing keys and the JWKS.
+//! - `kek`: the key-encryption key that seals the signing keys at rest.
 //! - `tokens`: refresh, verification and reset secrets.
 //! - `throttle`: failed-login, registration and reset-request limits,
 //!   counted in the database so they hold across replicas.
@@ -16,6 +17,7 @@
 mod config;
 mod domain;
 mod error;
+mod kek;
 mod keys;
 mod password;
 mod service;
@@ -49,6 +51,7 @@ use todo_proto::todo::user::v1::user_internal_service_server::UserInternalServic
 use todo_proto::todo::user::v1::user_service_server::UserServiceServer;
 
 pub use config::{Config, Limit, Limits};
+pub use kek::KeyEncryptionKey;
 
 /// The migrations of the user database, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/user");
@@ -209,6 +212,39 @@ async fn prune_throttle(db: Db, limits: Limits, shutdown: CancellationToken) {
     }
 }
 
+/// Refuses to store signing keys in plain text in a production database:
+/// without a key-encryption key, anyone who reads the user schema (a
+/// backup, a snapshot) could sign access tokens for any user. The embedded
+/// SQLite mode, for development, keeps plain text with a loud warning.
+///
+/// # Errors
+/// MySQL/MariaDB without a KEK, unless plain text is explicitly allowed.
+fn check_key_encryption(config: &Config) -> anyhow::Result<()> {
+    if config.key_encryption_key.is_some() {
+        return Ok(());
+    }
+    match todo_common::db::Backend::of_url(&config.db.url)? {
+        todo_common::db::Backend::Sqlite => {
+            tracing::warn!(
+                "no TODO_KEY_ENCRYPTION_KEY: the token signing key is stored in plain text in the \
+                 SQLite database; fine for development, never for production"
+            );
+        }
+        todo_common::db::Backend::MySql if config.allow_plaintext_keys => {
+            tracing::warn!(
+                "no TODO_KEY_ENCRYPTION_KEY and TODO_USER_ALLOW_PLAINTEXT_KEYS=true: the token \
+                 signing key is stored in plain text in the user database"
+            );
+        }
+        todo_common::db::Backend::MySql => anyhow::bail!(
+            "refusing to store the token signing key in plain text in MySQL: set \
+             TODO_KEY_ENCRYPTION_KEY or TODO_KEY_ENCRYPTION_KEY_FILE (32 bytes, base64: openssl \
+             rand -base64 32), or TODO_USER_ALLOW_PLAINTEXT_KEYS=true to accept the risk"
+        ),
+    }
+    Ok(())
+}
+
 /// Builds the user service on `listener`: database migrated, keys loaded,
 /// outbox relay ready. The caller binds the port, so the launcher can bind
 /// every service first and give each the others' addresses.
@@ -216,8 +252,14 @@ async fn prune_throttle(db: Db, limits: Limits, shutdown: CancellationToken) {
 /// # Errors
 /// When the database, the keys or the configuration are unusable.
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
+    check_key_encryption(&config)?;
     let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
-    let keys = keys::KeyRing::load(&db, config.signing_key_pem.as_deref()).await?;
+    let keys = keys::KeyRing::load(
+        &db,
+        config.signing_key_pem.as_deref(),
+        config.key_encryption_key.as_ref(),
+    )
+    .await?;
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(keys.clone()));
     let notify = NotifyInternalServiceClient::with_interceptor(
         todo_common::grpc::channel(&config.notify_url)?,
