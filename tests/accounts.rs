@@ -507,7 +507,12 @@ async fn forged_and_misused_access_tokens_are_refused(sys: &TestSystem) {
         .await
         .unwrap();
     let kid: String = row.get("kid");
-    let real = EncodingKey::from_ed_pem(row.get::<String, _>("private_pem").as_bytes()).unwrap();
+    // Sealed at rest: opened with the system's key-encryption key.
+    let kek = sys.config.user.key_encryption_key.as_ref().unwrap();
+    let pem = kek
+        .open(&kid, &row.get::<String, _>("private_pem"))
+        .unwrap();
+    let real = EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
     let public = URL_SAFE_NO_PAD
         .decode(row.get::<String, _>("public_x"))
         .unwrap();

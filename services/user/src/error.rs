@@ -10,7 +10,9 @@ pub enum Error {
     /// INVALID_ARGUMENT with a BadRequest detail per field.
     #[error("invalid request")]
     Invalid(Vec<FieldViolation>),
-    /// ALREADY_EXISTS: the address has an account.
+    /// ALREADY_EXISTS: the new address of an address change has an account
+    /// by the time its token is used. Registration never answers it: that
+    /// would tell anyone which addresses have accounts.
     #[error("an account with this e-mail address already exists")]
     EmailTaken,
     /// UNAUTHENTICATED: wrong address or password; deliberately does not

@@ -8,7 +8,8 @@
 //! - `keys`: the Ed25519 signing keys and the JWKS.
 //! - `kek`: the key-encryption key that seals the signing keys at rest.
 //! - `tokens`: refresh, verification and reset secrets.
-//! - `throttle`: failed-login, registration and reset-request limits,
+//! - `throttle`: failed-login, registration, reset-request and account
+//!   e-mail limits,
 //!   counted in the database so they hold across replicas.
 //! - `store`: the SQL.
 //! - `service`: the gRPC services.
