@@ -852,6 +852,33 @@ async fn registration_answers_the_same_for_new_and_registered_addresses(sys: &Te
     );
     assert!(!notice.contains("token="), "{notice}");
     assert!(!notice.contains("Mallory"), "{notice}");
+    // However many try, the owner gets a few notices an hour, no more.
+    for _ in 0..3 {
+        assert_eq!(register("uma@example.com", PASSWORD, "Uma").await, new);
+    }
+    let mut user_db = sys.user_db().await;
+    let counted: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM throttle_events WHERE bucket = 'signup_notice'")
+            .fetch_one(&mut user_db)
+            .await
+            .unwrap();
+    assert_eq!(counted, 3);
+    eventually("the outbox relayed", || async {
+        let mut db = sys.user_db().await;
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        left == 0
+    })
+    .await;
+    let mut notify_db = sys.db_of("notify").await;
+    let notices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM emails WHERE template = ?")
+        .bind(i64::from(i32::from(EmailTemplate::SignupAttempt)))
+        .fetch_one(&mut notify_db)
+        .await
+        .unwrap();
+    assert_eq!(notices, 3);
     // The account is untouched: the first password still logs in.
     assert_eq!(
         login_pair(sys, "uma@example.com", NEW_PASSWORD).await.0,

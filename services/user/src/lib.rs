@@ -199,7 +199,8 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 /// stays as small as the traffic of the longest window.
 async fn prune_throttle(db: Db, limits: Limits, shutdown: CancellationToken) {
     loop {
-        match throttle::prune(&db.pool, limits.longest_window(), now_micros()).await {
+        let keep = limits.longest_window().max(service::SIGNUP_NOTICE_WINDOW);
+        match throttle::prune(&db.pool, keep, now_micros()).await {
             Ok(n) if n > 0 => tracing::debug!(rows = n, "throttle events pruned"),
             Ok(_) => {}
             Err(e) => {

@@ -1,6 +1,8 @@
 //! `todo.user.v1.UserService` and `UserInternalService`: each RPC parses
 //! its request into domain types, runs the use case, maps the outcome.
 
+use std::time::Duration;
+
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -45,6 +47,13 @@ pub const ERASE_NOTIFICATIONS: &str = "notify.EraseUserData";
 pub const REVOKE_TASK_TOKENS: &str = "task.RevokeAccessTokens";
 /// The outbox kind of a token cut-off for the notify service.
 pub const REVOKE_NOTIFY_TOKENS: &str = "notify.RevokeAccessTokens";
+
+/// Notices of attempted sign-ups one account gets per hour at most, however
+/// many clients try; further attempts get the same answer and no e-mail.
+const SIGNUP_NOTICES_PER_HOUR: i64 = 3;
+/// The window of [`SIGNUP_NOTICES_PER_HOUR`], which throttle pruning must
+/// keep whatever the configured limits.
+pub const SIGNUP_NOTICE_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Collects every field violation of a request before answering, so a
 /// client learns about all of them at once.
@@ -158,6 +167,15 @@ impl State {
         let hash = self.hasher.hash(&password).await?;
         let mut tx = self.db.begin_write().await?;
         if let Some(owner) = store::user_by_email_key(&mut *tx, &email.key()).await? {
+            let subject = Subject::user(&owner.id);
+            let hour_ago = now - i64::try_from(SIGNUP_NOTICE_WINDOW.as_micros()).unwrap_or(0);
+            if throttle::count_since(&mut tx, Bucket::SignupNotice, &subject, hour_ago).await?
+                >= SIGNUP_NOTICES_PER_HOUR
+            {
+                tracing::info!(user_id = %owner.id, "sign-up notice limit reached; none sent");
+                return Ok(());
+            }
+            throttle::record(&mut tx, Bucket::SignupNotice, &subject, now).await?;
             let notice = SendEmailRequest {
                 dedup_key: format!("signup-attempt:{}:{}", owner.id, new_id()),
                 user_id: owner.id.clone(),

@@ -36,6 +36,10 @@ pub enum Bucket {
     /// again, address change), per account: the caller is known, and the
     /// limit protects the mailboxes the e-mails go to.
     AccountMail,
+    /// Notices to an account that someone tried to sign up with its
+    /// address: counted per account, so many clients together cannot
+    /// flood one mailbox through registration.
+    SignupNotice,
 }
 
 impl Bucket {
@@ -46,6 +50,7 @@ impl Bucket {
             Self::Registration => "register",
             Self::ResetRequest => "reset",
             Self::AccountMail => "account_mail",
+            Self::SignupNotice => "signup_notice",
         }
     }
 }
@@ -171,6 +176,27 @@ pub async fn check(
     // Whole seconds, rounded up: Retry-After has no finer unit.
     let retry_after = Duration::from_secs(wait.div_ceil(1_000_000).max(1));
     Err(Error::Throttled { retry_after })
+}
+
+/// How many events `subject` has in `bucket` since `since`, on the
+/// caller's connection (inside its transaction).
+///
+/// # Errors
+/// When the database fails.
+pub async fn count_since(
+    conn: &mut AnyConnection,
+    bucket: Bucket,
+    subject: &Subject,
+    since: i64,
+) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM throttle_events WHERE bucket = ? AND subject = ? AND create_time > ?",
+    )
+    .bind(bucket.as_str())
+    .bind(&subject.0)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// Counts one event of `subject`.
