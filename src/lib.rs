@@ -41,11 +41,13 @@ impl SystemConfig {
         Ok(config)
     }
 
-    /// Makes every service accept and present `credential`.
+    /// Makes every service accept and present `credential`, and the edge
+    /// present it, so the services trust the client addresses it forwards.
     pub fn share_credential(&mut self, credential: ServiceCredential) {
         self.user.service_credential = credential.clone();
         self.task.service_credential = credential.clone();
-        self.notify.service_credential = credential;
+        self.notify.service_credential = credential.clone();
+        self.edge.service_credential = Some(credential);
     }
 }
 

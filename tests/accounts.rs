@@ -57,7 +57,16 @@ async fn user_grpc(sys: &TestSystem) -> UserServiceClient<tonic::transport::Chan
         .unwrap()
 }
 
-fn from_address<T>(message: T, client: &str) -> tonic::Request<T> {
+/// A request that says it comes from `client`, as the edge would send it:
+/// with the service credential, without which the address is ignored.
+fn from_address<T>(sys: &TestSystem, message: T, client: &str) -> tonic::Request<T> {
+    let mut req = spoofed(message, client);
+    sys.credential.attach(req.metadata_mut()).unwrap();
+    req
+}
+
+/// A request that claims to come from `client`, without the credential.
+fn spoofed<T>(message: T, client: &str) -> tonic::Request<T> {
     let mut req = tonic::Request::new(message);
     req.metadata_mut()
         .insert("x-forwarded-for", client.parse().unwrap());
@@ -279,10 +288,11 @@ async fn deleting_the_account_erases_it_everywhere(sys: &TestSystem) {
     // The account is gone for the user service...
     assert_eq!(login_pair(sys, "jade@example.com", PASSWORD).await.0, 401);
     assert_eq!(refresh(sys, &pair["refreshToken"]).await, 401);
-    let (status, _) = sys.call("GET", "/v1/users/me", Some(&token), None).await;
-    assert_eq!(status, 404);
+    // The old access token is refused like everywhere else: 401, not 404.
+    let (status, body) = sys.call("GET", "/v1/users/me", Some(&token), None).await;
+    assert_eq!((status, error_status(&body)), (401, "UNAUTHENTICATED"));
     let (status, _) = delete(PASSWORD).await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 401);
     // ...and for the others: once they have erased the user's data, they
     // refuse the old access token too, though it has not expired.
     for path in ["/v1/tasks", "/v1/notifications"] {
@@ -385,6 +395,7 @@ async fn failed_logins_are_throttled_per_account_and_per_address(sys: &TestSyste
     };
     let err = grpc
         .login(from_address(
+            sys,
             login("lena@example.com", PASSWORD),
             "203.0.113.9",
         ))
@@ -398,6 +409,7 @@ async fn failed_logins_are_throttled_per_account_and_per_address(sys: &TestSyste
     // Another account from another address is not affected.
     let ok = grpc
         .login(from_address(
+            sys,
             login("milo@example.com", PASSWORD),
             "198.51.100.7",
         ))
@@ -424,7 +436,7 @@ async fn registrations_and_reset_requests_are_throttled_per_address(sys: &TestSy
             ..CreateUserRequest::default()
         };
         let err = grpc
-            .create_user(from_address(bad, "192.0.2.50"))
+            .create_user(from_address(sys, bad, "192.0.2.50"))
             .await
             .unwrap_err();
         assert_eq!(err.code(), tonic::Code::InvalidArgument);
@@ -435,12 +447,12 @@ async fn registrations_and_reset_requests_are_throttled_per_address(sys: &TestSy
         display_name: "Nina".into(),
     };
     let err = grpc
-        .create_user(from_address(good.clone(), "192.0.2.50"))
+        .create_user(from_address(sys, good.clone(), "192.0.2.50"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::ResourceExhausted);
     assert!(
-        grpc.create_user(from_address(good, "192.0.2.51"))
+        grpc.create_user(from_address(sys, good, "192.0.2.51"))
             .await
             .is_ok()
     );
@@ -449,7 +461,7 @@ async fn registrations_and_reset_requests_are_throttled_per_address(sys: &TestSy
         let ask = RequestPasswordResetRequest {
             email: format!("someone{i}@example.com"),
         };
-        grpc.request_password_reset(from_address(ask, "192.0.2.60"))
+        grpc.request_password_reset(from_address(sys, ask, "192.0.2.60"))
             .await
             .unwrap();
     }
@@ -457,12 +469,12 @@ async fn registrations_and_reset_requests_are_throttled_per_address(sys: &TestSy
         email: "nina@example.com".into(),
     };
     let err = grpc
-        .request_password_reset(from_address(ask.clone(), "192.0.2.60"))
+        .request_password_reset(from_address(sys, ask.clone(), "192.0.2.60"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::ResourceExhausted);
     assert!(
-        grpc.request_password_reset(from_address(ask, "192.0.2.61"))
+        grpc.request_password_reset(from_address(sys, ask, "192.0.2.61"))
             .await
             .is_ok()
     );
@@ -495,7 +507,12 @@ async fn forged_and_misused_access_tokens_are_refused(sys: &TestSystem) {
         .await
         .unwrap();
     let kid: String = row.get("kid");
-    let real = EncodingKey::from_ed_pem(row.get::<String, _>("private_pem").as_bytes()).unwrap();
+    // Sealed at rest: opened with the system's key-encryption key.
+    let kek = sys.config.user.key_encryption_key.as_ref().unwrap();
+    let pem = kek
+        .open(&kid, &row.get::<String, _>("private_pem"))
+        .unwrap();
+    let real = EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
     let public = URL_SAFE_NO_PAD
         .decode(row.get::<String, _>("public_x"))
         .unwrap();
@@ -609,5 +626,525 @@ async fn forged_and_misused_access_tokens_are_refused(sys: &TestSystem) {
                 "{what} at {path}: {body}"
             );
         }
+    }
+}
+
+/// Verifies an address with a token; status and body.
+async fn verify(sys: &TestSystem, token: &str) -> (u16, Value) {
+    sys.call(
+        "POST",
+        "/v1/auth:verifyEmail",
+        None,
+        Some(json!({"token": token})),
+    )
+    .await
+}
+
+/// The next `n` e-mails, as (recipients, decoded text), in whatever order
+/// the mail workers sent them.
+async fn next_mails(sys: &TestSystem, n: usize) -> Vec<(Vec<String>, String)> {
+    let mut mails = Vec::new();
+    for _ in 0..n {
+        let mail = sys.smtp.next(MAIL_WAIT).await;
+        mails.push((mail.to, decoded(&mail.data)));
+    }
+    mails
+}
+
+/// The one of `mails` addressed to `email`.
+fn mail_to<'a>(mails: &'a [(Vec<String>, String)], email: &str) -> &'a str {
+    let found: Vec<_> = mails
+        .iter()
+        .filter(|(to, _)| to.iter().any(|t| t.contains(email)))
+        .collect();
+    assert_eq!(found.len(), 1, "mails to {email}: {mails:?}");
+    &found[0].1
+}
+
+both_databases!(a_new_verification_email_replaces_the_earlier_link);
+async fn a_new_verification_email_replaces_the_earlier_link(sys: &TestSystem) {
+    let (_, token) = sys.signup("rosa@example.com").await;
+    let first = link_token(&mail_containing(sys, "welcome to ToDo").await);
+    let resend = || {
+        sys.call(
+            "POST",
+            "/v1/users/me:resendVerification",
+            Some(&token),
+            Some(json!({})),
+        )
+    };
+    assert_eq!(resend().await, (200, json!({})));
+    let mails = next_mails(sys, 1).await;
+    let mail = mail_to(&mails, "rosa@example.com");
+    assert!(
+        mail.contains("confirm that this is the e-mail address"),
+        "{mail}"
+    );
+    let second = link_token(mail);
+    assert_ne!(first, second);
+
+    let (status, body) = verify(sys, &first).await;
+    assert_eq!(status, 401, "the earlier link stopped working: {body}");
+    let (status, body) = verify(sys, &second).await;
+    assert_eq!(
+        (status, &body["emailVerified"]),
+        (200, &json!(true)),
+        "{body}"
+    );
+
+    // Verified already: a clear refusal, and no e-mail.
+    let (status, body) = resend().await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (400, "FAILED_PRECONDITION"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already verified")
+    );
+}
+
+both_databases!(verification_and_address_change_emails_are_throttled_per_account);
+async fn verification_and_address_change_emails_are_throttled_per_account(sys: &TestSystem) {
+    let (_, token) = sys.signup("sam@example.com").await;
+    let call = |path: &'static str, body: Value| sys.call("POST", path, Some(&token), Some(body));
+    for _ in 0..5 {
+        let (status, body) = call("/v1/users/me:resendVerification", json!({})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, body) = call("/v1/users/me:resendVerification", json!({})).await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (429, "RESOURCE_EXHAUSTED"),
+        "{body}"
+    );
+    // One budget for both kinds of e-mail.
+    let (status, body) = call(
+        "/v1/users/me:changeEmail",
+        json!({"newEmail": "sam.new@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (429, "RESOURCE_EXHAUSTED"),
+        "{body}"
+    );
+}
+
+both_databases!(an_address_change_takes_effect_when_the_new_address_is_verified);
+async fn an_address_change_takes_effect_when_the_new_address_is_verified(sys: &TestSystem) {
+    let (_, token) = sys.signup("olga@example.com").await;
+    mail_containing(sys, "welcome to ToDo").await;
+    let (_, pair) = login_pair(sys, "olga@example.com", PASSWORD).await;
+    let change = |token: &str, email: &str, password: &str| {
+        let token = token.to_owned();
+        let body = json!({"newEmail": email, "password": password});
+        async move {
+            sys.call("POST", "/v1/users/me:changeEmail", Some(&token), Some(body))
+                .await
+        }
+    };
+    let email_of = |token: &str| {
+        let token = token.to_owned();
+        async move {
+            let (status, me) = sys.call("GET", "/v1/users/me", Some(&token), None).await;
+            assert_eq!(status, 200, "{me}");
+            me["email"].as_str().unwrap().to_owned()
+        }
+    };
+
+    // A wrong password: refused as by the password change, nothing changed.
+    let (status, body) = change(&token, "olga.new@example.com", "not my password").await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (403, "PERMISSION_DENIED"),
+        "{body}"
+    );
+    let (status, body) = change(&token, "not an address", PASSWORD).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(email_of(&token).await, "olga@example.com");
+
+    assert_eq!(
+        change(&token, "Olga.New@Example.com", PASSWORD).await,
+        (200, json!({}))
+    );
+    let mails = next_mails(sys, 2).await;
+    let verification = mail_to(&mails, "Olga.New@example.com");
+    let alert = mail_to(&mails, "olga@example.com");
+    assert!(
+        alert.contains("asked to change its e-mail address"),
+        "{alert}"
+    );
+    assert!(!alert.contains("token="), "{alert}");
+    let change_token = link_token(verification);
+    // In the inbox too.
+    eventually("the in-app security notice", || async {
+        let (_, inbox) = sys
+            .call("GET", "/v1/notifications", Some(&token), None)
+            .await;
+        inbox["notifications"].as_array().is_some_and(|all| {
+            all.iter().any(|n| {
+                n["kind"] == "SECURITY" && n["title"] == "Your e-mail address is being changed"
+            })
+        })
+    })
+    .await;
+    // Nothing changes until the new address is verified.
+    assert_eq!(email_of(&token).await, "olga@example.com");
+    assert_eq!(login_pair(sys, "olga@example.com", PASSWORD).await.0, 200);
+
+    let (status, user) = verify(sys, &change_token).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["email"], "Olga.New@example.com");
+    assert_eq!(user["emailVerified"], true);
+    assert_eq!(verify(sys, &change_token).await.0, 401, "single use");
+    assert_eq!(email_of(&token).await, "Olga.New@example.com");
+    assert_eq!(login_pair(sys, "olga@example.com", PASSWORD).await.0, 401);
+    assert_eq!(
+        login_pair(sys, "olga.new@example.com", PASSWORD).await.0,
+        200
+    );
+    // Logins from before the change go on.
+    assert_eq!(refresh(sys, &pair["refreshToken"]).await, 200);
+
+    // An address in use is not revealed when the change is asked for, and
+    // refused when its token is used.
+    let (_, pat) = sys.signup("pat@example.com").await;
+    mail_containing(sys, "welcome to ToDo").await;
+    assert_eq!(
+        change(&pat, "olga.new@example.com", PASSWORD).await,
+        (200, json!({}))
+    );
+    let mails = next_mails(sys, 2).await;
+    let taken = link_token(mail_to(&mails, "olga.new@example.com"));
+    let (status, body) = verify(sys, &taken).await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (409, "ALREADY_EXISTS"),
+        "{body}"
+    );
+    assert_eq!(email_of(&pat).await, "pat@example.com");
+    assert_eq!(email_of(&token).await, "Olga.New@example.com");
+}
+
+both_databases!(registration_answers_the_same_for_new_and_registered_addresses);
+async fn registration_answers_the_same_for_new_and_registered_addresses(sys: &TestSystem) {
+    let register = |email: &str, password: &str, name: &str| {
+        let body = json!({"email": email, "password": password, "displayName": name});
+        async move { sys.call("POST", "/v1/users", None, Some(body)).await }
+    };
+    let new = register("uma@example.com", PASSWORD, "Uma").await;
+    let mails = next_mails(sys, 1).await;
+    let welcome = mail_to(&mails, "uma@example.com");
+    assert!(welcome.contains("/verify-email?token="), "{welcome}");
+
+    let again = register("UMA@example.com", NEW_PASSWORD, "<b>Mallory</b>").await;
+    assert_eq!(new, again);
+    assert_eq!(new, (200, json!({})));
+    let mails = next_mails(sys, 1).await;
+    let notice = mail_to(&mails, "uma@example.com");
+    assert!(
+        notice.contains("someone just tried to create a ToDo account with this e-mail address"),
+        "{notice}"
+    );
+    assert!(!notice.contains("token="), "{notice}");
+    assert!(!notice.contains("Mallory"), "{notice}");
+    // However many try, the owner gets a few notices an hour, no more.
+    for _ in 0..3 {
+        assert_eq!(register("uma@example.com", PASSWORD, "Uma").await, new);
+    }
+    let mut user_db = sys.user_db().await;
+    let counted: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM throttle_events WHERE bucket = 'signup_notice'")
+            .fetch_one(&mut user_db)
+            .await
+            .unwrap();
+    assert_eq!(counted, 3);
+    eventually("the outbox relayed", || async {
+        let mut db = sys.user_db().await;
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        left == 0
+    })
+    .await;
+    let mut notify_db = sys.db_of("notify").await;
+    let notices: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM emails WHERE template = ?")
+        .bind(i64::from(i32::from(EmailTemplate::SignupAttempt)))
+        .fetch_one(&mut notify_db)
+        .await
+        .unwrap();
+    assert_eq!(notices, 3);
+    // The account is untouched: the first password still logs in.
+    assert_eq!(
+        login_pair(sys, "uma@example.com", NEW_PASSWORD).await.0,
+        401
+    );
+    assert_eq!(login_pair(sys, "uma@example.com", PASSWORD).await.0, 200);
+    // Invalid input is still 400.
+    let (status, body) = register("uma@example.com", "password1234", "Uma").await;
+    assert_eq!((status, error_status(&body)), (400, "INVALID_ARGUMENT"));
+    let (status, body) = register("not an address", PASSWORD, "Uma").await;
+    assert_eq!((status, error_status(&body)), (400, "INVALID_ARGUMENT"));
+}
+
+both_databases!(a_spoofed_client_address_does_not_escape_the_throttle);
+async fn a_spoofed_client_address_does_not_escape_the_throttle(sys: &TestSystem) {
+    let mut grpc = user_grpc(sys).await;
+    let bad = CreateUserRequest {
+        email: "not an address".into(),
+        ..CreateUserRequest::default()
+    };
+    // Straight to the user service, without the service credential: a new
+    // address in `x-forwarded-for` each time counts as the same peer.
+    for i in 0..20 {
+        let err = grpc
+            .create_user(spoofed(bad.clone(), &format!("198.51.100.{i}")))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    }
+    let err = grpc
+        .create_user(spoofed(bad.clone(), "198.51.100.200"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    // Through the edge, which presents the credential, the address it
+    // settled on counts: another client is not throttled with this one.
+    assert!(
+        grpc.create_user(from_address(sys, bad, "198.51.100.201"))
+            .await
+            .is_err_and(|e| e.code() == tonic::Code::InvalidArgument)
+    );
+}
+
+both_databases!(overlong_passwords_and_invisible_titles_say_why);
+async fn overlong_passwords_and_invisible_titles_say_why(sys: &TestSystem) {
+    let (status, body) = login_pair(sys, "vera@example.com", &"x".repeat(513)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["message"], "password: must be at most 512 bytes long",
+        "{body}"
+    );
+    let (_, token) = sys.signup("vera@example.com").await;
+    let (status, body) = sys
+        .call(
+            "POST",
+            "/v1/tasks",
+            Some(&token),
+            Some(json!({"title": "\u{200B}\u{200D} \u{FEFF}"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (400, "INVALID_ARGUMENT"),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["details"][0]["fieldViolations"][0]["field"],
+        "task.title"
+    );
+    let (status, body) = sys
+        .call(
+            "PATCH",
+            "/v1/users/me",
+            Some(&token),
+            Some(json!({"displayName": "\u{200B}\u{2060}"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (400, "INVALID_ARGUMENT"),
+        "{body}"
+    );
+}
+
+/// Waits until the clock has moved into the next whole second: access
+/// tokens carry their issue time in seconds, and a token issued in the
+/// same second as a credential change is not older than it.
+async fn next_second() {
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let start = now();
+    eventually("the next second", || async move { now() > start }).await;
+}
+
+/// Whether every service answers `token` with `status`, waiting for the
+/// task and notify services, which learn of a change through the outbox.
+async fn everywhere(sys: &TestSystem, token: &str, status: u16) {
+    for path in ["/v1/users/me", "/v1/tasks", "/v1/notifications"] {
+        eventually(&format!("{path} answers {status}"), || async {
+            sys.call("GET", path, Some(token), None).await.0 == status
+        })
+        .await;
+    }
+}
+
+both_databases!(a_password_change_or_reset_refuses_older_access_tokens_at_once);
+async fn a_password_change_or_reset_refuses_older_access_tokens_at_once(sys: &TestSystem) {
+    sys.signup("wes@example.com").await;
+    let (_, mine) = login_pair(sys, "wes@example.com", PASSWORD).await;
+    let (_, other) = login_pair(sys, "wes@example.com", PASSWORD).await;
+    let access = |pair: &Value| pair["accessToken"].as_str().unwrap().to_owned();
+    everywhere(sys, &access(&other), 200).await;
+    next_second().await;
+
+    let (status, body) = sys
+        .call(
+            "POST",
+            "/v1/users/me:changePassword",
+            Some(&access(&mine)),
+            Some(json!({"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    // The user service refuses at once, from its own table.
+    let (status, _) = sys
+        .call("GET", "/v1/users/me", Some(&access(&other)), None)
+        .await;
+    assert_eq!(status, 401);
+    everywhere(sys, &access(&other), 401).await;
+    // The caller's own access token predates the change as well; its
+    // login stays, so a refresh gives a token that works everywhere.
+    everywhere(sys, &access(&mine), 401).await;
+    let (status, renewed) = sys
+        .call(
+            "POST",
+            "/v1/auth:refresh",
+            None,
+            Some(json!({"refreshToken": mine["refreshToken"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{renewed}");
+    everywhere(sys, &access(&renewed), 200).await;
+
+    // A reset does the same, and keeps no login at all.
+    let (_, before_reset) = login_pair(sys, "wes@example.com", NEW_PASSWORD).await;
+    everywhere(sys, &access(&before_reset), 200).await;
+    next_second().await;
+    let (status, _) = sys
+        .call(
+            "POST",
+            "/v1/auth:requestPasswordReset",
+            None,
+            Some(json!({"email": "wes@example.com"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let reset = link_token(&mail_containing(sys, "/reset-password?token=").await);
+    let (status, body) = sys
+        .call(
+            "POST",
+            "/v1/auth:resetPassword",
+            None,
+            Some(json!({"token": reset, "newPassword": "amber falcon drifts over hills"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    everywhere(sys, &access(&before_reset), 401).await;
+    everywhere(sys, &access(&renewed), 401).await;
+    let (status, after) =
+        login_pair(sys, "wes@example.com", "amber falcon drifts over hills").await;
+    assert_eq!(status, 200);
+    everywhere(sys, &access(&after), 200).await;
+}
+
+/// Builds (and drops) a user service with `config`: what a start-up does to
+/// the database and the keys.
+async fn start_user(config: todo_user::Config) -> anyhow::Result<()> {
+    let listener = todo_common::grpc::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    todo_user::build(config, listener).await.map(drop)
+}
+
+both_databases!(the_signing_key_is_encrypted_at_rest);
+async fn the_signing_key_is_encrypted_at_rest(sys: &TestSystem) {
+    // The running system's key is sealed, and signs tokens that verify.
+    let mut db = sys.user_db().await;
+    let stored: Vec<String> = sqlx::query_scalar("SELECT private_pem FROM signing_keys")
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0].starts_with("enc:v1:"), "{}", stored[0]);
+    assert!(!stored[0].contains("PRIVATE KEY"));
+    sys.signup("xena@example.com").await;
+
+    let mut config = sys.config.user.clone();
+    config.notify_url = format!("http://{}", sys.addr.notify);
+    config.task_url = format!("http://{}", sys.addr.task);
+    // A wrong key-encryption key stops the start, saying why.
+    let mut wrong = config.clone();
+    wrong.key_encryption_key = Some(support::random_kek());
+    let err = format!("{:#}", start_user(wrong).await.unwrap_err());
+    assert!(
+        err.contains("is not the one it was encrypted with"),
+        "{err}"
+    );
+    // So does none: the key is sealed (and MySQL wants one anyway).
+    let mut none = config.clone();
+    none.key_encryption_key = None;
+    let err = format!("{:#}", start_user(none).await.unwrap_err());
+    assert!(err.contains("TODO_KEY_ENCRYPTION_KEY"), "{err}");
+
+    // A database whose key was stored in plain text (without a KEK: on
+    // MySQL only when explicitly allowed) gets it sealed at the next start.
+    let dir = tempfile::tempdir().unwrap();
+    let (url, schema) = if config.db.url.starts_with("sqlite:") {
+        (format!("sqlite://{}/legacy.db", dir.path().display()), None)
+    } else {
+        let schema = format!("todo_t_{}_legacy", uuid::Uuid::new_v4().simple());
+        support::create_schemas(std::slice::from_ref(&schema)).await;
+        let server = support::mysql_server().unwrap();
+        (
+            format!("{}/{schema}", server.trim_end_matches('/')),
+            Some(schema),
+        )
+    };
+    let mut legacy = config.clone();
+    legacy.db.url.clone_from(&url);
+    legacy.key_encryption_key = None;
+    if schema.is_some() {
+        let err = format!("{:#}", start_user(legacy.clone()).await.unwrap_err());
+        assert!(
+            err.contains("refusing to store the token signing key in plain text"),
+            "{err}"
+        );
+        legacy.allow_plaintext_keys = true;
+    }
+    start_user(legacy.clone()).await.unwrap();
+    let key = |url: String| async move {
+        let mut db = support::connect(&url).await;
+        let row = sqlx::query("SELECT kid, private_pem FROM signing_keys")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+        let kid: String = row.try_get("kid").unwrap();
+        let pem: String = row.try_get("private_pem").unwrap();
+        (kid, pem)
+    };
+    let (kid, plain) = key(url.clone()).await;
+    assert!(plain.starts_with("-----BEGIN PRIVATE KEY-----"));
+    legacy
+        .key_encryption_key
+        .clone_from(&config.key_encryption_key);
+    legacy.allow_plaintext_keys = false;
+    start_user(legacy.clone()).await.unwrap();
+    let (same_kid, sealed) = key(url.clone()).await;
+    assert_eq!(same_kid, kid);
+    assert!(sealed.starts_with("enc:v1:") && !sealed.contains("PRIVATE KEY"));
+    // And it opens on every later start.
+    start_user(legacy).await.unwrap();
+    if let Some(schema) = schema {
+        support::drop_schemas(&[schema]).await;
     }
 }

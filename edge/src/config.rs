@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use http::HeaderValue;
+use todo_common::auth::ServiceCredential;
 use todo_common::config::{var_opt, var_or};
 
 /// Everything the edge needs to start.
@@ -83,6 +84,14 @@ pub struct EdgeConfig {
     /// default 4096); further ones wait in the listen backlog until one
     /// closes. It keeps the edge below its file descriptor limit.
     pub max_connections: usize,
+    /// The platform's service credential (`TODO_INTERNAL_TOKEN`, the same
+    /// secret the services use), sent with every upstream call: it is how
+    /// a service knows that the client address in `x-forwarded-for` was
+    /// settled by the edge and not written by whoever called. Unset: the
+    /// services count every client behind this edge as the edge's own
+    /// address, so throttles are shared; the all-in-one process shares one.
+    /// Never routed to internal RPCs (the route table refuses them).
+    pub service_credential: Option<ServiceCredential>,
 }
 
 /// One upstream gRPC service.
@@ -136,6 +145,7 @@ impl Default for EdgeConfig {
             metrics_listen: None,
             header_read_timeout: Duration::from_secs(10),
             max_connections: 4_096,
+            service_credential: None,
         }
     }
 }
@@ -189,6 +199,7 @@ impl EdgeConfig {
             metrics_listen,
             header_read_timeout: Duration::from_millis(header_read_ms),
             max_connections: var_or("TODO_EDGE_MAX_CONNECTIONS", defaults.max_connections)?,
+            service_credential: ServiceCredential::from_env()?,
         };
         for (name, value) in [
             ("TODO_EDGE_TIMEOUT_MS", timeout_ms),

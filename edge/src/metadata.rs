@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 
 use http::HeaderMap;
+use todo_common::auth::ServiceCredential;
 use todo_common::grpc::REQUEST_ID;
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 
@@ -141,8 +142,9 @@ fn entity_tags(line: &str) -> impl Iterator<Item = (bool, &str)> {
 }
 
 /// The metadata of the upstream call: the forwarded headers of `headers`,
-/// the strong tags of `If-Match`, the request id the edge settled on and
-/// the client's address.
+/// the strong tags of `If-Match`, the request id the edge settled on, the
+/// client's address and, when the edge has one, the service credential
+/// that makes the services trust that address.
 ///
 /// # Errors
 /// [`EdgeError::InvalidField`] when a forwarded header is not ASCII;
@@ -151,6 +153,7 @@ pub fn forward(
     headers: &HeaderMap,
     request_id: &str,
     client: Option<IpAddr>,
+    credential: Option<&ServiceCredential>,
 ) -> Result<MetadataMap, EdgeError> {
     let mut metadata = MetadataMap::new();
     for (name, spelled) in FORWARDED {
@@ -185,6 +188,13 @@ pub fn forward(
     if let Some(ip) = client.and_then(|ip| AsciiMetadataValue::try_from(ip.to_string()).ok()) {
         metadata.insert(CLIENT_ADDRESS, ip);
     }
+    // Inserted last, over anything of the same name: the allow-list above
+    // never forwards a client's `x-service-token`, and this keeps it so.
+    if let Some(credential) = credential {
+        credential
+            .attach(&mut metadata)
+            .map_err(|_| EdgeError::InvalidArgument("invalid service credential".to_owned()))?;
+    }
     Ok(metadata)
 }
 
@@ -204,7 +214,7 @@ mod tests {
         headers.insert("cookie", HeaderValue::from_static("session=1"));
         headers.insert(REQUEST_ID, HeaderValue::from_static("client-chosen"));
 
-        let metadata = forward(&headers, "r1", None).unwrap().into_headers();
+        let metadata = forward(&headers, "r1", None, None).unwrap().into_headers();
         let mut names: Vec<&str> = metadata.keys().map(|k| k.as_str()).collect();
         names.sort_unstable();
         assert_eq!(
@@ -242,7 +252,9 @@ mod tests {
             None,
             "more hops than entries"
         );
-        let upstream = forward(&headers, "r1", Some(peer)).unwrap().into_headers();
+        let upstream = forward(&headers, "r1", Some(peer), None)
+            .unwrap()
+            .into_headers();
         assert_eq!(upstream[CLIENT_ADDRESS], "10.0.0.9");
     }
 
@@ -268,7 +280,7 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("if-match", HeaderValue::from_static("W/\"v1\""));
         assert!(matches!(
-            forward(&headers, "r1", None),
+            forward(&headers, "r1", None, None),
             Err(EdgeError::PreconditionFailed)
         ));
     }
@@ -284,6 +296,18 @@ mod tests {
     }
 
     #[test]
+    fn the_service_credential_goes_upstream_and_a_clients_never_does() {
+        let credential = ServiceCredential::new(&"s".repeat(32)).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert("x-service-token", HeaderValue::from_static("forged"));
+        let upstream = forward(&headers, "r1", None, Some(&credential))
+            .unwrap()
+            .into_headers();
+        let tokens: Vec<_> = upstream.get_all("x-service-token").iter().collect();
+        assert_eq!(tokens, [&"s".repeat(32)]);
+    }
+
+    #[test]
     fn non_ascii_forwarded_headers_are_refused() {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -291,7 +315,7 @@ mod tests {
             HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
         );
         assert!(matches!(
-            forward(&headers, "r1", None),
+            forward(&headers, "r1", None, None),
             Err(EdgeError::InvalidField { field, .. }) if field == "Authorization"
         ));
     }

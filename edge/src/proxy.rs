@@ -101,7 +101,12 @@ async fn transcode(
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
     let client = metadata::client_address(&parts.headers, peer, state.trusted_proxy_hops());
-    let metadata = metadata::forward(&parts.headers, request_id, client)?;
+    let metadata = metadata::forward(
+        &parts.headers,
+        request_id,
+        client,
+        state.service_credential(),
+    )?;
     let channel = state
         .upstreams()
         .channel(&binding.rpc.service)

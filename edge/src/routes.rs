@@ -423,6 +423,16 @@ mod tests {
                 "todo.user.v1.UserService.DeleteMe",
             ),
             (
+                "POST",
+                "/v1/users/me:resendVerification",
+                "todo.user.v1.UserService.ResendVerification",
+            ),
+            (
+                "POST",
+                "/v1/users/me:changeEmail",
+                "todo.user.v1.UserService.ChangeEmail",
+            ),
+            (
                 "GET",
                 "/.well-known/jwks.json",
                 "todo.user.v1.UserService.GetJwks",

@@ -14,6 +14,7 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, RETRY_AFTER};
 use http::{HeaderName, HeaderValue, Method};
 use prost_reflect::DescriptorPool;
 use todo_common::CancellationToken;
+use todo_common::auth::ServiceCredential;
 use todo_common::grpc::REQUEST_ID;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -44,6 +45,7 @@ struct Shared {
     upstreams: Upstreams,
     body_limit: usize,
     trusted_proxy_hops: usize,
+    service_credential: Option<ServiceCredential>,
     request_timeout: Duration,
     sizes: SizeLimits,
     admission: Admission,
@@ -96,6 +98,12 @@ impl EdgeState {
             limits::SERVER_MAX_URL
         );
         let openapi = openapi::encoded(&pool, &routes)?;
+        if config.service_credential.is_none() {
+            tracing::warn!(
+                "TODO_INTERNAL_TOKEN is unset: the services cannot trust the client addresses \
+                 this edge forwards, so every client behind it shares one throttle budget"
+            );
+        }
         Ok(Self {
             shared: Arc::new(Shared {
                 routes,
@@ -103,6 +111,7 @@ impl EdgeState {
                 upstreams,
                 body_limit: config.body_limit,
                 trusted_proxy_hops: config.trusted_proxy_hops,
+                service_credential: config.service_credential.clone(),
                 request_timeout: config.request_timeout,
                 sizes: SizeLimits {
                     url: config.url_limit,
@@ -144,6 +153,10 @@ impl EdgeState {
 
     pub(crate) fn trusted_proxy_hops(&self) -> usize {
         self.shared.trusted_proxy_hops
+    }
+
+    pub(crate) fn service_credential(&self) -> Option<&ServiceCredential> {
+        self.shared.service_credential.as_ref()
     }
 
     pub(crate) fn body_limit(&self) -> usize {

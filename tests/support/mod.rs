@@ -114,6 +114,9 @@ impl TestSystem {
                 task_url: String::new(),
                 tokens: tokens.clone(),
                 signing_key_pem: None,
+                // As in production: the signing key sealed at rest.
+                key_encryption_key: Some(random_kek()),
+                allow_plaintext_keys: false,
                 service_credential: credential.clone(),
                 hash_concurrency: 2,
                 limits: todo_user::Limits::default(),
@@ -200,7 +203,7 @@ impl TestSystem {
 
     /// Registers a user and logs in; returns (user id, access token).
     pub async fn signup(&self, email: &str) -> (String, String) {
-        let (status, user) = self
+        let (status, answer) = self
             .call(
                 "POST",
                 "/v1/users",
@@ -208,8 +211,11 @@ impl TestSystem {
                 Some(serde_json::json!({"email": email, "password": "a long enough secret", "displayName": "Tess"})),
             )
             .await;
-        assert_eq!(status, 200, "{user}");
+        // Registration answers `{}` whether or not the address was new.
+        assert_eq!((status, &answer), (200, &serde_json::json!({})));
         let token = self.login(email, "a long enough secret").await;
+        let (status, user) = self.call("GET", "/v1/users/me", Some(&token), None).await;
+        assert_eq!(status, 200, "{user}");
         (user["id"].as_str().unwrap().to_owned(), token)
     }
 
@@ -346,6 +352,18 @@ impl TestSystem {
         }
         conn
     }
+}
+
+/// A fresh random key-encryption key for the user service.
+pub fn random_kek() -> todo_user::KeyEncryptionKey {
+    use base64::Engine;
+    let bytes = [
+        *uuid::Uuid::new_v4().as_bytes(),
+        *uuid::Uuid::new_v4().as_bytes(),
+    ]
+    .concat();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    todo_user::KeyEncryptionKey::from_base64(&encoded).unwrap()
 }
 
 /// Polls until `done` holds, for effects that travel through an outbox.

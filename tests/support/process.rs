@@ -29,6 +29,12 @@ pub fn settings(databases: [&str; 3], smtp: SocketAddr, level: &str) -> Vec<(Str
             "TODO_INTERNAL_TOKEN",
             "internal-secret-0123456789-abcdefghij",
         ),
+        // 32 bytes in base64: the signing key sealed at rest, as in
+        // production (and required on MariaDB).
+        (
+            "TODO_KEY_ENCRYPTION_KEY",
+            "a2VrLWZvci10aGUtcHJvY2Vzcy10ZXN0cy0wMTIzNDU=",
+        ),
         ("TODO_LOG", level),
     ]
     .into_iter()

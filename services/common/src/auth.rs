@@ -101,7 +101,8 @@ pub struct TokenVerifier {
     validation: Arc<Validation>,
     max_age: Duration,
     min_refresh: Duration,
-    /// Where erased users are recorded, for a service that refuses them.
+    /// Where erased users and token cut-offs are recorded, for a service
+    /// that refuses their tokens.
     erased: Option<crate::db::Pool>,
 }
 
@@ -130,10 +131,12 @@ impl TokenVerifier {
     }
 
     /// Also refuses the tokens of users recorded in `pool`'s
-    /// `erased_users` table (see [`crate::erased`]), so a deleted account's
-    /// unexpired tokens stop working here at once.
+    /// `erased_users` table, and tokens issued before a cut-off in its
+    /// `token_cutoffs` table (see [`crate::erased`]), so a deleted
+    /// account's unexpired tokens, and those issued before a password
+    /// change or reset, stop working here at once.
     #[must_use]
-    pub fn refusing_erased_users(mut self, pool: crate::db::Pool) -> Self {
+    pub fn refusing_revoked_tokens(mut self, pool: crate::db::Pool) -> Self {
         self.erased = Some(pool);
         self
     }
@@ -142,8 +145,9 @@ impl TokenVerifier {
     ///
     /// # Errors
     /// UNAUTHENTICATED when the header is missing, the token is not a
-    /// valid access token or its user was erased; UNAVAILABLE when no keys
-    /// can be had or the erased users cannot be looked up.
+    /// valid access token, its user was erased or it was issued before the
+    /// user's last credential change; UNAVAILABLE when no keys can be had
+    /// or the records cannot be looked up.
     pub async fn authenticate<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
         let header = request
             .metadata()
@@ -161,10 +165,10 @@ impl TokenVerifier {
             .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?;
         let claims = self.verify(token).await?;
         if let Some(pool) = &self.erased {
-            let gone = crate::erased::contains(pool, &claims.sub)
+            let gone = crate::erased::refuses(pool, &claims.sub, claims.iat)
                 .await
                 .map_err(|e| {
-                    tracing::error!(error = %e, "cannot check for erased users");
+                    tracing::error!(error = %e, "cannot check for revoked access tokens");
                     Status::unavailable("cannot check the access token now; retry")
                 })?;
             if gone {
@@ -314,6 +318,29 @@ impl ServiceCredential {
         h.finalize().into()
     }
 
+    /// Whether `request` presents this credential in `x-service-token`:
+    /// the caller is one of the platform's own services or its edge.
+    pub fn presented_in<T>(&self, request: &Request<T>) -> bool {
+        request
+            .metadata()
+            .get(SERVICE_TOKEN)
+            .is_some_and(|v| self.matches(v.as_bytes()))
+    }
+
+    /// Puts this credential into outgoing `metadata`.
+    ///
+    /// # Errors
+    /// INTERNAL when the secret is not valid metadata (it is checked to be
+    /// long enough, not to be printable ASCII).
+    pub fn attach(&self, metadata: &mut tonic::metadata::MetadataMap) -> Result<(), Status> {
+        let value = self
+            .0
+            .parse()
+            .map_err(|_| Status::internal("invalid service credential"))?;
+        metadata.insert(SERVICE_TOKEN, value);
+        Ok(())
+    }
+
     fn matches(&self, presented: &[u8]) -> bool {
         // Compare digests so the comparison time does not depend on where
         // the first differing byte is.
@@ -346,12 +373,7 @@ pub struct AttachServiceCredential(pub ServiceCredential);
 
 impl tonic::service::Interceptor for AttachServiceCredential {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        let value = self
-            .0
-            .0
-            .parse()
-            .map_err(|_| Status::internal("invalid service credential"))?;
-        request.metadata_mut().insert(SERVICE_TOKEN, value);
+        self.0.attach(request.metadata_mut())?;
         Ok(request)
     }
 }

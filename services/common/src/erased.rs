@@ -1,14 +1,19 @@
-//! Users whose accounts are gone.
+//! Users whose accounts are gone, and access tokens issued before a user's
+//! last credential change.
 //!
 //! Access tokens are verified locally, so a token issued before its
-//! account was deleted would stay good for the rest of its 15 minutes. A
-//! service that holds user data therefore records, in its own database, each
-//! user it is told to erase; [`crate::auth::TokenVerifier`] then refuses
-//! that user's tokens on every replica. The record is needed only while
-//! such tokens can live, and is kept a day.
+//! account was deleted, or before its password was changed or reset,
+//! would stay good for the rest of its 15 minutes. A service that holds
+//! user data therefore records, in its own database, each user it is told
+//! to erase and each credential change it is told of (both relayed through
+//! the user service's outbox); [`crate::auth::TokenVerifier`] then refuses
+//! those tokens on every replica. A record is needed only while such
+//! tokens can live, and is kept a day.
 //!
-//! Each such service's migrations create the table:
-//! `erased_users (user_id VARCHAR(36) PRIMARY KEY, erase_time BIGINT)`.
+//! Each such service's migrations create the tables:
+//! `erased_users (user_id VARCHAR(36) PRIMARY KEY, erase_time BIGINT)` and
+//! `token_cutoffs (user_id VARCHAR(36) PRIMARY KEY, issued_before BIGINT,
+//! record_time BIGINT)`.
 
 use sqlx::AnyConnection;
 
@@ -35,6 +40,46 @@ pub async fn record(conn: &mut AnyConnection, user_id: &str, now: i64) -> Result
     }
 }
 
+/// Records that `user_id`'s access tokens issued (`iat`, Unix seconds)
+/// before `issued_before` are refused. Idempotent, and the latest cut-off
+/// wins whatever order the records arrive in.
+///
+/// # Errors
+/// On database failure.
+pub async fn revoke_tokens_before(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    issued_before: i64,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    // Portable upsert: raise an older cut-off, else insert; a unique
+    // violation then means a row with a later (or the same) cut-off exists.
+    let raised = sqlx::query(
+        "UPDATE token_cutoffs SET issued_before = ?, record_time = ? WHERE user_id = ? AND issued_before < ?",
+    )
+    .bind(issued_before)
+    .bind(now)
+    .bind(user_id)
+    .bind(issued_before)
+    .execute(&mut *conn)
+    .await?;
+    if raised.rows_affected() > 0 {
+        return Ok(());
+    }
+    let inserted = sqlx::query(
+        "INSERT INTO token_cutoffs (user_id, issued_before, record_time) VALUES (?, ?, ?)",
+    )
+    .bind(user_id)
+    .bind(issued_before)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Err(e) if !is_unique_violation(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
 /// Forgets users erased longer than [`RETENTION_MICROS`] before `now`, on
 /// a best-effort basis: a failure is logged, and the next erasure tries
 /// again. Kept out of [`record`]'s transaction: on MySQL the range delete
@@ -48,6 +93,37 @@ pub async fn prune(pool: &Pool, now: i64) {
     if let Err(e) = done {
         tracing::warn!(error = %e, "cannot forget long-erased users");
     }
+}
+
+/// Forgets token cut-offs recorded longer than [`RETENTION_MICROS`] before
+/// `now`: every token they refuse has expired. Best effort, like [`prune`].
+pub async fn prune_cutoffs(pool: &Pool, now: i64) {
+    let done = sqlx::query("DELETE FROM token_cutoffs WHERE record_time < ?")
+        .bind(now - RETENTION_MICROS)
+        .execute(pool)
+        .await;
+    if let Err(e) = done {
+        tracing::warn!(error = %e, "cannot forget old token cut-offs");
+    }
+}
+
+/// Whether an access token of `user_id` issued at `iat` (Unix seconds) is
+/// refused: its user was erased, or it predates the user's last credential
+/// change. One query, since it runs for every authenticated request.
+///
+/// # Errors
+/// On database failure.
+pub async fn refuses(pool: &Pool, user_id: &str, iat: i64) -> Result<bool, sqlx::Error> {
+    let found: i64 = sqlx::query_scalar(
+        "SELECT (SELECT COUNT(*) FROM erased_users WHERE user_id = ?) \
+              + (SELECT COUNT(*) FROM token_cutoffs WHERE user_id = ? AND issued_before > ?)",
+    )
+    .bind(user_id)
+    .bind(user_id)
+    .bind(iat)
+    .fetch_one(pool)
+    .await?;
+    Ok(found > 0)
 }
 
 /// Whether `user_id` was erased.

@@ -9,7 +9,8 @@
 //!   and migrations.
 //! - [`auth`]: local verification of access tokens with keys fetched from
 //!   the user service, and the service credential for internal RPCs.
-//! - [`erased`]: users whose accounts are gone, whose tokens are refused.
+//! - [`erased`]: users whose accounts are gone, and credential changes:
+//!   the access tokens they refuse.
 //! - [`grpc`]: a tonic server with health, reflection and request spans, and
 //!   client channels balanced over comma-separated replicas; [`dial`]: how
 //!   a channel dials, pausing after failures.
@@ -17,6 +18,7 @@
 //! - [`paging`]: page sizes and tamper-evident page tokens.
 //! - [`status`]: building `tonic::Status` values clients can act on.
 //! - [`clock`]: ids and time conversions.
+//! - [`text`]: text that looks empty.
 
 pub mod auth;
 pub mod clock;
@@ -30,5 +32,6 @@ pub mod paging;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;
+pub mod text;
 
 pub use tokio_util::sync::CancellationToken;

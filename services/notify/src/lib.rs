@@ -64,8 +64,8 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
     let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
     let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
-    let verifier =
-        TokenVerifier::new(&config.tokens, Arc::new(users)).refusing_erased_users(db.pool.clone());
+    let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
+        .refusing_revoked_tokens(db.pool.clone());
     let worker = queue::Worker::new(db.clone(), mail::Mailer::new(&config.mail)?);
     let user_contacts = UserInternalServiceClient::with_interceptor(
         todo_common::grpc::channel(&config.user_url)?,

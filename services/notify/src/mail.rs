@@ -156,6 +156,21 @@ impl Mailer {
                     self.link_base_url
                 )),
             ),
+            EmailTemplate::VerifyEmail => (
+                "Please confirm your e-mail address for ToDo",
+                "please confirm that this is the e-mail address of your ToDo account with this link. Links sent before this one no longer work:",
+                Some(format!("{}/verify-email?token={token}", self.link_base_url)),
+            ),
+            EmailTemplate::EmailChangeAlert => (
+                "Your ToDo account's e-mail address is being changed",
+                "someone signed in to your ToDo account asked to change its e-mail address. The change takes effect only when the new address is confirmed. If this was not you, change your password at once.",
+                None,
+            ),
+            EmailTemplate::SignupAttempt => (
+                "Someone tried to sign up for ToDo with your address",
+                "someone just tried to create a ToDo account with this e-mail address, which already has one. Nothing was changed. If it was you, sign in instead, or reset your password if you forgot it; if not, you can ignore this e-mail.",
+                None,
+            ),
             EmailTemplate::SecurityAlert => (
                 "Your ToDo account's password was changed",
                 "the password of your ToDo account was just changed. If this was not you, reset your password at once.",

@@ -11,9 +11,9 @@ use todo_proto::todo::notify::v1::{
     CancelReminderRequest, EmailTemplate, EraseUserDataRequest, GetNotificationSettingsRequest,
     ListDeadEmailsRequest, ListDeadEmailsResponse, ListNotificationsRequest,
     ListNotificationsResponse, MarkAllReadRequest, MarkReadRequest, Notification, NotificationKind,
-    RequeueEmailRequest, ScheduleReminderRequest, SendEmailRequest, Settings,
-    UpdateNotificationSettingsRequest, notify_internal_service_server::NotifyInternalService,
-    notify_service_server::NotifyService,
+    RequeueEmailRequest, RevokeAccessTokensRequest, ScheduleReminderRequest, SendEmailRequest,
+    Settings, UpdateNotificationSettingsRequest,
+    notify_internal_service_server::NotifyInternalService, notify_service_server::NotifyService,
 };
 
 use crate::State;
@@ -57,6 +57,39 @@ fn validate_send(req: &SendEmailRequest) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Invalid(errs))
+    }
+}
+
+/// The in-app notification that goes with an e-mail, if any: the welcome,
+/// and every notice about the account's security, so the owner sees it
+/// even when the mailbox is no longer theirs.
+fn in_app(req: &SendEmailRequest) -> Option<(NotificationKind, &'static str, &'static str)> {
+    let template = EmailTemplate::try_from(req.template).unwrap_or(EmailTemplate::Unspecified);
+    match template {
+        EmailTemplate::Welcome => Some((
+            NotificationKind::Welcome,
+            "Welcome to ToDo",
+            "Your account is ready. Confirm your e-mail address with the link we sent you.",
+        )),
+        EmailTemplate::SecurityAlert => Some((
+            NotificationKind::Security,
+            "Your password was changed",
+            "The password of your account was changed. If this was not you, reset your password at once.",
+        )),
+        EmailTemplate::EmailChangeAlert => Some((
+            NotificationKind::Security,
+            "Your e-mail address is being changed",
+            "A change of your account's e-mail address was asked for; it takes effect when the new address is confirmed. If this was not you, change your password at once.",
+        )),
+        EmailTemplate::SignupAttempt => Some((
+            NotificationKind::Security,
+            "Someone tried to sign up with your address",
+            "Someone tried to create an account with your e-mail address. Nothing was changed.",
+        )),
+        EmailTemplate::Unspecified
+        | EmailTemplate::PasswordReset
+        | EmailTemplate::Reminder
+        | EmailTemplate::VerifyEmail => None,
     }
 }
 
@@ -163,17 +196,17 @@ impl NotifyInternalService for State {
         let queued = queue::enqueue(&self.db.pool, &req, now)
             .await
             .map_err(Error::from)?;
-        if EmailTemplate::try_from(req.template) == Ok(EmailTemplate::Welcome) {
+        if let Some((kind, title, body)) = in_app(&req) {
             let dedup_key = format!("inbox:{}", req.dedup_key);
-            let welcome = inbox::NewNotification {
+            let notification = inbox::NewNotification {
                 user_id: &req.user_id,
-                kind: NotificationKind::Welcome,
-                title: "Welcome to ToDo",
-                body: "Your account is ready. Confirm your e-mail address with the link we sent you.",
+                kind,
+                title,
+                body,
                 task_id: "",
                 dedup_key: &dedup_key,
             };
-            inbox::add(&self.db.pool, &welcome, now).await?;
+            inbox::add(&self.db.pool, &notification, now).await?;
         }
         if queued {
             self.worker.poke();
@@ -275,6 +308,24 @@ impl NotifyInternalService for State {
         .map_err(Error::from)?;
         tracing::info!(user_id = %user_id, "user's notifications erased");
         erased::prune(&self.db.pool, now).await;
+        Ok(Response::new(()))
+    }
+
+    async fn revoke_access_tokens(&self, request: Request<RevokeAccessTokensRequest>) -> Rpc<()> {
+        let req = request.into_inner();
+        if !is_id(&req.user_id) {
+            return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
+        }
+        let now = now_micros();
+        retry_contended(is_contention, || async {
+            let mut tx = self.db.begin_write().await?;
+            erased::revoke_tokens_before(&mut tx, &req.user_id, req.issued_before, now).await?;
+            tx.commit().await
+        })
+        .await
+        .map_err(Error::from)?;
+        tracing::info!(user_id = %req.user_id, "access tokens before a credential change refused");
+        erased::prune_cutoffs(&self.db.pool, now).await;
         Ok(Response::new(()))
     }
 }

@@ -32,7 +32,8 @@ impl TaskFields {
         let mut errs = Vec::new();
         let title = task.title.trim().to_owned();
         let n = title.chars().count();
-        if n == 0 || n > TITLE_MAX {
+        // Zero-width and other format characters alone are no title.
+        if todo_common::text::is_blank(&title) || n > TITLE_MAX {
             errs.push(FieldViolation::new(
                 "task.title",
                 format!("must be 1 to {TITLE_MAX} characters long"),
@@ -216,6 +217,8 @@ mod tests {
     #[test]
     fn title_limits() {
         assert!(TaskFields::parse(&task("")).is_err());
+        assert!(TaskFields::parse(&task(" \u{200B}\u{200D}\u{FEFF} ")).is_err());
+        assert!(TaskFields::parse(&task("\u{200B}a")).is_ok());
         assert!(TaskFields::parse(&task(&"é".repeat(500))).is_ok());
         assert!(TaskFields::parse(&task(&"é".repeat(501))).is_err());
     }

@@ -107,8 +107,8 @@ async fn expire_idempotency_keys(db: Db, stop: CancellationToken) {
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
     let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
     let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
-    let verifier =
-        TokenVerifier::new(&config.tokens, Arc::new(users)).refusing_erased_users(db.pool.clone());
+    let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
+        .refusing_revoked_tokens(db.pool.clone());
     let notify = NotifyInternalServiceClient::with_interceptor(
         todo_common::grpc::channel(&config.notify_url)?,
         AttachServiceCredential(config.service_credential.clone()),

@@ -13,7 +13,7 @@ use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
 use todo_proto::todo::task::v1::{
     CreateTaskRequest, DeleteTaskRequest, EraseUserTasksRequest, GetTaskRequest, ListTasksRequest,
-    ListTasksResponse, ReplaceTaskRequest, Task, UpdateTaskRequest,
+    ListTasksResponse, ReplaceTaskRequest, RevokeAccessTokensRequest, Task, UpdateTaskRequest,
     task_internal_service_server::TaskInternalService, task_service_server::TaskService,
 };
 
@@ -475,6 +475,24 @@ impl TaskInternalService for State {
             return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
         }
         self.erase(&user_id).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn revoke_access_tokens(&self, request: Request<RevokeAccessTokensRequest>) -> Rpc<()> {
+        let req = request.into_inner();
+        if !is_id(&req.user_id) {
+            return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
+        }
+        let now = now_micros();
+        retry(|| async {
+            let mut tx = self.db.begin_write().await?;
+            erased::revoke_tokens_before(&mut tx, &req.user_id, req.issued_before, now).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        tracing::info!(user_id = %req.user_id, "access tokens before a credential change refused");
+        erased::prune_cutoffs(&self.db.pool, now).await;
         Ok(Response::new(()))
     }
 }

@@ -8,6 +8,8 @@ use todo_common::auth::{ServiceCredential, TokenSettings};
 use todo_common::config::{var_opt, var_or};
 use todo_common::db::DbConfig;
 
+use crate::kek::KeyEncryptionKey;
+
 /// Everything the user service needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -29,6 +31,15 @@ pub struct Config {
     /// `TODO_JWT_PRIVATE_KEY_FILE`. Unset: a key is generated on first start
     /// and kept in the database, so restarts keep tokens valid.
     pub signing_key_pem: Option<String>,
+    /// Seals the signing keys in the database (AES-256-GCM), so the user
+    /// database alone cannot sign tokens: `TODO_KEY_ENCRYPTION_KEY`, 32
+    /// bytes in base64, or `TODO_KEY_ENCRYPTION_KEY_FILE`, a file holding
+    /// that. Unset: plain text, allowed with SQLite (warned at start-up)
+    /// and refused with MySQL unless `allow_plaintext_keys`.
+    pub key_encryption_key: Option<KeyEncryptionKey>,
+    /// `TODO_USER_ALLOW_PLAINTEXT_KEYS`, default `false`: lets the service
+    /// start on MySQL without a key-encryption key, keys in plain text.
+    pub allow_plaintext_keys: bool,
     /// The credential internal RPCs require: `TODO_INTERNAL_TOKEN`, the
     /// same for every service. Unset: a random one, which only works when
     /// every service runs in one process (the launcher shares one).
@@ -88,6 +99,9 @@ pub struct Limits {
     /// Password reset requests per client address.
     /// `TODO_USER_RESET_REQUEST_LIMIT`, default `10/3600`.
     pub reset_requests: Limit,
+    /// Verification e-mails sent again and address changes, together, per
+    /// account. `TODO_USER_ACCOUNT_MAIL_LIMIT`, default `5/3600`.
+    pub account_mails: Limit,
 }
 
 impl Default for Limits {
@@ -96,6 +110,7 @@ impl Default for Limits {
             login_failures: Limit::new(10, 15 * 60),
             registrations: Limit::new(20, 3600),
             reset_requests: Limit::new(10, 3600),
+            account_mails: Limit::new(5, 3600),
         }
     }
 }
@@ -109,6 +124,7 @@ impl Limits {
             login_failures: var_or("TODO_USER_LOGIN_FAILURE_LIMIT", d.login_failures)?,
             registrations: var_or("TODO_USER_REGISTRATION_LIMIT", d.registrations)?,
             reset_requests: var_or("TODO_USER_RESET_REQUEST_LIMIT", d.reset_requests)?,
+            account_mails: var_or("TODO_USER_ACCOUNT_MAIL_LIMIT", d.account_mails)?,
         })
     }
 
@@ -118,6 +134,7 @@ impl Limits {
             .window
             .max(self.registrations.window)
             .max(self.reset_requests.window)
+            .max(self.account_mails.window)
     }
 }
 
@@ -133,6 +150,28 @@ impl Config {
             ),
             None => None,
         };
+        let key_encryption_key = match (
+            var_opt("TODO_KEY_ENCRYPTION_KEY"),
+            var_opt("TODO_KEY_ENCRYPTION_KEY_FILE"),
+        ) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "set TODO_KEY_ENCRYPTION_KEY or TODO_KEY_ENCRYPTION_KEY_FILE, not both"
+            ),
+            (Some(raw), None) => Some(
+                KeyEncryptionKey::from_base64(&raw)
+                    .map_err(|e| anyhow::anyhow!("TODO_KEY_ENCRYPTION_KEY: {e}"))?,
+            ),
+            (None, Some(path)) => {
+                let raw = std::fs::read_to_string(&path).map_err(|e| {
+                    anyhow::anyhow!("cannot read TODO_KEY_ENCRYPTION_KEY_FILE: {e}")
+                })?;
+                Some(
+                    KeyEncryptionKey::from_base64(&raw)
+                        .map_err(|e| anyhow::anyhow!("TODO_KEY_ENCRYPTION_KEY_FILE: {e}"))?,
+                )
+            }
+            (None, None) => None,
+        };
         Ok(Self {
             listen: var_or(
                 "TODO_USER_LISTEN",
@@ -143,6 +182,8 @@ impl Config {
             task_url: var_or("TODO_TASK_URL", "http://127.0.0.1:50052".to_owned())?,
             tokens: TokenSettings::from_env()?,
             signing_key_pem,
+            key_encryption_key,
+            allow_plaintext_keys: var_or("TODO_USER_ALLOW_PLAINTEXT_KEYS", false)?,
             service_credential: ServiceCredential::from_env()?
                 .unwrap_or_else(ServiceCredential::random),
             hash_concurrency: var_or("TODO_USER_HASH_CONCURRENCY", cores)?.max(1),

@@ -61,15 +61,26 @@ impl std::fmt::Debug for Password {
 /// Shortest and longest new password, counted in Unicode characters.
 pub const PASSWORD_CHARS: std::ops::RangeInclusive<usize> = 12..=128;
 
+/// The longest password offered to log in, in bytes: room for the longest
+/// new password in four-byte characters, and a bound on hashing work.
+pub const OFFERED_PASSWORD_MAX_BYTES: usize = 4 * *PASSWORD_CHARS.end();
+
 impl Password {
     /// A password offered to log in: only bounded, so hashing stays cheap;
     /// whether it is right is for the hash to say.
     ///
     /// # Errors
-    /// A violation of `field` when it is empty or absurdly long.
+    /// A violation of `field` when it is empty or longer than
+    /// [`OFFERED_PASSWORD_MAX_BYTES`], each with its own reason.
     pub fn offered(raw: &str, field: &str) -> Result<Self, FieldViolation> {
-        if raw.is_empty() || raw.len() > 4 * PASSWORD_CHARS.end() {
+        if raw.is_empty() {
             return Err(FieldViolation::new(field, "is required"));
+        }
+        if raw.len() > OFFERED_PASSWORD_MAX_BYTES {
+            return Err(FieldViolation::new(
+                field,
+                format!("must be at most {OFFERED_PASSWORD_MAX_BYTES} bytes long"),
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -186,7 +197,8 @@ impl DisplayName {
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldViolation> {
         let name = raw.trim();
         let n = name.chars().count();
-        if n == 0 || n > 100 {
+        // Zero-width and other format characters alone are no name.
+        if todo_common::text::is_blank(name) || n > 100 {
             return Err(FieldViolation::new(
                 field,
                 "must be 1 to 100 characters long",
@@ -240,6 +252,21 @@ mod tests {
         assert!(new("ÄÖÜßäöü ÅØÆ ñ").is_ok());
         assert!(new(&"x".repeat(129)).is_err());
         assert!(new("correct horse 🐴 battery").is_ok());
+    }
+
+    #[test]
+    fn an_offered_password_says_why_it_is_refused() {
+        assert_eq!(
+            Password::offered("", "password").unwrap_err().description,
+            "is required"
+        );
+        assert_eq!(
+            Password::offered(&"x".repeat(513), "password")
+                .unwrap_err()
+                .description,
+            "must be at most 512 bytes long"
+        );
+        assert!(Password::offered(&"x".repeat(512), "password").is_ok());
     }
 
     #[test]
@@ -310,6 +337,7 @@ mod tests {
     #[test]
     fn display_names_are_bounded() {
         assert!(DisplayName::parse("  ", "n").is_err());
+        assert!(DisplayName::parse("\u{200B}\u{2060} \u{200E}", "n").is_err());
         assert!(DisplayName::parse(&"x".repeat(101), "n").is_err());
         assert!(DisplayName::parse("a\u{0}b", "n").is_err());
         assert_eq!(DisplayName::parse(" Ada ", "n").unwrap().as_str(), "Ada");

@@ -10,7 +10,9 @@ pub enum Error {
     /// INVALID_ARGUMENT with a BadRequest detail per field.
     #[error("invalid request")]
     Invalid(Vec<FieldViolation>),
-    /// ALREADY_EXISTS: the address has an account.
+    /// ALREADY_EXISTS: the new address of an address change has an account
+    /// by the time its token is used. Registration never answers it: that
+    /// would tell anyone which addresses have accounts.
     #[error("an account with this e-mail address already exists")]
     EmailTaken,
     /// UNAUTHENTICATED: wrong address or password; deliberately does not
@@ -30,6 +32,10 @@ pub enum Error {
     /// this client or against this account; try again after `retry_after`.
     #[error("too many attempts; try again later")]
     Throttled { retry_after: Duration },
+    /// FAILED_PRECONDITION: a verification e-mail was asked for, but the
+    /// address is verified already.
+    #[error("the e-mail address is already verified")]
+    AlreadyVerified,
     /// NOT_FOUND: the account does not exist (any more).
     #[error("user not found")]
     NotFound,
@@ -58,6 +64,7 @@ impl From<Error> for Status {
             Error::BadCredentials | Error::BadToken => Status::unauthenticated(e.to_string()),
             Error::WrongPassword => Status::permission_denied(e.to_string()),
             Error::Throttled { retry_after } => resource_exhausted(&e.to_string(), retry_after),
+            Error::AlreadyVerified => Status::failed_precondition(e.to_string()),
             Error::NotFound => Status::not_found(e.to_string()),
             Error::Internal(err) => internal(&err),
         }

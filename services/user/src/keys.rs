@@ -6,6 +6,11 @@
 //! it, the newest stored key signs, generated on first start. Every stored
 //! key is published, so tokens signed before a rotation stay valid until
 //! they expire; deleting a key's row retires its tokens.
+//!
+//! With a key-encryption key (see `kek`), private keys are stored sealed;
+//! keys stored in plain text by a release without one are sealed at
+//! start-up, and every sealed key must open, so a wrong KEK stops the
+//! service at once rather than at the next rotation.
 
 use std::sync::Arc;
 
@@ -21,6 +26,8 @@ use todo_common::auth::{ACCESS_TOKEN_TYPE, AccessClaims, JwksSource};
 use todo_common::clock::now_micros;
 use todo_common::db::{Db, is_unique_violation};
 use todo_proto::todo::user::v1::{Jwk, Jwks};
+
+use crate::kek::{KeyEncryptionKey, is_sealed};
 
 /// The signing key and the published key set.
 #[derive(Clone)]
@@ -59,30 +66,45 @@ fn describe(key: &SigningKey) -> anyhow::Result<StoredKey> {
 
 impl KeyRing {
     /// Loads the key ring, recording the configured key or generating the
-    /// first one.
+    /// first one; with `kek`, seals the keys stored in plain text and
+    /// checks that every sealed key opens.
     ///
     /// # Errors
-    /// When the configured key is not a PKCS#8 Ed25519 PEM or the database
+    /// When the configured key is not a PKCS#8 Ed25519 PEM, a stored key is
+    /// sealed but there is no KEK or it is the wrong one, or the database
     /// fails.
-    pub async fn load(db: &Db, configured_pem: Option<&str>) -> anyhow::Result<Self> {
+    pub async fn load(
+        db: &Db,
+        configured_pem: Option<&str>,
+        kek: Option<&KeyEncryptionKey>,
+    ) -> anyhow::Result<Self> {
+        if let Some(kek) = kek {
+            seal_and_check(db, kek).await?;
+        }
         let signing = match configured_pem {
             Some(pem) => {
                 let key = SigningKey::from_pkcs8_pem(pem)
                     .context("TODO_JWT_PRIVATE_KEY_FILE is not a PKCS#8 Ed25519 PEM key")?;
-                let stored = describe(&key)?;
-                insert_ignoring_duplicate(db, &stored).await?;
-                stored
+                let plain = describe(&key)?;
+                insert_ignoring_duplicate(db, &plain, kek).await?;
+                plain
             }
-            None => match newest(db).await? {
-                Some(stored) => stored,
-                None => {
-                    let stored = describe(&SigningKey::generate(&mut rand::rngs::OsRng))?;
-                    insert_ignoring_duplicate(db, &stored).await?;
-                    // Another replica may have generated one at the same time;
-                    // everyone signs with the newest.
-                    newest(db).await?.context("signing key vanished")?
+            None => {
+                let stored = match newest(db).await? {
+                    Some(stored) => stored,
+                    None => {
+                        let plain = describe(&SigningKey::generate(&mut rand::rngs::OsRng))?;
+                        insert_ignoring_duplicate(db, &plain, kek).await?;
+                        // Another replica may have generated one at the same
+                        // time; everyone signs with the newest.
+                        newest(db).await?.context("signing key vanished")?
+                    }
+                };
+                StoredKey {
+                    private_pem: unseal(&stored, kek)?,
+                    ..stored
                 }
-            },
+            }
         };
         let encoding =
             EncodingKey::from_ed_pem(signing.private_pem.as_bytes()).context("signing key")?;
@@ -144,12 +166,61 @@ async fn newest(db: &Db) -> anyhow::Result<Option<StoredKey>> {
     .transpose()
 }
 
-async fn insert_ignoring_duplicate(db: &Db, key: &StoredKey) -> anyhow::Result<()> {
+/// The PEM of a stored key, opened with `kek` if it is sealed.
+fn unseal(stored: &StoredKey, kek: Option<&KeyEncryptionKey>) -> anyhow::Result<String> {
+    if !is_sealed(&stored.private_pem) {
+        return Ok(stored.private_pem.clone());
+    }
+    let kek = kek.with_context(|| {
+        format!(
+            "signing key {} is encrypted at rest, but neither TODO_KEY_ENCRYPTION_KEY nor \
+             TODO_KEY_ENCRYPTION_KEY_FILE is set",
+            stored.kid
+        )
+    })?;
+    kek.open(&stored.kid, &stored.private_pem)
+}
+
+/// Seals every key stored in plain text, and opens every sealed one to
+/// prove `kek` is the right key. The update is conditional on the plain
+/// text, so replicas starting together seal each key once.
+async fn seal_and_check(db: &Db, kek: &KeyEncryptionKey) -> anyhow::Result<()> {
+    let rows = sqlx::query("SELECT kid, private_pem FROM signing_keys")
+        .fetch_all(&db.pool)
+        .await?;
+    for row in rows {
+        let kid: String = row.try_get("kid")?;
+        let stored: String = row.try_get("private_pem")?;
+        if is_sealed(&stored) {
+            kek.open(&kid, &stored)?;
+            continue;
+        }
+        sqlx::query("UPDATE signing_keys SET private_pem = ? WHERE kid = ? AND private_pem = ?")
+            .bind(kek.seal(&kid, &stored)?)
+            .bind(&kid)
+            .bind(&stored)
+            .execute(&db.pool)
+            .await?;
+        tracing::info!(kid = %kid, "signing key encrypted at rest");
+    }
+    Ok(())
+}
+
+/// Stores a key (sealed with `kek` when given) unless its `kid` is stored.
+async fn insert_ignoring_duplicate(
+    db: &Db,
+    key: &StoredKey,
+    kek: Option<&KeyEncryptionKey>,
+) -> anyhow::Result<()> {
+    let private = match kek {
+        Some(kek) => kek.seal(&key.kid, &key.private_pem)?,
+        None => key.private_pem.clone(),
+    };
     let result = sqlx::query(
         "INSERT INTO signing_keys (kid, private_pem, public_x, create_time) VALUES (?, ?, ?, ?)",
     )
     .bind(&key.kid)
-    .bind(&key.private_pem)
+    .bind(&private)
     .bind(&key.public_x)
     .bind(now_micros())
     .execute(&db.pool)

@@ -6,8 +6,10 @@
 //! - `domain`: e-mail, password and display name, parsed at the boundary.
 //! - `password`: argon2id hashing off the runtime threads.
 //! - `keys`: the Ed25519 signing keys and the JWKS.
+//! - `kek`: the key-encryption key that seals the signing keys at rest.
 //! - `tokens`: refresh, verification and reset secrets.
-//! - `throttle`: failed-login, registration and reset-request limits,
+//! - `throttle`: failed-login, registration, reset-request and account
+//!   e-mail limits,
 //!   counted in the database so they hold across replicas.
 //! - `store`: the SQL.
 //! - `service`: the gRPC services.
@@ -16,6 +18,7 @@
 mod config;
 mod domain;
 mod error;
+mod kek;
 mod keys;
 mod password;
 mod service;
@@ -32,20 +35,24 @@ use tonic::Status;
 
 use todo_common::CancellationToken;
 use todo_common::auth::{
-    AttachServiceCredential, RequireServiceCredential, ServiceChannel, TokenSettings, TokenVerifier,
+    AttachServiceCredential, RequireServiceCredential, ServiceChannel, ServiceCredential,
+    TokenSettings, TokenVerifier,
 };
 use todo_common::clock::now_micros;
 use todo_common::db::Db;
 use todo_common::grpc::Server;
 use todo_common::outbox::{Deliver, Relay};
+use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::notify::v1::{EraseUserDataRequest, SendEmailRequest};
 use todo_proto::todo::task::v1::EraseUserTasksRequest;
+use todo_proto::todo::task::v1::RevokeAccessTokensRequest as TaskRevoke;
 use todo_proto::todo::task::v1::task_internal_service_client::TaskInternalServiceClient;
 use todo_proto::todo::user::v1::user_internal_service_server::UserInternalServiceServer;
 use todo_proto::todo::user::v1::user_service_server::UserServiceServer;
 
 pub use config::{Config, Limit, Limits};
+pub use kek::KeyEncryptionKey;
 
 /// The migrations of the user database, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/user");
@@ -60,6 +67,9 @@ pub struct State {
     tokens: TokenSettings,
     relay: Relay,
     limits: Limits,
+    /// The credential of the platform's own services and edge: only a
+    /// caller that presents it may name the client's address.
+    service_credential: ServiceCredential,
 }
 
 /// The gRPC services of this crate, ready to be served.
@@ -124,6 +134,18 @@ impl Deliver for Delivery {
                 let req = EraseUserDataRequest::decode(payload).map_err(corrupt)?;
                 self.notify.clone().erase_user_data(req).await.map(drop)
             }
+            service::REVOKE_TASK_TOKENS => {
+                let req = TaskRevoke::decode(payload).map_err(corrupt)?;
+                self.task.clone().revoke_access_tokens(req).await.map(drop)
+            }
+            service::REVOKE_NOTIFY_TOKENS => {
+                let req = NotifyRevoke::decode(payload).map_err(corrupt)?;
+                self.notify
+                    .clone()
+                    .revoke_access_tokens(req)
+                    .await
+                    .map(drop)
+            }
             other => Err(Status::internal(format!("unknown outbox kind {other}"))),
         }
     }
@@ -152,6 +174,7 @@ impl Delivery {
             &tokens::digest(&token),
             &user.id,
             store::Purpose::ResetPassword,
+            None,
             now + tokens::RESET_TTL_MICROS,
             now,
         )
@@ -176,7 +199,8 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 /// stays as small as the traffic of the longest window.
 async fn prune_throttle(db: Db, limits: Limits, shutdown: CancellationToken) {
     loop {
-        match throttle::prune(&db.pool, limits.longest_window(), now_micros()).await {
+        let keep = limits.longest_window().max(service::SIGNUP_NOTICE_WINDOW);
+        match throttle::prune(&db.pool, keep, now_micros()).await {
             Ok(n) if n > 0 => tracing::debug!(rows = n, "throttle events pruned"),
             Ok(_) => {}
             Err(e) => {
@@ -190,6 +214,39 @@ async fn prune_throttle(db: Db, limits: Limits, shutdown: CancellationToken) {
     }
 }
 
+/// Refuses to store signing keys in plain text in a production database:
+/// without a key-encryption key, anyone who reads the user schema (a
+/// backup, a snapshot) could sign access tokens for any user. The embedded
+/// SQLite mode, for development, keeps plain text with a loud warning.
+///
+/// # Errors
+/// MySQL/MariaDB without a KEK, unless plain text is explicitly allowed.
+fn check_key_encryption(config: &Config) -> anyhow::Result<()> {
+    if config.key_encryption_key.is_some() {
+        return Ok(());
+    }
+    match todo_common::db::Backend::of_url(&config.db.url)? {
+        todo_common::db::Backend::Sqlite => {
+            tracing::warn!(
+                "no TODO_KEY_ENCRYPTION_KEY: the token signing key is stored in plain text in the \
+                 SQLite database; fine for development, never for production"
+            );
+        }
+        todo_common::db::Backend::MySql if config.allow_plaintext_keys => {
+            tracing::warn!(
+                "no TODO_KEY_ENCRYPTION_KEY and TODO_USER_ALLOW_PLAINTEXT_KEYS=true: the token \
+                 signing key is stored in plain text in the user database"
+            );
+        }
+        todo_common::db::Backend::MySql => anyhow::bail!(
+            "refusing to store the token signing key in plain text in MySQL: set \
+             TODO_KEY_ENCRYPTION_KEY or TODO_KEY_ENCRYPTION_KEY_FILE (32 bytes, base64: openssl \
+             rand -base64 32), or TODO_USER_ALLOW_PLAINTEXT_KEYS=true to accept the risk"
+        ),
+    }
+    Ok(())
+}
+
 /// Builds the user service on `listener`: database migrated, keys loaded,
 /// outbox relay ready. The caller binds the port, so the launcher can bind
 /// every service first and give each the others' addresses.
@@ -197,8 +254,14 @@ async fn prune_throttle(db: Db, limits: Limits, shutdown: CancellationToken) {
 /// # Errors
 /// When the database, the keys or the configuration are unusable.
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
+    check_key_encryption(&config)?;
     let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
-    let keys = keys::KeyRing::load(&db, config.signing_key_pem.as_deref()).await?;
+    let keys = keys::KeyRing::load(
+        &db,
+        config.signing_key_pem.as_deref(),
+        config.key_encryption_key.as_ref(),
+    )
+    .await?;
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(keys.clone()));
     let notify = NotifyInternalServiceClient::with_interceptor(
         todo_common::grpc::channel(&config.notify_url)?,
@@ -225,6 +288,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         tokens: config.tokens.clone(),
         relay: relay.clone(),
         limits: config.limits,
+        service_credential: config.service_credential.clone(),
     };
     let pruning = state.db.clone();
     let routes = grpc_service(&state, &config);

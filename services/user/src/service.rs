@@ -1,6 +1,8 @@
 //! `todo.user.v1.UserService` and `UserInternalService`: each RPC parses
 //! its request into domain types, runs the use case, maps the outcome.
 
+use std::time::Duration;
+
 use prost::Message;
 use tonic::{Request, Response, Status};
 
@@ -8,14 +10,16 @@ use todo_common::auth::AccessClaims;
 use todo_common::clock::{new_id, now_micros};
 use todo_common::outbox;
 use todo_common::status::FieldViolation;
+use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
 use todo_proto::todo::notify::v1::{EmailTemplate, EraseUserDataRequest, SendEmailRequest};
 use todo_proto::todo::task::v1::EraseUserTasksRequest;
+use todo_proto::todo::task::v1::RevokeAccessTokensRequest as TaskRevoke;
 use todo_proto::todo::user::v1::{
-    ChangePasswordRequest, CreateUserRequest, DeleteMeRequest, GetJwksRequest, GetMeRequest, Jwks,
-    LoginRequest, LogoutRequest, LookupUserRequest, RefreshTokenRequest,
-    RequestPasswordResetRequest, ResetPasswordRequest, TokenPair, UpdateMeRequest, User,
-    UserContact, VerifyEmailRequest, user_internal_service_server::UserInternalService,
-    user_service_server::UserService,
+    ChangeEmailRequest, ChangePasswordRequest, CreateUserRequest, DeleteMeRequest, GetJwksRequest,
+    GetMeRequest, Jwks, LoginRequest, LogoutRequest, LookupUserRequest, RefreshTokenRequest,
+    RequestPasswordResetRequest, ResendVerificationRequest, ResetPasswordRequest, TokenPair,
+    UpdateMeRequest, User, UserContact, VerifyEmailRequest,
+    user_internal_service_server::UserInternalService, user_service_server::UserService,
 };
 
 use crate::State;
@@ -39,6 +43,17 @@ pub const ISSUE_PASSWORD_RESET: &str = "user.IssuePasswordReset";
 pub const ERASE_TASKS: &str = "task.EraseUserTasks";
 /// The outbox kind of the erasure of a deleted user's notifications.
 pub const ERASE_NOTIFICATIONS: &str = "notify.EraseUserData";
+/// The outbox kind of a token cut-off for the task service.
+pub const REVOKE_TASK_TOKENS: &str = "task.RevokeAccessTokens";
+/// The outbox kind of a token cut-off for the notify service.
+pub const REVOKE_NOTIFY_TOKENS: &str = "notify.RevokeAccessTokens";
+
+/// Notices of attempted sign-ups one account gets per hour at most, however
+/// many clients try; further attempts get the same answer and no e-mail.
+const SIGNUP_NOTICES_PER_HOUR: i64 = 3;
+/// The window of [`SIGNUP_NOTICES_PER_HOUR`], which throttle pruning must
+/// keep whatever the configured limits.
+pub const SIGNUP_NOTICE_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Collects every field violation of a request before answering, so a
 /// client learns about all of them at once.
@@ -67,6 +82,36 @@ fn security_alert(user: &UserRow) -> SendEmailRequest {
     }
 }
 
+/// The token cut-off of a credential change at `now` (micros): access
+/// tokens carry `iat` in whole seconds, so tokens issued earlier in the
+/// same second as the change still pass. Rounding up instead would refuse
+/// the tokens issued right after the change, the caller's next one among
+/// them.
+fn token_cutoff(now: i64) -> i64 {
+    now.div_euclid(1_000_000)
+}
+
+/// Tells the task and notify services, through the outbox in the caller's
+/// transaction, to refuse `user_id`'s access tokens issued before
+/// `issued_before`, as this service does from its own table.
+async fn revoke_access_tokens_elsewhere(
+    tx: &mut sqlx::AnyConnection,
+    user_id: &str,
+    issued_before: i64,
+) -> Result<(), Error> {
+    let tasks = TaskRevoke {
+        user_id: user_id.to_owned(),
+        issued_before,
+    };
+    let notify = NotifyRevoke {
+        user_id: user_id.to_owned(),
+        issued_before,
+    };
+    outbox::enqueue(tx, REVOKE_TASK_TOKENS, tasks.encode_to_vec()).await?;
+    outbox::enqueue(tx, REVOKE_NOTIFY_TOKENS, notify.encode_to_vec()).await?;
+    Ok(())
+}
+
 impl State {
     /// A new password checked off the runtime threads: the strength
     /// estimate of a long password takes milliseconds of CPU.
@@ -87,11 +132,16 @@ impl State {
             .await?)
     }
 
+    /// Registers an account, or, when the address has one already, tells
+    /// its owner that someone tried. The caller gets the same answer either
+    /// way, after the same work (the strength estimate and the hash are
+    /// done for both), so registration does not reveal which addresses
+    /// have accounts (OWASP ASVS 6.3.8).
     async fn create_user(
         &self,
         client: &ClientAddress,
         req: CreateUserRequest,
-    ) -> Result<User, Error> {
+    ) -> Result<(), Error> {
         let now = now_micros();
         let address = Subject::address(client);
         let limit = self.limits.registrations;
@@ -115,6 +165,32 @@ impl State {
             DisplayName::parse(&req.display_name, "displayName"),
         )?;
         let hash = self.hasher.hash(&password).await?;
+        let mut tx = self.db.begin_write().await?;
+        if let Some(owner) = store::user_by_email_key(&mut *tx, &email.key()).await? {
+            let subject = Subject::user(&owner.id);
+            let hour_ago = now - i64::try_from(SIGNUP_NOTICE_WINDOW.as_micros()).unwrap_or(0);
+            if throttle::count_since(&mut tx, Bucket::SignupNotice, &subject, hour_ago).await?
+                >= SIGNUP_NOTICES_PER_HOUR
+            {
+                tracing::info!(user_id = %owner.id, "sign-up notice limit reached; none sent");
+                return Ok(());
+            }
+            throttle::record(&mut tx, Bucket::SignupNotice, &subject, now).await?;
+            let notice = SendEmailRequest {
+                dedup_key: format!("signup-attempt:{}:{}", owner.id, new_id()),
+                user_id: owner.id.clone(),
+                template: EmailTemplate::SignupAttempt.into(),
+                to_email: owner.email.clone(),
+                // The owner's name, never the one the stranger typed.
+                display_name: owner.display_name.clone(),
+                ..SendEmailRequest::default()
+            };
+            outbox::enqueue(&mut tx, SEND_EMAIL, notice.encode_to_vec()).await?;
+            tx.commit().await?;
+            self.relay.poke();
+            tracing::info!(user_id = %owner.id, "sign-up with a registered address; owner told");
+            return Ok(());
+        }
         let user = UserRow {
             id: new_id(),
             email: email.as_str().to_owned(),
@@ -124,6 +200,7 @@ impl State {
             time_zone: "UTC".to_owned(),
             create_time: now,
             update_time: now,
+            token_cutoff: None,
         };
         let verify_token = tokens::new_secret();
         let welcome = SendEmailRequest {
@@ -137,13 +214,19 @@ impl State {
         };
         // The account, its verification token and the welcome e-mail commit
         // together: no account without its e-mail, no e-mail without it.
-        let mut tx = self.db.begin_write().await?;
-        store::insert_user(&mut tx, &user, &email.key()).await?;
+        match store::insert_user(&mut tx, &user, &email.key()).await {
+            Ok(()) => {}
+            // A concurrent registration of the same address won between the
+            // lookup and the insert; that one sends the welcome e-mail.
+            Err(Error::EmailTaken) => return Ok(()),
+            Err(e) => return Err(e),
+        }
         store::insert_email_token(
             &mut tx,
             &tokens::digest(&verify_token),
             &user.id,
             Purpose::VerifyEmail,
+            None,
             now + VERIFY_TTL_MICROS,
             now,
         )
@@ -152,7 +235,7 @@ impl State {
         tx.commit().await?;
         self.relay.poke();
         tracing::info!(user_id = %user.id, "user registered");
-        Ok(user.to_proto())
+        Ok(())
     }
 
     async fn login(&self, client: &ClientAddress, req: LoginRequest) -> Result<TokenPair, Error> {
@@ -256,23 +339,155 @@ impl State {
         Ok(())
     }
 
+    /// Spends a verification token: one for the current address marks it
+    /// verified; one sent for an address change makes that address the
+    /// account's, unless another account has taken it in the meantime.
     async fn verify_email(&self, req: VerifyEmailRequest) -> Result<User, Error> {
         let now = now_micros();
+        let hash = tokens::digest(&req.token);
         let mut tx = self.db.begin_write().await?;
-        let user_id = store::spend_email_token(
-            &mut tx,
-            &tokens::digest(&req.token),
-            Purpose::VerifyEmail,
-            now,
-        )
-        .await?
-        .ok_or(Error::BadToken)?;
-        store::mark_verified(&mut tx, &user_id, now).await?;
+        let user_id = match store::spend_email_token(&mut tx, &hash, Purpose::VerifyEmail, now)
+            .await?
+        {
+            Some(spent) => {
+                store::mark_verified(&mut tx, &spent.user_id, now).await?;
+                spent.user_id
+            }
+            None => {
+                let spent = store::spend_email_token(&mut tx, &hash, Purpose::ChangeEmail, now)
+                    .await?
+                    .ok_or(Error::BadToken)?;
+                let new_email = spent.new_email.as_deref().ok_or(Error::BadToken)?;
+                let email = Email::parse(new_email, "token").map_err(|_| Error::BadToken)?;
+                // Refused here, not when the change was asked for: only the
+                // owner of the new address learns that it has an account.
+                if !store::change_email(&mut tx, &spent.user_id, email.as_str(), &email.key(), now)
+                    .await?
+                {
+                    return Err(Error::BadToken);
+                }
+                // Reset links went to the old address, which no longer
+                // speaks for the account.
+                store::spend_user_email_tokens(
+                    &mut tx,
+                    &spent.user_id,
+                    Purpose::ResetPassword,
+                    now,
+                )
+                .await?;
+                tracing::info!(user_id = %spent.user_id, "e-mail address changed");
+                spent.user_id
+            }
+        };
         tx.commit().await?;
         let user = store::user_by_id(&self.db.pool, &user_id)
             .await?
             .ok_or(Error::BadToken)?;
         Ok(user.to_proto())
+    }
+
+    /// Sends a new verification e-mail for the current address; the links
+    /// sent before stop working, so only the newest one counts.
+    async fn resend_verification(&self, user: &UserRow) -> Result<(), Error> {
+        if user.email_verified {
+            return Err(Error::AlreadyVerified);
+        }
+        let now = now_micros();
+        let subject = Subject::user(&user.id);
+        let limit = self.limits.account_mails;
+        throttle::check(&self.db.pool, Bucket::AccountMail, &subject, limit, now).await?;
+        let token = tokens::new_secret();
+        let mail = SendEmailRequest {
+            dedup_key: format!("verify:{}:{}", user.id, new_id()),
+            user_id: user.id.clone(),
+            template: EmailTemplate::VerifyEmail.into(),
+            to_email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            token: token.clone(),
+            ..SendEmailRequest::default()
+        };
+        let mut tx = self.db.begin_write().await?;
+        throttle::record(&mut tx, Bucket::AccountMail, &subject, now).await?;
+        store::spend_user_email_tokens(&mut tx, &user.id, Purpose::VerifyEmail, now).await?;
+        store::insert_email_token(
+            &mut tx,
+            &tokens::digest(&token),
+            &user.id,
+            Purpose::VerifyEmail,
+            None,
+            now + VERIFY_TTL_MICROS,
+            now,
+        )
+        .await?;
+        outbox::enqueue(&mut tx, SEND_EMAIL, mail.encode_to_vec()).await?;
+        tx.commit().await?;
+        self.relay.poke();
+        Ok(())
+    }
+
+    /// Starts an address change after checking the password: a token bound
+    /// to the new address goes there, a security notice to the old one. The
+    /// account keeps its address, logins and tokens until the new address
+    /// is verified; whether the new address has an account is not looked
+    /// at here, so the answer cannot tell.
+    async fn change_email(
+        &self,
+        client: &ClientAddress,
+        user: &UserRow,
+        req: ChangeEmailRequest,
+    ) -> Result<(), Error> {
+        let (new_email, password, ()) = collect(
+            Email::parse(&req.new_email, "newEmail"),
+            Password::offered(&req.password, "password"),
+            Ok(()),
+        )?;
+        if new_email.key() == user.email.to_lowercase() {
+            return Err(FieldViolation::new("newEmail", "is the account's address already").into());
+        }
+        let now = now_micros();
+        let subject = Subject::user(&user.id);
+        let limit = self.limits.account_mails;
+        throttle::check(&self.db.pool, Bucket::AccountMail, &subject, limit, now).await?;
+        self.check_password(client, &user.email.to_lowercase(), Some(user), &password)
+            .await?;
+        let token = tokens::new_secret();
+        let verify = SendEmailRequest {
+            dedup_key: format!("email-change:{}:{}", user.id, new_id()),
+            user_id: user.id.clone(),
+            template: EmailTemplate::VerifyEmail.into(),
+            to_email: new_email.as_str().to_owned(),
+            display_name: user.display_name.clone(),
+            token: token.clone(),
+            ..SendEmailRequest::default()
+        };
+        let alert = SendEmailRequest {
+            dedup_key: format!("security:{}:{}", user.id, new_id()),
+            user_id: user.id.clone(),
+            template: EmailTemplate::EmailChangeAlert.into(),
+            to_email: user.email.clone(),
+            display_name: user.display_name.clone(),
+            ..SendEmailRequest::default()
+        };
+        let mut tx = self.db.begin_write().await?;
+        throttle::record(&mut tx, Bucket::AccountMail, &subject, now).await?;
+        // One change at a time: a newer request replaces a pending one.
+        store::spend_user_email_tokens(&mut tx, &user.id, Purpose::ChangeEmail, now).await?;
+        store::insert_email_token(
+            &mut tx,
+            &tokens::digest(&token),
+            &user.id,
+            Purpose::ChangeEmail,
+            Some(new_email.as_str()),
+            now + VERIFY_TTL_MICROS,
+            now,
+        )
+        .await?;
+        outbox::enqueue(&mut tx, SEND_EMAIL, verify.encode_to_vec()).await?;
+        outbox::enqueue(&mut tx, SEND_EMAIL, alert.encode_to_vec()).await?;
+        tx.commit().await?;
+        self.relay.poke();
+        tracing::info!(user_id = %user.id, "e-mail address change asked for");
+        Ok(())
     }
 
     async fn me(&self, user_id: &str) -> Result<UserRow, Error> {
@@ -363,10 +578,11 @@ impl State {
         if store::spend_email_token(&mut tx, &token_hash, Purpose::ResetPassword, now)
             .await?
             .is_none()
-            || !store::set_password(&mut tx, &user.id, &hash, now).await?
+            || !store::set_password(&mut tx, &user.id, &hash, token_cutoff(now), now).await?
         {
             return Err(Error::BadToken);
         }
+        revoke_access_tokens_elsewhere(&mut tx, &user.id, token_cutoff(now)).await?;
         store::spend_user_email_tokens(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
         store::revoke_user_tokens(&mut tx, &user.id, None, now).await?;
         // The link reached the mailbox, which proves the address as well as
@@ -385,9 +601,9 @@ impl State {
         &self,
         client: &ClientAddress,
         claims: &AccessClaims,
+        user: &UserRow,
         req: ChangePasswordRequest,
     ) -> Result<(), Error> {
-        let user = self.me(&claims.sub).await?;
         let new = self
             .new_password(
                 &req.new_password,
@@ -400,18 +616,24 @@ impl State {
             new,
             Ok(()),
         )?;
-        self.check_password(client, &user.email.to_lowercase(), Some(&user), &current)
+        self.check_password(client, &user.email.to_lowercase(), Some(user), &current)
             .await?;
         let hash = self.hasher.hash(&new).await?;
         let now = now_micros();
         let mut tx = self.db.begin_write().await?;
-        if !store::set_password(&mut tx, &user.id, &hash, now).await? {
+        if !store::set_password(&mut tx, &user.id, &hash, token_cutoff(now), now).await? {
             return Err(Error::NotFound);
         }
+        // Every access token issued before now is refused, the caller's own
+        // too: its login (refresh token family) is kept below, so the
+        // client gets a fresh access token with its refresh token. Sparing
+        // the caller's access token would need a per-login claim that the
+        // tokens out there do not carry.
+        revoke_access_tokens_elsewhere(&mut tx, &user.id, token_cutoff(now)).await?;
         let own = store::family_of_access_token(&mut tx, &claims.jti).await?;
         store::revoke_user_tokens(&mut tx, &user.id, own.as_deref(), now).await?;
         store::spend_user_email_tokens(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
-        outbox::enqueue(&mut tx, SEND_EMAIL, security_alert(&user).encode_to_vec()).await?;
+        outbox::enqueue(&mut tx, SEND_EMAIL, security_alert(user).encode_to_vec()).await?;
         tx.commit().await?;
         self.relay.poke();
         tracing::info!(user_id = %user.id, "password changed; other logins revoked");
@@ -427,12 +649,11 @@ impl State {
     async fn delete_me(
         &self,
         client: &ClientAddress,
-        user_id: &str,
+        user: &UserRow,
         req: DeleteMeRequest,
     ) -> Result<(), Error> {
-        let user = self.me(user_id).await?;
         let password = Password::offered(&req.password, "password")?;
-        self.check_password(client, &user.email.to_lowercase(), Some(&user), &password)
+        self.check_password(client, &user.email.to_lowercase(), Some(user), &password)
             .await?;
         let tasks = EraseUserTasksRequest {
             user_id: user.id.clone(),
@@ -458,9 +679,30 @@ impl State {
         Ok(())
     }
 
-    /// The claims of the caller's access token: the password change needs
-    /// the token's id (`jti`) to tell the caller's own login from the
-    /// others, which `TokenVerifier::authenticate` does not return.
+    /// The caller's access token claims and account. The token must be
+    /// valid, its account must exist, and it must not predate the account's
+    /// last password change or reset: this service refuses such tokens from
+    /// its own table, the others from the records relayed to them (see
+    /// `todo_common::erased`). The claims are returned because the password
+    /// change needs the token's id (`jti`) to tell the caller's own login
+    /// from the others.
+    ///
+    /// # Errors
+    /// UNAUTHENTICATED for a missing, invalid or revoked token, or one of a
+    /// deleted account: like every other call, not NOT_FOUND.
+    async fn caller<T>(&self, request: &Request<T>) -> Result<(AccessClaims, UserRow), Status> {
+        let claims = self.session(request).await?;
+        let user = store::user_by_id(&self.db.pool, &claims.sub).await?;
+        match user {
+            Some(user) if user.token_cutoff.is_none_or(|cutoff| claims.iat >= cutoff) => {
+                Ok((claims, user))
+            }
+            _ => Err(Status::unauthenticated("invalid access token")),
+        }
+    }
+
+    /// The claims of the caller's access token, checked by signature and
+    /// claims only.
     async fn session<T>(&self, request: &Request<T>) -> Result<AccessClaims, Status> {
         let token = request
             .metadata()
@@ -517,15 +759,14 @@ type Rpc<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl UserService for State {
-    async fn create_user(&self, request: Request<CreateUserRequest>) -> Rpc<User> {
-        let client = ClientAddress::of(&request);
-        Ok(Response::new(
-            State::create_user(self, &client, request.into_inner()).await?,
-        ))
+    async fn create_user(&self, request: Request<CreateUserRequest>) -> Rpc<()> {
+        let client = ClientAddress::of(&request, &self.service_credential);
+        State::create_user(self, &client, request.into_inner()).await?;
+        Ok(Response::new(()))
     }
 
     async fn login(&self, request: Request<LoginRequest>) -> Rpc<TokenPair> {
-        let client = ClientAddress::of(&request);
+        let client = ClientAddress::of(&request, &self.service_credential);
         Ok(Response::new(
             State::login(self, &client, request.into_inner()).await?,
         ))
@@ -550,7 +791,7 @@ impl UserService for State {
         &self,
         request: Request<RequestPasswordResetRequest>,
     ) -> Rpc<()> {
-        let client = ClientAddress::of(&request);
+        let client = ClientAddress::of(&request, &self.service_credential);
         State::request_password_reset(self, &client, request.into_inner()).await?;
         Ok(Response::new(()))
     }
@@ -561,28 +802,41 @@ impl UserService for State {
     }
 
     async fn get_me(&self, request: Request<GetMeRequest>) -> Rpc<User> {
-        let caller = self.verifier.authenticate(&request).await?;
-        Ok(Response::new(self.me(&caller.user_id).await?.to_proto()))
+        let (_, user) = self.caller(&request).await?;
+        Ok(Response::new(user.to_proto()))
     }
 
     async fn update_me(&self, request: Request<UpdateMeRequest>) -> Rpc<User> {
-        let caller = self.verifier.authenticate(&request).await?;
+        let (_, user) = self.caller(&request).await?;
         Ok(Response::new(
-            State::update_me(self, &caller.user_id, request.into_inner()).await?,
+            State::update_me(self, &user.id, request.into_inner()).await?,
         ))
     }
 
     async fn change_password(&self, request: Request<ChangePasswordRequest>) -> Rpc<()> {
-        let claims = self.session(&request).await?;
-        let client = ClientAddress::of(&request);
-        State::change_password(self, &client, &claims, request.into_inner()).await?;
+        let (claims, user) = self.caller(&request).await?;
+        let client = ClientAddress::of(&request, &self.service_credential);
+        State::change_password(self, &client, &claims, &user, request.into_inner()).await?;
         Ok(Response::new(()))
     }
 
     async fn delete_me(&self, request: Request<DeleteMeRequest>) -> Rpc<()> {
-        let caller = self.verifier.authenticate(&request).await?;
-        let client = ClientAddress::of(&request);
-        State::delete_me(self, &client, &caller.user_id, request.into_inner()).await?;
+        let (_, user) = self.caller(&request).await?;
+        let client = ClientAddress::of(&request, &self.service_credential);
+        State::delete_me(self, &client, &user, request.into_inner()).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn resend_verification(&self, request: Request<ResendVerificationRequest>) -> Rpc<()> {
+        let (_, user) = self.caller(&request).await?;
+        State::resend_verification(self, &user).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn change_email(&self, request: Request<ChangeEmailRequest>) -> Rpc<()> {
+        let (_, user) = self.caller(&request).await?;
+        let client = ClientAddress::of(&request, &self.service_credential);
+        State::change_email(self, &client, &user, request.into_inner()).await?;
         Ok(Response::new(()))
     }
 

@@ -20,6 +20,9 @@ pub struct UserRow {
     pub time_zone: String,
     pub create_time: i64,
     pub update_time: i64,
+    /// Access tokens issued (`iat`, Unix seconds) before this are refused:
+    /// the time of the last password change or reset.
+    pub token_cutoff: Option<i64>,
 }
 
 impl UserRow {
@@ -33,6 +36,7 @@ impl UserRow {
             time_zone: r.try_get("time_zone")?,
             create_time: r.try_get("create_time")?,
             update_time: r.try_get("update_time")?,
+            token_cutoff: r.try_get("token_cutoff")?,
         })
     }
 
@@ -60,8 +64,7 @@ impl UserRow {
     }
 }
 
-const USER_COLUMNS: &str =
-    "id, email, display_name, password_hash, email_verified, time_zone, create_time, update_time";
+const USER_COLUMNS: &str = "id, email, display_name, password_hash, email_verified, time_zone, create_time, update_time, token_cutoff";
 
 /// Inserts a new account.
 ///
@@ -94,12 +97,15 @@ pub async fn insert_user(
     }
 }
 
-pub async fn user_by_email_key(pool: &Pool, email_key: &str) -> Result<Option<UserRow>, Error> {
+pub async fn user_by_email_key<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    email_key: &str,
+) -> Result<Option<UserRow>, Error> {
     let row = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE email_key = ?"
     ))
     .bind(email_key)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?;
     Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
@@ -138,7 +144,13 @@ pub async fn update_profile(
 /// What an e-mailed token is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
+    /// Proves the account's current address.
     VerifyEmail,
+    /// Proves a new address, stored with the token, and makes it the
+    /// account's. A purpose of its own, not `VerifyEmail` with an address:
+    /// a release that predates address changes must not take such a token
+    /// for a plain verification of the old address.
+    ChangeEmail,
     ResetPassword,
 }
 
@@ -146,30 +158,43 @@ impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify",
+            Self::ChangeEmail => "email_change",
             Self::ResetPassword => "reset",
         }
     }
 }
 
+/// Stores an e-mailed token; `new_email` is the address a
+/// [`Purpose::ChangeEmail`] token proves, `None` for the others.
 pub async fn insert_email_token(
     conn: &mut AnyConnection,
     token_hash: &str,
     user_id: &str,
     purpose: Purpose,
+    new_email: Option<&str>,
     expire_time: i64,
     now: i64,
 ) -> Result<(), Error> {
     sqlx::query(
-        "INSERT INTO email_tokens (token_hash, user_id, purpose, expire_time, used_time, create_time) VALUES (?, ?, ?, ?, NULL, ?)",
+        "INSERT INTO email_tokens (token_hash, user_id, purpose, new_email, expire_time, used_time, create_time) VALUES (?, ?, ?, ?, ?, NULL, ?)",
     )
     .bind(token_hash)
     .bind(user_id)
     .bind(purpose.as_str())
+    .bind(new_email)
     .bind(expire_time)
     .bind(now)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A spent e-mail token: whose it was, and the address it proves if it was
+/// sent for an address change.
+#[derive(Debug)]
+pub struct SpentToken {
+    pub user_id: String,
+    pub new_email: Option<String>,
 }
 
 /// Spends an unexpired, unused e-mail token and returns its user. The
@@ -179,7 +204,7 @@ pub async fn spend_email_token(
     token_hash: &str,
     purpose: Purpose,
     now: i64,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<SpentToken>, Error> {
     let spent = sqlx::query(
         "UPDATE email_tokens SET used_time = ? WHERE token_hash = ? AND purpose = ? AND used_time IS NULL AND expire_time > ?",
     )
@@ -192,12 +217,42 @@ pub async fn spend_email_token(
     if spent.rows_affected() != 1 {
         return Ok(None);
     }
-    let user_id: Option<String> =
-        sqlx::query_scalar("SELECT user_id FROM email_tokens WHERE token_hash = ?")
-            .bind(token_hash)
-            .fetch_optional(conn)
-            .await?;
-    Ok(user_id)
+    let row = sqlx::query("SELECT user_id, new_email FROM email_tokens WHERE token_hash = ?")
+        .bind(token_hash)
+        .fetch_optional(conn)
+        .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(SpentToken {
+        user_id: r.try_get("user_id")?,
+        new_email: r.try_get("new_email")?,
+    }))
+}
+
+/// Makes `email` the account's verified address.
+///
+/// # Errors
+/// [`Error::EmailTaken`] when another account has the address by now.
+pub async fn change_email(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    email: &str,
+    email_key: &str,
+    now: i64,
+) -> Result<bool, Error> {
+    let result = sqlx::query(
+        "UPDATE users SET email = ?, email_key = ?, email_verified = 1, update_time = ? WHERE id = ?",
+    )
+    .bind(email)
+    .bind(email_key)
+    .bind(now)
+    .bind(user_id)
+    .execute(conn)
+    .await;
+    match result {
+        Ok(done) => Ok(done.rows_affected() == 1),
+        Err(e) if is_unique_violation(&e) => Err(Error::EmailTaken),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn mark_verified(conn: &mut AnyConnection, user_id: &str, now: i64) -> Result<(), Error> {
@@ -356,18 +411,24 @@ pub async fn email_tokens_since(
     .await?)
 }
 
+/// Sets a new password hash and refuses, from now on, the access tokens
+/// issued before `token_cutoff` (Unix seconds).
 pub async fn set_password(
     conn: &mut AnyConnection,
     user_id: &str,
     password_hash: &str,
+    token_cutoff: i64,
     now: i64,
 ) -> Result<bool, Error> {
-    let done = sqlx::query("UPDATE users SET password_hash = ?, update_time = ? WHERE id = ?")
-        .bind(password_hash)
-        .bind(now)
-        .bind(user_id)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = ?, token_cutoff = ?, update_time = ? WHERE id = ?",
+    )
+    .bind(password_hash)
+    .bind(token_cutoff)
+    .bind(now)
+    .bind(user_id)
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 

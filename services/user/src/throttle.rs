@@ -1,5 +1,6 @@
 //! Abuse throttling: failed logins per account and per client address,
-//! registrations and reset requests per client address.
+//! registrations and reset requests per client address, verification and
+//! address-change e-mails per account.
 //!
 //! Events are rows in the user database, not counters in memory, so a
 //! limit holds however many replicas serve and across restarts. A subject
@@ -13,6 +14,7 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use tonic::Request;
 
+use todo_common::auth::ServiceCredential;
 use todo_common::clock::new_id;
 use todo_common::db::Pool;
 
@@ -30,6 +32,14 @@ pub enum Bucket {
     Registration,
     /// Password reset requests from one client address.
     ResetRequest,
+    /// E-mails a signed-in user has sent to an address (verification sent
+    /// again, address change), per account: the caller is known, and the
+    /// limit protects the mailboxes the e-mails go to.
+    AccountMail,
+    /// Notices to an account that someone tried to sign up with its
+    /// address: counted per account, so many clients together cannot
+    /// flood one mailbox through registration.
+    SignupNotice,
 }
 
 impl Bucket {
@@ -39,6 +49,8 @@ impl Bucket {
             Self::LoginAddress => "login_address",
             Self::Registration => "register",
             Self::ResetRequest => "reset",
+            Self::AccountMail => "account_mail",
+            Self::SignupNotice => "signup_notice",
         }
     }
 }
@@ -52,6 +64,11 @@ impl Subject {
     /// account: throttling must not tell the two apart.
     pub fn account(email_key: &str) -> Self {
         Self::digest("account", email_key)
+    }
+
+    /// A signed-in user, by account id.
+    pub fn user(user_id: &str) -> Self {
+        Self::digest("user", user_id)
     }
 
     pub fn address(client: &ClientAddress) -> Self {
@@ -68,17 +85,20 @@ impl Subject {
 }
 
 /// The network address a request comes from: the first hop of
-/// `x-forwarded-for` when present (the edge, or a load balancer, sets it),
-/// else the peer of the connection. IPv6 clients are counted per /64,
+/// `x-forwarded-for` when the caller presents the service credential (the
+/// edge does, having settled the client's address itself), else the peer
+/// of the connection. Anyone else could write any address there and get a
+/// fresh throttle budget with each. IPv6 clients are counted per /64,
 /// since one host commonly holds a whole /64.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientAddress(String);
 
 impl ClientAddress {
-    pub fn of<T>(request: &Request<T>) -> Self {
+    pub fn of<T>(request: &Request<T>, trusted: &ServiceCredential) -> Self {
         let forwarded = request
             .metadata()
             .get("x-forwarded-for")
+            .filter(|_| trusted.presented_in(request))
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .and_then(parse_ip);
@@ -158,6 +178,27 @@ pub async fn check(
     Err(Error::Throttled { retry_after })
 }
 
+/// How many events `subject` has in `bucket` since `since`, on the
+/// caller's connection (inside its transaction).
+///
+/// # Errors
+/// When the database fails.
+pub async fn count_since(
+    conn: &mut AnyConnection,
+    bucket: Bucket,
+    subject: &Subject,
+    since: i64,
+) -> Result<i64, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM throttle_events WHERE bucket = ? AND subject = ? AND create_time > ?",
+    )
+    .bind(bucket.as_str())
+    .bind(&subject.0)
+    .bind(since)
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Counts one event of `subject`.
 ///
 /// # Errors
@@ -196,13 +237,34 @@ pub async fn prune(pool: &Pool, keep: Duration, now: i64) -> Result<u64, Error> 
 mod tests {
     use super::*;
 
+    fn credential() -> ServiceCredential {
+        ServiceCredential::new(&"k".repeat(32)).unwrap()
+    }
+
+    /// A request from a trusted service (the edge) forwarding `xff`.
     fn from(xff: Option<&str>) -> ClientAddress {
         let mut req = Request::new(());
+        credential().attach(req.metadata_mut()).unwrap();
         if let Some(v) = xff {
             req.metadata_mut()
                 .insert("x-forwarded-for", v.parse().unwrap());
         }
-        ClientAddress::of(&req)
+        ClientAddress::of(&req, &credential())
+    }
+
+    #[test]
+    fn only_a_trusted_caller_can_name_the_client_address() {
+        let mut req = Request::new(());
+        req.metadata_mut()
+            .insert("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        assert_eq!(ClientAddress::of(&req, &credential()).0, "unknown");
+        req.metadata_mut().insert(
+            todo_common::auth::SERVICE_TOKEN,
+            "x".repeat(32).parse().unwrap(),
+        );
+        assert_eq!(ClientAddress::of(&req, &credential()).0, "unknown");
+        credential().attach(req.metadata_mut()).unwrap();
+        assert_eq!(ClientAddress::of(&req, &credential()).0, "203.0.113.7");
     }
 
     #[test]
