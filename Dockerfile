@@ -2,7 +2,7 @@
 #
 # One image for the whole platform. The command chooses what runs:
 #   todo                     all-in-one (the default): edge and the three services
-#   todo-user | todo-task | todo-notify | todo-edge   one service per container
+#   todo user | todo task | todo notify | todo edge   one part per container
 #   todo migrate             apply every service's database migrations, then exit
 #
 # Build: docker build --build-arg VCS_REF="$(git rev-parse HEAD)" -t todo .
@@ -27,10 +27,12 @@ FROM chef AS build
 COPY --from=planner /src/recipe.json recipe.json
 # Dependencies only, with the profile and flags of scripts/build-release.sh
 # (a mismatch would not break the build, only miss this cache).
-RUN cargo chef cook --release --locked --workspace --bins --recipe-path recipe.json
+RUN cargo chef cook --release --locked --bin todo --recipe-path recipe.json
 COPY . .
 # The same script CI runs: what the tests prove is what ships.
-RUN scripts/build-release.sh --out-dir /out/bin \
+# The shipped binary keeps its symbol names but not its debug info, which
+# goes to /out/debug (not copied into the runtime image; see the README).
+RUN scripts/build-release.sh --out-dir /out/bin --debug-dir /out/debug \
  && mkdir -p /out/data/mail
 
 # ---- runtime: glibc, libgcc, CA certificates, no shell, no package manager --

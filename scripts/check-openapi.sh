@@ -2,7 +2,7 @@
 # Validates the OpenAPI document that the edge generates from the proto
 # descriptors, with openapi-spec-validator (pinned, installed into the
 # git-ignored .tools/venv on first use). The document comes from
-# `todo-edge --print-openapi`, which opens no socket and needs no services.
+# `todo openapi`, which opens no socket and needs no services.
 # Prints `openapi: 1 passed, 0 failed` and exits non-zero when invalid.
 set -euo pipefail
 
@@ -31,11 +31,11 @@ document=$(mktemp)
 trap 'rm -f -- "$document"' EXIT
 # The release binary when the test command has just built it (no second
 # build with other features); otherwise whatever cargo builds.
-release=${CARGO_TARGET_DIR:-target}/release/todo-edge
+release=${CARGO_TARGET_DIR:-target}/release/todo
 if [[ -x $release ]]; then
-    "$release" --print-openapi >"$document"
+    "$release" openapi >"$document"
 else
-    cargo run --quiet -p todo-edge --bin todo-edge -- --print-openapi >"$document"
+    cargo run --quiet --bin todo -- openapi >"$document"
 fi
 
 if "$venv/bin/openapi-spec-validator" "$document"; then

@@ -19,20 +19,9 @@ fail() {
 }
 ok() { passed=$((passed + 1)); }
 
-# The first ```sh block after the README heading (or paragraph) $1.
-readme_block() {
-    python3 - "$root/README.md" "$1" <<'EOF'
-import sys
-text = open(sys.argv[1], encoding="utf-8").read()
-start = text.index(sys.argv[2])
-body = text.index("```sh\n", start) + len("```sh\n")
-print(text[body:text.index("```", body)], end="")
-EOF
-}
-
 # Every grpcurl command the README shows, run as written.
 for heading in '## Walk-through with grpcurl' 'Operators reach the internal RPCs'; do
-    block=$(readme_block "$heading")
+    block=$("$root/scripts/readme-block.sh" "$heading")
     grep -q grpcurl <<<"$block" || fail "no grpcurl block under '$heading'"
     out=$(bash -euo pipefail -c "$block" 2>&1) || fail "README block under '$heading' failed: $out"
     ok

@@ -72,7 +72,19 @@ list=$(curl -fsS "http://127.0.0.1:8080/v1/tasks?pageSize=10" -H "authorization:
 code=$(curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/v1/tasks) || fail "anonymous list"
 [[ $code == 401 ]] || fail "anonymous list answered $code"
 
+# The README's curl walk-through, verbatim, from README.md itself (it
+# calls scripts/mail-code.sh by its path in the repository).
+ln -s "$root/scripts" "$work/scripts"
+walkthrough=$("$root/scripts/readme-block.sh" '## Walk-through with curl')
+bash -euo pipefail -c "$walkthrough" >"$work/walkthrough.log" 2>&1 ||
+    fail "the README's curl walk-through: $(tail -n 5 "$work/walkthrough.log")"
+grep -q '"emailVerified":true' "$work/walkthrough.log" ||
+    fail "the README's walk-through did not verify the address: $(cat "$work/walkthrough.log")"
+
 TOKEN=$token "$root/scripts/smoke-grpc.sh" || fail "gRPC checks"
+# What the pipeline checks on staging before production, here on the
+# local build.
+"$root/scripts/smoke-remote.sh" http://127.0.0.1:8080 || fail "remote smoke checks"
 
 changed=$(curl -fsS -X POST http://127.0.0.1:8080/v1/users/me:changeEmail -H "authorization: Bearer $token" \
     -H 'content-type: application/json' \
@@ -88,4 +100,4 @@ done
 grep -rqs 'smoke@example.com' data/mail || fail "no welcome e-mail under ./data/mail"
 [[ -f data/user.db && -f data/task.db && -f data/notify.db ]] || fail "no SQLite files under ./data"
 
-echo "smoke: 10 passed, 0 failed"
+echo "smoke: 12 passed, 0 failed"

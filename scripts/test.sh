@@ -2,8 +2,8 @@
 # The project's test command: formatting, lints, the unit and integration
 # suites (SQLite always; MariaDB too when TODO_TEST_MYSQL_URL is set, e.g.
 # mysql://root@127.0.0.1:3306, the server started here if need be), the
-# smoke test of the release build with curl and grpcurl, and the shipping
-# checks.
+# smoke test of the release build with curl and grpcurl, the shipping
+# checks, and mutation testing of the security controls.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TERM_COLOR=never
@@ -39,3 +39,7 @@ scripts/smoke.sh
 
 step "shipping checks"
 bash tests/shipping/run.sh
+
+# Last: it mutates the sources in place (and restores them) while it runs.
+step "mutation testing of the security controls (bounded)"
+scripts/mutants.sh --ci

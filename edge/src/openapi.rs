@@ -36,7 +36,7 @@ const BEARER: &str = "bearerAuth";
 const MAX_QUERY_DEPTH: usize = 4;
 
 /// The document for the platform's own descriptors, without starting
-/// anything: what `todo-edge --print-openapi` prints.
+/// anything: what `todo openapi` prints.
 ///
 /// # Errors
 /// When the embedded descriptors or their annotations are invalid.

@@ -1,7 +1,7 @@
 // Structural checks of the shipping files, run by tests/shipping/run.sh with
 // NODE_PATH pointing at the pinned tools in .tools/node_modules.
 //
-//   node inspect.cjs pipeline PREVIEW_YML MAIN_JSON MR_JSON
+//   node inspect.cjs pipeline PREVIEW_YML MAIN_JSON MR_JSON MANUAL_JSON
 //   node inspect.cjs dockerfile DOCKERFILE GITLAB_CI_YML
 //   node inspect.cjs compose COMPOSE_YML
 //
@@ -44,31 +44,42 @@ function dependsOn(jobs, stages, name, target) {
   return false;
 }
 
-function pipeline(previewFile, mainFile, mrFile) {
+function pipeline(previewFile, mainFile, mrFile, manualFile) {
   // GitLab adds the implicit .pre and .post stages.
   const stages = yaml.load(read(previewFile)).stages.filter((s) => !s.startsWith('.'));
   const active = (file) => JSON.parse(read(file)).filter((j) => j.when !== 'never');
   const main = active(mainFile);
   const mr = active(mrFile);
+  const manual = active(manualFile);
   const names = (jobs) => jobs.map((j) => j.name).sort();
 
   expect(same(stages, ['lint', 'test', 'build', 'push', 'deploy']),
     `stages are ${JSON.stringify(stages)}`);
   expect(same(names(main), ['build-image', 'clippy', 'deploy-production', 'deploy-staging',
-    'fmt', 'push-image', 'shellcheck', 'test']), `main runs ${names(main)}`);
+    'fmt', 'push-image', 'shellcheck', 'smoke-staging', 'test']), `main runs ${names(main)}`);
+  expect(same(names(manual), names(main)), `with PRODUCTION_DEPLOY=manual main runs ${names(manual)}`);
   expect(mr.every((j) => ['lint', 'test'].includes(j.stage)) && mr.some((j) => j.name === 'test'),
     `a merge request runs ${mr.map((j) => `${j.name} (${j.stage})`)}`);
 
-  const job = (name) => main.find((j) => j.name === name) || {};
+  const job = (name, jobs = main) => jobs.find((j) => j.name === name) || {};
   expect(job('deploy-staging').when === 'on_success', `deploy-staging is ${job('deploy-staging').when}`);
-  expect(job('deploy-production').when === 'manual', `deploy-production is ${job('deploy-production').when}`);
+  // The seed's default: production follows automatically; an operator may
+  // make it manual with PRODUCTION_DEPLOY=manual.
+  const production = job('deploy-production');
+  expect(production.when === 'on_success' && !production.allowFailure,
+    `deploy-production is ${production.when}${production.allowFailure ? ' (may fail)' : ''} by default`);
+  expect(job('deploy-production', manual).when === 'manual',
+    `with PRODUCTION_DEPLOY=manual deploy-production is ${job('deploy-production', manual).when}`);
   for (const deploy of ['deploy-staging', 'deploy-production']) {
     expect(dependsOn(main, stages, deploy, 'test'), `${deploy} does not depend on test`);
     expect(dependsOn(main, stages, deploy, 'push-image'), `${deploy} does not depend on push-image`);
   }
   expect(dependsOn(main, stages, 'deploy-production', 'deploy-staging'),
     'deploy-production does not wait for deploy-staging');
-  return `stages ${stages.join(' -> ')}; main: ${main.length} jobs; merge request: ${names(mr)}`;
+  expect(dependsOn(main, stages, 'deploy-production', 'smoke-staging'),
+    'deploy-production does not wait for the staging smoke test');
+  return `stages ${stages.join(' -> ')}; main: ${main.length} jobs, production ${production.when}` +
+    ` (manual when asked); merge request: ${names(mr)}`;
 }
 
 // ---- Dockerfile ----------------------------------------------------------------
@@ -140,8 +151,9 @@ function compose(path) {
   for (const [name, port] of Object.entries(apps)) {
     expect(same(healthTest(name).slice(-3), ['probe', 'grpc', `127.0.0.1:${port}`]),
       `${name} health check is ${healthTest(name)}`);
-    expect(same(services[name].command, [`todo-${name}`]), `${name} runs ${services[name].command}`);
+    expect(same(services[name].command, ['todo', name]), `${name} runs ${services[name].command}`);
   }
+  expect(same((services.edge || {}).command, ['todo', 'edge']), `edge runs ${(services.edge || {}).command}`);
   expect(same(healthTest('edge').slice(-3), ['probe', 'http', 'http://127.0.0.1:8080/readyz']),
     `edge health check is ${healthTest('edge')}`);
   expect(same((services.edge || {}).ports, ['8080:8080']), 'edge does not publish 8080');

@@ -128,8 +128,11 @@ test_pipeline() {
         "$gcl" --list-json --no-json-schema-validation --unset-variable CI_COMMIT_BRANCH \
             --variable CI_PIPELINE_SOURCE=merge_request_event --variable CI_MERGE_REQUEST_IID=1 \
             --ignore-predefined-vars CI_PIPELINE_SOURCE >mr.json 2>>gcl.log
+        # main with the production gate set to manual by an operator.
+        "$gcl" --list-json --no-json-schema-validation --variable PRODUCTION_DEPLOY=manual \
+            >manual.json 2>>gcl.log
     )
-    node_tool pipeline "$repo/preview.yml" "$repo/main.json" "$repo/mr.json"
+    node_tool pipeline "$repo/preview.yml" "$repo/main.json" "$repo/mr.json" "$repo/manual.json"
 }
 
 test_dockerfile() {
@@ -139,11 +142,31 @@ test_dockerfile() {
 test_one_build_command() {
     # The Dockerfile calls scripts/build-release.sh (test_dockerfile); the
     # script is the release build, and the test command runs it too.
-    grep -Eq '^cargo build --release --locked .*--bins' "$root/scripts/build-release.sh" ||
-        fail "scripts/build-release.sh does not run cargo build --release --locked --bins"
+    # shellcheck disable=SC2016 # the script's own text, $BINARY unexpanded
+    grep -Eq '^cargo build --release --locked --bin "\$BINARY"' "$root/scripts/build-release.sh" ||
+        fail "scripts/build-release.sh does not run cargo build --release --locked --bin"
     grep -q '^scripts/build-release.sh' "$root/scripts/test.sh" ||
         fail "the test command, scripts/test.sh, does not run scripts/build-release.sh"
     grep -q 'scripts/test.sh' "$root/.ci/run" || fail ".ci/run does not run scripts/test.sh"
+}
+
+# The shipped binary: stripped of debug info (kept apart, linked by
+# .gnu_debuglink), symbol names kept for profiles, and under a size bound.
+readonly MAX_SHIPPED_MIB=40
+test_shipped_binary() {
+    local bin=$work/image/bin debug=$work/image/debug
+    "$root/scripts/build-release.sh" --out-dir "$bin" --debug-dir "$debug" >/dev/null
+    local size
+    size=$(($(stat -c %s "$bin/todo") / 1048576))
+    ((size < MAX_SHIPPED_MIB)) || fail "the shipped binary is $size MiB (bound: $MAX_SHIPPED_MIB MiB)"
+    local sections
+    sections=$(readelf -S --wide "$bin/todo")
+    ! grep -q '\.debug_info' <<<"$sections" || fail "the shipped binary carries debug info"
+    grep -q '\.symtab' <<<"$sections" || fail "the shipped binary lost its symbol names"
+    grep -q '\.gnu_debuglink' <<<"$sections" || fail "the shipped binary does not name its debug file"
+    readelf -S --wide "$debug/todo.debug" | grep -q '\.debug_line' || fail "the debug file has no line tables"
+    "$bin/todo" --help | grep -q 'user | task | notify | edge' || fail "todo --help does not list the roles"
+    echo "shipped binary: $size MiB (bound $MAX_SHIPPED_MIB MiB); debug info apart"
 }
 
 test_compose() {
@@ -359,9 +382,10 @@ started=$SECONDS
 install_tools
 
 run_test "shellcheck: every shell script is clean" test_shellcheck
-run_test "gitlab-ci-local: stages, MR/main job sets, deploy needs test" test_pipeline
+run_test "gitlab-ci-local: stages, MR/main job sets, deploy needs test, production gate" test_pipeline
 run_test "Dockerfile: lint, stages, non-root runtime, health check, labels" test_dockerfile
 run_test "one release build command for the image and CI" test_one_build_command
+run_test "shipped binary: one, stripped, under the size bound" test_shipped_binary
 run_test "docker-compose.yml: services, health checks, limits, one port" test_compose
 run_test "deploy.sh: --help, bad arguments, missing configuration" test_cli
 
