@@ -75,3 +75,93 @@ async fn records_are_forgotten_only_after_their_retention() {
 fn erased_users_are_remembered_for_a_day() {
     assert_eq!(RETENTION_MICROS, 24 * 60 * 60 * 1_000_000);
 }
+
+const CUTOFF_DDL: &str = include_str!("../../../migrations/task/0004_token_cutoffs.sql");
+
+async fn with_cutoffs(dir: &tempfile::TempDir) -> Db {
+    let db = database(dir, true).await;
+    sqlx::raw_sql(CUTOFF_DDL).execute(&db.pool).await.unwrap();
+    db
+}
+
+#[tokio::test]
+async fn tokens_issued_before_the_cutoff_are_refused_and_later_ones_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = with_cutoffs(&dir).await;
+    assert!(
+        !erased::refuses(&db.pool, "u1", 100).await.unwrap(),
+        "no record, no refusal"
+    );
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::revoke_tokens_before(&mut conn, "u1", 1_000, 5)
+        .await
+        .unwrap();
+    drop(conn);
+    assert!(erased::refuses(&db.pool, "u1", 999).await.unwrap());
+    assert!(
+        !erased::refuses(&db.pool, "u1", 1_000).await.unwrap(),
+        "issued at the cut-off"
+    );
+    assert!(!erased::refuses(&db.pool, "u1", 1_001).await.unwrap());
+    assert!(
+        !erased::refuses(&db.pool, "u2", 999).await.unwrap(),
+        "another user"
+    );
+
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::record(&mut conn, "u3", 5).await.unwrap();
+    drop(conn);
+    assert!(
+        erased::refuses(&db.pool, "u3", i64::MAX).await.unwrap(),
+        "erased"
+    );
+}
+
+#[tokio::test]
+async fn the_latest_cutoff_wins_whatever_order_the_records_arrive_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = with_cutoffs(&dir).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::revoke_tokens_before(&mut conn, "u1", 1_000, 5)
+        .await
+        .unwrap();
+    erased::revoke_tokens_before(&mut conn, "u1", 2_000, 6)
+        .await
+        .unwrap();
+    // Delivered late: must not lower the cut-off.
+    erased::revoke_tokens_before(&mut conn, "u1", 1_500, 7)
+        .await
+        .unwrap();
+    // Delivered twice.
+    erased::revoke_tokens_before(&mut conn, "u1", 2_000, 8)
+        .await
+        .unwrap();
+    drop(conn);
+    assert!(erased::refuses(&db.pool, "u1", 1_999).await.unwrap());
+    assert!(!erased::refuses(&db.pool, "u1", 2_000).await.unwrap());
+}
+
+#[tokio::test]
+async fn cutoffs_are_forgotten_only_after_their_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = with_cutoffs(&dir).await;
+    let recorded = 10 * RETENTION_MICROS;
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::revoke_tokens_before(&mut conn, "old", 1_000, recorded)
+        .await
+        .unwrap();
+    erased::revoke_tokens_before(&mut conn, "new", 1_000, recorded + 1)
+        .await
+        .unwrap();
+    drop(conn);
+
+    erased::prune_cutoffs(&db.pool, recorded + RETENTION_MICROS).await;
+    assert!(
+        erased::refuses(&db.pool, "old", 999).await.unwrap(),
+        "kept at the retention"
+    );
+    erased::prune_cutoffs(&db.pool, recorded + RETENTION_MICROS + 1).await;
+    assert!(!erased::refuses(&db.pool, "old", 999).await.unwrap());
+    assert!(erased::refuses(&db.pool, "new", 999).await.unwrap());
+}

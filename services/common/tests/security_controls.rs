@@ -371,3 +371,14 @@ async fn keys_of_another_curve_are_not_used() {
     )
     .await;
 }
+
+/// How the user service tells the edge (which may name the client's
+/// address) from anyone else: only the exact credential counts.
+#[test]
+fn only_the_exact_credential_is_presented() {
+    let credential = ServiceCredential::new(SECRET).unwrap();
+    assert!(credential.presented_in(&with_service_token(SECRET)));
+    assert!(!credential.presented_in(&with_service_token(&SECRET[..31])));
+    assert!(!credential.presented_in(&with_service_token("forged")));
+    assert!(!credential.presented_in(&Request::new(())));
+}
