@@ -35,6 +35,12 @@ COPY . .
 RUN scripts/build-release.sh --out-dir /out/bin --debug-dir /out/debug \
  && mkdir -p /out/data/mail
 
+# ---- debug info: not shipped; CI keeps it as an artifact ---------------------
+# `docker buildx build --target debug-info --output type=local,dest=debug .`
+# writes todo.debug, which gdb and perf use beside the shipped binary.
+FROM scratch AS debug-info
+COPY --from=build /out/debug/ /
+
 # ---- runtime: glibc, libgcc, CA certificates, no shell, no package manager --
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 

@@ -55,8 +55,9 @@ function pipeline(previewFile, mainFile, mrFile, manualFile) {
 
   expect(same(stages, ['lint', 'test', 'build', 'push', 'deploy']),
     `stages are ${JSON.stringify(stages)}`);
-  expect(same(names(main), ['build-image', 'clippy', 'deploy-production', 'deploy-staging',
-    'fmt', 'push-image', 'shellcheck', 'smoke-staging', 'test']), `main runs ${names(main)}`);
+  expect(same(names(main), ['build-image', 'clippy', 'debug-info', 'deploy-production',
+    'deploy-staging', 'fmt', 'push-image', 'shellcheck', 'smoke-staging', 'test']),
+  `main runs ${names(main)}`);
   expect(same(names(manual), names(main)), `with PRODUCTION_DEPLOY=manual main runs ${names(manual)}`);
   expect(mr.every((j) => ['lint', 'test'].includes(j.stage)) && mr.some((j) => j.name === 'test'),
     `a merge request runs ${mr.map((j) => `${j.name} (${j.stage})`)}`);
