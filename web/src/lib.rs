@@ -119,6 +119,11 @@ pub fn router(edge: &EdgeConfig, config: &WebConfig) -> anyhow::Result<Router> {
     };
     Ok(pages::routes()
         .route("/static/app.css", get(page::stylesheet))
+        // The edge's metrics and logs then name a page by its route
+        // (`/tasks/{id}/edit`), as they name the API's.
+        .route_layer(axum::middleware::from_fn(
+            todo_edge::observe::label_matched_path,
+        ))
         .with_state(state)
         .layer(axum::middleware::from_fn(page::security_headers)))
 }
