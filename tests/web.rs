@@ -459,3 +459,81 @@ async fn signing_out_revokes_the_refresh_token() {
     assert_eq!(page.path, "/sign-in");
     system.stop().await;
 }
+
+#[tokio::test]
+async fn settings_change_the_profile_the_password_and_delete_the_account() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    sign_up_verified(&system, &mut browser, "sam@example.com").await;
+
+    let page = browser.get("/settings").await;
+    assert!(page.html.contains("<option>Europe/Berlin</option>"));
+    let page = browser
+        .submit(
+            "/settings",
+            &[("displayName", "Samira"), ("timeZone", "Europe/Berlin")],
+        )
+        .await;
+    assert_eq!((page.status, page.path.as_str()), (200, "/settings"));
+    assert!(page.html.contains("value=\"Samira\""));
+    assert!(
+        page.html
+            .contains("<option selected>Europe/Berlin</option>")
+    );
+    // The reminders checkbox was left unticked.
+    assert!(!page.html.contains("checked"));
+
+    // A wrong current password is shown on the form and changes nothing.
+    let page = browser
+        .submit(
+            "/settings/password",
+            &[
+                ("currentPassword", "not the password"),
+                ("newPassword", "another long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.html.contains("The password is wrong."),
+        "{}",
+        page.html
+    );
+    let page = browser
+        .submit(
+            "/settings/password",
+            &[
+                ("currentPassword", PASSWORD),
+                ("newPassword", "another long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    // The change ends the session; the new password signs in.
+    assert_eq!(browser.get("/tasks").await.path, "/sign-in");
+    let page = browser
+        .submit(
+            "/sign-in",
+            &[
+                ("email", "sam@example.com"),
+                ("password", "another long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.path, "/tasks");
+
+    browser.get("/settings").await;
+    let page = browser
+        .submit("/settings/delete", &[("password", "another long secret")])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("Your account is deleted."));
+    let mut db = system.user_db().await;
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(count, 0);
+    system.stop().await;
+}

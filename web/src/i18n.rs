@@ -167,7 +167,6 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         "time_zone" => ("Time zone", "Zeitzone"),
         "email_reminders" => ("Send reminders by e-mail", "Erinnerungen per E-Mail senden"),
         "change_password" => ("Change password", "Passwort ändern"),
-        "password_changed_text" => ("Your password is changed.", "Dein Passwort ist geändert."),
         "delete_account" => ("Delete account", "Konto löschen"),
         "delete_account_text" => (
             "This erases your account, your tasks and your notifications. Enter your password to confirm.",

@@ -160,17 +160,13 @@ pub async fn change_password(Form { mut ctx, form }: Form<PasswordChange>) -> Re
     });
     match ctx.services().user.clone().change_password(request).await {
         Ok(_) => {
-            ctx.message(StatusCode::OK, "settings_title", "password_changed_text")
+            // The service ends every session of the account on a password
+            // change, this one included.
+            ctx.sign_out();
+            ctx.message(StatusCode::OK, "settings_title", "reset_done_text")
                 .await
         }
-        Err(status) if status.code() == tonic::Code::Unauthenticated => {
-            // A wrong current password, not an expired session.
-            show(ctx, None, Section::Password, Errors::form("err_password")).await
-        }
-        Err(status) => {
-            let errors = Errors::from_status(&status);
-            show(ctx, None, Section::Password, errors).await
-        }
+        Err(status) => refused(ctx, Section::Password, &status).await,
     }
 }
 
@@ -187,13 +183,20 @@ pub async fn delete_account(Form { mut ctx, form }: Form<Deletion>) -> Response 
             ctx.message(StatusCode::OK, "app_name", "account_deleted_text")
                 .await
         }
-        Err(status) if status.code() == tonic::Code::Unauthenticated => {
-            show(ctx, None, Section::Delete, Errors::form("err_password")).await
+        Err(status) => refused(ctx, Section::Delete, &status).await,
+    }
+}
+
+/// The page after a refused password-confirmed change: PERMISSION_DENIED
+/// is a wrong password, shown on the form; UNAUTHENTICATED an ended
+/// session, which leads to the sign-in page.
+async fn refused(ctx: Ctx, section: Section, status: &tonic::Status) -> Response {
+    match status.code() {
+        tonic::Code::PermissionDenied => {
+            show(ctx, None, section, Errors::form("err_password")).await
         }
-        Err(status) => {
-            let errors = Errors::from_status(&status);
-            show(ctx, None, Section::Delete, errors).await
-        }
+        tonic::Code::Unauthenticated => ctx.failed(status).await,
+        _ => show(ctx, None, section, Errors::from_status(status)).await,
     }
 }
 
