@@ -537,3 +537,61 @@ async fn settings_change_the_profile_the_password_and_delete_the_account() {
     assert_eq!(count, 0);
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_from_the_e_mail_link() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    sign_up_verified(&system, &mut browser, "rita@example.com").await;
+    browser.submit("/sign-out", &[]).await;
+
+    browser.get("/forgot-password").await;
+    let page = browser
+        .submit("/forgot-password", &[("email", "rita@example.com")])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let mail = system
+        .smtp
+        .next_containing("/reset-password?token=", Duration::from_secs(30))
+        .await;
+    let text = decoded(&mail.data);
+    let start = text.find("/reset-password?token=").unwrap();
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, 200);
+    let token = attribute_after(&page.html, "name=\"token\" value=\"").unwrap();
+    let page = browser
+        .submit(
+            "/reset-password",
+            &[("token", &token), ("newPassword", "short")],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.html.contains("id=\"newPassword-error\""),
+        "{}",
+        page.html
+    );
+    let page = browser
+        .submit(
+            "/reset-password",
+            &[("token", &token), ("newPassword", "a brand new secret")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    browser.get("/sign-in").await;
+    let page = browser
+        .submit(
+            "/sign-in",
+            &[
+                ("email", "rita@example.com"),
+                ("password", "a brand new secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.path, "/tasks");
+    system.stop().await;
+}
