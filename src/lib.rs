@@ -21,6 +21,7 @@ pub struct SystemConfig {
     pub task: todo_task::Config,
     pub notify: todo_notify::Config,
     pub edge: EdgeConfig,
+    pub web: todo_web::WebConfig,
 }
 
 impl SystemConfig {
@@ -35,6 +36,7 @@ impl SystemConfig {
             task: todo_task::Config::from_env()?,
             notify: todo_notify::Config::from_env()?,
             edge: EdgeConfig::from_env()?,
+            web: todo_web::WebConfig::from_env()?,
         };
         let credential = ServiceCredential::from_env()?.unwrap_or_else(ServiceCredential::random);
         config.share_credential(credential);
@@ -119,7 +121,7 @@ impl System {
             notify: todo_notify::build(config.notify, notify_listener)
                 .await
                 .context("notify service")?,
-            edge: Edge::build(config.edge).await.context("edge")?,
+            edge: edge(config.edge, &config.web).await?,
         })
     }
 
@@ -180,6 +182,19 @@ impl System {
         results.3?;
         Ok(())
     }
+}
+
+/// The edge with the web app's pages on its port, as `todo edge` runs it
+/// too.
+///
+/// # Errors
+/// When the edge or the web app cannot be built.
+pub async fn edge(config: EdgeConfig, web: &todo_web::WebConfig) -> anyhow::Result<Edge> {
+    let pages = todo_web::router(&config, web).context("web app")?;
+    Ok(Edge::build(config)
+        .await
+        .context("edge")?
+        .with_routes(pages))
 }
 
 /// Applies the pending migrations of every service's database, then

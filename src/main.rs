@@ -110,7 +110,11 @@ impl HasListen for todo_notify::Config {
 
 async fn edge() -> anyhow::Result<()> {
     todo_common::telemetry::init();
-    let edge = todo_edge::Edge::build(todo_edge::EdgeConfig::from_env()?).await?;
+    let edge = todo::edge(
+        todo_edge::EdgeConfig::from_env()?,
+        &todo_web::WebConfig::from_env()?,
+    )
+    .await?;
     edge.run_until_stopped(todo_common::shutdown::on_signal())
         .await
 }

@@ -49,5 +49,5 @@ pub mod upstream;
 mod testing;
 
 pub use config::{EdgeConfig, Upstream};
-pub use server::{Edge, EdgeState, router};
+pub use server::{Edge, EdgeState, router, router_with};
 pub use todo_common::CancellationToken;

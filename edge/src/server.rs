@@ -186,6 +186,13 @@ impl EdgeState {
 /// and metrics; security headers; CORS (only with an allow-list); gzip for
 /// clients that ask; URL and header size limits.
 pub fn router(state: EdgeState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// [`router`] with `extra` routes merged in beside the edge's own, inside
+/// the same layers (the launcher mounts the web app's pages so). `extra`
+/// must have no fallback: unknown paths stay the API's.
+pub fn router_with(state: EdgeState, extra: Router) -> Router {
     let shared = &state.shared;
     let cors = (!shared.cors_origins.is_empty()).then(|| cors(shared.cors_origins.clone()));
     let sizes = shared.sizes;
@@ -202,6 +209,7 @@ pub fn router(state: EdgeState) -> Router {
         .route_layer(axum::middleware::from_fn(observe::label_matched_path))
         .fallback(proxy::handle)
         .with_state(state)
+        .merge(extra)
         .layer(axum::middleware::from_fn_with_state(
             sizes,
             limits::enforce_sizes,
@@ -278,6 +286,8 @@ pub struct Edge {
     state: EdgeState,
     drain: Duration,
     limits: ServerLimits,
+    /// Routes served beside the edge's own; see [`Edge::with_routes`].
+    extra: Router,
 }
 
 impl Edge {
@@ -316,7 +326,16 @@ impl Edge {
             state,
             drain: config.drain,
             limits,
+            extra: Router::new(),
         })
+    }
+
+    /// Serves `extra` on the edge's port beside the API (see
+    /// [`router_with`]), so that other routes need no listener of their own.
+    #[must_use]
+    pub fn with_routes(mut self, extra: Router) -> Self {
+        self.extra = extra;
+        self
     }
 
     /// The address the edge listens on.
@@ -362,7 +381,7 @@ impl Edge {
                 stopping.clone().cancelled_owned(),
             ))
         });
-        let app = router(self.state);
+        let app = router_with(self.state, self.extra);
         serve::serve(self.listener, app, self.limits, stopping.cancelled_owned()).await;
         if let Some(metrics) = metrics {
             metrics.await.context("the metrics server failed")?;

@@ -148,6 +148,7 @@ impl TestSystem {
                 upstreams: Vec::new(),
                 ..todo_edge::EdgeConfig::default()
             },
+            web: todo_web::WebConfig::default(),
         };
         config.share_credential(credential.clone());
         let system = System::build(config.clone()).await.unwrap();

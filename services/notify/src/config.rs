@@ -44,7 +44,8 @@ pub struct MailConfig {
     /// `TODO_MAIL_FROM`, default `ToDo <no-reply@todo.localhost>`.
     pub from: String,
     /// `TODO_LINK_BASE_URL`, default `http://127.0.0.1:8080`: the start of
-    /// the verification and reset links in e-mails.
+    /// the verification and reset links in e-mails, which the web app
+    /// serves on the edge's port (`/verify-email`, `/reset-password`).
     pub link_base_url: String,
 }
 

@@ -1,0 +1,597 @@
+//! The web app through a browser's eyes: plain HTTP with a cookie store
+//! against the whole platform in-process, e-mail through a real SMTP
+//! listener.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use sqlx::Row;
+use support::{Db, TestSystem, decoded, eventually};
+
+const PASSWORD: &str = "a long enough secret";
+
+/// A browser: a cookie store, no JavaScript, and the CSRF token of the
+/// last page that had forms.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    csrf: String,
+}
+
+/// What a request ended on (after redirects).
+struct Page {
+    status: u16,
+    path: String,
+    html: String,
+}
+
+impl Browser {
+    fn new(system: &TestSystem) -> Self {
+        Self::with_language(system, "en")
+    }
+
+    fn with_language(system: &TestSystem, accept_language: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::ACCEPT_LANGUAGE,
+            accept_language.parse().unwrap(),
+        );
+        Self {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .default_headers(headers)
+                .build()
+                .unwrap(),
+            base: system.url(""),
+            csrf: String::new(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        self.page(response).await
+    }
+
+    /// Submits a form with this browser's CSRF token.
+    async fn submit(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut fields = fields.to_vec();
+        let csrf = self.csrf.clone();
+        fields.push(("csrf", &csrf));
+        self.post_raw(path, &fields).await
+    }
+
+    /// Posts exactly `fields`, token or not.
+    async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        self.page(response).await
+    }
+
+    async fn page(&mut self, response: reqwest::Response) -> Page {
+        let status = response.status().as_u16();
+        let path = response.url().path().to_owned();
+        let html = response.text().await.unwrap();
+        if let Some(token) = attribute_after(&html, "name=\"csrf\" value=\"") {
+            self.csrf = token;
+        }
+        Page { status, path, html }
+    }
+}
+
+/// The text after `marker` up to the next quote.
+fn attribute_after(html: &str, marker: &str) -> Option<String> {
+    let start = html.find(marker)? + marker.len();
+    Some(html[start..].chars().take_while(|c| *c != '"').collect())
+}
+
+/// The ids of the tasks listed on a tasks page, in order.
+fn task_ids(html: &str) -> Vec<String> {
+    html.match_indices("action=\"/tasks/")
+        .filter_map(|(at, m)| {
+            let rest = &html[at + m.len()..];
+            let id: String = rest.chars().take_while(|c| *c != '/').collect();
+            rest[id.len()..].starts_with("/done").then_some(id)
+        })
+        .collect()
+}
+
+/// The unread count in the page header.
+fn unread_badge(html: &str) -> String {
+    let start = html
+        .find("id=\"unread\"")
+        .expect("no unread count in the header");
+    let rest = &html[start..];
+    let open = rest.find('>').unwrap() + 1;
+    rest[open..].chars().take_while(|c| *c != '<').collect()
+}
+
+/// Signs up through the pages and follows the real e-mail's link to
+/// verify the address; the browser is signed in at the end.
+async fn sign_up_verified(system: &TestSystem, browser: &mut Browser, email: &str) {
+    browser.get("/sign-up").await;
+    let page = browser
+        .submit(
+            "/sign-up",
+            &[
+                ("displayName", "Tess"),
+                ("email", email),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("Check your e-mail"), "{}", page.html);
+
+    let mail = system
+        .smtp
+        .next_containing(email, Duration::from_secs(30))
+        .await;
+    let text = decoded(&mail.data);
+    let link_start = text
+        .find("http://todo.test/")
+        .expect("no link in the e-mail");
+    let link: String = text[link_start + "http://todo.test".len()..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    assert!(link.starts_with("/verify-email?token="), "{link}");
+    // Following the link changes nothing by itself: it shows a button.
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, 200);
+    let token = attribute_after(&page.html, "name=\"token\" value=\"").unwrap();
+    let page = browser.submit("/verify-email", &[("token", &token)]).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("is confirmed"), "{}", page.html);
+
+    browser.get("/sign-in").await;
+    let page = browser
+        .submit("/sign-in", &[("email", email), ("password", PASSWORD)])
+        .await;
+    assert_eq!(
+        (page.status, page.path.as_str()),
+        (200, "/tasks"),
+        "{}",
+        page.html
+    );
+}
+
+#[tokio::test]
+async fn a_person_signs_up_verifies_signs_in_and_manages_tasks() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    sign_up_verified(&system, &mut browser, "tess@example.com").await;
+
+    let page = browser.get("/settings").await;
+    assert!(page.html.contains("(confirmed)"), "{}", page.html);
+
+    // Create.
+    browser.get("/tasks").await;
+    let page = browser
+        .submit(
+            "/tasks",
+            &[
+                ("title", "Water the plants"),
+                ("description", "The ones on the balcony"),
+                ("priority", "3"),
+                ("labels", "home, garden"),
+                ("dueTime", "2030-01-15T09:00"),
+            ],
+        )
+        .await;
+    assert_eq!((page.status, page.path.as_str()), (200, "/tasks"));
+    assert!(page.html.contains("Water the plants"));
+    assert!(page.html.contains("2030-01-15T09:00"));
+    assert!(page.html.contains(">garden</a>"));
+    let ids = task_ids(&page.html);
+    assert_eq!(ids.len(), 1, "{}", page.html);
+    let id = &ids[0];
+
+    // Edit: the form holds the task's values; saving changes them.
+    let page = browser.get(&format!("/tasks/{id}/edit")).await;
+    assert!(page.html.contains("value=\"Water the plants\""));
+    assert!(page.html.contains("value=\"home, garden\""));
+    let page = browser
+        .submit(
+            &format!("/tasks/{id}/edit"),
+            &[
+                ("title", "Water the herbs"),
+                ("description", ""),
+                ("priority", "4"),
+                ("labels", "home"),
+                ("dueTime", ""),
+            ],
+        )
+        .await;
+    assert_eq!((page.status, page.path.as_str()), (200, "/tasks"));
+    assert!(page.html.contains("Water the herbs"));
+    assert!(!page.html.contains("Water the plants"));
+    assert!(page.html.contains("Urgent"));
+
+    // Tick off: gone from the open tasks, among the done ones; and back.
+    let page = browser
+        .submit(&format!("/tasks/{id}/done"), &[("done", "true")])
+        .await;
+    assert!(task_ids(&page.html).is_empty(), "{}", page.html);
+    let page = browser.get("/tasks?show=done").await;
+    assert_eq!(task_ids(&page.html), vec![id.clone()]);
+    browser
+        .submit(&format!("/tasks/{id}/done"), &[("done", "false")])
+        .await;
+    let page = browser.get("/tasks").await;
+    assert_eq!(task_ids(&page.html), vec![id.clone()]);
+
+    // The label filter.
+    let page = browser.get("/tasks?show=all&label=garden").await;
+    assert!(task_ids(&page.html).is_empty());
+
+    // Delete.
+    let page = browser.submit(&format!("/tasks/{id}/delete"), &[]).await;
+    assert_eq!(page.path, "/tasks");
+    let page = browser.get("/tasks?show=all").await;
+    assert!(task_ids(&page.html).is_empty());
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn the_inbox_shows_the_unread_count_and_marks_read() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    sign_up_verified(&system, &mut browser, "ina@example.com").await;
+
+    // The welcome notification is written in the background.
+    let http = browser.http.clone();
+    let url = system.url("/inbox");
+    eventually("the welcome notification", || {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let html = http.get(&url).send().await.unwrap().text().await.unwrap();
+            unread_badge(&html) == "1"
+        }
+    })
+    .await;
+    let page = browser.get("/inbox").await;
+    assert!(page.html.contains("Mark as read"));
+    let page = browser.submit("/inbox/read-all", &[]).await;
+    assert_eq!(page.path, "/inbox");
+    assert_eq!(unread_badge(&page.html), "0");
+    assert!(!page.html.contains("Mark as read"));
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_post_without_the_csrf_token_is_refused_and_writes_nothing() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    sign_up_verified(&system, &mut browser, "cat@example.com").await;
+
+    let page = browser.post_raw("/tasks", &[("title", "Forged")]).await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    let page = browser
+        .post_raw("/tasks", &[("title", "Forged"), ("csrf", "00ff")])
+        .await;
+    assert_eq!(page.status, 403);
+    // Nor may an anonymous browser sign up without one.
+    let mut stranger = Browser::new(&system);
+    let page = stranger
+        .post_raw(
+            "/sign-up",
+            &[
+                ("displayName", "X"),
+                ("email", "x@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 403);
+
+    let page = browser.get("/tasks?show=all").await;
+    assert!(task_ids(&page.html).is_empty(), "{}", page.html);
+    let mut db = system.db_of("task").await;
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tasks")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(count, 0);
+    let mut db = system.user_db().await;
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(count, 1);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_field_error_appears_next_to_the_field_with_the_input_kept() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    browser.get("/sign-up").await;
+    let page = browser
+        .submit(
+            "/sign-up",
+            &[
+                ("displayName", "Fred"),
+                ("email", "fred@example.com"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    let field = page.html.find("id=\"password\"").unwrap();
+    let error = page
+        .html
+        .find("id=\"password-error\"")
+        .expect("no error for the password");
+    let next_field = page.html[field..]
+        .find("<label")
+        .map_or(usize::MAX, |at| at + field);
+    assert!(
+        field < error && error < next_field,
+        "the error is not next to its field"
+    );
+    assert!(page.html.contains("aria-describedby=\"password-error\""));
+    assert!(page.html.contains("value=\"fred@example.com\""));
+    assert!(page.html.contains("value=\"Fred\""));
+    // The password typed is never sent back.
+    assert!(!page.html.contains("value=\"short\""));
+
+    sign_up_verified(&system, &mut browser, "fred@example.com").await;
+    let page = browser
+        .submit(
+            "/tasks",
+            &[
+                ("title", ""),
+                ("description", "kept"),
+                ("dueTime", "tomorrow"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(page.html.contains("id=\"dueTime-error\""), "{}", page.html);
+    assert!(page.html.contains(">kept</textarea>"));
+    assert!(page.html.contains("value=\"tomorrow\""));
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn pages_are_german_for_german_browsers() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::with_language(&system, "de-DE,de;q=0.9,en;q=0.8");
+    let page = browser.get("/").await;
+    assert!(page.html.contains("<html lang=\"de\">"));
+    assert!(page.html.contains("Anmelden"));
+    assert!(page.html.contains("Registrieren"));
+    // The footer's switch outranks the header.
+    let page = browser
+        .submit("/language", &[("lang", "en"), ("back", "/sign-in")])
+        .await;
+    assert_eq!(page.path, "/sign-in");
+    assert!(page.html.contains("<html lang=\"en\">"));
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers_and_the_api_still_answers() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let response = system
+        .http
+        .get(system.url("/sign-in"))
+        .send()
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        header("content-security-policy"),
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    );
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("referrer-policy"), "same-origin");
+    let cookie = header("set-cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let css = system
+        .http
+        .get(system.url("/static/app.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    for path in ["/healthz", "/openapi.json", "/.well-known/jwks.json"] {
+        let status = system
+            .http
+            .get(system.url(path))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200, "{path}");
+    }
+    let (status, _) = system.call("GET", "/v1/tasks", None, None).await;
+    assert_eq!(status, 401);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn signing_out_revokes_the_refresh_token() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    sign_up_verified(&system, &mut browser, "otto@example.com").await;
+    let live = || async {
+        let mut db = system.user_db().await;
+        sqlx::query(
+            "SELECT COUNT(*) AS n FROM refresh_tokens \
+             WHERE revoke_time IS NULL AND spent_time IS NULL",
+        )
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get::<i64, _>("n")
+    };
+    assert_eq!(live().await, 1);
+    let page = browser.submit("/sign-out", &[]).await;
+    assert_eq!(page.path, "/");
+    assert_eq!(live().await, 0);
+    let page = browser.get("/tasks").await;
+    assert_eq!(page.path, "/sign-in");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn settings_change_the_profile_the_password_and_delete_the_account() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    sign_up_verified(&system, &mut browser, "sam@example.com").await;
+
+    let page = browser.get("/settings").await;
+    assert!(page.html.contains("<option>Europe/Berlin</option>"));
+    let page = browser
+        .submit(
+            "/settings",
+            &[("displayName", "Samira"), ("timeZone", "Europe/Berlin")],
+        )
+        .await;
+    assert_eq!((page.status, page.path.as_str()), (200, "/settings"));
+    assert!(page.html.contains("value=\"Samira\""));
+    assert!(
+        page.html
+            .contains("<option selected>Europe/Berlin</option>")
+    );
+    // The reminders checkbox was left unticked.
+    assert!(!page.html.contains("checked"));
+
+    // A wrong current password is shown on the form and changes nothing.
+    let page = browser
+        .submit(
+            "/settings/password",
+            &[
+                ("currentPassword", "not the password"),
+                ("newPassword", "another long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.html.contains("The password is wrong."),
+        "{}",
+        page.html
+    );
+    let page = browser
+        .submit(
+            "/settings/password",
+            &[
+                ("currentPassword", PASSWORD),
+                ("newPassword", "another long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    // The change ends the session; the new password signs in.
+    assert_eq!(browser.get("/tasks").await.path, "/sign-in");
+    let page = browser
+        .submit(
+            "/sign-in",
+            &[
+                ("email", "sam@example.com"),
+                ("password", "another long secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.path, "/tasks");
+
+    browser.get("/settings").await;
+    let page = browser
+        .submit("/settings/delete", &[("password", "another long secret")])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("Your account is deleted."));
+    let mut db = system.user_db().await;
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(count, 0);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_from_the_e_mail_link() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = Browser::new(&system);
+    sign_up_verified(&system, &mut browser, "rita@example.com").await;
+    browser.submit("/sign-out", &[]).await;
+
+    browser.get("/forgot-password").await;
+    let page = browser
+        .submit("/forgot-password", &[("email", "rita@example.com")])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    let mail = system
+        .smtp
+        .next_containing("/reset-password?token=", Duration::from_secs(30))
+        .await;
+    let text = decoded(&mail.data);
+    let start = text.find("/reset-password?token=").unwrap();
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let page = browser.get(&link).await;
+    assert_eq!(page.status, 200);
+    let token = attribute_after(&page.html, "name=\"token\" value=\"").unwrap();
+    let page = browser
+        .submit(
+            "/reset-password",
+            &[("token", &token), ("newPassword", "short")],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.html.contains("id=\"newPassword-error\""),
+        "{}",
+        page.html
+    );
+    let page = browser
+        .submit(
+            "/reset-password",
+            &[("token", &token), ("newPassword", "a brand new secret")],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    browser.get("/sign-in").await;
+    let page = browser
+        .submit(
+            "/sign-in",
+            &[
+                ("email", "rita@example.com"),
+                ("password", "a brand new secret"),
+            ],
+        )
+        .await;
+    assert_eq!(page.path, "/tasks");
+    system.stop().await;
+}

@@ -1,0 +1,239 @@
+//! German and English: the language of a request, and every text the
+//! pages show, looked up by key. Templates hold keys only.
+
+/// The cookie that holds a language chosen with the footer's switch; it
+/// outranks `Accept-Language`.
+pub const COOKIE: &str = "lang";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    En,
+    De,
+}
+
+impl Lang {
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code {
+            "en" => Some(Self::En),
+            "de" => Some(Self::De),
+            _ => None,
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::De => "de",
+        }
+    }
+
+    /// The language of `Accept-Language`: the supported one with the
+    /// highest weight (`de-AT` counts as German), English when none.
+    pub fn from_accept_language(header: &str) -> Self {
+        let mut best: Option<(f32, Self)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let tag = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let weight = parts
+                .find_map(|p| p.strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or_default();
+            let Some(lang) = Self::from_code(primary) else {
+                continue;
+            };
+            if weight > 0.0 && best.is_none_or(|(w, _)| weight > w) {
+                best = Some((weight, lang));
+            }
+        }
+        best.map_or(Self::En, |(_, lang)| lang)
+    }
+
+    /// The text of `key`; "?" (and a warning in the log) when the catalog
+    /// lacks it, so a missing entry shows on the page instead of failing it.
+    pub fn t(self, key: &str) -> &'static str {
+        let Some((en, de)) = entry(key) else {
+            tracing::warn!(key, "no catalog entry");
+            return "?";
+        };
+        match self {
+            Self::En => en,
+            Self::De => de,
+        }
+    }
+}
+
+/// The catalog: English and German for each key.
+fn entry(key: &str) -> Option<(&'static str, &'static str)> {
+    Some(match key {
+        "app_name" => ("ToDo", "ToDo"),
+        "nav_label" => ("Main", "Hauptmenü"),
+        "landing_text" => (
+            "Your tasks, due dates and reminders in one place, on phone and desktop.",
+            "Deine Aufgaben, Termine und Erinnerungen an einem Ort, auf Handy und Computer.",
+        ),
+        "back_home" => ("Back to the start page", "Zurück zur Startseite"),
+        "sign_in" => ("Sign in", "Anmelden"),
+        "sign_up" => ("Sign up", "Registrieren"),
+        "sign_out" => ("Sign out", "Abmelden"),
+        "have_account" => ("Already registered? Sign in", "Schon registriert? Anmelden"),
+        "display_name" => ("Name", "Name"),
+        "email" => ("E-mail", "E-Mail"),
+        "password" => ("Password", "Passwort"),
+        "current_password" => ("Current password", "Aktuelles Passwort"),
+        "new_password" => (
+            "New password (at least 12 characters)",
+            "Neues Passwort (mindestens 12 Zeichen)",
+        ),
+        "check_email_title" => ("Check your e-mail", "Sieh in deinem Postfach nach"),
+        "check_email_text" => (
+            "We have sent you an e-mail. Follow its link to confirm your address, then sign in.",
+            "Wir haben dir eine E-Mail geschickt. Folge ihrem Link, um deine Adresse zu bestätigen, und melde dich dann an.",
+        ),
+        "verify_title" => ("Confirm your e-mail address", "E-Mail-Adresse bestätigen"),
+        "verify_text" => (
+            "Press the button to confirm your e-mail address.",
+            "Drücke den Knopf, um deine E-Mail-Adresse zu bestätigen.",
+        ),
+        "verify_button" => ("Confirm", "Bestätigen"),
+        "verified_text" => (
+            "Thank you: your e-mail address is confirmed.",
+            "Danke: deine E-Mail-Adresse ist bestätigt.",
+        ),
+        "verification_sent_text" => (
+            "We have sent you a new confirmation e-mail; earlier links no longer work.",
+            "Wir haben dir eine neue Bestätigungs-E-Mail geschickt; frühere Links gelten nicht mehr.",
+        ),
+        "forgot_title" => ("Forgot your password?", "Passwort vergessen?"),
+        "forgot_text" => (
+            "Enter your e-mail address and we will send you a link to choose a new password.",
+            "Gib deine E-Mail-Adresse ein, und wir schicken dir einen Link, um ein neues Passwort zu wählen.",
+        ),
+        "forgot_button" => ("Send link", "Link senden"),
+        "reset_sent_text" => (
+            "If the address is registered, an e-mail with a link is on its way.",
+            "Wenn die Adresse registriert ist, ist eine E-Mail mit einem Link unterwegs.",
+        ),
+        "reset_title" => ("Choose a new password", "Neues Passwort wählen"),
+        "reset_button" => ("Save password", "Passwort speichern"),
+        "reset_done_text" => (
+            "Your password is changed. Sign in with the new one.",
+            "Dein Passwort ist geändert. Melde dich mit dem neuen an.",
+        ),
+        "tasks_title" => ("Tasks", "Aufgaben"),
+        "new_task" => ("New task", "Neue Aufgabe"),
+        "edit_task" => ("Edit task", "Aufgabe bearbeiten"),
+        "task_title" => ("Title", "Titel"),
+        "task_description" => ("Description", "Beschreibung"),
+        "task_priority" => ("Priority", "Priorität"),
+        "task_due" => ("Due (UTC)", "Fällig (UTC)"),
+        "task_due_short" => ("due", "fällig"),
+        "task_labels" => (
+            "Labels, separated by commas",
+            "Schlagwörter, durch Kommas getrennt",
+        ),
+        "priority_none" => ("None", "Keine"),
+        "priority_low" => ("Low", "Niedrig"),
+        "priority_medium" => ("Medium", "Mittel"),
+        "priority_high" => ("High", "Hoch"),
+        "priority_urgent" => ("Urgent", "Dringend"),
+        "filter_show" => ("Show", "Zeige"),
+        "filter_open" => ("Open", "Offene"),
+        "filter_done" => ("Done", "Erledigte"),
+        "filter_all" => ("All", "Alle"),
+        "filter_label" => ("Label", "Schlagwort"),
+        "filter_apply" => ("Filter", "Filtern"),
+        "no_tasks" => ("No tasks here.", "Hier sind keine Aufgaben."),
+        "tick" => ("Mark as done", "Als erledigt markieren"),
+        "untick" => ("Mark as not done", "Als nicht erledigt markieren"),
+        "create" => ("Add", "Hinzufügen"),
+        "edit" => ("Edit", "Bearbeiten"),
+        "delete" => ("Delete", "Löschen"),
+        "save" => ("Save", "Speichern"),
+        "cancel" => ("Cancel", "Abbrechen"),
+        "inbox_title" => ("Inbox", "Posteingang"),
+        "unread" => ("unread", "ungelesen"),
+        "mark_read" => ("Mark as read", "Als gelesen markieren"),
+        "mark_all_read" => ("Mark all as read", "Alle als gelesen markieren"),
+        "no_notifications" => ("No notifications.", "Keine Benachrichtigungen."),
+        "settings_title" => ("Settings", "Einstellungen"),
+        "profile" => ("Profile", "Profil"),
+        "verified" => ("confirmed", "bestätigt"),
+        "not_verified" => ("not confirmed", "nicht bestätigt"),
+        "resend_verification" => (
+            "Send the confirmation e-mail again",
+            "Bestätigungs-E-Mail erneut senden",
+        ),
+        "time_zone" => ("Time zone", "Zeitzone"),
+        "email_reminders" => ("Send reminders by e-mail", "Erinnerungen per E-Mail senden"),
+        "change_password" => ("Change password", "Passwort ändern"),
+        "delete_account" => ("Delete account", "Konto löschen"),
+        "delete_account_text" => (
+            "This erases your account, your tasks and your notifications. Enter your password to confirm.",
+            "Das löscht dein Konto, deine Aufgaben und deine Benachrichtigungen. Gib zur Bestätigung dein Passwort ein.",
+        ),
+        "account_deleted_text" => ("Your account is deleted.", "Dein Konto ist gelöscht."),
+        "error_title" => ("Something went wrong", "Etwas ist schiefgegangen"),
+        "forbidden_title" => ("Not allowed", "Nicht erlaubt"),
+        "err_csrf" => (
+            "This form has expired. Go back, reload the page and try again.",
+            "Dieses Formular ist abgelaufen. Geh zurück, lade die Seite neu und versuche es noch einmal.",
+        ),
+        "err_invalid" => ("Please check your input.", "Bitte prüfe deine Eingaben."),
+        "err_credentials" => (
+            "E-mail or password is wrong.",
+            "E-Mail oder Passwort ist falsch.",
+        ),
+        "err_password" => ("The password is wrong.", "Das Passwort ist falsch."),
+        "err_forbidden" => ("You may not do that.", "Das darfst du nicht."),
+        "err_not_found" => ("Not found.", "Nicht gefunden."),
+        "err_throttled" => (
+            "Too many attempts. Please wait a little and try again.",
+            "Zu viele Versuche. Bitte warte etwas und versuche es dann noch einmal.",
+        ),
+        "err_conflict" => (
+            "Someone changed this at the same time. Please try again.",
+            "Jemand hat das gleichzeitig geändert. Bitte versuche es noch einmal.",
+        ),
+        "err_unavailable" => (
+            "The service is not available right now. Please try again later.",
+            "Der Dienst ist gerade nicht erreichbar. Bitte versuche es später noch einmal.",
+        ),
+        "err_internal" => (
+            "Something went wrong on our side. Please try again later.",
+            "Bei uns ist etwas schiefgegangen. Bitte versuche es später noch einmal.",
+        ),
+        "err_link" => (
+            "This link is invalid or has expired.",
+            "Dieser Link ist ungültig oder abgelaufen.",
+        ),
+        "err_priority" => (
+            "Choose one of the priorities.",
+            "Wähle eine der Prioritäten.",
+        ),
+        "err_due" => (
+            "Enter a date and time.",
+            "Gib ein Datum und eine Uhrzeit ein.",
+        ),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_heaviest_supported_language() {
+        assert_eq!(
+            Lang::from_accept_language("de-DE,de;q=0.9,en;q=0.8"),
+            Lang::De
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr, en;q=0.5, de;q=0.7"),
+            Lang::De
+        );
+        assert_eq!(Lang::from_accept_language("fr"), Lang::En);
+        assert_eq!(Lang::from_accept_language(""), Lang::En);
+    }
+}
