@@ -248,6 +248,7 @@ async fn fixture_with(adjust: impl FnOnce(&mut EdgeConfig)) -> Fixture {
         listener,
         routes,
         &["todo.task.v1.TaskService"],
+        todo_proto::port_descriptors::TASK,
         stop.clone(),
     ));
     let mut config = config(url, Duration::from_secs(5));
