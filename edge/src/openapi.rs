@@ -209,9 +209,12 @@ fn operation(
         BodyRule::Field(field) => Some(schemas.field(field)),
     };
     if let Some(schema) = body {
+        // A body that must carry fields cannot be left out either: an empty
+        // body is the empty message, which the service refuses.
+        let required = schemas.requires_fields(&schema);
         map.insert(
             "requestBody".into(),
-            json!({"content": {"application/json": {"schema": schema}}}),
+            json!({"required": required, "content": {"application/json": {"schema": schema}}}),
         );
     }
     if needs_token(&binding.method, binding.template.as_str()) {
@@ -310,7 +313,9 @@ impl QueryWalk<'_, '_, '_> {
                 }
                 _ => {
                     let mut schema = self.schemas.field(&field);
-                    if let (Some(target), Json::Object(map)) = (self.mask_target(&field), &mut schema) {
+                    if let (Some(target), Json::Object(map)) =
+                        (self.mask_target(&field), &mut schema)
+                    {
                         let pattern = self.schemas.field_mask_pattern(&target);
                         map.insert("pattern".into(), Json::String(pattern));
                     }

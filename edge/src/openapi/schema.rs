@@ -188,6 +188,24 @@ impl Schemas<'_> {
         format!("^(?:{name}(?:,{name})*)?$")
     }
 
+    /// Whether a value of `schema` must carry some field: a message
+    /// component with `required` fields, or a body narrowed by
+    /// `required_fields` (see [`require_fields`]).
+    pub fn requires_fields(&self, schema: &Json) -> bool {
+        if schema.get("allOf").is_some() {
+            return true;
+        }
+        let component = schema
+            .get("$ref")
+            .and_then(Json::as_str)
+            .and_then(|target| target.strip_prefix("#/components/schemas/"))
+            .and_then(|name| self.components.get(name));
+        component
+            .and_then(|c| c.get("required"))
+            .and_then(Json::as_array)
+            .is_some_and(|required| !required.is_empty())
+    }
+
     /// The `todo.api.v1.FieldSchema` set on `field`, if any.
     fn constraints(&self, field: &FieldDescriptor) -> Option<DynamicMessage> {
         let extension = self.constraints.as_ref()?;
@@ -260,7 +278,9 @@ fn value_set(constraints: &DynamicMessage) -> impl Iterator<Item = &'static str>
 /// `allOf: [{$ref}, {required: [...]}]`. Other schemas are returned as
 /// they are.
 fn require_fields(schema: Json, constraints: Option<&DynamicMessage>) -> Json {
-    let required = constraints.map(|c| strings(c, "required_fields")).unwrap_or_default();
+    let required = constraints
+        .map(|c| strings(c, "required_fields"))
+        .unwrap_or_default();
     if required.is_empty() || schema.get("$ref").is_none() {
         return schema;
     }

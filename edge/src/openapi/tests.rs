@@ -214,8 +214,21 @@ fn a_body_that_must_carry_fields_says_so_for_its_operation_only() {
         );
     }
     // A change carries only the fields it changes.
-    assert_eq!(body(&document, "patch", "/v1/tasks/{id}")["$ref"], task_ref["$ref"]);
-    assert!(schema(&document, "todo.task.v1.Task").get("required").is_none());
+    assert_eq!(
+        body(&document, "patch", "/v1/tasks/{id}")["$ref"],
+        task_ref["$ref"]
+    );
+    let required =
+        |method: &str, path: &str| &document["paths"][path][method]["requestBody"]["required"];
+    assert_eq!(required("post", "/v1/tasks"), true);
+    assert_eq!(required("post", "/v1/auth:requestPasswordReset"), true);
+    assert_eq!(required("patch", "/v1/tasks/{id}"), false);
+    assert_eq!(required("patch", "/v1/users/me"), false);
+    assert!(
+        schema(&document, "todo.task.v1.Task")
+            .get("required")
+            .is_none()
+    );
 }
 
 #[test]
@@ -242,7 +255,11 @@ fn accepted_values_patterns_and_formats_are_stated() {
 
     let task = &schema(&document, "todo.task.v1.Task")["properties"];
     assert!(task["title"]["pattern"].is_string(), "{}", task["title"]);
-    assert!(task["labels"]["items"]["pattern"].is_string(), "{}", task["labels"]);
+    assert!(
+        task["labels"]["items"]["pattern"].is_string(),
+        "{}",
+        task["labels"]
+    );
 }
 
 #[test]
@@ -251,16 +268,23 @@ fn a_field_mask_names_the_writable_fields_of_the_body() {
     let parameters = document["paths"]["/v1/tasks/{id}"]["patch"]["parameters"]
         .as_array()
         .unwrap();
-    let mask = &parameters.iter().find(|p| p["name"] == "updateMask").unwrap()["schema"];
+    let mask = &parameters
+        .iter()
+        .find(|p| p["name"] == "updateMask")
+        .unwrap()["schema"];
     let pattern = mask["pattern"].as_str().unwrap();
-    let names = "(?:title|description|done|dueTime|due_time|remindTime|remind_time|priority|labels)";
+    let names =
+        "(?:title|description|done|dueTime|due_time|remindTime|remind_time|priority|labels)";
     assert_eq!(pattern, format!("^(?:{names}(?:,{names})*)?$"));
 }
 
 #[test]
 fn no_schema_admits_null() {
     let text = real_document().to_string();
-    assert!(!text.contains("\"null\""), "the edge refuses null for every field");
+    assert!(
+        !text.contains("\"null\""),
+        "the edge refuses null for every field"
+    );
 }
 
 #[test]

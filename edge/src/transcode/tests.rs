@@ -287,13 +287,20 @@ fn null_is_refused_wherever_a_field_could_hold_it() {
         "labels"
     );
     assert_eq!(
-        refused(Method::POST, "/v1/auth:login", r#"{"email":null,"password":"p"}"#),
+        refused(
+            Method::POST,
+            "/v1/auth:login",
+            r#"{"email":null,"password":"p"}"#
+        ),
         "email"
     );
 
     let table = table_from(FORM_PROTO).unwrap();
     let put = |body: &str| violated(transcode(&table, Method::PUT, "/v1/forms/f1", body));
-    assert_eq!(put(r#"{"entries":[{"count":1},{"count":null}]}"#), "entries[1].count");
+    assert_eq!(
+        put(r#"{"entries":[{"count":1},{"count":null}]}"#),
+        "entries[1].count"
+    );
     assert_eq!(put(r#"{"ttl":null}"#), "ttl");
 
     // A null body of a route whose body is one message field names no
