@@ -663,3 +663,39 @@ async fn a_reminder_set_while_notify_is_down_still_fires_once(sys: &TestSystem) 
         next.data
     );
 }
+
+both_databases!(every_order_the_document_states_is_accepted);
+/// The accepted `orderBy` values are stated once, in the proto option the
+/// OpenAPI document publishes; the service's parser must take each one.
+async fn every_order_the_document_states_is_accepted(sys: &TestSystem) {
+    let (_, token) = sys.signup("order@example.com").await;
+    let (status, document) = sys.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    let parameters = document["paths"]["/v1/tasks"]["get"]["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let order_by = parameters
+        .iter()
+        .find(|p| p["name"] == "orderBy")
+        .map(|p| p["schema"]["enum"].clone())
+        .unwrap_or_default();
+    let values = order_by.as_array().cloned().unwrap_or_default();
+    assert!(values.len() >= 6, "{order_by}");
+    for value in values {
+        let value = value.as_str().unwrap_or_default().replace(' ', "%20");
+        let (status, page) = sys
+            .call(
+                "GET",
+                &format!("/v1/tasks?orderBy={value}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{value}: {page}");
+    }
+    let (status, _) = sys
+        .call("GET", "/v1/tasks?orderBy=title", Some(&token), None)
+        .await;
+    assert_eq!(status, 400);
+}
