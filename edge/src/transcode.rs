@@ -18,7 +18,7 @@ use serde_json::{Map, Value as Json};
 use crate::error::EdgeError;
 use crate::routes::{Binding, BodyRule};
 pub use violation::invalid_path_variable;
-use violation::{Step, field_error, query_error, refused_field, violation};
+use violation::{Step, field_error, query_error, refused_field, unknown_enum_number, violation};
 
 /// Longest error text taken from a parser, so that a huge bad value in a
 /// request is not echoed back in full.
@@ -83,6 +83,14 @@ pub fn request_message(
 
     let root = Json::Object(root);
     let mut message = decode(binding, root)?;
+    let mut at = Vec::new();
+    if unknown_enum_number(&message, &mut at) {
+        return Err(violation(
+            binding,
+            &at,
+            "names no value of its enum".to_owned(),
+        ));
+    }
     if !mask_in_query
         && binding.method == Method::PATCH
         && let Some(paths) = body_keys

@@ -256,6 +256,22 @@ fn patch_derives_the_update_mask_from_the_body_keys() {
 }
 
 #[test]
+fn enum_numbers_must_name_a_value() {
+    let message = real(Method::POST, "/v1/tasks", r#"{"title":"t","priority":4}"#).unwrap();
+    assert_eq!(message["task"]["priority"], "URGENT");
+    let post = |body: &str| violated(real(Method::POST, "/v1/tasks", body));
+    assert_eq!(post(r#"{"title":"t","priority":-58800}"#), "priority");
+    assert_eq!(post(r#"{"title":"t","priority":5}"#), "priority");
+    // Outside a PATCH's mask too: the service would not look at it.
+    let patch = violated(real(
+        Method::PATCH,
+        "/v1/tasks/t1?updateMask=title",
+        r#"{"title":"t","priority":9}"#,
+    ));
+    assert_eq!(patch, "priority");
+}
+
+#[test]
 fn null_is_refused_wherever_a_field_could_hold_it() {
     let null = "must not be null; leave the field out";
     let refused = |method: Method, uri: &str, body: &str| match real(method, uri, body) {

@@ -4,7 +4,7 @@
 //! task writes `dueTime`, not `task.dueTime`), which is how the services
 //! name the fields of their own violations.
 
-use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
 use serde_json::{Map, Value as Json};
 
 use super::{clip, field_by_any_name, invalid};
@@ -88,6 +88,44 @@ pub(super) fn refused_field(
         path.pop();
     }
     None
+}
+
+/// Finds the first enum field, depth first, whose number names no value of
+/// its enum, leaving its path in `path`. Proto3 JSON reads enums by number
+/// as well as by name and keeps unknown numbers, so `"priority": -5` would
+/// otherwise reach the service, which may not look at a field outside a
+/// PATCH's mask.
+pub(super) fn unknown_enum_number(message: &DynamicMessage, path: &mut Vec<Step>) -> bool {
+    for (field, value) in message.fields() {
+        path.push(Step::Key(field.name().to_owned()));
+        let found = match value {
+            Value::List(items) => items.iter().enumerate().any(|(index, item)| {
+                path.push(Step::Index(index));
+                let found = unknown_in_value(&field, item, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            Value::Map(_) => false,
+            single => unknown_in_value(&field, single, path),
+        };
+        if found {
+            return true;
+        }
+        path.pop();
+    }
+    false
+}
+
+fn unknown_in_value(field: &FieldDescriptor, value: &Value, path: &mut Vec<Step>) -> bool {
+    match (field.kind(), value) {
+        (Kind::Enum(enumeration), Value::EnumNumber(number)) => {
+            enumeration.get_value(*number).is_none()
+        }
+        (Kind::Message(_), Value::Message(inner)) => unknown_enum_number(inner, path),
+        _ => false,
+    }
 }
 
 /// Whether `null` is a value of the field rather than an absence:
