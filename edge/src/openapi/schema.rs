@@ -129,8 +129,14 @@ impl<'c> Schemas<'c> {
     fn enumeration(&mut self, descriptor: &EnumDescriptor) -> Json {
         let name = descriptor.full_name();
         if !self.components.contains_key(name) {
-            let values: Vec<String> = descriptor.values().map(|v| v.name().to_owned()).collect();
-            let mut schema = json!({"type": "string", "enum": values});
+            // Proto3 JSON parsers take an enum value by its number too;
+            // responses always carry the name.
+            let names: Vec<String> = descriptor.values().map(|v| v.name().to_owned()).collect();
+            let numbers: Vec<i32> = descriptor.values().map(|v| v.number()).collect();
+            let mut schema = json!({"anyOf": [
+                {"type": "string", "enum": names},
+                {"type": "integer", "enum": numbers},
+            ]});
             let doc = self
                 .comments
                 .doc(&descriptor.parent_file(), descriptor.path());
@@ -253,6 +259,10 @@ fn constrain_value(schema: &mut Json, constraints: Option<&DynamicMessage>) {
         if !text.is_empty() {
             map.insert(keyword.into(), Json::String(text));
         }
+    }
+    let examples = strings(constraints, "examples");
+    if !examples.is_empty() {
+        map.insert("examples".into(), json!(examples));
     }
     let mut values = strings(constraints, "values");
     values.extend(value_set(constraints).map(str::to_owned));

@@ -132,8 +132,14 @@ fn schemas_follow_the_proto3_json_mapping() {
     assert_eq!(task["id"]["readOnly"], true);
     assert!(task.get("due_time").is_none());
     let priority = schema(&document, "todo.task.v1.Priority");
-    assert_eq!(priority["type"], "string");
-    assert_eq!(priority["enum"][0], "PRIORITY_UNSPECIFIED");
+    // By name, or by number as proto3 JSON also reads it.
+    assert_eq!(
+        priority["anyOf"],
+        serde_json::json!([
+            {"type": "string", "enum": ["PRIORITY_UNSPECIFIED", "LOW", "MEDIUM", "HIGH", "URGENT"]},
+            {"type": "integer", "enum": [0, 1, 2, 3, 4]},
+        ])
+    );
 
     let tokens = &schema(&document, "todo.user.v1.TokenPair")["properties"];
     assert_eq!(tokens["expiresIn"]["type"], "string");
@@ -254,6 +260,10 @@ fn accepted_values_patterns_and_formats_are_stated() {
     assert_eq!(login["password"]["minLength"], 1);
 
     let task = &schema(&document, "todo.task.v1.Task")["properties"];
+    assert_eq!(
+        task["remindTime"]["examples"],
+        serde_json::json!(["2999-12-31T09:00:00Z"])
+    );
     assert!(task["title"]["pattern"].is_string(), "{}", task["title"]);
     assert!(
         task["labels"]["items"]["pattern"].is_string(),
