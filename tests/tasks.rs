@@ -192,6 +192,21 @@ async fn put_replaces_and_patch_changes_only_what_it_names(sys: &TestSystem) {
     )
     .await;
     assert_eq!(status, 400, "{body}");
+    // A value outside the mask is checked too, though it would not change.
+    let (status, _, body) = send(
+        sys,
+        "PATCH",
+        &format!("{path}?updateMask=title"),
+        &token,
+        Some(json!({"title": "Fine", "labels": ["\u{1}"]})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["details"][0]["fieldViolations"][0]["field"],
+        "task.labels"
+    );
     let (_, now) = sys.call("GET", &path, Some(&token), None).await;
     assert_eq!(now, replaced);
 }
