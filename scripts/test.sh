@@ -2,8 +2,9 @@
 # The project's test command: formatting, lints, the unit and integration
 # suites (SQLite always; MariaDB too when TODO_TEST_MYSQL_URL is set, e.g.
 # mysql://root@127.0.0.1:3306, the server started here if need be), the
-# smoke test of the release build with curl and grpcurl, the shipping
-# checks, and mutation testing of the security controls.
+# schemathesis run, the smoke test of the release build with curl and
+# grpcurl, the shipping checks, and mutation testing of the security
+# controls.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TERM_COLOR=never
@@ -33,6 +34,9 @@ scripts/build-release.sh
 
 step "OpenAPI document validated"
 scripts/check-openapi.sh
+
+step "schemathesis against the release build"
+scripts/check-schemathesis.sh
 
 step "smoke test of the release build"
 scripts/smoke.sh

@@ -192,6 +192,21 @@ async fn put_replaces_and_patch_changes_only_what_it_names(sys: &TestSystem) {
     )
     .await;
     assert_eq!(status, 400, "{body}");
+    // A value outside the mask is checked too, though it would not change.
+    let (status, _, body) = send(
+        sys,
+        "PATCH",
+        &format!("{path}?updateMask=title"),
+        &token,
+        Some(json!({"title": "Fine", "labels": ["\u{1}"]})),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["details"][0]["fieldViolations"][0]["field"],
+        "task.labels"
+    );
     let (_, now) = sys.call("GET", &path, Some(&token), None).await;
     assert_eq!(now, replaced);
 }
@@ -352,17 +367,11 @@ async fn paging_sees_every_task_once_while_tasks_are_added(sys: &TestSystem) {
     let mut expected = Vec::new();
     for i in 0..23 {
         let priority = ["LOW", "MEDIUM", "HIGH"][i % 3];
-        let due = if i % 4 == 0 {
-            Value::Null
-        } else {
-            json!(format!("2030-01-{:02}T00:00:00Z", 28 - i))
-        };
-        create(
-            sys,
-            &token,
-            json!({"title": format!("t{i:02}"), "priority": priority, "dueTime": due}),
-        )
-        .await;
+        let mut task = json!({"title": format!("t{i:02}"), "priority": priority});
+        if i % 4 != 0 {
+            task["dueTime"] = json!(format!("2030-01-{:02}T00:00:00Z", 28 - i));
+        }
+        create(sys, &token, task).await;
         expected.push(format!("t{i:02}"));
     }
     for order in [
@@ -668,4 +677,40 @@ async fn a_reminder_set_while_notify_is_down_still_fires_once(sys: &TestSystem) 
         "fired twice: {}",
         next.data
     );
+}
+
+both_databases!(every_order_the_document_states_is_accepted);
+/// The accepted `orderBy` values are stated once, in the proto option the
+/// OpenAPI document publishes; the service's parser must take each one.
+async fn every_order_the_document_states_is_accepted(sys: &TestSystem) {
+    let (_, token) = sys.signup("order@example.com").await;
+    let (status, document) = sys.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    let parameters = document["paths"]["/v1/tasks"]["get"]["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let order_by = parameters
+        .iter()
+        .find(|p| p["name"] == "orderBy")
+        .map(|p| p["schema"]["enum"].clone())
+        .unwrap_or_default();
+    let values = order_by.as_array().cloned().unwrap_or_default();
+    assert!(values.len() >= 6, "{order_by}");
+    for value in values {
+        let value = value.as_str().unwrap_or_default().replace(' ', "%20");
+        let (status, page) = sys
+            .call(
+                "GET",
+                &format!("/v1/tasks?orderBy={value}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{value}: {page}");
+    }
+    let (status, _) = sys
+        .call("GET", "/v1/tasks?orderBy=title", Some(&token), None)
+        .await;
+    assert_eq!(status, 400);
 }

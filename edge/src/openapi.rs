@@ -209,9 +209,12 @@ fn operation(
         BodyRule::Field(field) => Some(schemas.field(field)),
     };
     if let Some(schema) = body {
+        // A body that must carry fields cannot be left out either: an empty
+        // body is the empty message, which the service refuses.
+        let required = schemas.requires_fields(&schema);
         map.insert(
             "requestBody".into(),
-            json!({"content": {"application/json": {"schema": schema}}}),
+            json!({"required": required, "content": {"application/json": {"schema": schema}}}),
         );
     }
     if needs_token(&binding.method, binding.template.as_str()) {
@@ -309,7 +312,13 @@ impl QueryWalk<'_, '_, '_> {
                     }
                 }
                 _ => {
-                    let schema = self.schemas.field(&field);
+                    let mut schema = self.schemas.field(&field);
+                    if let (Some(target), Json::Object(map)) =
+                        (self.mask_target(&field), &mut schema)
+                    {
+                        let pattern = self.schemas.field_mask_pattern(&target);
+                        map.insert("pattern".into(), Json::String(pattern));
+                    }
                     self.parameters.push(json!({
                         "name": name,
                         "in": "query",
@@ -318,6 +327,20 @@ impl QueryWalk<'_, '_, '_> {
                     }));
                 }
             }
+        }
+    }
+
+    /// The message whose fields a field mask parameter names: the body's,
+    /// when the body is one message field (a PATCH of a resource, as
+    /// grpc-gateway reads it).
+    fn mask_target(&self, field: &FieldDescriptor) -> Option<MessageDescriptor> {
+        let is_mask = matches!(field.kind(), Kind::Message(m) if m.full_name() == "google.protobuf.FieldMask");
+        let BodyRule::Field(body) = &self.binding.body else {
+            return None;
+        };
+        match body.kind() {
+            Kind::Message(message) if is_mask && !field.is_list() => Some(message),
+            _ => None,
         }
     }
 

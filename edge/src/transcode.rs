@@ -18,7 +18,7 @@ use serde_json::{Map, Value as Json};
 use crate::error::EdgeError;
 use crate::routes::{Binding, BodyRule};
 pub use violation::invalid_path_variable;
-use violation::{Step, field_error, query_error, unknown_field, violation};
+use violation::{Step, field_error, query_error, refused_field, unknown_enum_number, violation};
 
 /// Longest error text taken from a parser, so that a huge bad value in a
 /// request is not echoed back in full.
@@ -57,6 +57,13 @@ pub fn request_message(
             root.insert(field.name().to_owned(), json);
         }
     }
+    // The body alone can hold unknown keys and nulls: the query's keys are
+    // resolved one by one below, and no query or path text becomes null.
+    // Checked before the path fills in the message it sets.
+    let mut at = Vec::new();
+    if let Some(refusal) = refused_field(&binding.rpc.input, &root, &mut at) {
+        return Err(violation(binding, &at, refusal.description().to_owned()));
+    }
     let mut mask_in_query = false;
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let fields = query_fields(binding, &key)?;
@@ -75,11 +82,15 @@ pub fn request_message(
     }
 
     let root = Json::Object(root);
-    let mut unknown = Vec::new();
-    if unknown_field(&binding.rpc.input, &root, &mut unknown) {
-        return Err(violation(binding, &unknown, "unknown field".to_owned()));
-    }
     let mut message = decode(binding, root)?;
+    let mut at = Vec::new();
+    if unknown_enum_number(&message, &mut at) {
+        return Err(violation(
+            binding,
+            &at,
+            "names no value of its enum".to_owned(),
+        ));
+    }
     if !mask_in_query
         && binding.method == Method::PATCH
         && let Some(paths) = body_keys
@@ -227,7 +238,7 @@ fn descend<'m>(
             let at = parents.get(..=depth).unwrap_or(parents);
             field_error(binding, at, "must be a JSON object".to_owned())
         };
-        let existing = remove_aliases(object, field).filter(|v| !v.is_null());
+        let existing = remove_aliases(object, field);
         let child = existing.unwrap_or_else(|| Json::Object(Map::new()));
         if !child.is_object() {
             return Err(not_object());
@@ -341,7 +352,7 @@ fn field_by_any_name(message: &MessageDescriptor, name: &str) -> Option<FieldDes
 fn decode(binding: &Binding, document: Json) -> Result<DynamicMessage, EdgeError> {
     let mut track = serde_path_to_error::Track::new();
     let deserializer = serde_path_to_error::Deserializer::new(document, &mut track);
-    // Unknown fields were reported by `unknown_field` already; refusing
+    // Unknown fields were reported by `refused_field` already; refusing
     // them here too keeps any the walk does not reach (inside maps) out.
     let options = DeserializeOptions::new().deny_unknown_fields(true);
     let descriptor = binding.rpc.input.clone();

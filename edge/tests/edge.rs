@@ -369,7 +369,7 @@ async fn query_and_path_reach_the_upstream() {
         request(
             Method::PATCH,
             "/v1/tasks/t9",
-            r#"{"title":"x","dueTime":null}"#,
+            r#"{"title":"x","dueTime":"2030-01-01T00:00:00Z"}"#,
         ),
     )
     .await;
@@ -518,6 +518,14 @@ async fn every_decoding_failure_names_its_field_in_a_bad_request_detail() {
             "updateMask",
         ),
         (request(Method::GET, "/v1/tasks/%FF", ""), "id"),
+        (
+            request(Method::PATCH, "/v1/tasks/t1", r#"{"remindTime":null}"#),
+            "remindTime",
+        ),
+        (
+            request(Method::POST, "/v1/auth:login", r#"{"email":null}"#),
+            "email",
+        ),
         (non_ascii, "Authorization"),
     ];
     for (request, field) in cases {

@@ -3,7 +3,11 @@
 //! well-known types as strings, repeated fields as arrays, maps as
 //! objects, and every other message as a `$ref` to `components/schemas`.
 //! A field's `todo.api.v1.field_schema` option adds its constraints
-//! (required, pattern, lengths, bounds, item count).
+//! (required, pattern, lengths, bounds, item count, accepted values, format,
+//! and the fields a request body must carry).
+//!
+//! No schema admits `null`: the edge refuses it for every field (see
+//! `crate::transcode`), so a field is either given a value or left out.
 
 use std::collections::BTreeMap;
 
@@ -83,7 +87,7 @@ impl<'c> Schemas<'c> {
         } else {
             let mut value = self.singular(field);
             constrain_value(&mut value, constraints.as_ref());
-            value
+            require_fields(value, constraints.as_ref())
         };
         let doc = self.comments.doc(&field.parent_file(), field.path());
         if let Json::Object(map) = &mut schema {
@@ -125,8 +129,14 @@ impl<'c> Schemas<'c> {
     fn enumeration(&mut self, descriptor: &EnumDescriptor) -> Json {
         let name = descriptor.full_name();
         if !self.components.contains_key(name) {
-            let values: Vec<String> = descriptor.values().map(|v| v.name().to_owned()).collect();
-            let mut schema = json!({"type": "string", "enum": values});
+            // Proto3 JSON parsers take an enum value by its number too;
+            // responses always carry the name.
+            let names: Vec<String> = descriptor.values().map(|v| v.name().to_owned()).collect();
+            let numbers: Vec<i32> = descriptor.values().map(|v| v.number()).collect();
+            let mut schema = json!({"anyOf": [
+                {"type": "string", "enum": names},
+                {"type": "integer", "enum": numbers},
+            ]});
             let doc = self
                 .comments
                 .doc(&descriptor.parent_file(), descriptor.path());
@@ -164,6 +174,44 @@ impl<'c> Schemas<'c> {
 }
 
 impl Schemas<'_> {
+    /// The pattern of a field mask over `message`: a comma-separated list
+    /// of the fields a client may write (not output-only), each in its
+    /// JSON or its proto spelling; the empty mask changes nothing.
+    pub fn field_mask_pattern(&self, message: &MessageDescriptor) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for field in message.fields() {
+            let doc = self.comments.doc(&field.parent_file(), field.path());
+            if doc.output_only {
+                continue;
+            }
+            names.push(field.json_name().to_owned());
+            if field.name() != field.json_name() {
+                names.push(field.name().to_owned());
+            }
+        }
+        // Field names need no escaping: they are letters, digits and `_`.
+        let name = format!("(?:{})", names.join("|"));
+        format!("^(?:{name}(?:,{name})*)?$")
+    }
+
+    /// Whether a value of `schema` must carry some field: a message
+    /// component with `required` fields, or a body narrowed by
+    /// `required_fields` (see [`require_fields`]).
+    pub fn requires_fields(&self, schema: &Json) -> bool {
+        if schema.get("allOf").is_some() {
+            return true;
+        }
+        let component = schema
+            .get("$ref")
+            .and_then(Json::as_str)
+            .and_then(|target| target.strip_prefix("#/components/schemas/"))
+            .and_then(|name| self.components.get(name));
+        component
+            .and_then(|c| c.get("required"))
+            .and_then(Json::as_array)
+            .is_some_and(|required| !required.is_empty())
+    }
+
     /// The `todo.api.v1.FieldSchema` set on `field`, if any.
     fn constraints(&self, field: &FieldDescriptor) -> Option<DynamicMessage> {
         let extension = self.constraints.as_ref()?;
@@ -206,13 +254,68 @@ fn constrain_value(schema: &mut Json, constraints: Option<&DynamicMessage>) {
             map.insert(keyword.into(), n);
         }
     }
-    let pattern = constraints
-        .get_field_by_name("pattern")
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    if !pattern.is_empty() {
-        map.insert("pattern".into(), Json::String(pattern));
+    for (option, keyword) in [("pattern", "pattern"), ("format", "format")] {
+        let text = text(constraints, option);
+        if !text.is_empty() {
+            map.insert(keyword.into(), Json::String(text));
+        }
     }
+    let examples = strings(constraints, "examples");
+    if !examples.is_empty() {
+        map.insert("examples".into(), json!(examples));
+    }
+    let mut values = strings(constraints, "values");
+    values.extend(value_set(constraints).map(str::to_owned));
+    if !values.is_empty() {
+        map.insert("enum".into(), json!(values));
+    }
+}
+
+/// The values of a `ValueSet` option, read from the code the service
+/// checks with; none when unset.
+fn value_set(constraints: &DynamicMessage) -> impl Iterator<Item = &'static str> {
+    let set = constraints
+        .get_field_by_name("value_set")
+        .and_then(|v| v.as_enum_number())
+        .unwrap_or_default();
+    // The numbers of `todo.api.v1.ValueSet`.
+    const IANA_TIME_ZONES: i32 = 1;
+    todo_common::time_zone::names().filter(move |_| set == IANA_TIME_ZONES)
+}
+
+/// A message schema (a `$ref`) narrowed to a request that must carry some
+/// of its fields, which the message itself leaves optional:
+/// `allOf: [{$ref}, {required: [...]}]`. Other schemas are returned as
+/// they are.
+fn require_fields(schema: Json, constraints: Option<&DynamicMessage>) -> Json {
+    let required = constraints
+        .map(|c| strings(c, "required_fields"))
+        .unwrap_or_default();
+    if required.is_empty() || schema.get("$ref").is_none() {
+        return schema;
+    }
+    json!({"allOf": [schema, {"required": required}]})
+}
+
+/// A string field of a `FieldSchema`; empty when unset.
+fn text(constraints: &DynamicMessage, name: &str) -> String {
+    constraints
+        .get_field_by_name(name)
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// A repeated string field of a `FieldSchema`.
+fn strings(constraints: &DynamicMessage, name: &str) -> Vec<String> {
+    let Some(value) = constraints.get_field_by_name(name) else {
+        return Vec::new();
+    };
+    value
+        .as_list()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|item| item.as_str().map(str::to_owned))
+        .collect()
 }
 
 fn reference(name: &str) -> Json {
@@ -228,7 +331,7 @@ fn describe(schema: &mut Json, text: &str) {
 /// The proto3 JSON form of the well-known types the API can carry.
 fn well_known(full_name: &str) -> Option<Json> {
     let scalar = |kind: &str, format: Option<&str>| {
-        let mut schema = json!({"type": [kind, "null"]});
+        let mut schema = json!({"type": kind});
         if let (Some(format), Json::Object(map)) = (format, &mut schema) {
             map.insert("format".into(), Json::String(format.to_owned()));
         }

@@ -132,8 +132,14 @@ fn schemas_follow_the_proto3_json_mapping() {
     assert_eq!(task["id"]["readOnly"], true);
     assert!(task.get("due_time").is_none());
     let priority = schema(&document, "todo.task.v1.Priority");
-    assert_eq!(priority["type"], "string");
-    assert_eq!(priority["enum"][0], "PRIORITY_UNSPECIFIED");
+    // By name, or by number as proto3 JSON also reads it.
+    assert_eq!(
+        priority["anyOf"],
+        serde_json::json!([
+            {"type": "string", "enum": ["PRIORITY_UNSPECIFIED", "LOW", "MEDIUM", "HIGH", "URGENT"]},
+            {"type": "integer", "enum": [0, 1, 2, 3, 4]},
+        ])
+    );
 
     let tokens = &schema(&document, "todo.user.v1.TokenPair")["properties"];
     assert_eq!(tokens["expiresIn"]["type"], "string");
@@ -196,6 +202,101 @@ fn field_constraints_come_from_the_field_schema_option() {
     assert_eq!(page_size["schema"]["minimum"], 0);
 }
 
+/// The body schema of the operation at `method` `path`.
+fn body<'d>(document: &'d Json, method: &str, path: &str) -> &'d Json {
+    &document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+}
+
+#[test]
+fn a_body_that_must_carry_fields_says_so_for_its_operation_only() {
+    let document = real_document();
+    let task_ref = serde_json::json!({"$ref": "#/components/schemas/todo.task.v1.Task"});
+    for (method, path) in [("post", "/v1/tasks"), ("put", "/v1/tasks/{id}")] {
+        let schema = body(&document, method, path);
+        assert_eq!(
+            schema["allOf"],
+            serde_json::json!([task_ref, {"required": ["title"]}]),
+            "{method} {path}: {schema}"
+        );
+    }
+    // A change carries only the fields it changes.
+    assert_eq!(
+        body(&document, "patch", "/v1/tasks/{id}")["$ref"],
+        task_ref["$ref"]
+    );
+    let required =
+        |method: &str, path: &str| &document["paths"][path][method]["requestBody"]["required"];
+    assert_eq!(required("post", "/v1/tasks"), true);
+    assert_eq!(required("post", "/v1/auth:requestPasswordReset"), true);
+    assert_eq!(required("patch", "/v1/tasks/{id}"), false);
+    assert_eq!(required("patch", "/v1/users/me"), false);
+    assert!(
+        schema(&document, "todo.task.v1.Task")
+            .get("required")
+            .is_none()
+    );
+}
+
+#[test]
+fn accepted_values_patterns_and_formats_are_stated() {
+    let document = real_document();
+    let list = document["paths"]["/v1/tasks"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let order_by = &list.iter().find(|p| p["name"] == "orderBy").unwrap()["schema"];
+    let values = order_by["enum"].as_array().unwrap();
+    assert!(values.contains(&Json::from("priority desc")), "{order_by}");
+    assert!(values.contains(&Json::from("")), "{order_by}");
+
+    let time_zone = &schema(&document, "todo.user.v1.UpdateMeRequest")["properties"]["timeZone"];
+    let zones = time_zone["enum"].as_array().unwrap();
+    assert!(zones.contains(&Json::from("Europe/Berlin")), "{time_zone}");
+    assert_eq!(zones.len(), todo_common::time_zone::names().count());
+
+    let email = &schema(&document, "todo.user.v1.CreateUserRequest")["properties"]["email"];
+    assert_eq!(email["maxLength"], 254);
+    let login = &schema(&document, "todo.user.v1.LoginRequest")["properties"];
+    assert_eq!(login["email"]["minLength"], 1);
+    assert_eq!(login["password"]["minLength"], 1);
+
+    let task = &schema(&document, "todo.task.v1.Task")["properties"];
+    assert_eq!(
+        task["remindTime"]["examples"],
+        serde_json::json!(["2999-12-31T09:00:00Z"])
+    );
+    assert!(task["title"]["pattern"].is_string(), "{}", task["title"]);
+    assert!(
+        task["labels"]["items"]["pattern"].is_string(),
+        "{}",
+        task["labels"]
+    );
+}
+
+#[test]
+fn a_field_mask_names_the_writable_fields_of_the_body() {
+    let document = real_document();
+    let parameters = document["paths"]["/v1/tasks/{id}"]["patch"]["parameters"]
+        .as_array()
+        .unwrap();
+    let mask = &parameters
+        .iter()
+        .find(|p| p["name"] == "updateMask")
+        .unwrap()["schema"];
+    let pattern = mask["pattern"].as_str().unwrap();
+    let names =
+        "(?:title|description|done|dueTime|due_time|remindTime|remind_time|priority|labels)";
+    assert_eq!(pattern, format!("^(?:{names}(?:,{names})*)?$"));
+}
+
+#[test]
+fn no_schema_admits_null() {
+    let text = real_document().to_string();
+    assert!(
+        !text.contains("\"null\""),
+        "the edge refuses null for every field"
+    );
+}
+
 #[test]
 fn descriptions_come_from_the_proto_comments() {
     let document = real_document();
@@ -205,7 +306,10 @@ fn descriptions_come_from_the_proto_comments() {
         "One task; another user's task is NOT_FOUND."
     );
     let task = &schema(&document, "todo.task.v1.Task")["properties"];
-    assert_eq!(task["title"]["description"], "1..500 characters.");
+    assert_eq!(
+        task["title"]["description"],
+        "1..500 characters, not only white space (it is trimmed)."
+    );
     assert_eq!(
         task["id"]["description"],
         "UUIDv7, assigned by the service."

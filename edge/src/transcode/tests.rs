@@ -243,13 +243,88 @@ fn patch_derives_the_update_mask_from_the_body_keys() {
     let message = real(
         Method::PATCH,
         "/v1/tasks/t1",
-        r#"{"title":"x","due_time":null,"done":true}"#,
+        r#"{"title":"x","due_time":"2030-01-01T00:00:00Z","done":true}"#,
     )
     .unwrap();
     assert_eq!(
         message,
-        json!({"task": {"id": "t1", "title": "x", "done": true}, "updateMask": "done,dueTime,title"})
+        json!({
+            "task": {"id": "t1", "title": "x", "done": true, "dueTime": "2030-01-01T00:00:00Z"},
+            "updateMask": "done,dueTime,title",
+        })
     );
+}
+
+#[test]
+fn enum_numbers_must_name_a_value() {
+    let message = real(Method::POST, "/v1/tasks", r#"{"title":"t","priority":4}"#).unwrap();
+    assert_eq!(message["task"]["priority"], "URGENT");
+    let post = |body: &str| violated(real(Method::POST, "/v1/tasks", body));
+    assert_eq!(post(r#"{"title":"t","priority":-58800}"#), "priority");
+    assert_eq!(post(r#"{"title":"t","priority":5}"#), "priority");
+    // Outside a PATCH's mask too: the service would not look at it.
+    let patch = violated(real(
+        Method::PATCH,
+        "/v1/tasks/t1?updateMask=title",
+        r#"{"title":"t","priority":9}"#,
+    ));
+    assert_eq!(patch, "priority");
+}
+
+#[test]
+fn null_is_refused_wherever_a_field_could_hold_it() {
+    let null = "must not be null; leave the field out";
+    let refused = |method: Method, uri: &str, body: &str| match real(method, uri, body) {
+        Err(EdgeError::InvalidField { field, description }) => {
+            assert_eq!(description, null, "{uri} {body}");
+            field
+        }
+        other => panic!("{uri} {body}: expected a field violation, got {other:?}"),
+    };
+    // A null clears nothing in a PATCH: `updateMask` does that.
+    assert_eq!(
+        refused(Method::PATCH, "/v1/tasks/t1", r#"{"remindTime":null}"#),
+        "remindTime"
+    );
+    assert_eq!(
+        refused(Method::PATCH, "/v1/users/me", r#"{"timeZone":null}"#),
+        "timeZone"
+    );
+    assert_eq!(
+        refused(
+            Method::PATCH,
+            "/v1/notificationSettings",
+            r#"{"emailReminders":null}"#
+        ),
+        "emailReminders"
+    );
+    assert_eq!(
+        refused(Method::POST, "/v1/tasks", r#"{"title":"t","labels":null}"#),
+        "labels"
+    );
+    assert_eq!(
+        refused(
+            Method::POST,
+            "/v1/auth:login",
+            r#"{"email":null,"password":"p"}"#
+        ),
+        "email"
+    );
+
+    let table = table_from(FORM_PROTO).unwrap();
+    let put = |body: &str| violated(transcode(&table, Method::PUT, "/v1/forms/f1", body));
+    assert_eq!(
+        put(r#"{"entries":[{"count":1},{"count":null}]}"#),
+        "entries[1].count"
+    );
+    assert_eq!(put(r#"{"ttl":null}"#), "ttl");
+
+    // A null body of a route whose body is one message field names no
+    // field, whether or not the path fills that message too.
+    for (method, uri) in [(Method::POST, "/v1/tasks"), (Method::PUT, "/v1/tasks/t1")] {
+        let message = rejected(real(method, uri, "null"));
+        assert!(message.contains(null), "{message}");
+    }
 }
 
 #[test]

@@ -4,8 +4,8 @@
 //! task writes `dueTime`, not `task.dueTime`), which is how the services
 //! name the fields of their own violations.
 
-use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
-use serde_json::Value as Json;
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
+use serde_json::{Map, Value as Json};
 
 use super::{clip, field_by_any_name, invalid};
 use crate::error::EdgeError;
@@ -19,40 +19,96 @@ pub(super) enum Step {
     Index(usize),
 }
 
-/// Finds the first object key that names no field of its message, leaving
-/// its path in `path`. Well-known types (`google.protobuf.*`) have JSON
-/// forms of their own and are left to the decoder, as are map values.
-pub(super) fn unknown_field(
+/// Why a key of the request document is refused before decoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// The key names no field of its message.
+    Unknown,
+    /// The value is JSON `null`. Proto3 JSON reads it as "the default",
+    /// which would make `{"timeZone": null}` in a PATCH an unrequested
+    /// change that looks like a clear; clearing is what `updateMask` says,
+    /// so a field is either given a value or left out.
+    Null,
+}
+
+impl Refusal {
+    pub(super) fn description(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown field",
+            Self::Null => "must not be null; leave the field out",
+        }
+    }
+}
+
+/// Finds the first object key, depth first in key order, that names no
+/// field of its message or holds `null`, leaving its path in `path`.
+/// Well-known types (`google.protobuf.*`) have JSON forms of their own and
+/// are left to the decoder, as are map values.
+pub(super) fn refused_field(
     message: &MessageDescriptor,
-    json: &Json,
+    object: &Map<String, Json>,
     path: &mut Vec<Step>,
-) -> bool {
-    let Json::Object(object) = json else {
-        return false;
-    };
+) -> Option<Refusal> {
     if message.package_name() == "google.protobuf" {
-        return false;
+        return None;
     }
     for (key, value) in object {
         path.push(Step::Key(key.clone()));
         let Some(field) = field_by_any_name(message, key) else {
-            return true;
+            return Some(Refusal::Unknown);
         };
+        if value.is_null() && !holds_null(&field) {
+            return Some(Refusal::Null);
+        }
         let found = match field.kind() {
-            Kind::Message(_) if field.is_map() => false,
+            Kind::Message(_) if field.is_map() => None,
             Kind::Message(inner) if field.is_list() => match value {
-                Json::Array(items) => items.iter().enumerate().any(|(index, item)| {
+                Json::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
+                    let Json::Object(item) = item else {
+                        return None;
+                    };
                     path.push(Step::Index(index));
-                    let found = unknown_field(&inner, item, path);
-                    if !found {
+                    let found = refused_field(&inner, item, path);
+                    if found.is_none() {
                         path.pop();
                     }
                     found
                 }),
-                _ => false,
+                _ => None,
             },
-            Kind::Message(inner) => unknown_field(&inner, value, path),
-            _ => false,
+            Kind::Message(inner) => match value {
+                Json::Object(value) => refused_field(&inner, value, path),
+                _ => None,
+            },
+            _ => None,
+        };
+        if found.is_some() {
+            return found;
+        }
+        path.pop();
+    }
+    None
+}
+
+/// Finds the first enum field, depth first, whose number names no value of
+/// its enum, leaving its path in `path`. Proto3 JSON reads enums by number
+/// as well as by name and keeps unknown numbers, so `"priority": -5` would
+/// otherwise reach the service, which may not look at a field outside a
+/// PATCH's mask.
+pub(super) fn unknown_enum_number(message: &DynamicMessage, path: &mut Vec<Step>) -> bool {
+    for (field, value) in message.fields() {
+        path.push(Step::Key(field.name().to_owned()));
+        let found = match value {
+            Value::List(items) => items.iter().enumerate().any(|(index, item)| {
+                path.push(Step::Index(index));
+                let found = unknown_in_value(&field, item, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            Value::Map(_) => false,
+            single => unknown_in_value(&field, single, path),
         };
         if found {
             return true;
@@ -60,6 +116,26 @@ pub(super) fn unknown_field(
         path.pop();
     }
     false
+}
+
+fn unknown_in_value(field: &FieldDescriptor, value: &Value, path: &mut Vec<Step>) -> bool {
+    match (field.kind(), value) {
+        (Kind::Enum(enumeration), Value::EnumNumber(number)) => {
+            enumeration.get_value(*number).is_none()
+        }
+        (Kind::Message(_), Value::Message(inner)) => unknown_enum_number(inner, path),
+        _ => false,
+    }
+}
+
+/// Whether `null` is a value of the field rather than an absence:
+/// `google.protobuf.Value` and `NullValue` carry JSON `null` itself.
+fn holds_null(field: &FieldDescriptor) -> bool {
+    match field.kind() {
+        Kind::Message(message) => message.full_name() == "google.protobuf.Value",
+        Kind::Enum(enumeration) => enumeration.full_name() == "google.protobuf.NullValue",
+        _ => false,
+    }
 }
 
 /// The field at `steps` named as the client wrote it: JSON names, dotted,

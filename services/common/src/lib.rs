@@ -17,7 +17,8 @@
 //! - [`outbox`]: calls to other services that must not be lost.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
 //! - [`status`]: building `tonic::Status` values clients can act on.
-//! - [`clock`]: ids and time conversions.
+//! - [`clock`]: ids and time conversions; [`time_zone`]: the accepted
+//!   time zone names.
 //! - [`text`]: text that looks empty.
 
 pub mod auth;
@@ -33,5 +34,6 @@ pub mod shutdown;
 pub mod status;
 pub mod telemetry;
 pub mod text;
+pub mod time_zone;
 
 pub use tokio_util::sync::CancellationToken;

@@ -199,7 +199,14 @@ impl State {
                 ..patch.clone()
             }
         } else {
-            apply_mask(&current.to_proto(), patch, mask).map_err(Error::Invalid)?
+            let current = current.to_proto();
+            // A value sent is a value checked, even outside the mask: the
+            // mask says what changes, not what may be malformed.
+            if mask.is_some() {
+                let sent = apply_mask(&current, patch, None).map_err(Error::Invalid)?;
+                TaskFields::parse(&sent).map_err(Error::Invalid)?;
+            }
+            apply_mask(&current, patch, mask).map_err(Error::Invalid)?
         };
         let fields = TaskFields::parse(&next).map_err(Error::Invalid)?;
         let now = now_micros();

@@ -165,13 +165,9 @@ impl TimeZone {
     /// A violation of `field` when the name is not in the tz database.
     pub fn parse(raw: &str, field: &str) -> Result<Self, FieldViolation> {
         let raw = raw.trim();
-        tzdb_data::TZ_NAMES
-            .iter()
-            // "Factory" is the tz database's placeholder for "unset", not a
-            // place anyone lives.
-            .filter(|name| **name != "Factory")
+        todo_common::time_zone::names()
             .find(|name| name.eq_ignore_ascii_case(raw))
-            .map(|name| Self(name))
+            .map(Self)
             .ok_or_else(|| {
                 FieldViolation::new(
                     field,
