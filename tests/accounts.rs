@@ -946,7 +946,7 @@ async fn overlong_passwords_and_invisible_titles_say_why(sys: &TestSystem) {
     );
     assert_eq!(
         body["error"]["details"][0]["fieldViolations"][0]["field"],
-        "task.title"
+        "title"
     );
     let (status, body) = sys
         .call(

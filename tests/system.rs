@@ -274,7 +274,7 @@ async fn bad_input_gets_json_errors_and_changes_nothing(sys: &TestSystem) {
     assert_eq!(status, 400);
     assert_eq!(
         body["error"]["details"][0]["fieldViolations"][0]["field"],
-        "task.title"
+        "title"
     );
     let (status, _) = sys
         .call("GET", "/v1/tasks/not-a-uuid", Some(&token), None)

@@ -205,7 +205,7 @@ async fn put_replaces_and_patch_changes_only_what_it_names(sys: &TestSystem) {
     assert_eq!(status, 400, "{body}");
     assert_eq!(
         body["error"]["details"][0]["fieldViolations"][0]["field"],
-        "task.labels"
+        "labels"
     );
     let (_, now) = sys.call("GET", &path, Some(&token), None).await;
     assert_eq!(now, replaced);
@@ -496,19 +496,19 @@ async fn limits_are_enforced_and_write_nothing(sys: &TestSystem) {
     let (_, token) = sys.signup("lim@example.com").await;
     let labels: Vec<String> = (0..21).map(|i| format!("l{i}")).collect();
     let cases = [
-        (json!({"title": "x".repeat(501)}), "task.title"),
+        (json!({"title": "x".repeat(501)}), "title"),
         (
             json!({"title": "x", "description": "d".repeat(10_001)}),
-            "task.description",
+            "description",
         ),
-        (json!({"title": "x", "labels": labels}), "task.labels"),
+        (json!({"title": "x", "labels": labels}), "labels"),
         (
             json!({"title": "x", "labels": ["y".repeat(51)]}),
-            "task.labels",
+            "labels",
         ),
         (
             json!({"title": "x", "remindTime": "2001-01-01T00:00:00Z"}),
-            "task.remindTime",
+            "remindTime",
         ),
     ];
     for (body, field) in cases {

@@ -224,6 +224,41 @@ impl ApiError {
         self
     }
 
+    /// Names the fields of upstream violations as a REST client wrote
+    /// them. A service names a field by its path in the request message
+    /// (`task.title`, what a gRPC client wrote); a route whose body is the
+    /// field `body` (`body: "task"`) received `title` from its client, so
+    /// the `body.` prefix goes, in the details and in a message that starts
+    /// with a field's name.
+    pub fn name_fields_within_body(&mut self, body: &str) {
+        let prefix = format!("{body}.");
+        let strip = |text: &str| text.strip_prefix(&prefix).map(str::to_owned);
+        if let Some(rest) = strip(&self.message) {
+            self.message = rest;
+        }
+        for detail in &mut self.details {
+            let is_bad_request = detail
+                .get("@type")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|t| t.ends_with("/google.rpc.BadRequest"));
+            if !is_bad_request {
+                continue;
+            }
+            let violations = detail
+                .get_mut("fieldViolations")
+                .and_then(serde_json::Value::as_array_mut);
+            for violation in violations.into_iter().flatten() {
+                let renamed = violation
+                    .get("field")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(strip);
+                if let (Some(renamed), Some(field)) = (renamed, violation.get_mut("field")) {
+                    *field = serde_json::Value::String(renamed);
+                }
+            }
+        }
+    }
+
     /// The error response for a failed upstream call.
     ///
     /// `if_match` tells whether the request carried `If-Match`, which makes
@@ -461,6 +496,31 @@ mod tests {
             assert_eq!(error.retry_after, Some(DEFAULT_RETRY_AFTER_SECS));
             assert_eq!(error.message(), "upstream service unavailable");
         }
+    }
+
+    #[test]
+    fn violations_of_a_body_field_are_named_as_the_rest_client_wrote_them() {
+        use todo_common::status::{FieldViolation, invalid_argument};
+        let one = invalid_argument(&[FieldViolation::new("task.title", "is required")]);
+        let mut error = ApiError::from_upstream(&one, &pool(), false);
+        error.name_fields_within_body("task");
+        assert_eq!(error.message(), "title: is required");
+        assert_eq!(error.details[0]["fieldViolations"][0]["field"], "title");
+
+        let two = invalid_argument(&[
+            FieldViolation::new("task.labels", "too many"),
+            FieldViolation::new("updateMask", "unknown field"),
+        ]);
+        let mut error = ApiError::from_upstream(&two, &pool(), false);
+        error.name_fields_within_body("task");
+        let fields: Vec<&str> = error.details[0]["fieldViolations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["labels", "updateMask"]);
+        assert_eq!(error.message(), "request has invalid fields");
     }
 
     #[test]

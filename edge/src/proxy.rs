@@ -23,7 +23,7 @@ use crate::error::{ApiError, EdgeError};
 use crate::metadata;
 use crate::metrics::RouteLabel;
 use crate::observe::RequestId;
-use crate::routes::{Binding, Lookup};
+use crate::routes::{Binding, BodyRule, Lookup};
 use crate::server::EdgeState;
 use crate::template::Match;
 use crate::transcode::{invalid_path_variable, request_message, response_json};
@@ -139,7 +139,11 @@ async fn transcode(
         }
         Err(status) => {
             let if_match = parts.headers.contains_key(IF_MATCH);
-            Err(ApiError::from_upstream(&status, state.pool(), if_match))
+            let mut error = ApiError::from_upstream(&status, state.pool(), if_match);
+            if let BodyRule::Field(body) = &binding.body {
+                error.name_fields_within_body(body.json_name());
+            }
+            Err(error)
         }
     }
 }
