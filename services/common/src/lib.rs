@@ -16,6 +16,8 @@
 //!   a channel dials, pausing after failures.
 //! - [`outbox`]: calls to other services that must not be lost.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
+//! - [`poll`]: the loop every background worker runs (pass, wake, idle
+//!   interval, shutdown).
 //! - [`status`]: building `tonic::Status` values clients can act on.
 //! - [`clock`]: ids and time conversions.
 //! - [`text`]: text that looks empty.
@@ -29,6 +31,7 @@ pub mod erased;
 pub mod grpc;
 pub mod outbox;
 pub mod paging;
+pub mod poll;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use crate::clock::{new_id, now_micros};
 use crate::db::Pool;
+use crate::poll::{self, Pass, Schedule, Wake};
 
 /// Delivers one outbox message to the service it is for.
 #[tonic::async_trait]
@@ -61,7 +61,7 @@ const IDLE_POLL: Duration = Duration::from_secs(2);
 pub struct Relay {
     pool: Pool,
     deliver: Arc<dyn Deliver>,
-    wake: Arc<Notify>,
+    wake: Wake,
 }
 
 impl std::fmt::Debug for Relay {
@@ -75,38 +75,29 @@ impl Relay {
         Self {
             pool,
             deliver,
-            wake: Arc::new(Notify::new()),
+            wake: Wake::default(),
         }
     }
 
     /// Asks the relay to look at the outbox now; call it after committing a
     /// transaction that enqueued something.
     pub fn poke(&self) {
-        self.wake.notify_one();
+        self.wake.poke();
     }
 
     /// Runs until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let sleep = match self.pass().await {
-                Ok(true) => Duration::ZERO,
-                Ok(false) => IDLE_POLL,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox relay cannot read its table");
-                    IDLE_POLL
-                }
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(sleep) => {}
-            }
-        }
+        let schedule = Schedule {
+            worker: "outbox relay",
+            idle: IDLE_POLL,
+            wake: Some(self.wake.clone()),
+        };
+        let relay = &self;
+        poll::run(schedule, shutdown, move || relay.pass()).await;
     }
 
-    /// Delivers what is due; `true` when a full batch was read, so more may
-    /// be waiting.
-    async fn pass(&self) -> Result<bool, sqlx::Error> {
+    /// Delivers what is due.
+    async fn pass(&self) -> Result<Pass, sqlx::Error> {
         let now = now_micros();
         let rows = sqlx::query(
             "SELECT id, kind, payload, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
@@ -115,7 +106,7 @@ impl Relay {
         .bind(BATCH)
         .fetch_all(&self.pool)
         .await?;
-        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == BATCH;
+        let found = Pass::after_batch(rows.len(), BATCH);
         for row in rows {
             let id: String = row.try_get("id")?;
             let kind: String = row.try_get("kind")?;
@@ -141,7 +132,7 @@ impl Relay {
                 }
             }
         }
-        Ok(full)
+        Ok(found)
     }
 }
 

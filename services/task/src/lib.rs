@@ -32,6 +32,7 @@ use todo_common::db::Db;
 use todo_common::grpc::Server;
 use todo_common::outbox::{Deliver, Relay};
 use todo_common::paging::PageTokens;
+use todo_common::poll::{self, Pass, Schedule};
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
 use todo_proto::todo::task::v1::task_internal_service_server::TaskInternalServiceServer;
@@ -83,18 +84,22 @@ impl Deliver for NotifyDelivery {
     }
 }
 
+/// How often expired idempotency keys are deleted.
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// Forgets expired idempotency keys once an hour.
 async fn expire_idempotency_keys(db: Db, stop: CancellationToken) {
-    loop {
+    let schedule = Schedule {
+        worker: "idempotency key expiry",
+        idle: EXPIRY_INTERVAL,
+        wake: None,
+    };
+    poll::run(schedule, stop, || async {
         let before = now_micros() - service::IDEMPOTENCY_TTL_MICROS;
-        if let Err(e) = store::expire_idempotency_keys(&db.pool, before).await {
-            tracing::warn!(error = %e, "cannot expire idempotency keys");
-        }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-        }
-    }
+        store::expire_idempotency_keys(&db.pool, before).await?;
+        Ok::<_, error::Error>(Pass::Idle)
+    })
+    .await;
 }
 
 /// Builds the task service on `listener` (bound by the caller, so the

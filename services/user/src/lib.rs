@@ -42,6 +42,7 @@ use todo_common::clock::now_micros;
 use todo_common::db::Db;
 use todo_common::grpc::Server;
 use todo_common::outbox::{Deliver, Relay};
+use todo_common::poll::{self, Pass, Schedule};
 use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::notify::v1::{EraseUserDataRequest, SendEmailRequest};
@@ -198,20 +199,20 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 /// Deletes throttle events that no window reaches any more, so the table
 /// stays as small as the traffic of the longest window.
 async fn prune_throttle(db: Db, limits: Limits, shutdown: CancellationToken) {
-    loop {
+    let schedule = Schedule {
+        worker: "throttle pruning",
+        idle: PRUNE_INTERVAL,
+        wake: None,
+    };
+    poll::run(schedule, shutdown, || async {
         let keep = limits.longest_window().max(service::SIGNUP_NOTICE_WINDOW);
-        match throttle::prune(&db.pool, keep, now_micros()).await {
-            Ok(n) if n > 0 => tracing::debug!(rows = n, "throttle events pruned"),
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %format!("{:#}", anyhow::Error::from(e)), "cannot prune throttle events");
-            }
+        let n = throttle::prune(&db.pool, keep, now_micros()).await?;
+        if n > 0 {
+            tracing::debug!(rows = n, "throttle events pruned");
         }
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(PRUNE_INTERVAL) => {}
-        }
-    }
+        Ok::<_, error::Error>(Pass::Idle)
+    })
+    .await;
 }
 
 /// Refuses to store signing keys in plain text in a production database:
