@@ -10,14 +10,32 @@
 //! those tokens on every replica. A record is needed only while such
 //! tokens can live, and is kept a day.
 //!
-//! Each such service's migrations create the tables:
-//! `erased_users (user_id VARCHAR(36) PRIMARY KEY, erase_time BIGINT)` and
-//! `token_cutoffs (user_id VARCHAR(36) PRIMARY KEY, issued_before BIGINT,
-//! record_time BIGINT)`.
+//! Each such service's migrations create [`ERASED_USERS_TABLE`] and
+//! [`TOKEN_CUTOFFS_TABLE`] (sqlx migrations are per service, so each keeps
+//! a copy; a test holds every copy to these).
 
 use sqlx::AnyConnection;
 
 use crate::db::{Pool, is_unique_violation};
+
+/// The table of erased users, as every service that refuses their tokens
+/// creates it.
+pub const ERASED_USERS_TABLE: &str = "\
+CREATE TABLE erased_users (
+    user_id    VARCHAR(36) NOT NULL PRIMARY KEY,
+    erase_time BIGINT      NOT NULL
+);
+CREATE INDEX erased_users_time ON erased_users (erase_time);";
+
+/// The table of token cut-offs, as every service that refuses tokens
+/// issued before a credential change creates it.
+pub const TOKEN_CUTOFFS_TABLE: &str = "\
+CREATE TABLE token_cutoffs (
+    user_id       VARCHAR(36) NOT NULL PRIMARY KEY,
+    issued_before BIGINT      NOT NULL,
+    record_time   BIGINT      NOT NULL
+);
+CREATE INDEX token_cutoffs_time ON token_cutoffs (record_time);";
 
 /// How long an erased user is remembered: far beyond an access token's
 /// lifetime plus clock leeway.

@@ -20,14 +20,9 @@ use todo_proto::todo::task::v1::{
 use crate::State;
 use crate::domain::{TaskFields, apply_mask};
 use crate::error::Error;
+use crate::idempotency;
+use crate::outbox::Outbox;
 use crate::store::{self, Cursor, Filter, Order, TaskRow};
-
-/// Outbox kinds of the calls to the notify service.
-pub const SCHEDULE_REMINDER: &str = "notify.ScheduleReminder";
-pub const CANCEL_REMINDER: &str = "notify.CancelReminder";
-
-/// How long an `Idempotency-Key` is remembered.
-pub const IDEMPOTENCY_TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
 
 /// The task id of a request, which must be one this service could have made.
 fn task_id(raw: &str, field: &str) -> Result<String, Error> {
@@ -136,7 +131,7 @@ impl State {
     ) -> Result<TaskRow, Error> {
         let mut tx = self.db.begin_write().await?;
         if let Some(key) = key {
-            let not_before = now - IDEMPOTENCY_TTL_MICROS;
+            let not_before = now - idempotency::TTL_MICROS;
             let earlier = store::claim_idempotency_key(
                 &mut tx,
                 owner,
@@ -309,7 +304,7 @@ impl State {
                     remind_time: Some(to_timestamp(at)),
                     revision,
                 };
-                outbox::enqueue(conn, SCHEDULE_REMINDER, req.encode_to_vec()).await?;
+                outbox::enqueue(conn, &Outbox::ScheduleReminder(req)).await?;
             }
             (Some(_), None) => {
                 let req = CancelReminderRequest {
@@ -318,7 +313,7 @@ impl State {
                     task_id,
                     revision,
                 };
-                outbox::enqueue(conn, CANCEL_REMINDER, req.encode_to_vec()).await?;
+                outbox::enqueue(conn, &Outbox::CancelReminder(req)).await?;
             }
             _ => {}
         }

@@ -489,25 +489,3 @@ pub async fn user_exists(pool: &Pool, id: &str) -> Result<bool, Error> {
         .await?;
     Ok(n > 0)
 }
-
-/// Writes an outbox message that is first due at `due`, not now: the
-/// second erasure pass of a deleted account waits until every access token
-/// it could still hold has expired. Same table and columns as
-/// `todo_common::outbox::enqueue`, which only enqueues for now.
-pub async fn enqueue_at(
-    conn: &mut AnyConnection,
-    kind: &str,
-    payload: Vec<u8>,
-    due: i64,
-    now: i64,
-) -> Result<(), Error> {
-    sqlx::query("INSERT INTO outbox (id, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 0, ?, ?)")
-        .bind(todo_common::clock::new_id())
-        .bind(kind)
-        .bind(payload)
-        .bind(due)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
