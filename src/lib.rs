@@ -188,13 +188,13 @@ impl System {
 /// # Errors
 /// When a database is unreachable or a migration fails.
 pub async fn migrate(config: &SystemConfig) -> anyhow::Result<()> {
-    todo_common::db::connect(&config.user.db, &todo_user::MIGRATOR)
+    todo_store::db::connect(&config.user.db, &todo_user::MIGRATOR)
         .await
         .context("user database")?;
-    todo_common::db::connect(&config.task.db, &todo_task::MIGRATOR)
+    todo_store::db::connect(&config.task.db, &todo_task::MIGRATOR)
         .await
         .context("task database")?;
-    todo_common::db::connect(&config.notify.db, &todo_notify::MIGRATOR)
+    todo_store::db::connect(&config.notify.db, &todo_notify::MIGRATOR)
         .await
         .context("notify database")?;
     Ok(())

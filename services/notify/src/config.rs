@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use todo_common::auth::{ServiceCredential, TokenSettings};
 use todo_common::config::{var_opt, var_or};
-use todo_common::db::DbConfig;
+use todo_store::db::DbConfig;
 
 /// Everything the notify service needs to start.
 #[derive(Debug, Clone)]

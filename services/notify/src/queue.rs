@@ -12,10 +12,10 @@ use futures::{StreamExt, TryStreamExt};
 use sqlx::Row;
 use todo_common::CancellationToken;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::db::{Backend, Db, Pool, is_contention, is_unique_violation, retry_contended};
-use todo_common::outbox::backoff;
-use todo_common::poll::{self, Pass, Schedule, Wake};
 use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
+use todo_store::db::{Backend, Db, Pool, is_contention, is_unique_violation, retry_contended};
+use todo_store::outbox::backoff;
+use todo_store::poll::{self, Pass, Schedule, Wake};
 
 use crate::mail::{Mailer, Outgoing, SendError};
 
@@ -289,7 +289,7 @@ pub async fn requeue(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Erro
 
 #[cfg(test)]
 mod tests {
-    use todo_common::outbox::base_backoff;
+    use todo_store::outbox::base_backoff;
 
     use super::*;
 

@@ -13,11 +13,11 @@ use sqlx::{AnyConnection, Row};
 use todo_common::CancellationToken;
 use todo_common::auth::ServiceChannel;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::db::{Pool, is_unique_violation};
-use todo_common::poll::{self, Pass, Schedule, Wake};
 use todo_proto::todo::notify::v1::{EmailTemplate, NotificationKind, SendEmailRequest};
 use todo_proto::todo::user::v1::LookupUserRequest;
 use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
+use todo_store::db::{Pool, is_unique_violation};
+use todo_store::poll::{self, Pass, Schedule, Wake};
 use tonic::Code;
 
 use crate::error::Error;

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use todo_common::auth::{ServiceCredential, TokenSettings};
 use todo_common::config::var_or;
-use todo_common::db::DbConfig;
+use todo_store::db::DbConfig;
 
 /// Everything the task service needs to start.
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 use tonic::Status;
 
 use todo_common::auth::ServiceChannel;
-use todo_common::outbox::Deliver;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
+use todo_store::outbox::Deliver;
 
 use crate::outbox::Outbox;
 

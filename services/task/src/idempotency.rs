@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use todo_common::CancellationToken;
 use todo_common::clock::now_micros;
-use todo_common::db::Db;
-use todo_common::poll::{self, Pass, Schedule};
+use todo_store::db::Db;
+use todo_store::poll::{self, Pass, Schedule};
 
 use crate::error::Error;
 use crate::store;

@@ -33,12 +33,12 @@ use tokio::net::TcpListener;
 
 use todo_common::auth::{AttachServiceCredential, RequireServiceCredential, TokenVerifier};
 use todo_common::grpc::Server;
-use todo_common::outbox::Relay;
 use todo_common::paging::PageTokens;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::task::v1::task_internal_service_server::TaskInternalServiceServer;
 use todo_proto::todo::task::v1::task_service_server::TaskServiceServer;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
+use todo_store::outbox::Relay;
 
 pub use config::Config;
 pub use state::State;
@@ -63,10 +63,10 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
 /// # Errors
 /// When the database or the configuration are unusable.
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
-    let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
+    let db = todo_store::db::connect(&config.db, &MIGRATOR).await?;
     let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
-        .refusing_revoked_tokens(db.pool.clone());
+        .refusing_revoked_tokens(Arc::new(todo_store::erased::Records(db.pool.clone())));
     let notify = NotifyInternalServiceClient::with_interceptor(
         todo_common::grpc::channel(&config.notify_url)?,
         AttachServiceCredential(config.service_credential.clone()),

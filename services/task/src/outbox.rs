@@ -2,8 +2,8 @@
 //! the notify service, with the kind each is stored under.
 
 use prost::Message as _;
-use todo_common::outbox::{Message, Undecodable};
 use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
+use todo_store::outbox::{Message, Undecodable};
 
 // The stored kinds. Rows written by an older release must still decode,
 // so a kind is never renamed.

@@ -6,8 +6,6 @@ use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
 use todo_common::clock::{from_timestamp, is_id, new_id, now_micros, to_timestamp};
-use todo_common::erased;
-use todo_common::outbox;
 use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
@@ -16,6 +14,8 @@ use todo_proto::todo::task::v1::{
     ListTasksResponse, ReplaceTaskRequest, RevokeAccessTokensRequest, Task, UpdateTaskRequest,
     task_internal_service_server::TaskInternalService, task_service_server::TaskService,
 };
+use todo_store::erased;
+use todo_store::outbox;
 
 use crate::State;
 use crate::domain::{TaskFields, apply_mask};
@@ -81,7 +81,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    todo_common::db::retry_contended(|e| matches!(e, Error::Contended), attempt).await
+    todo_store::db::retry_contended(|e| matches!(e, Error::Contended), attempt).await
 }
 
 fn bad_time(field: &str) -> FieldViolation {

@@ -1,9 +1,9 @@
 //! What every request handler of the task service shares.
 
 use todo_common::auth::TokenVerifier;
-use todo_common::db::Db;
-use todo_common::outbox::Relay;
 use todo_common::paging::PageTokens;
+use todo_store::db::Db;
+use todo_store::outbox::Relay;
 
 /// What every request handler shares.
 #[derive(Clone, Debug)]

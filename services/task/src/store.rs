@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use todo_common::clock::to_timestamp;
-use todo_common::db::Pool;
 use todo_proto::todo::task::v1::Task;
+use todo_store::db::Pool;
 
 use crate::domain::TaskFields;
 use crate::error::Error;
@@ -375,7 +375,7 @@ pub async fn claim_idempotency_key(
     .await;
     match inserted {
         Ok(_) => return Ok(None),
-        Err(e) if todo_common::db::is_unique_violation(&e) => {}
+        Err(e) if todo_store::db::is_unique_violation(&e) => {}
         Err(e) => return Err(e.into()),
     }
     // An expired use of the key no longer counts: take it over.
@@ -426,11 +426,11 @@ mod tests {
     #[tokio::test]
     async fn every_order_pages_through_an_index_without_sorting() {
         let dir = std::env::temp_dir().join(format!("todo-plan-{}", todo_common::clock::new_id()));
-        let config = todo_common::db::DbConfig {
+        let config = todo_store::db::DbConfig {
             url: format!("sqlite://{}/task.db", dir.display()),
             max_connections: 1,
         };
-        let db = todo_common::db::connect(&config, &crate::MIGRATOR)
+        let db = todo_store::db::connect(&config, &crate::MIGRATOR)
             .await
             .unwrap();
         let expected = [

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use todo_common::auth::{ServiceCredential, TokenSettings};
 use todo_common::config::{var_opt, var_or};
-use todo_common::db::DbConfig;
+use todo_store::db::DbConfig;
 
 use crate::kek::KeyEncryptionKey;
 

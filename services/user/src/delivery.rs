@@ -6,10 +6,10 @@ use std::sync::OnceLock;
 use tonic::Status;
 
 use todo_common::auth::ServiceChannel;
-use todo_common::db::Db;
-use todo_common::outbox::{Deliver, Relay};
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::task::v1::task_internal_service_client::TaskInternalServiceClient;
+use todo_store::db::Db;
+use todo_store::outbox::{Deliver, Relay};
 
 use crate::error::Error;
 use crate::outbox::Outbox;

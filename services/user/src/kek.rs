@@ -113,20 +113,20 @@ pub fn check_key_encryption(config: &crate::Config) -> anyhow::Result<()> {
     if config.key_encryption_key.is_some() {
         return Ok(());
     }
-    match todo_common::db::Backend::of_url(&config.db.url)? {
-        todo_common::db::Backend::Sqlite => {
+    match todo_store::db::Backend::of_url(&config.db.url)? {
+        todo_store::db::Backend::Sqlite => {
             tracing::warn!(
                 "no TODO_KEY_ENCRYPTION_KEY: the token signing key is stored in plain text in the \
                  SQLite database; fine for development, never for production"
             );
         }
-        todo_common::db::Backend::MySql if config.allow_plaintext_keys => {
+        todo_store::db::Backend::MySql if config.allow_plaintext_keys => {
             tracing::warn!(
                 "no TODO_KEY_ENCRYPTION_KEY and TODO_USER_ALLOW_PLAINTEXT_KEYS=true: the token \
                  signing key is stored in plain text in the user database"
             );
         }
-        todo_common::db::Backend::MySql => anyhow::bail!(
+        todo_store::db::Backend::MySql => anyhow::bail!(
             "refusing to store the token signing key in plain text in MySQL: set \
              TODO_KEY_ENCRYPTION_KEY or TODO_KEY_ENCRYPTION_KEY_FILE (32 bytes, base64: openssl \
              rand -base64 32), or TODO_USER_ALLOW_PLAINTEXT_KEYS=true to accept the risk"

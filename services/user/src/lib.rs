@@ -40,11 +40,11 @@ use tokio::net::TcpListener;
 
 use todo_common::auth::{AttachServiceCredential, RequireServiceCredential, TokenVerifier};
 use todo_common::grpc::Server;
-use todo_common::outbox::Relay;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::task::v1::task_internal_service_client::TaskInternalServiceClient;
 use todo_proto::todo::user::v1::user_internal_service_server::UserInternalServiceServer;
 use todo_proto::todo::user::v1::user_service_server::UserServiceServer;
+use todo_store::outbox::Relay;
 
 pub use config::{Config, Limit, Limits};
 pub use kek::KeyEncryptionKey;
@@ -70,7 +70,7 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
 /// When the database, the keys or the configuration are unusable.
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
     kek::check_key_encryption(&config)?;
-    let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
+    let db = todo_store::db::connect(&config.db, &MIGRATOR).await?;
     let keys = keys::KeyRing::load(
         &db,
         config.signing_key_pem.as_deref(),

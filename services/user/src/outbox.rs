@@ -2,11 +2,11 @@
 //! write, with the kind it is stored under.
 
 use prost::Message as _;
-use todo_common::outbox::{Message, Undecodable};
 use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
 use todo_proto::todo::notify::v1::{EraseUserDataRequest, SendEmailRequest};
 use todo_proto::todo::task::v1::EraseUserTasksRequest;
 use todo_proto::todo::task::v1::RevokeAccessTokensRequest as TaskRevoke;
+use todo_store::outbox::{Message, Undecodable};
 
 // The stored kinds. Rows written by an older release must still decode,
 // so a kind is never renamed.

@@ -5,8 +5,6 @@ use tonic::{Request, Response, Status};
 
 use todo_common::auth::AccessClaims;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::db::Db;
-use todo_common::outbox;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
 use todo_proto::todo::notify::v1::{EmailTemplate, EraseUserDataRequest, SendEmailRequest};
@@ -19,6 +17,8 @@ use todo_proto::todo::user::v1::{
     UpdateMeRequest, User, UserContact, VerifyEmailRequest,
     user_internal_service_server::UserInternalService, user_service_server::UserService,
 };
+use todo_store::db::Db;
+use todo_store::outbox;
 
 use crate::State;
 use crate::domain::{DisplayName, Email, NewPassword, Password, TimeZone, user_inputs};
@@ -665,7 +665,7 @@ impl State {
     /// valid, its account must exist, and it must not predate the account's
     /// last password change or reset: this service refuses such tokens from
     /// its own table, the others from the records relayed to them (see
-    /// `todo_common::erased`). The claims are returned because the password
+    /// `todo_store::erased`). The claims are returned because the password
     /// change needs the token's id (`jti`) to tell the caller's own login
     /// from the others.
     ///

@@ -1,8 +1,8 @@
 //! What every request handler of the user service shares.
 
 use todo_common::auth::{ServiceCredential, TokenSettings, TokenVerifier};
-use todo_common::db::Db;
-use todo_common::outbox::Relay;
+use todo_store::db::Db;
+use todo_store::outbox::Relay;
 
 use crate::config::Limits;
 use crate::{keys, password};

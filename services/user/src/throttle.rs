@@ -17,8 +17,8 @@ use tonic::Request;
 use todo_common::CancellationToken;
 use todo_common::auth::ServiceCredential;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::db::{Db, Pool};
-use todo_common::poll::{self, Pass, Schedule};
+use todo_store::db::{Db, Pool};
+use todo_store::poll::{self, Pass, Schedule};
 
 use crate::config::{Limit, Limits};
 use crate::error::Error;

@@ -6,7 +6,7 @@
 //! would stay good for the rest of its 15 minutes. A service that holds
 //! user data therefore records, in its own database, each user it is told
 //! to erase and each credential change it is told of (both relayed through
-//! the user service's outbox); [`crate::auth::TokenVerifier`] then refuses
+//! the user service's outbox); [`todo_common::auth::TokenVerifier`] then refuses
 //! those tokens on every replica. A record is needed only while such
 //! tokens can live, and is kept a day.
 //!
@@ -15,8 +15,21 @@
 //! a copy; a test holds every copy to these).
 
 use sqlx::AnyConnection;
+use todo_common::auth::RevokedTokens;
 
 use crate::db::{Pool, is_unique_violation};
+
+/// The records in one service's database, as the token verifier consults
+/// them ([`todo_common::auth::TokenVerifier::refusing_revoked_tokens`]).
+#[derive(Debug, Clone)]
+pub struct Records(pub Pool);
+
+#[tonic::async_trait]
+impl RevokedTokens for Records {
+    async fn refuses(&self, user_id: &str, issued_at: i64) -> anyhow::Result<bool> {
+        Ok(refuses(&self.0, user_id, issued_at).await?)
+    }
+}
 
 /// The table of erased users, as every service that refuses their tokens
 /// creates it.

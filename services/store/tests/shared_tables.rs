@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use todo_common::{erased, outbox};
+use todo_store::{erased, outbox};
 
 /// Each shared table's statement and the services that create it.
 const SHARED: &[(&str, &str, &[&str])] = &[

@@ -21,9 +21,9 @@ use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::clock::{new_id, now_micros};
 use crate::db::Pool;
 use crate::poll::{self, Pass, Schedule, Wake};
+use todo_common::clock::{new_id, now_micros};
 
 /// The outbox table, as every service that has one creates it.
 pub const TABLE: &str = "\
