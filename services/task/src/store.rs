@@ -211,6 +211,19 @@ impl Order {
     pub const NAMES: &'static str =
         "createTime, createTime desc, dueTime, dueTime desc, priority desc, updateTime desc";
 
+    /// The order's stable name, as `orderBy` spells it (page-token scopes
+    /// are built from it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateTime => "createTime",
+            Self::CreateTimeDesc => "createTime desc",
+            Self::DueTime => "dueTime",
+            Self::DueTimeDesc => "dueTime desc",
+            Self::PriorityDesc => "priority desc",
+            Self::UpdateTimeDesc => "updateTime desc",
+        }
+    }
+
     /// The order named by `orderBy`; empty is `createTime`.
     pub fn parse(raw: &str) -> Option<Self> {
         let words: Vec<&str> = raw.split_whitespace().collect();
