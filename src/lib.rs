@@ -12,6 +12,7 @@ use anyhow::Context;
 use todo_common::CancellationToken;
 use todo_common::auth::ServiceCredential;
 use todo_common::grpc::Server;
+use todo_common::services;
 use todo_edge::{Edge, EdgeConfig, Upstream};
 
 /// The settings of every part.
@@ -30,13 +31,23 @@ impl SystemConfig {
     /// # Errors
     /// When a variable is set but invalid.
     pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(todo_common::config::env)
+    }
+
+    /// Every part's settings from `lookup`, as [`Self::from_env`] reads
+    /// them from the environment.
+    ///
+    /// # Errors
+    /// When a variable is set but invalid.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let mut config = Self {
-            user: todo_user::Config::from_env()?,
-            task: todo_task::Config::from_env()?,
-            notify: todo_notify::Config::from_env()?,
-            edge: EdgeConfig::from_env()?,
+            user: todo_user::Config::from_lookup(&lookup)?,
+            task: todo_task::Config::from_lookup(&lookup)?,
+            notify: todo_notify::Config::from_lookup(&lookup)?,
+            edge: EdgeConfig::from_lookup(&lookup)?,
         };
-        let credential = ServiceCredential::from_env()?.unwrap_or_else(ServiceCredential::random);
+        let credential =
+            ServiceCredential::from_lookup(&lookup)?.unwrap_or_else(ServiceCredential::random);
         config.share_credential(credential);
         Ok(config)
     }
@@ -95,20 +106,17 @@ impl System {
         config.task.user_url.clone_from(&user_url);
         config.task.notify_url.clone_from(&notify_url);
         config.notify.user_url.clone_from(&user_url);
-        config.edge.upstreams = vec![
-            Upstream {
-                service: "todo.user.v1.UserService".into(),
-                url: user_url,
-            },
-            Upstream {
-                service: "todo.task.v1.TaskService".into(),
-                url: task_url,
-            },
-            Upstream {
-                service: "todo.notify.v1.NotifyService".into(),
-                url: notify_url,
-            },
-        ];
+        config.edge.upstreams = [
+            (services::USER, user_url),
+            (services::TASK, task_url),
+            (services::NOTIFY, notify_url),
+        ]
+        .into_iter()
+        .map(|(spec, url)| Upstream {
+            service: spec.public.to_owned(),
+            url,
+        })
+        .collect();
         Ok(Self {
             user: todo_user::build(config.user, user_listener)
                 .await

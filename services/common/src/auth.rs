@@ -51,10 +51,12 @@ pub struct TokenSettings {
 impl TokenSettings {
     /// # Errors
     /// When a variable is set but invalid.
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn from_lookup(
+        lookup: crate::config::Lookup<'_>,
+    ) -> Result<Self, crate::config::ConfigError> {
         Ok(Self {
-            issuer: crate::config::var_or("TODO_JWT_ISSUER", "todo-user".to_owned())?,
-            audience: crate::config::var_or("TODO_JWT_AUDIENCE", "todo".to_owned())?,
+            issuer: crate::config::var_or(lookup, "TODO_JWT_ISSUER", "todo-user".to_owned())?,
+            audience: crate::config::var_or(lookup, "TODO_JWT_AUDIENCE", "todo".to_owned())?,
         })
     }
 }
@@ -314,7 +316,15 @@ impl ServiceCredential {
     /// # Errors
     /// When the variable is set but too short.
     pub fn from_env() -> anyhow::Result<Option<Self>> {
-        crate::config::var_opt("TODO_INTERNAL_TOKEN")
+        Self::from_lookup(&crate::config::env)
+    }
+
+    /// Reads `TODO_INTERNAL_TOKEN` from `lookup`; `None` when unset.
+    ///
+    /// # Errors
+    /// When the variable is set but too short.
+    pub fn from_lookup(lookup: crate::config::Lookup<'_>) -> anyhow::Result<Option<Self>> {
+        crate::config::var_opt(lookup, "TODO_INTERNAL_TOKEN")
             .map(|s| Self::new(&s))
             .transpose()
     }

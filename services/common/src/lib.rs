@@ -12,6 +12,8 @@
 //! - [`grpc`]: a tonic server with health, reflection and request spans, and
 //!   client channels balanced over comma-separated replicas; [`dial`]: how
 //!   a channel dials, pausing after failures.
+//! - [`services`]: the table of services: gRPC names, variable prefix,
+//!   default port.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
 //! - [`status`]: building `tonic::Status` values clients can act on.
 //! - [`clock`]: ids and time conversions.
@@ -23,6 +25,7 @@ pub mod config;
 pub mod dial;
 pub mod grpc;
 pub mod paging;
+pub mod services;
 pub mod shutdown;
 pub mod status;
 pub mod telemetry;

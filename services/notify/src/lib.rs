@@ -46,6 +46,9 @@ pub struct State {
     page_tokens: PageTokens,
 }
 
+/// The gRPC services on this crate's port, as health reports them.
+const SERVED: [&str; 2] = todo_common::services::NOTIFY.names();
+
 /// The gRPC services of this crate, ready to be served.
 pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
     let internal = tonic::service::interceptor::InterceptedService::new(
@@ -83,10 +86,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     let server = Server::new(
         listener,
         routes,
-        &[
-            "todo.notify.v1.NotifyService",
-            "todo.notify.v1.NotifyInternalService",
-        ],
+        &SERVED,
         todo_proto::port_descriptors::NOTIFY,
     )
     .with_worker(|stop| firer.run(stop));

@@ -46,6 +46,9 @@ pub use state::State;
 /// The migrations of the task database, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/task");
 
+/// The gRPC services on this crate's port, as health reports them.
+const SERVED: [&str; 2] = todo_common::services::TASK.names();
+
 /// The gRPC services of this crate, ready to be served.
 pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
     let internal = tonic::service::interceptor::InterceptedService::new(
@@ -83,10 +86,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     Ok(Server::new(
         listener,
         routes,
-        &[
-            "todo.task.v1.TaskService",
-            "todo.task.v1.TaskInternalService",
-        ],
+        &SERVED,
         todo_proto::port_descriptors::TASK,
     )
     .with_worker(|stop| relay.run(stop))

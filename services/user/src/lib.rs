@@ -53,6 +53,9 @@ pub use state::State;
 /// The migrations of the user database, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/user");
 
+/// The gRPC services on this crate's port, as health reports them.
+const SERVED: [&str; 2] = todo_common::services::USER.names();
+
 /// The gRPC services of this crate, ready to be served.
 pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
     let internal = tonic::service::interceptor::InterceptedService::new(
@@ -110,10 +113,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     Ok(Server::new(
         listener,
         routes,
-        &[
-            "todo.user.v1.UserService",
-            "todo.user.v1.UserInternalService",
-        ],
+        &SERVED,
         todo_proto::port_descriptors::USER,
     )
     .with_worker(|stop| relay.run(stop))
