@@ -6,8 +6,6 @@ use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{ListTasksRequest, Priority, Task};
 
-use crate::store::{Filter, Order};
-
 pub const TITLE_MAX: usize = 500;
 pub const DESCRIPTION_MAX: usize = 10_000;
 pub const LABELS_MAX: usize = 20;
@@ -204,6 +202,60 @@ fn time_field(ts: Option<&Timestamp>, field: &str, errs: &mut Vec<FieldViolation
         ));
     }
     micros
+}
+
+/// Filters of a list request, already validated.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub done: Option<bool>,
+    pub label: Option<String>,
+    pub due_before: Option<i64>,
+    pub due_after: Option<i64>,
+    /// Lower-cased substring of title or description.
+    pub q: Option<String>,
+}
+
+/// The sort orders a list may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    CreateTime,
+    CreateTimeDesc,
+    DueTime,
+    DueTimeDesc,
+    PriorityDesc,
+    UpdateTimeDesc,
+}
+
+impl Order {
+    pub const NAMES: &'static str =
+        "createTime, createTime desc, dueTime, dueTime desc, priority desc, updateTime desc";
+
+    /// The order's stable name, as `orderBy` spells it (page-token scopes
+    /// are built from it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateTime => "createTime",
+            Self::CreateTimeDesc => "createTime desc",
+            Self::DueTime => "dueTime",
+            Self::DueTimeDesc => "dueTime desc",
+            Self::PriorityDesc => "priority desc",
+            Self::UpdateTimeDesc => "updateTime desc",
+        }
+    }
+
+    /// The order named by `orderBy`; empty is `createTime`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let words: Vec<&str> = raw.split_whitespace().collect();
+        Some(match words.as_slice() {
+            [] | ["createTime"] | ["createTime", "asc"] => Self::CreateTime,
+            ["createTime", "desc"] => Self::CreateTimeDesc,
+            ["dueTime"] | ["dueTime", "asc"] => Self::DueTime,
+            ["dueTime", "desc"] => Self::DueTimeDesc,
+            ["priority", "desc"] => Self::PriorityDesc,
+            ["updateTime", "desc"] => Self::UpdateTimeDesc,
+            _ => return None,
+        })
+    }
 }
 
 /// The violation of a timestamp outside what the database stores.

@@ -8,7 +8,7 @@ use todo_common::clock::to_timestamp;
 use todo_proto::todo::task::v1::Task;
 use todo_store::db::Pool;
 
-use crate::domain::TaskFields;
+use crate::domain::{Filter, Order, TaskFields};
 use crate::error::Error;
 
 /// A task as stored.
@@ -179,65 +179,14 @@ pub async fn delete_all(conn: &mut AnyConnection, owner: &str) -> Result<u64, Er
     Ok(done.rows_affected())
 }
 
-/// Filters of a list request, already validated.
-#[derive(Debug, Default, Clone)]
-pub struct Filter {
-    pub done: Option<bool>,
-    pub label: Option<String>,
-    pub due_before: Option<i64>,
-    pub due_after: Option<i64>,
-    /// Lower-cased substring of title or description.
-    pub q: Option<String>,
-}
-
 /// Escapes `%`, `_` and the escape character itself for `LIKE ... ESCAPE '!'`
 /// (`!` rather than a backslash, which MySQL and SQLite quote differently).
 fn like_literal(s: &str) -> String {
     s.replace('!', "!!").replace('%', "!%").replace('_', "!_")
 }
 
-/// The sort orders a list may ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    CreateTime,
-    CreateTimeDesc,
-    DueTime,
-    DueTimeDesc,
-    PriorityDesc,
-    UpdateTimeDesc,
-}
-
+/// How the store sorts by an [`Order`].
 impl Order {
-    pub const NAMES: &'static str =
-        "createTime, createTime desc, dueTime, dueTime desc, priority desc, updateTime desc";
-
-    /// The order's stable name, as `orderBy` spells it (page-token scopes
-    /// are built from it).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreateTime => "createTime",
-            Self::CreateTimeDesc => "createTime desc",
-            Self::DueTime => "dueTime",
-            Self::DueTimeDesc => "dueTime desc",
-            Self::PriorityDesc => "priority desc",
-            Self::UpdateTimeDesc => "updateTime desc",
-        }
-    }
-
-    /// The order named by `orderBy`; empty is `createTime`.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let words: Vec<&str> = raw.split_whitespace().collect();
-        Some(match words.as_slice() {
-            [] | ["createTime"] | ["createTime", "asc"] => Self::CreateTime,
-            ["createTime", "desc"] => Self::CreateTimeDesc,
-            ["dueTime"] | ["dueTime", "asc"] => Self::DueTime,
-            ["dueTime", "desc"] => Self::DueTimeDesc,
-            ["priority", "desc"] => Self::PriorityDesc,
-            ["updateTime", "desc"] => Self::UpdateTimeDesc,
-            _ => return None,
-        })
-    }
-
     /// The column sorted on before the id (ids are time-ordered, so the id
     /// alone is creation order).
     fn key_column(self) -> Option<&'static str> {
