@@ -27,7 +27,7 @@ readonly GROUPS_TABLE=(
     "tokens|ci|todo-common|services/common/src/auth.rs|"
     "tokens-e2e||todo|services/common/src/auth.rs|JwksSource for UserServiceClient"
     "pages|ci|todo-common|services/common/src/paging.rs|"
-    "erased|ci|todo-common|services/common/src/erased.rs|"
+    "erased|ci|todo-store|services/store/src/erased.rs|"
     "passwords||todo-user|services/user/src/password.rs services/user/src/domain.rs|"
     "throttle||todo-user|services/user/src/throttle.rs|"
     "edge-limits||todo-edge|edge/src/limits.rs edge/src/error.rs edge/src/metadata.rs|"

@@ -12,6 +12,7 @@ use anyhow::Context;
 use todo_common::CancellationToken;
 use todo_common::auth::ServiceCredential;
 use todo_common::grpc::Server;
+use todo_common::services;
 use todo_edge::{Edge, EdgeConfig, Upstream};
 
 /// The settings of every part.
@@ -31,14 +32,24 @@ impl SystemConfig {
     /// # Errors
     /// When a variable is set but invalid.
     pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(todo_common::config::env)
+    }
+
+    /// Every part's settings from `lookup`, as [`Self::from_env`] reads
+    /// them from the environment.
+    ///
+    /// # Errors
+    /// When a variable is set but invalid.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let mut config = Self {
-            user: todo_user::Config::from_env()?,
-            task: todo_task::Config::from_env()?,
-            notify: todo_notify::Config::from_env()?,
-            edge: EdgeConfig::from_env()?,
-            web: todo_web::WebConfig::from_env()?,
+            user: todo_user::Config::from_lookup(&lookup)?,
+            task: todo_task::Config::from_lookup(&lookup)?,
+            notify: todo_notify::Config::from_lookup(&lookup)?,
+            edge: EdgeConfig::from_lookup(&lookup)?,
+            web: todo_web::WebConfig::from_lookup(&lookup)?,
         };
-        let credential = ServiceCredential::from_env()?.unwrap_or_else(ServiceCredential::random);
+        let credential =
+            ServiceCredential::from_lookup(&lookup)?.unwrap_or_else(ServiceCredential::random);
         config.share_credential(credential);
         Ok(config)
     }
@@ -97,20 +108,17 @@ impl System {
         config.task.user_url.clone_from(&user_url);
         config.task.notify_url.clone_from(&notify_url);
         config.notify.user_url.clone_from(&user_url);
-        config.edge.upstreams = vec![
-            Upstream {
-                service: "todo.user.v1.UserService".into(),
-                url: user_url,
-            },
-            Upstream {
-                service: "todo.task.v1.TaskService".into(),
-                url: task_url,
-            },
-            Upstream {
-                service: "todo.notify.v1.NotifyService".into(),
-                url: notify_url,
-            },
-        ];
+        config.edge.upstreams = [
+            (services::USER, user_url),
+            (services::TASK, task_url),
+            (services::NOTIFY, notify_url),
+        ]
+        .into_iter()
+        .map(|(spec, url)| Upstream {
+            service: spec.public.to_owned(),
+            url,
+        })
+        .collect();
         Ok(Self {
             user: todo_user::build(config.user, user_listener)
                 .await
@@ -203,13 +211,13 @@ pub async fn edge(config: EdgeConfig, web: &todo_web::WebConfig) -> anyhow::Resu
 /// # Errors
 /// When a database is unreachable or a migration fails.
 pub async fn migrate(config: &SystemConfig) -> anyhow::Result<()> {
-    todo_common::db::connect(&config.user.db, &todo_user::MIGRATOR)
+    todo_store::db::connect(&config.user.db, &todo_user::MIGRATOR)
         .await
         .context("user database")?;
-    todo_common::db::connect(&config.task.db, &todo_task::MIGRATOR)
+    todo_store::db::connect(&config.task.db, &todo_task::MIGRATOR)
         .await
         .context("task database")?;
-    todo_common::db::connect(&config.notify.db, &todo_notify::MIGRATOR)
+    todo_store::db::connect(&config.notify.db, &todo_notify::MIGRATOR)
         .await
         .context("notify database")?;
     Ok(())

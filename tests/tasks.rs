@@ -502,10 +502,7 @@ async fn limits_are_enforced_and_write_nothing(sys: &TestSystem) {
             "description",
         ),
         (json!({"title": "x", "labels": labels}), "labels"),
-        (
-            json!({"title": "x", "labels": ["y".repeat(51)]}),
-            "labels",
-        ),
+        (json!({"title": "x", "labels": ["y".repeat(51)]}), "labels"),
         (
             json!({"title": "x", "remindTime": "2001-01-01T00:00:00Z"}),
             "remindTime",

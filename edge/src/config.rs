@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use http::HeaderValue;
 use todo_common::auth::ServiceCredential;
-use todo_common::config::{var_opt, var_or};
+use todo_common::config::{Lookup, var_opt, var_or};
+use todo_common::services;
 
 /// Everything the edge needs to start.
 #[derive(Debug, Clone)]
@@ -103,35 +104,16 @@ pub struct Upstream {
     pub url: String,
 }
 
-/// Each public service, the variable that names its URL, and the default.
-const UPSTREAMS: [(&str, &str, &str); 3] = [
-    (
-        "todo.user.v1.UserService",
-        "TODO_USER_URL",
-        "http://127.0.0.1:50051",
-    ),
-    (
-        "todo.task.v1.TaskService",
-        "TODO_TASK_URL",
-        "http://127.0.0.1:50052",
-    ),
-    (
-        "todo.notify.v1.NotifyService",
-        "TODO_NOTIFY_URL",
-        "http://127.0.0.1:50053",
-    ),
-];
-
 impl Default for EdgeConfig {
     /// The documented defaults: every service on its local default port.
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            upstreams: UPSTREAMS
+            upstreams: services::ALL
                 .iter()
-                .map(|(service, _, url)| Upstream {
-                    service: (*service).to_owned(),
-                    url: (*url).to_owned(),
+                .map(|spec| Upstream {
+                    service: spec.public.to_owned(),
+                    url: spec.default_url(),
                 })
                 .collect(),
             body_limit: 65_536,
@@ -151,55 +133,78 @@ impl Default for EdgeConfig {
 }
 
 impl EdgeConfig {
-    /// Reads the configuration from the environment; every variable is
-    /// optional and defaults to [`EdgeConfig::default`].
+    /// The settings in the process environment.
+    ///
+    /// # Errors
+    /// See [`Self::from_lookup`].
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(todo_common::config::env)
+    }
+
+    /// The settings `lookup` gives; every variable is optional and
+    /// defaults to [`EdgeConfig::default`].
     ///
     /// # Errors
     /// When a variable is set but does not parse, or a limit is zero.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let lookup: Lookup<'_> = &lookup;
         let defaults = Self::default();
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let timeout_ms = var_or("TODO_EDGE_TIMEOUT_MS", millis(defaults.request_timeout))?;
-        let drain_ms = var_or("TODO_EDGE_DRAIN_MS", millis(defaults.drain))?;
+        let timeout_ms = var_or(
+            lookup,
+            "TODO_EDGE_TIMEOUT_MS",
+            millis(defaults.request_timeout),
+        )?;
+        let drain_ms = var_or(lookup, "TODO_EDGE_DRAIN_MS", millis(defaults.drain))?;
         let header_read_ms = var_or(
+            lookup,
             "TODO_EDGE_HEADER_READ_TIMEOUT_MS",
             millis(defaults.header_read_timeout),
         )?;
-        let metrics_listen = var_opt("TODO_EDGE_METRICS_LISTEN")
+        let metrics_listen = var_opt(lookup, "TODO_EDGE_METRICS_LISTEN")
             .map(|raw| {
                 raw.parse::<SocketAddr>()
                     .with_context(|| format!("TODO_EDGE_METRICS_LISTEN: invalid address {raw:?}"))
             })
             .transpose()?;
-        let upstreams = UPSTREAMS
+        let upstreams = services::ALL
             .iter()
-            .map(|(service, var, default)| {
-                let url = var_or(var, (*default).to_owned())?;
+            .map(|spec| {
+                let url = var_or(lookup, &spec.url_var(), spec.default_url())?;
                 Ok(Upstream {
-                    service: (*service).to_owned(),
+                    service: spec.public.to_owned(),
                     url,
                 })
             })
             .collect::<anyhow::Result<Vec<_>>>()
             .context("upstream URLs")?;
         let config = Self {
-            listen: var_or("TODO_EDGE_LISTEN", defaults.listen)?,
+            listen: var_or(lookup, "TODO_EDGE_LISTEN", defaults.listen)?,
             upstreams,
-            body_limit: var_or("TODO_EDGE_BODY_LIMIT", defaults.body_limit)?,
+            body_limit: var_or(lookup, "TODO_EDGE_BODY_LIMIT", defaults.body_limit)?,
             request_timeout: Duration::from_millis(timeout_ms),
-            url_limit: var_or("TODO_EDGE_URL_LIMIT", defaults.url_limit)?,
-            header_limit: var_or("TODO_EDGE_HEADER_LIMIT", defaults.header_limit)?,
-            max_concurrency: var_or("TODO_EDGE_MAX_CONCURRENCY", defaults.max_concurrency)?,
-            cors_origins: cors_origins(var_opt("TODO_EDGE_CORS_ORIGINS").as_deref())?,
+            url_limit: var_or(lookup, "TODO_EDGE_URL_LIMIT", defaults.url_limit)?,
+            header_limit: var_or(lookup, "TODO_EDGE_HEADER_LIMIT", defaults.header_limit)?,
+            max_concurrency: var_or(
+                lookup,
+                "TODO_EDGE_MAX_CONCURRENCY",
+                defaults.max_concurrency,
+            )?,
+            cors_origins: cors_origins(var_opt(lookup, "TODO_EDGE_CORS_ORIGINS").as_deref())?,
             drain: Duration::from_millis(drain_ms),
             trusted_proxy_hops: var_or(
+                lookup,
                 "TODO_EDGE_TRUSTED_PROXY_HOPS",
                 defaults.trusted_proxy_hops,
             )?,
             metrics_listen,
             header_read_timeout: Duration::from_millis(header_read_ms),
-            max_connections: var_or("TODO_EDGE_MAX_CONNECTIONS", defaults.max_connections)?,
-            service_credential: ServiceCredential::from_env()?,
+            max_connections: var_or(
+                lookup,
+                "TODO_EDGE_MAX_CONNECTIONS",
+                defaults.max_connections,
+            )?,
+            service_credential: ServiceCredential::from_lookup(lookup)?,
         };
         for (name, value) in [
             ("TODO_EDGE_TIMEOUT_MS", timeout_ms),
@@ -243,5 +248,36 @@ mod tests {
         assert_eq!(origins, ["https://a.example", "http://b.example:3000"]);
         assert!(cors_origins(None).unwrap().is_empty());
         assert!(cors_origins(Some("*")).is_err());
+    }
+
+    #[test]
+    fn every_service_of_the_table_is_an_upstream_at_its_variable() {
+        let config = EdgeConfig::from_lookup(|name| {
+            (name == "TODO_TASK_URL").then(|| "http://task:9000".to_owned())
+        })
+        .unwrap();
+        let upstreams: Vec<_> = config
+            .upstreams
+            .iter()
+            .map(|u| (u.service.as_str(), u.url.as_str()))
+            .collect();
+        assert_eq!(
+            upstreams,
+            [
+                ("todo.user.v1.UserService", "http://127.0.0.1:50051"),
+                ("todo.task.v1.TaskService", "http://task:9000"),
+                ("todo.notify.v1.NotifyService", "http://127.0.0.1:50053"),
+            ]
+        );
+        let unset = EdgeConfig::from_lookup(|_| None).unwrap();
+        assert_eq!(unset.listen, EdgeConfig::default().listen);
+        assert_eq!(unset.upstreams, EdgeConfig::default().upstreams);
+    }
+
+    #[test]
+    fn an_invalid_variable_is_refused() {
+        let config =
+            EdgeConfig::from_lookup(|name| (name == "TODO_EDGE_LISTEN").then(|| "x".to_owned()));
+        assert!(config.is_err());
     }
 }

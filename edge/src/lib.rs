@@ -8,7 +8,8 @@
 //!
 //! # Layout
 //! - [`config`]: [`EdgeConfig`], read from the environment.
-//! - [`server`]: [`Edge`] (bind, then run until stopped), [`EdgeState`] and
+//! - [`state`]: [`EdgeState`], what every handler shares, built once.
+//! - [`server`]: [`Edge`] (bind, then run until stopped) and
 //!   [`router`]; [`serve`]: the HTTP server under it (connection cap,
 //!   header read timeout).
 //! - [`template`]: path template parser and segment-trie matcher.
@@ -41,6 +42,7 @@ pub mod proxy;
 pub mod routes;
 pub mod serve;
 pub mod server;
+pub mod state;
 pub mod template;
 pub mod transcode;
 pub mod upstream;
@@ -49,5 +51,6 @@ pub mod upstream;
 mod testing;
 
 pub use config::{EdgeConfig, Upstream};
-pub use server::{Edge, EdgeState, router, router_with};
+pub use server::{Edge, router, router_with};
+pub use state::EdgeState;
 pub use todo_common::CancellationToken;

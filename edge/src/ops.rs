@@ -12,7 +12,7 @@ use http::{HeaderValue, Method};
 use tonic::Code;
 
 use crate::error::{ApiError, EdgeError};
-use crate::server::EdgeState;
+use crate::state::EdgeState;
 
 /// How long readiness waits for each upstream's health check: a probe
 /// must answer well within its own timeout, and a slow upstream is not

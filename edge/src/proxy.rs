@@ -24,7 +24,7 @@ use crate::metadata;
 use crate::metrics::RouteLabel;
 use crate::observe::RequestId;
 use crate::routes::{Binding, BodyRule, Lookup};
-use crate::server::EdgeState;
+use crate::state::EdgeState;
 use crate::template::Match;
 use crate::transcode::{invalid_path_variable, request_message, response_json};
 use crate::upstream;

@@ -1,20 +1,16 @@
-//! Assembly: the shared state, the router with its layers, and the server
-//! that owns the listener.
+//! Assembly: the router with its layers, and the server that owns the
+//! listeners. The state the handlers share is in [`crate::state`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::routing::get;
-use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH, RETRY_AFTER};
 use http::{HeaderName, HeaderValue, Method};
-use prost_reflect::DescriptorPool;
 use todo_common::CancellationToken;
-use todo_common::auth::ServiceCredential;
 use todo_common::grpc::REQUEST_ID;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
@@ -22,163 +18,12 @@ use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::config::EdgeConfig;
-use crate::limits::{Admission, SizeLimits};
-use crate::metrics::Metrics;
-use crate::routes::RouteTable;
 use crate::serve::{self, ServerLimits};
-use crate::upstream::Upstreams;
-use crate::{headers, limits, observe, openapi, ops, proxy};
+use crate::state::EdgeState;
+use crate::{headers, limits, observe, ops, proxy};
 
 /// How long browsers may cache a CORS preflight answer.
 const CORS_MAX_AGE: Duration = Duration::from_secs(600);
-
-/// What every request handler shares. Cloning is cheap.
-#[derive(Debug, Clone)]
-pub struct EdgeState {
-    shared: Arc<Shared>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    routes: RouteTable,
-    pool: DescriptorPool,
-    upstreams: Upstreams,
-    body_limit: usize,
-    trusted_proxy_hops: usize,
-    service_credential: Option<ServiceCredential>,
-    request_timeout: Duration,
-    sizes: SizeLimits,
-    admission: Admission,
-    cors_origins: Vec<HeaderValue>,
-    metrics: Arc<Metrics>,
-    /// `/metrics` has a listener of its own and is not on the API's.
-    metrics_apart: bool,
-    /// The OpenAPI document, encoded once.
-    openapi: Bytes,
-    /// Set when shutdown begins; `/readyz` then answers 503.
-    shutting_down: AtomicBool,
-}
-
-impl EdgeState {
-    /// Builds the route table from [`todo_proto::FILE_DESCRIPTOR_SET`], the
-    /// OpenAPI document and the upstream channels (lazy: nothing is dialled
-    /// yet). Must run inside a Tokio runtime.
-    ///
-    /// # Errors
-    /// When an annotation is invalid or conflicting (the error names the
-    /// RPC), an annotated service has no upstream, an upstream names no
-    /// known service, or an upstream URL is invalid.
-    pub fn new(config: &EdgeConfig) -> anyhow::Result<Self> {
-        let pool = DescriptorPool::decode(todo_proto::FILE_DESCRIPTOR_SET)
-            .context("cannot decode the embedded descriptors")?;
-        let routes = RouteTable::from_pool(&pool).context("invalid google.api.http annotations")?;
-        for upstream in &config.upstreams {
-            anyhow::ensure!(
-                pool.get_service_by_name(&upstream.service).is_some(),
-                "upstream {} names no service in the descriptors",
-                upstream.service
-            );
-        }
-        let upstreams = Upstreams::connect(&config.upstreams)?;
-        for binding in routes.bindings() {
-            anyhow::ensure!(
-                upstreams.serves(&binding.rpc.service),
-                "no upstream configured for {} (needed by {})",
-                binding.rpc.service,
-                binding.rpc.name
-            );
-        }
-        anyhow::ensure!(
-            config.max_concurrency > 0,
-            "the concurrency limit must be positive"
-        );
-        anyhow::ensure!(
-            config.url_limit < limits::SERVER_MAX_URL,
-            "the URL limit must be below {} bytes, the HTTP server's own",
-            limits::SERVER_MAX_URL
-        );
-        let openapi = openapi::encoded(&pool, &routes)?;
-        if config.service_credential.is_none() {
-            tracing::warn!(
-                "TODO_INTERNAL_TOKEN is unset: the services cannot trust the client addresses \
-                 this edge forwards, so every client behind it shares one throttle budget"
-            );
-        }
-        Ok(Self {
-            shared: Arc::new(Shared {
-                routes,
-                pool,
-                upstreams,
-                body_limit: config.body_limit,
-                trusted_proxy_hops: config.trusted_proxy_hops,
-                service_credential: config.service_credential.clone(),
-                request_timeout: config.request_timeout,
-                sizes: SizeLimits {
-                    url: config.url_limit,
-                    headers: config.header_limit,
-                },
-                admission: Admission::new(config.max_concurrency),
-                cors_origins: config.cors_origins.clone(),
-                metrics: Arc::new(Metrics::default()),
-                metrics_apart: config.metrics_listen.is_some(),
-                openapi,
-                shutting_down: AtomicBool::new(false),
-            }),
-        })
-    }
-
-    /// Marks the edge as shutting down: `/readyz` answers 503 from now on,
-    /// so that load balancers stop sending new requests while the ones in
-    /// flight finish. [`Edge::run_until_stopped`] calls it when its
-    /// shutdown signal fires.
-    pub fn begin_shutdown(&self) {
-        self.shared.shutting_down.store(true, Ordering::Relaxed);
-    }
-
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        self.shared.shutting_down.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn routes(&self) -> &RouteTable {
-        &self.shared.routes
-    }
-
-    pub(crate) fn pool(&self) -> &DescriptorPool {
-        &self.shared.pool
-    }
-
-    pub(crate) fn upstreams(&self) -> &Upstreams {
-        &self.shared.upstreams
-    }
-
-    pub(crate) fn trusted_proxy_hops(&self) -> usize {
-        self.shared.trusted_proxy_hops
-    }
-
-    pub(crate) fn service_credential(&self) -> Option<&ServiceCredential> {
-        self.shared.service_credential.as_ref()
-    }
-
-    pub(crate) fn body_limit(&self) -> usize {
-        self.shared.body_limit
-    }
-
-    pub(crate) fn request_timeout(&self) -> Duration {
-        self.shared.request_timeout
-    }
-
-    pub(crate) fn admission(&self) -> &Admission {
-        &self.shared.admission
-    }
-
-    pub(crate) fn metrics(&self) -> &Arc<Metrics> {
-        &self.shared.metrics
-    }
-
-    pub(crate) fn openapi(&self) -> Bytes {
-        self.shared.openapi.clone()
-    }
-}
 
 /// The edge's routes and layers: the operational routes (`/metrics` only
 /// when it has no listener of its own), every annotated RPC behind one
@@ -193,15 +38,15 @@ pub fn router(state: EdgeState) -> Router {
 /// the same layers (the launcher mounts the web app's pages so). `extra`
 /// must have no fallback: unknown paths stay the API's.
 pub fn router_with(state: EdgeState, extra: Router) -> Router {
-    let shared = &state.shared;
-    let cors = (!shared.cors_origins.is_empty()).then(|| cors(shared.cors_origins.clone()));
-    let sizes = shared.sizes;
-    let trusted_hops = shared.trusted_proxy_hops;
-    let metrics = Arc::clone(&shared.metrics);
+    let origins = state.cors_origins();
+    let cors = (!origins.is_empty()).then(|| cors(origins.to_vec()));
+    let sizes = state.sizes();
+    let trusted_hops = state.trusted_proxy_hops();
+    let metrics = Arc::clone(state.metrics());
     let mut routes = Router::new()
         .route("/healthz", get(ops::healthz).fallback(ops::get_only))
         .route("/readyz", get(ops::readyz).fallback(ops::get_only));
-    if !shared.metrics_apart {
+    if !state.metrics_apart() {
         routes = routes.route("/metrics", get(ops::metrics).fallback(ops::get_only));
     }
     routes
@@ -312,7 +157,7 @@ impl Edge {
                 Some((listener, addr))
             }
         };
-        let sizes = state.shared.sizes;
+        let sizes = state.sizes();
         let limits = ServerLimits {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,

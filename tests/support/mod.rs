@@ -16,9 +16,9 @@ use todo_common::CancellationToken;
 use todo_common::auth::{
     AttachServiceCredential, ServiceChannel, ServiceCredential, TokenSettings,
 };
-use todo_common::db::DbConfig;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
+use todo_store::db::DbConfig;
 
 /// Which database the system under test uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

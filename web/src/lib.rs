@@ -47,7 +47,16 @@ impl WebConfig {
     /// # Errors
     /// When `TODO_WEB_SECURE_COOKIES` is set but not a boolean.
     pub fn from_env() -> anyhow::Result<Self> {
-        let secure_cookies = match todo_common::config::var_opt("TODO_WEB_SECURE_COOKIES") {
+        Self::from_lookup(&todo_common::config::env)
+    }
+
+    /// The settings from `lookup`, as [`Self::from_env`] reads them from
+    /// the environment.
+    ///
+    /// # Errors
+    /// When `TODO_WEB_SECURE_COOKIES` is set but not a boolean.
+    pub fn from_lookup(lookup: todo_common::config::Lookup<'_>) -> anyhow::Result<Self> {
+        let secure_cookies = match todo_common::config::var_opt(lookup, "TODO_WEB_SECURE_COOKIES") {
             None => false,
             Some(raw) => raw
                 .parse()

@@ -51,10 +51,12 @@ pub struct TokenSettings {
 impl TokenSettings {
     /// # Errors
     /// When a variable is set but invalid.
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+    pub fn from_lookup(
+        lookup: crate::config::Lookup<'_>,
+    ) -> Result<Self, crate::config::ConfigError> {
         Ok(Self {
-            issuer: crate::config::var_or("TODO_JWT_ISSUER", "todo-user".to_owned())?,
-            audience: crate::config::var_or("TODO_JWT_AUDIENCE", "todo".to_owned())?,
+            issuer: crate::config::var_or(lookup, "TODO_JWT_ISSUER", "todo-user".to_owned())?,
+            audience: crate::config::var_or(lookup, "TODO_JWT_AUDIENCE", "todo".to_owned())?,
         })
     }
 }
@@ -93,6 +95,20 @@ struct KeyCache {
     fetched_at: Option<Instant>,
 }
 
+/// Access tokens refused although validly signed and unexpired. The
+/// records live in a service's own database, which this crate does not
+/// reach (the edge links no database driver).
+#[tonic::async_trait]
+pub trait RevokedTokens: Send + Sync + 'static {
+    /// Whether `user_id`'s token issued at `issued_at` (Unix seconds, the
+    /// token's `iat`) is refused.
+    ///
+    /// # Errors
+    /// When the records cannot be read; the token is then refused as
+    /// UNAVAILABLE, never let through.
+    async fn refuses(&self, user_id: &str, issued_at: i64) -> anyhow::Result<bool>;
+}
+
 /// Verifies access tokens locally. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct TokenVerifier {
@@ -103,7 +119,7 @@ pub struct TokenVerifier {
     min_refresh: Duration,
     /// Where erased users and token cut-offs are recorded, for a service
     /// that refuses their tokens.
-    erased: Option<crate::db::Pool>,
+    revoked: Option<Arc<dyn RevokedTokens>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -126,18 +142,17 @@ impl TokenVerifier {
             validation: Arc::new(validation),
             max_age: KEY_MAX_AGE,
             min_refresh: MIN_REFRESH_INTERVAL,
-            erased: None,
+            revoked: None,
         }
     }
 
-    /// Also refuses the tokens of users recorded in `pool`'s
-    /// `erased_users` table, and tokens issued before a cut-off in its
-    /// `token_cutoffs` table (see [`crate::erased`]), so a deleted
-    /// account's unexpired tokens, and those issued before a password
-    /// change or reset, stop working here at once.
+    /// Also refuses the tokens that `revoked` names: in a service that
+    /// holds user data, those of erased users and those issued before a
+    /// password change or reset (the records are in its database, see
+    /// `todo_store::erased`), so they stop working here at once.
     #[must_use]
-    pub fn refusing_revoked_tokens(mut self, pool: crate::db::Pool) -> Self {
-        self.erased = Some(pool);
+    pub fn refusing_revoked_tokens(mut self, revoked: Arc<dyn RevokedTokens>) -> Self {
+        self.revoked = Some(revoked);
         self
     }
 
@@ -164,8 +179,9 @@ impl TokenVerifier {
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?;
         let claims = self.verify(token).await?;
-        if let Some(pool) = &self.erased {
-            let gone = crate::erased::refuses(pool, &claims.sub, claims.iat)
+        if let Some(revoked) = &self.revoked {
+            let gone = revoked
+                .refuses(&claims.sub, claims.iat)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "cannot check for revoked access tokens");
@@ -300,7 +316,15 @@ impl ServiceCredential {
     /// # Errors
     /// When the variable is set but too short.
     pub fn from_env() -> anyhow::Result<Option<Self>> {
-        crate::config::var_opt("TODO_INTERNAL_TOKEN")
+        Self::from_lookup(&crate::config::env)
+    }
+
+    /// Reads `TODO_INTERNAL_TOKEN` from `lookup`; `None` when unset.
+    ///
+    /// # Errors
+    /// When the variable is set but too short.
+    pub fn from_lookup(lookup: crate::config::Lookup<'_>) -> anyhow::Result<Option<Self>> {
+        crate::config::var_opt(lookup, "TODO_INTERNAL_TOKEN")
             .map(|s| Self::new(&s))
             .transpose()
     }

@@ -15,21 +15,31 @@ pub enum ConfigError {
     Missing { name: String, why: String },
 }
 
+/// Where settings are read from: the process environment in binaries
+/// ([`env`]), a map in tests, so parsing is tested without touching the
+/// process environment.
+pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, as a [`Lookup`].
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// The value of `name`, if set and not empty.
-pub fn var_opt(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+pub fn var_opt(lookup: Lookup<'_>, name: &str) -> Option<String> {
+    lookup(name).filter(|v| !v.trim().is_empty())
 }
 
 /// `name` parsed as `T`, or `default` when unset.
 ///
 /// # Errors
 /// [`ConfigError::Invalid`] when the variable is set but does not parse.
-pub fn var_or<T>(name: &str, default: T) -> Result<T, ConfigError>
+pub fn var_or<T>(lookup: Lookup<'_>, name: &str, default: T) -> Result<T, ConfigError>
 where
     T: FromStr,
     T::Err: Display,
 {
-    match var_opt(name) {
+    match var_opt(lookup, name) {
         None => Ok(default),
         Some(raw) => raw
             .trim()

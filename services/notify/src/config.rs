@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use todo_common::auth::{ServiceCredential, TokenSettings};
-use todo_common::config::{var_opt, var_or};
-use todo_common::db::DbConfig;
+use todo_common::config::{Lookup, var_opt, var_or};
+use todo_common::services;
+use todo_store::db::DbConfig;
 
 /// Everything the notify service needs to start.
 #[derive(Debug, Clone)]
@@ -64,35 +65,56 @@ impl std::fmt::Debug for MailConfig {
 impl MailConfig {
     /// # Errors
     /// When a variable is set but invalid.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn from_lookup(lookup: Lookup<'_>) -> anyhow::Result<Self> {
         Ok(Self {
-            smtp_url: var_opt("TODO_SMTP_URL"),
-            dir: var_or("TODO_MAIL_DIR", PathBuf::from("data/mail"))?,
+            smtp_url: var_opt(lookup, "TODO_SMTP_URL"),
+            dir: var_or(lookup, "TODO_MAIL_DIR", PathBuf::from("data/mail"))?,
             from: var_or(
+                lookup,
                 "TODO_MAIL_FROM",
                 "ToDo <no-reply@todo.localhost>".to_owned(),
             )?,
-            link_base_url: var_or("TODO_LINK_BASE_URL", "http://127.0.0.1:8080".to_owned())?,
+            link_base_url: var_or(
+                lookup,
+                "TODO_LINK_BASE_URL",
+                "http://127.0.0.1:8080".to_owned(),
+            )?,
         })
     }
 }
 
 impl Config {
+    /// The settings in the process environment.
+    ///
+    /// # Errors
+    /// See [`Self::from_lookup`].
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(todo_common::config::env)
+    }
+
+    /// The settings `lookup` gives, each unset one at its default.
+    ///
     /// # Errors
     /// When a variable is set but invalid.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let lookup: Lookup<'_> = &lookup;
         Ok(Self {
             listen: var_or(
-                "TODO_NOTIFY_LISTEN",
-                SocketAddr::from(([127, 0, 0, 1], 50053)),
+                lookup,
+                &services::NOTIFY.listen_var(),
+                services::NOTIFY.default_listen(),
             )?,
-            db: DbConfig::from_env("TODO_NOTIFY", "notify")?,
-            user_url: var_or("TODO_USER_URL", "http://127.0.0.1:50051".to_owned())?,
-            tokens: TokenSettings::from_env()?,
-            service_credential: ServiceCredential::from_env()?
+            db: DbConfig::from_lookup(lookup, "TODO_NOTIFY", "notify")?,
+            user_url: var_or(
+                lookup,
+                &services::USER.url_var(),
+                services::USER.default_url(),
+            )?,
+            tokens: TokenSettings::from_lookup(lookup)?,
+            service_credential: ServiceCredential::from_lookup(lookup)?
                 .unwrap_or_else(ServiceCredential::random),
-            mail: MailConfig::from_env()?,
-            mail_workers: var_or("TODO_NOTIFY_MAIL_WORKERS", 2)?,
+            mail: MailConfig::from_lookup(lookup)?,
+            mail_workers: var_or(lookup, "TODO_NOTIFY_MAIL_WORKERS", 2)?,
         })
     }
 }

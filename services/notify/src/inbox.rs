@@ -4,8 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use todo_common::clock::{new_id, to_timestamp};
-use todo_common::db::{Pool, is_unique_violation};
 use todo_proto::todo::notify::v1::{Notification, NotificationKind};
+use todo_store::db::{Pool, is_unique_violation};
 
 use crate::error::Error;
 

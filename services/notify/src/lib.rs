@@ -23,13 +23,13 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 use todo_common::auth::{AttachServiceCredential, RequireServiceCredential, TokenVerifier};
-use todo_common::db::Db;
 use todo_common::grpc::Server;
 use todo_common::paging::PageTokens;
 use todo_proto::todo::notify::v1::notify_internal_service_server::NotifyInternalServiceServer;
 use todo_proto::todo::notify::v1::notify_service_server::NotifyServiceServer;
 use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
+use todo_store::db::Db;
 
 pub use config::{Config, MailConfig};
 
@@ -45,6 +45,9 @@ pub struct State {
     firer: reminders::Firer,
     page_tokens: PageTokens,
 }
+
+/// The gRPC services on this crate's port, as health reports them.
+const SERVED: [&str; 2] = todo_common::services::NOTIFY.names();
 
 /// The gRPC services of this crate, ready to be served.
 pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
@@ -62,10 +65,10 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
 /// # Errors
 /// When the database, the mail settings or the configuration are unusable.
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
-    let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
+    let db = todo_store::db::connect(&config.db, &MIGRATOR).await?;
     let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
-        .refusing_revoked_tokens(db.pool.clone());
+        .refusing_revoked_tokens(Arc::new(todo_store::erased::Records(db.pool.clone())));
     let worker = queue::Worker::new(db.clone(), mail::Mailer::new(&config.mail)?);
     let user_contacts = UserInternalServiceClient::with_interceptor(
         todo_common::grpc::channel(&config.user_url)?,
@@ -83,10 +86,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     let server = Server::new(
         listener,
         routes,
-        &[
-            "todo.notify.v1.NotifyService",
-            "todo.notify.v1.NotifyInternalService",
-        ],
+        &SERVED,
         todo_proto::port_descriptors::NOTIFY,
     )
     .with_worker(|stop| firer.run(stop));

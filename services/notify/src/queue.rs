@@ -6,17 +6,16 @@
 //! replicas never send one row at the same time, and a worker that dies
 //! mid-send leaves a lease that simply expires.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use sqlx::Row;
 use todo_common::CancellationToken;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::db::{Backend, Db, Pool, is_contention, is_unique_violation, retry_contended};
-use todo_common::outbox::backoff;
 use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
-use tokio::sync::Notify;
+use todo_store::db::{Backend, Db, Pool, is_contention, is_unique_violation, retry_contended};
+use todo_store::outbox::backoff;
+use todo_store::poll::{self, Pass, Schedule, Wake};
 
 use crate::mail::{Mailer, Outgoing, SendError};
 
@@ -77,7 +76,7 @@ pub async fn enqueue(pool: &Pool, req: &SendEmailRequest, now: i64) -> Result<bo
 pub struct Worker {
     db: Db,
     mailer: Mailer,
-    wake: Arc<Notify>,
+    wake: Wake,
     /// Identifies this worker's leases.
     id: String,
 }
@@ -87,7 +86,7 @@ impl Worker {
         Self {
             db,
             mailer,
-            wake: Arc::new(Notify::new()),
+            wake: Wake::default(),
             id: new_id(),
         }
     }
@@ -104,38 +103,30 @@ impl Worker {
 
     /// Asks the worker to look at the queue now.
     pub fn poke(&self) {
-        self.wake.notify_one();
+        self.wake.poke();
     }
 
+    /// Sends e-mails until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let pause = match self.pass().await {
-                Ok(true) => Duration::ZERO,
-                Ok(false) => IDLE_POLL,
-                Err(e) => {
-                    tracing::warn!(error = %e, "e-mail worker cannot read the queue");
-                    IDLE_POLL
-                }
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(pause) => {}
-            }
-        }
+        let schedule = Schedule {
+            worker: "e-mail worker",
+            idle: IDLE_POLL,
+            wake: Some(self.wake.clone()),
+        };
+        let worker = &self;
+        poll::run(schedule, shutdown, move || worker.pass()).await;
     }
 
-    /// Claims and sends what is due, several at a time; `true` when a full
-    /// batch was claimed, so more may be waiting.
-    async fn pass(&self) -> Result<bool, sqlx::Error> {
+    /// Claims and sends what is due, several at a time.
+    async fn pass(&self) -> Result<Pass, sqlx::Error> {
         let claimed = self.claim_batch(now_micros()).await?;
-        let full = i64::try_from(claimed.len()).unwrap_or(i64::MAX) == BATCH;
+        let found = Pass::after_batch(claimed.len(), BATCH);
         futures::stream::iter(claimed)
             .map(|id| async move { self.deliver(&id).await })
             .buffer_unordered(SENDS_IN_FLIGHT)
             .try_collect::<Vec<()>>()
             .await?;
-        Ok(full)
+        Ok(found)
     }
 
     /// Takes the lease on a batch of due e-mails. On MySQL/MariaDB the rows
@@ -298,7 +289,7 @@ pub async fn requeue(pool: &Pool, id: &str, now: i64) -> Result<bool, sqlx::Erro
 
 #[cfg(test)]
 mod tests {
-    use todo_common::outbox::base_backoff;
+    use todo_store::outbox::base_backoff;
 
     use super::*;
 

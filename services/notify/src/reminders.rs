@@ -7,18 +7,17 @@
 //! the in-app notification and the e-mail are deduplicated by task and
 //! reminder time, so several replicas fire a reminder exactly once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::{AnyConnection, Row};
 use todo_common::CancellationToken;
 use todo_common::auth::ServiceChannel;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::db::{Pool, is_unique_violation};
 use todo_proto::todo::notify::v1::{EmailTemplate, NotificationKind, SendEmailRequest};
 use todo_proto::todo::user::v1::LookupUserRequest;
 use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
-use tokio::sync::Notify;
+use todo_store::db::{Pool, is_unique_violation};
+use todo_store::poll::{self, Pass, Schedule, Wake};
 use tonic::Code;
 
 use crate::error::Error;
@@ -108,7 +107,7 @@ pub struct Firer {
     pool: Pool,
     users: UserInternalServiceClient<ServiceChannel>,
     mail: queue::Worker,
-    wake: Arc<Notify>,
+    wake: Wake,
     id: String,
 }
 
@@ -122,30 +121,30 @@ impl Firer {
             pool,
             users,
             mail,
-            wake: Arc::new(Notify::new()),
+            wake: Wake::default(),
             id: new_id(),
         }
     }
 
     /// Asks the worker to look now (a reminder was scheduled).
     pub fn poke(&self) {
-        self.wake.notify_one();
+        self.wake.poke();
     }
 
+    /// Fires reminders until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            if let Err(e) = self.pass().await {
-                tracing::warn!(error = %e, "reminder worker failed a pass");
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
-            }
-        }
+        let schedule = Schedule {
+            worker: "reminder worker",
+            idle: POLL,
+            wake: Some(self.wake.clone()),
+        };
+        let firer = &self;
+        poll::run(schedule, shutdown, move || firer.pass()).await;
     }
 
-    async fn pass(&self) -> Result<(), Error> {
+    /// Fires what is due. Always [`Pass::Idle`]: reminders are due by the
+    /// second, so the next look waits for the poll interval or a poke.
+    async fn pass(&self) -> Result<Pass, Error> {
         let now = now_micros();
         let due = sqlx::query(
             "SELECT task_id, user_id, task_title, remind_time, revision FROM reminders \
@@ -191,7 +190,7 @@ impl Firer {
                 }
             }
         }
-        Ok(())
+        Ok(Pass::Idle)
     }
 
     async fn claim(&self, task_id: &str, revision: i64, now: i64) -> Result<bool, Error> {

@@ -3,8 +3,6 @@
 use tonic::{Request, Response, Status};
 
 use todo_common::clock::{from_timestamp, is_id, now_micros};
-use todo_common::db::{is_contention, retry_contended};
-use todo_common::erased;
 use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{
@@ -15,6 +13,8 @@ use todo_proto::todo::notify::v1::{
     Settings, UpdateNotificationSettingsRequest,
     notify_internal_service_server::NotifyInternalService, notify_service_server::NotifyService,
 };
+use todo_store::db::{is_contention, retry_contended};
+use todo_store::erased;
 
 use crate::State;
 use crate::error::Error;

@@ -3,8 +3,9 @@
 use std::net::SocketAddr;
 
 use todo_common::auth::{ServiceCredential, TokenSettings};
-use todo_common::config::var_or;
-use todo_common::db::DbConfig;
+use todo_common::config::{Lookup, var_or};
+use todo_common::services;
+use todo_store::db::DbConfig;
 
 /// Everything the task service needs to start.
 #[derive(Debug, Clone)]
@@ -29,20 +30,89 @@ pub struct Config {
 }
 
 impl Config {
+    /// The settings in the process environment.
+    ///
+    /// # Errors
+    /// See [`Self::from_lookup`].
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(todo_common::config::env)
+    }
+
+    /// The settings `lookup` gives, each unset one at its default.
+    ///
     /// # Errors
     /// When a variable is set but invalid.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let lookup: Lookup<'_> = &lookup;
         Ok(Self {
             listen: var_or(
-                "TODO_TASK_LISTEN",
-                SocketAddr::from(([127, 0, 0, 1], 50052)),
+                lookup,
+                &services::TASK.listen_var(),
+                services::TASK.default_listen(),
             )?,
-            db: DbConfig::from_env("TODO_TASK", "task")?,
-            user_url: var_or("TODO_USER_URL", "http://127.0.0.1:50051".to_owned())?,
-            notify_url: var_or("TODO_NOTIFY_URL", "http://127.0.0.1:50053".to_owned())?,
-            tokens: TokenSettings::from_env()?,
-            service_credential: ServiceCredential::from_env()?
+            db: DbConfig::from_lookup(lookup, "TODO_TASK", "task")?,
+            user_url: var_or(
+                lookup,
+                &services::USER.url_var(),
+                services::USER.default_url(),
+            )?,
+            notify_url: var_or(
+                lookup,
+                &services::NOTIFY.url_var(),
+                services::NOTIFY.default_url(),
+            )?,
+            tokens: TokenSettings::from_lookup(lookup)?,
+            service_credential: ServiceCredential::from_lookup(lookup)?
                 .unwrap_or_else(ServiceCredential::random),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use todo_common::services;
+
+    use super::*;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| vars.get(name).cloned()
+    }
+
+    #[test]
+    fn unset_variables_take_the_documented_defaults() {
+        let config = Config::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(config.listen, services::TASK.default_listen());
+        assert_eq!(config.user_url, "http://127.0.0.1:50051");
+        assert_eq!(config.notify_url, "http://127.0.0.1:50053");
+        assert_eq!(config.db.url, "sqlite://data/task.db");
+    }
+
+    #[test]
+    fn set_variables_win_and_blank_ones_count_as_unset() {
+        let config = Config::from_lookup(lookup(&[
+            ("TODO_TASK_LISTEN", "0.0.0.0:7000"),
+            ("TODO_USER_URL", "http://user:50051"),
+            ("TODO_NOTIFY_URL", "  "),
+            ("TODO_TASK_DATABASE_URL", "mysql://db/task"),
+        ]))
+        .unwrap();
+        assert_eq!(config.listen.port(), 7000);
+        assert_eq!(config.user_url, "http://user:50051");
+        assert_eq!(config.notify_url, services::NOTIFY.default_url());
+        assert_eq!(config.db.url, "mysql://db/task");
+    }
+
+    #[test]
+    fn an_invalid_variable_is_named() {
+        let error = Config::from_lookup(lookup(&[("TODO_TASK_LISTEN", "port 80")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("TODO_TASK_LISTEN"), "{error}");
     }
 }

@@ -2,8 +2,9 @@
 
 use prost_types::Timestamp;
 use todo_common::clock::from_timestamp;
+use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
-use todo_proto::todo::task::v1::{Priority, Task};
+use todo_proto::todo::task::v1::{ListTasksRequest, Priority, Task};
 
 pub const TITLE_MAX: usize = 500;
 pub const DESCRIPTION_MAX: usize = 10_000;
@@ -203,6 +204,214 @@ fn time_field(ts: Option<&Timestamp>, field: &str, errs: &mut Vec<FieldViolation
     micros
 }
 
+/// Filters of a list request, already validated.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub done: Option<bool>,
+    pub label: Option<String>,
+    pub due_before: Option<i64>,
+    pub due_after: Option<i64>,
+    /// Lower-cased substring of title or description.
+    pub q: Option<String>,
+}
+
+/// The sort orders a list may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    CreateTime,
+    CreateTimeDesc,
+    DueTime,
+    DueTimeDesc,
+    PriorityDesc,
+    UpdateTimeDesc,
+}
+
+impl Order {
+    pub const NAMES: &'static str =
+        "createTime, createTime desc, dueTime, dueTime desc, priority desc, updateTime desc";
+
+    /// The order's stable name, as `orderBy` spells it (page-token scopes
+    /// are built from it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateTime => "createTime",
+            Self::CreateTimeDesc => "createTime desc",
+            Self::DueTime => "dueTime",
+            Self::DueTimeDesc => "dueTime desc",
+            Self::PriorityDesc => "priority desc",
+            Self::UpdateTimeDesc => "updateTime desc",
+        }
+    }
+
+    /// The order named by `orderBy`; empty is `createTime`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let words: Vec<&str> = raw.split_whitespace().collect();
+        Some(match words.as_slice() {
+            [] | ["createTime"] | ["createTime", "asc"] => Self::CreateTime,
+            ["createTime", "desc"] => Self::CreateTimeDesc,
+            ["dueTime"] | ["dueTime", "asc"] => Self::DueTime,
+            ["dueTime", "desc"] => Self::DueTimeDesc,
+            ["priority", "desc"] => Self::PriorityDesc,
+            ["updateTime", "desc"] => Self::UpdateTimeDesc,
+            _ => return None,
+        })
+    }
+}
+
+/// The violation of a timestamp outside what the database stores.
+fn bad_time(field: &str) -> FieldViolation {
+    FieldViolation::new(field, "must be a time between years 0001 and 9999")
+}
+
+/// The longest search text a list accepts, in characters.
+pub const QUERY_MAX: usize = 500;
+
+/// A list request, parsed: the page size, the filters and the order. The
+/// page token stays as sent: only the service holds its key.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub size: usize,
+    pub filter: Filter,
+    pub order: Order,
+    pub page_token: String,
+}
+
+impl TryFrom<&ListTasksRequest> for ListQuery {
+    type Error = Vec<FieldViolation>;
+
+    /// Parses every input of `req`, collecting all violations.
+    fn try_from(req: &ListTasksRequest) -> Result<Self, Self::Error> {
+        let mut errs = Vec::new();
+        let size = page_size(req.page_size).unwrap_or_else(|v| {
+            errs.push(v);
+            0
+        });
+        let mut time = |ts: Option<&Timestamp>, field: &str| {
+            ts.and_then(|t| {
+                let m = from_timestamp(t);
+                if m.is_none() {
+                    errs.push(bad_time(field));
+                }
+                m
+            })
+        };
+        let filter = Filter {
+            done: req.done,
+            label: Some(req.label.trim().to_owned()).filter(|l| !l.is_empty()),
+            due_before: time(req.due_before.as_ref(), "dueBefore"),
+            due_after: time(req.due_after.as_ref(), "dueAfter"),
+            q: Some(req.q.trim().to_lowercase()).filter(|q| !q.is_empty()),
+        };
+        if filter
+            .q
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > QUERY_MAX)
+        {
+            errs.push(FieldViolation::new(
+                "q",
+                format!("must be at most {QUERY_MAX} characters long"),
+            ));
+        }
+        if filter
+            .label
+            .as_ref()
+            .is_some_and(|l| l.chars().count() > LABEL_MAX)
+        {
+            errs.push(FieldViolation::new(
+                "label",
+                format!("must be at most {LABEL_MAX} characters long"),
+            ));
+        }
+        let order = Order::parse(&req.order_by).unwrap_or_else(|| {
+            errs.push(FieldViolation::new(
+                "orderBy",
+                format!("must be one of: {}", Order::NAMES),
+            ));
+            Order::CreateTime
+        });
+        if !errs.is_empty() {
+            return Err(errs);
+        }
+        Ok(Self {
+            size,
+            filter,
+            order,
+            page_token: req.page_token.clone(),
+        })
+    }
+}
+
+impl ListQuery {
+    /// What a page token is bound to: the caller, the order and every
+    /// filter, so a token cannot be replayed by another user or on another
+    /// query. Encoded as a JSON array of the values, not with `Debug`,
+    /// so a change of a type's debug output cannot void the tokens in use.
+    pub fn scope(&self, owner: &str) -> String {
+        let Filter {
+            done,
+            label,
+            due_before,
+            due_after,
+            q,
+        } = &self.filter;
+        serde_json::json!([
+            owner,
+            self.order.as_str(),
+            done,
+            label,
+            due_before,
+            due_after,
+            q
+        ])
+        .to_string()
+    }
+}
+
+/// A write to an existing task.
+#[derive(Debug, Clone, Copy)]
+pub enum Edit<'a> {
+    /// The whole writable state (`ReplaceTask`).
+    Replace(&'a Task),
+    /// The fields named by the mask, or every field set (`UpdateTask`).
+    Update {
+        patch: &'a Task,
+        mask: Option<&'a [String]>,
+    },
+}
+
+impl Edit<'_> {
+    /// The id of the task written, as the client sent it.
+    pub fn task_id(&self) -> &str {
+        match self {
+            Self::Replace(task) | Self::Update { patch: task, .. } => &task.id,
+        }
+    }
+
+    /// The task as the edit leaves `current` (before its fields are
+    /// checked).
+    ///
+    /// # Errors
+    /// A mask naming a field that cannot be written, or a value sent
+    /// outside the mask that is not valid.
+    pub fn apply(&self, id: &str, current: &Task) -> Result<Task, Vec<FieldViolation>> {
+        match *self {
+            Self::Replace(task) => Ok(Task {
+                id: id.to_owned(),
+                ..task.clone()
+            }),
+            Self::Update { patch, mask } => {
+                // A value sent is a value checked, even outside the mask:
+                // the mask says what changes, not what may be malformed.
+                if mask.is_some() {
+                    let sent = apply_mask(current, patch, None)?;
+                    TaskFields::parse(&sent)?;
+                }
+                apply_mask(current, patch, mask)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,5 +498,69 @@ mod tests {
         let errs = TaskFields::parse(&t).unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["task.title", "task.description", "task.priority"]);
+    }
+
+    #[test]
+    fn a_list_query_collects_every_violation() {
+        let req = ListTasksRequest {
+            page_size: -1,
+            order_by: "title".to_owned(),
+            label: "l".repeat(LABEL_MAX + 1),
+            q: "q".repeat(QUERY_MAX + 1),
+            due_before: Some(Timestamp {
+                seconds: i64::MAX,
+                nanos: 0,
+            }),
+            ..ListTasksRequest::default()
+        };
+        let errs = ListQuery::try_from(&req).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["pageSize", "dueBefore", "q", "label", "orderBy"]);
+    }
+
+    #[test]
+    fn a_list_query_trims_and_folds_its_filters() {
+        let req = ListTasksRequest {
+            label: "  home ".to_owned(),
+            q: " Milk ".to_owned(),
+            order_by: "dueTime desc".to_owned(),
+            ..ListTasksRequest::default()
+        };
+        let query = ListQuery::try_from(&req).unwrap();
+        assert_eq!(query.filter.label.as_deref(), Some("home"));
+        assert_eq!(query.filter.q.as_deref(), Some("milk"));
+        assert_eq!(query.order, Order::DueTimeDesc);
+    }
+
+    #[test]
+    fn a_page_token_scope_names_the_owner_the_order_and_every_filter() {
+        let query = ListQuery::try_from(&ListTasksRequest {
+            done: Some(true),
+            label: "a|b".to_owned(),
+            ..ListTasksRequest::default()
+        })
+        .unwrap();
+        assert_eq!(
+            query.scope("u1"),
+            r#"["u1","createTime",true,"a|b",null,null,null]"#
+        );
+        let other = ListQuery::try_from(&ListTasksRequest {
+            done: Some(true),
+            label: "a".to_owned(),
+            q: "b".to_owned(),
+            ..ListTasksRequest::default()
+        })
+        .unwrap();
+        assert_ne!(query.scope("u1"), other.scope("u1"));
+        assert_ne!(query.scope("u1"), query.scope("u2"));
+    }
+
+    #[test]
+    fn a_replace_keeps_the_id_and_takes_every_field() {
+        let current = task("old");
+        let new = task("new");
+        let edited = Edit::Replace(&new).apply("id-1", &current).unwrap();
+        assert_eq!(edited.id, "id-1");
+        assert_eq!(edited.title, "new");
     }
 }

@@ -29,7 +29,7 @@ pub enum Error {
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        if todo_common::db::is_contention(&e) {
+        if todo_store::db::is_contention(&e) {
             Self::Contended
         } else {
             Self::Internal(e.into())

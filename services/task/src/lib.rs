@@ -7,50 +7,47 @@
 //! - `domain`: a task's writable fields and field masks, parsed at the
 //!   boundary.
 //! - `store`: the SQL, every statement scoped to the owner.
-//! - `service`: the gRPC services.
+//! - [`State`]: what every request handler shares.
+//! - `service`: the gRPC services and the use cases behind them.
+//! - `outbox`: the reminder changes relayed to notify; `delivery`: how
+//!   the relay delivers them.
+//! - `idempotency`: how long an `Idempotency-Key` is remembered, and the
+//!   worker that forgets expired ones.
 //! - `error`: the error enum and its mapping to gRPC status.
+//!
+//! This file only wires them together: [`build`] and [`grpc_service`].
 
 mod config;
+mod delivery;
 mod domain;
 mod error;
+mod idempotency;
+mod outbox;
 mod service;
+mod state;
 mod store;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use prost::Message;
 use tokio::net::TcpListener;
-use tonic::Status;
 
-use todo_common::CancellationToken;
-use todo_common::auth::{
-    AttachServiceCredential, RequireServiceCredential, ServiceChannel, TokenVerifier,
-};
-use todo_common::clock::now_micros;
-use todo_common::db::Db;
+use todo_common::auth::{AttachServiceCredential, RequireServiceCredential, TokenVerifier};
 use todo_common::grpc::Server;
-use todo_common::outbox::{Deliver, Relay};
 use todo_common::paging::PageTokens;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
-use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
 use todo_proto::todo::task::v1::task_internal_service_server::TaskInternalServiceServer;
 use todo_proto::todo::task::v1::task_service_server::TaskServiceServer;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
+use todo_store::outbox::Relay;
 
 pub use config::Config;
+pub use state::State;
 
 /// The migrations of the task database, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/task");
 
-/// What every request handler shares.
-#[derive(Clone, Debug)]
-pub struct State {
-    db: Db,
-    verifier: TokenVerifier,
-    relay: Relay,
-    page_tokens: PageTokens,
-}
+/// The gRPC services on this crate's port, as health reports them.
+const SERVED: [&str; 2] = todo_common::services::TASK.names();
 
 /// The gRPC services of this crate, ready to be served.
 pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
@@ -61,42 +58,6 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
     tonic::service::Routes::new(TaskServiceServer::new(state.clone())).add_service(internal)
 }
 
-/// Delivers reminder changes to the notify service.
-struct NotifyDelivery(NotifyInternalServiceClient<ServiceChannel>);
-
-#[tonic::async_trait]
-impl Deliver for NotifyDelivery {
-    async fn deliver(&self, kind: &str, payload: &[u8]) -> Result<(), Status> {
-        let corrupt = |_| Status::data_loss("corrupt outbox payload");
-        let mut client = self.0.clone();
-        match kind {
-            service::SCHEDULE_REMINDER => client
-                .schedule_reminder(ScheduleReminderRequest::decode(payload).map_err(corrupt)?)
-                .await
-                .map(drop),
-            service::CANCEL_REMINDER => client
-                .cancel_reminder(CancelReminderRequest::decode(payload).map_err(corrupt)?)
-                .await
-                .map(drop),
-            other => Err(Status::internal(format!("unknown outbox kind {other}"))),
-        }
-    }
-}
-
-/// Forgets expired idempotency keys once an hour.
-async fn expire_idempotency_keys(db: Db, stop: CancellationToken) {
-    loop {
-        let before = now_micros() - service::IDEMPOTENCY_TTL_MICROS;
-        if let Err(e) = store::expire_idempotency_keys(&db.pool, before).await {
-            tracing::warn!(error = %e, "cannot expire idempotency keys");
-        }
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(3600)) => {}
-        }
-    }
-}
-
 /// Builds the task service on `listener` (bound by the caller, so the
 /// launcher can give every service the others' addresses): database
 /// migrated, token verifier pointed at the user service, outbox relay
@@ -105,15 +66,15 @@ async fn expire_idempotency_keys(db: Db, stop: CancellationToken) {
 /// # Errors
 /// When the database or the configuration are unusable.
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
-    let db = todo_common::db::connect(&config.db, &MIGRATOR).await?;
+    let db = todo_store::db::connect(&config.db, &MIGRATOR).await?;
     let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
-        .refusing_revoked_tokens(db.pool.clone());
+        .refusing_revoked_tokens(Arc::new(todo_store::erased::Records(db.pool.clone())));
     let notify = NotifyInternalServiceClient::with_interceptor(
         todo_common::grpc::channel(&config.notify_url)?,
         AttachServiceCredential(config.service_credential.clone()),
     );
-    let relay = Relay::new(db.pool.clone(), Arc::new(NotifyDelivery(notify)));
+    let relay = Relay::new(db.pool.clone(), Arc::new(delivery::NotifyDelivery(notify)));
     let page_tokens = PageTokens::new(&config.service_credential, "tasks");
     let state = State {
         db: db.clone(),
@@ -125,12 +86,9 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     Ok(Server::new(
         listener,
         routes,
-        &[
-            "todo.task.v1.TaskService",
-            "todo.task.v1.TaskInternalService",
-        ],
+        &SERVED,
         todo_proto::port_descriptors::TASK,
     )
     .with_worker(|stop| relay.run(stop))
-    .with_worker(|stop| expire_idempotency_keys(db, stop)))
+    .with_worker(|stop| idempotency::expire_until_stopped(db, stop)))
 }

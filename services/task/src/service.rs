@@ -5,10 +5,7 @@ use sha2::{Digest, Sha256};
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Response, Status};
 
-use todo_common::clock::{from_timestamp, is_id, new_id, now_micros, to_timestamp};
-use todo_common::erased;
-use todo_common::outbox;
-use todo_common::paging::page_size;
+use todo_common::clock::{is_id, new_id, now_micros, to_timestamp};
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
 use todo_proto::todo::task::v1::{
@@ -16,18 +13,15 @@ use todo_proto::todo::task::v1::{
     ListTasksResponse, ReplaceTaskRequest, RevokeAccessTokensRequest, Task, UpdateTaskRequest,
     task_internal_service_server::TaskInternalService, task_service_server::TaskService,
 };
+use todo_store::erased;
+use todo_store::outbox;
 
 use crate::State;
-use crate::domain::{TaskFields, apply_mask};
+use crate::domain::{Edit, ListQuery, TaskFields};
 use crate::error::Error;
-use crate::store::{self, Cursor, Filter, Order, TaskRow};
-
-/// Outbox kinds of the calls to the notify service.
-pub const SCHEDULE_REMINDER: &str = "notify.ScheduleReminder";
-pub const CANCEL_REMINDER: &str = "notify.CancelReminder";
-
-/// How long an `Idempotency-Key` is remembered.
-pub const IDEMPOTENCY_TTL_MICROS: i64 = 24 * 3600 * 1_000_000;
+use crate::idempotency;
+use crate::outbox::Outbox;
+use crate::store::{self, Cursor, TaskRow};
 
 /// The task id of a request, which must be one this service could have made.
 fn task_id(raw: &str, field: &str) -> Result<String, Error> {
@@ -86,11 +80,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    todo_common::db::retry_contended(|e| matches!(e, Error::Contended), attempt).await
-}
-
-fn bad_time(field: &str) -> FieldViolation {
-    FieldViolation::new(field, "must be a time between years 0001 and 9999")
+    todo_store::db::retry_contended(|e| matches!(e, Error::Contended), attempt).await
 }
 
 impl State {
@@ -136,7 +126,7 @@ impl State {
     ) -> Result<TaskRow, Error> {
         let mut tx = self.db.begin_write().await?;
         if let Some(key) = key {
-            let not_before = now - IDEMPOTENCY_TTL_MICROS;
+            let not_before = now - idempotency::TTL_MICROS;
             let earlier = store::claim_idempotency_key(
                 &mut tx,
                 owner,
@@ -168,13 +158,11 @@ impl State {
     async fn change(
         &self,
         owner: &str,
-        patch: &Task,
-        mask: Option<&[String]>,
-        replace: bool,
+        edit: Edit<'_>,
         expected: Option<&[String]>,
     ) -> Result<TaskRow, Error> {
-        let id = task_id(&patch.id, "task.id")?;
-        let row = retry(|| self.change_once(owner, &id, patch, mask, replace, expected)).await?;
+        let id = task_id(edit.task_id(), "task.id")?;
+        let row = retry(|| self.change_once(owner, &id, edit, expected)).await?;
         self.relay.poke();
         Ok(row)
     }
@@ -183,9 +171,7 @@ impl State {
         &self,
         owner: &str,
         id: &str,
-        patch: &Task,
-        mask: Option<&[String]>,
-        replace: bool,
+        edit: Edit<'_>,
         expected: Option<&[String]>,
     ) -> Result<TaskRow, Error> {
         let mut tx = self.db.begin_write().await?;
@@ -193,21 +179,9 @@ impl State {
             .await?
             .ok_or(Error::NotFound)?;
         check_etag(expected, &current)?;
-        let next = if replace {
-            Task {
-                id: id.to_owned(),
-                ..patch.clone()
-            }
-        } else {
-            let current = current.to_proto();
-            // A value sent is a value checked, even outside the mask: the
-            // mask says what changes, not what may be malformed.
-            if mask.is_some() {
-                let sent = apply_mask(&current, patch, None).map_err(Error::Invalid)?;
-                TaskFields::parse(&sent).map_err(Error::Invalid)?;
-            }
-            apply_mask(&current, patch, mask).map_err(Error::Invalid)?
-        };
+        let next = edit
+            .apply(id, &current.to_proto())
+            .map_err(Error::Invalid)?;
         let fields = TaskFields::parse(&next).map_err(Error::Invalid)?;
         let now = now_micros();
         if fields.remind_time != current.fields.remind_time
@@ -316,7 +290,7 @@ impl State {
                     remind_time: Some(to_timestamp(at)),
                     revision,
                 };
-                outbox::enqueue(conn, SCHEDULE_REMINDER, req.encode_to_vec()).await?;
+                outbox::enqueue(conn, &Outbox::ScheduleReminder(req)).await?;
             }
             (Some(_), None) => {
                 let req = CancelReminderRequest {
@@ -325,74 +299,32 @@ impl State {
                     task_id,
                     revision,
                 };
-                outbox::enqueue(conn, CANCEL_REMINDER, req.encode_to_vec()).await?;
+                outbox::enqueue(conn, &Outbox::CancelReminder(req)).await?;
             }
             _ => {}
         }
         Ok(())
     }
 
-    async fn list(&self, owner: &str, req: ListTasksRequest) -> Result<ListTasksResponse, Error> {
-        let mut errs = Vec::new();
-        let size = page_size(req.page_size).unwrap_or_else(|v| {
-            errs.push(v);
-            0
-        });
-        let mut time = |ts: Option<&prost_types::Timestamp>, field: &str| {
-            ts.and_then(|t| {
-                let m = from_timestamp(t);
-                if m.is_none() {
-                    errs.push(bad_time(field));
-                }
-                m
-            })
-        };
-        let filter = Filter {
-            done: req.done,
-            label: Some(req.label.trim().to_owned()).filter(|l| !l.is_empty()),
-            due_before: time(req.due_before.as_ref(), "dueBefore"),
-            due_after: time(req.due_after.as_ref(), "dueAfter"),
-            q: Some(req.q.trim().to_lowercase()).filter(|q| !q.is_empty()),
-        };
-        if filter.q.as_ref().is_some_and(|q| q.chars().count() > 500) {
-            errs.push(FieldViolation::new(
-                "q",
-                "must be at most 500 characters long",
-            ));
-        }
-        if filter
-            .label
-            .as_ref()
-            .is_some_and(|l| l.chars().count() > 50)
-        {
-            errs.push(FieldViolation::new(
-                "label",
-                "must be at most 50 characters long",
-            ));
-        }
-        let order = Order::parse(&req.order_by).unwrap_or_else(|| {
-            errs.push(FieldViolation::new(
-                "orderBy",
-                format!("must be one of: {}", Order::NAMES),
-            ));
-            Order::CreateTime
-        });
+    async fn list(&self, owner: &str, req: &ListTasksRequest) -> Result<ListTasksResponse, Error> {
+        let query = ListQuery::try_from(req).map_err(Error::Invalid)?;
+        let ListQuery {
+            size,
+            filter,
+            order,
+            page_token,
+        } = &query;
+        let (size, order) = (*size, *order);
         // The token is valid only for this caller, order and filter set.
-        let scope = format!("{owner}|{order:?}|{filter:?}");
+        let scope = query.scope(owner);
         let after: Option<Cursor> = self
             .page_tokens
-            .decode(&scope, &req.page_token)
-            .unwrap_or_else(|v| {
-                errs.push(v);
-                None
-            });
-        if !errs.is_empty() {
-            return Err(Error::Invalid(errs));
-        }
+            .decode(&scope, page_token)
+            .map_err(|v| Error::Invalid(vec![v]))?;
         // One row more than asked tells whether another page exists.
         let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
         let mut rows =
-            store::list(&self.db.pool, owner, &filter, order, after.as_ref(), limit).await?;
+            store::list(&self.db.pool, owner, filter, order, after.as_ref(), limit).await?;
         let more = rows.len() > size;
         rows.truncate(size);
         let next_page_token = match rows.last() {
@@ -422,7 +354,7 @@ impl TaskService for State {
     async fn list_tasks(&self, request: Request<ListTasksRequest>) -> Rpc<ListTasksResponse> {
         let caller = self.verifier.authenticate(&request).await?;
         Ok(Response::new(
-            self.list(&caller.user_id, request.into_inner()).await?,
+            self.list(&caller.user_id, &request.into_inner()).await?,
         ))
     }
 
@@ -441,7 +373,7 @@ impl TaskService for State {
         let expected = if_match(request.metadata());
         let task = request.into_inner().task.unwrap_or_default();
         let row = self
-            .change(&caller.user_id, &task, None, true, expected.as_deref())
+            .change(&caller.user_id, Edit::Replace(&task), expected.as_deref())
             .await?;
         Ok(Response::new(row.to_proto()))
     }
@@ -455,9 +387,10 @@ impl TaskService for State {
         let row = self
             .change(
                 &caller.user_id,
-                &task,
-                mask.as_deref(),
-                false,
+                Edit::Update {
+                    patch: &task,
+                    mask: mask.as_deref(),
+                },
                 expected.as_deref(),
             )
             .await?;

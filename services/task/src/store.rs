@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use todo_common::clock::to_timestamp;
-use todo_common::db::Pool;
 use todo_proto::todo::task::v1::Task;
+use todo_store::db::Pool;
 
-use crate::domain::TaskFields;
+use crate::domain::{Filter, Order, TaskFields};
 use crate::error::Error;
 
 /// A task as stored.
@@ -179,52 +179,14 @@ pub async fn delete_all(conn: &mut AnyConnection, owner: &str) -> Result<u64, Er
     Ok(done.rows_affected())
 }
 
-/// Filters of a list request, already validated.
-#[derive(Debug, Default, Clone)]
-pub struct Filter {
-    pub done: Option<bool>,
-    pub label: Option<String>,
-    pub due_before: Option<i64>,
-    pub due_after: Option<i64>,
-    /// Lower-cased substring of title or description.
-    pub q: Option<String>,
-}
-
 /// Escapes `%`, `_` and the escape character itself for `LIKE ... ESCAPE '!'`
 /// (`!` rather than a backslash, which MySQL and SQLite quote differently).
 fn like_literal(s: &str) -> String {
     s.replace('!', "!!").replace('%', "!%").replace('_', "!_")
 }
 
-/// The sort orders a list may ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    CreateTime,
-    CreateTimeDesc,
-    DueTime,
-    DueTimeDesc,
-    PriorityDesc,
-    UpdateTimeDesc,
-}
-
+/// How the store sorts by an [`Order`].
 impl Order {
-    pub const NAMES: &'static str =
-        "createTime, createTime desc, dueTime, dueTime desc, priority desc, updateTime desc";
-
-    /// The order named by `orderBy`; empty is `createTime`.
-    pub fn parse(raw: &str) -> Option<Self> {
-        let words: Vec<&str> = raw.split_whitespace().collect();
-        Some(match words.as_slice() {
-            [] | ["createTime"] | ["createTime", "asc"] => Self::CreateTime,
-            ["createTime", "desc"] => Self::CreateTimeDesc,
-            ["dueTime"] | ["dueTime", "asc"] => Self::DueTime,
-            ["dueTime", "desc"] => Self::DueTimeDesc,
-            ["priority", "desc"] => Self::PriorityDesc,
-            ["updateTime", "desc"] => Self::UpdateTimeDesc,
-            _ => return None,
-        })
-    }
-
     /// The column sorted on before the id (ids are time-ordered, so the id
     /// alone is creation order).
     fn key_column(self) -> Option<&'static str> {
@@ -375,7 +337,7 @@ pub async fn claim_idempotency_key(
     .await;
     match inserted {
         Ok(_) => return Ok(None),
-        Err(e) if todo_common::db::is_unique_violation(&e) => {}
+        Err(e) if todo_store::db::is_unique_violation(&e) => {}
         Err(e) => return Err(e.into()),
     }
     // An expired use of the key no longer counts: take it over.
@@ -426,11 +388,11 @@ mod tests {
     #[tokio::test]
     async fn every_order_pages_through_an_index_without_sorting() {
         let dir = std::env::temp_dir().join(format!("todo-plan-{}", todo_common::clock::new_id()));
-        let config = todo_common::db::DbConfig {
+        let config = todo_store::db::DbConfig {
             url: format!("sqlite://{}/task.db", dir.display()),
             max_connections: 1,
         };
-        let db = todo_common::db::connect(&config, &crate::MIGRATOR)
+        let db = todo_store::db::connect(&config, &crate::MIGRATOR)
             .await
             .unwrap();
         let expected = [

@@ -5,8 +5,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use todo_common::auth::{ServiceCredential, TokenSettings};
-use todo_common::config::{var_opt, var_or};
-use todo_common::db::DbConfig;
+use todo_common::config::{Lookup, var_opt, var_or};
+use todo_common::services;
+use todo_store::db::DbConfig;
 
 use crate::kek::KeyEncryptionKey;
 
@@ -118,13 +119,13 @@ impl Default for Limits {
 impl Limits {
     /// # Errors
     /// When a variable is set but invalid.
-    pub fn from_env() -> Result<Self, todo_common::config::ConfigError> {
+    pub fn from_lookup(lookup: Lookup<'_>) -> Result<Self, todo_common::config::ConfigError> {
         let d = Self::default();
         Ok(Self {
-            login_failures: var_or("TODO_USER_LOGIN_FAILURE_LIMIT", d.login_failures)?,
-            registrations: var_or("TODO_USER_REGISTRATION_LIMIT", d.registrations)?,
-            reset_requests: var_or("TODO_USER_RESET_REQUEST_LIMIT", d.reset_requests)?,
-            account_mails: var_or("TODO_USER_ACCOUNT_MAIL_LIMIT", d.account_mails)?,
+            login_failures: var_or(lookup, "TODO_USER_LOGIN_FAILURE_LIMIT", d.login_failures)?,
+            registrations: var_or(lookup, "TODO_USER_REGISTRATION_LIMIT", d.registrations)?,
+            reset_requests: var_or(lookup, "TODO_USER_RESET_REQUEST_LIMIT", d.reset_requests)?,
+            account_mails: var_or(lookup, "TODO_USER_ACCOUNT_MAIL_LIMIT", d.account_mails)?,
         })
     }
 
@@ -139,11 +140,22 @@ impl Limits {
 }
 
 impl Config {
+    /// The settings in the process environment.
+    ///
+    /// # Errors
+    /// See [`Self::from_lookup`].
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(todo_common::config::env)
+    }
+
+    /// The settings `lookup` gives, each unset one at its default.
+    ///
     /// # Errors
     /// When a variable is set but invalid, or the key file is unreadable.
-    pub fn from_env() -> anyhow::Result<Self> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let lookup: Lookup<'_> = &lookup;
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        let signing_key_pem = match var_opt("TODO_JWT_PRIVATE_KEY_FILE") {
+        let signing_key_pem = match var_opt(lookup, "TODO_JWT_PRIVATE_KEY_FILE") {
             Some(path) => Some(
                 std::fs::read_to_string(&path)
                     .map_err(|e| anyhow::anyhow!("cannot read TODO_JWT_PRIVATE_KEY_FILE: {e}"))?,
@@ -151,8 +163,8 @@ impl Config {
             None => None,
         };
         let key_encryption_key = match (
-            var_opt("TODO_KEY_ENCRYPTION_KEY"),
-            var_opt("TODO_KEY_ENCRYPTION_KEY_FILE"),
+            var_opt(lookup, "TODO_KEY_ENCRYPTION_KEY"),
+            var_opt(lookup, "TODO_KEY_ENCRYPTION_KEY_FILE"),
         ) {
             (Some(_), Some(_)) => anyhow::bail!(
                 "set TODO_KEY_ENCRYPTION_KEY or TODO_KEY_ENCRYPTION_KEY_FILE, not both"
@@ -174,20 +186,29 @@ impl Config {
         };
         Ok(Self {
             listen: var_or(
-                "TODO_USER_LISTEN",
-                SocketAddr::from(([127, 0, 0, 1], 50051)),
+                lookup,
+                &services::USER.listen_var(),
+                services::USER.default_listen(),
             )?,
-            db: DbConfig::from_env("TODO_USER", "user")?,
-            notify_url: var_or("TODO_NOTIFY_URL", "http://127.0.0.1:50053".to_owned())?,
-            task_url: var_or("TODO_TASK_URL", "http://127.0.0.1:50052".to_owned())?,
-            tokens: TokenSettings::from_env()?,
+            db: DbConfig::from_lookup(lookup, "TODO_USER", "user")?,
+            notify_url: var_or(
+                lookup,
+                &services::NOTIFY.url_var(),
+                services::NOTIFY.default_url(),
+            )?,
+            task_url: var_or(
+                lookup,
+                &services::TASK.url_var(),
+                services::TASK.default_url(),
+            )?,
+            tokens: TokenSettings::from_lookup(lookup)?,
             signing_key_pem,
             key_encryption_key,
-            allow_plaintext_keys: var_or("TODO_USER_ALLOW_PLAINTEXT_KEYS", false)?,
-            service_credential: ServiceCredential::from_env()?
+            allow_plaintext_keys: var_or(lookup, "TODO_USER_ALLOW_PLAINTEXT_KEYS", false)?,
+            service_credential: ServiceCredential::from_lookup(lookup)?
                 .unwrap_or_else(ServiceCredential::random),
-            hash_concurrency: var_or("TODO_USER_HASH_CONCURRENCY", cores)?.max(1),
-            limits: Limits::from_env()?,
+            hash_concurrency: var_or(lookup, "TODO_USER_HASH_CONCURRENCY", cores)?.max(1),
+            limits: Limits::from_lookup(lookup)?,
         })
     }
 }

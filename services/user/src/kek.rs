@@ -102,6 +102,39 @@ pub fn is_sealed(stored: &str) -> bool {
     stored.starts_with(SEALED)
 }
 
+/// Refuses to store signing keys in plain text in a production database:
+/// without a key-encryption key, anyone who reads the user schema (a
+/// backup, a snapshot) could sign access tokens for any user. The embedded
+/// SQLite mode, for development, keeps plain text with a loud warning.
+///
+/// # Errors
+/// MySQL/MariaDB without a KEK, unless plain text is explicitly allowed.
+pub fn check_key_encryption(config: &crate::Config) -> anyhow::Result<()> {
+    if config.key_encryption_key.is_some() {
+        return Ok(());
+    }
+    match todo_store::db::Backend::of_url(&config.db.url)? {
+        todo_store::db::Backend::Sqlite => {
+            tracing::warn!(
+                "no TODO_KEY_ENCRYPTION_KEY: the token signing key is stored in plain text in the \
+                 SQLite database; fine for development, never for production"
+            );
+        }
+        todo_store::db::Backend::MySql if config.allow_plaintext_keys => {
+            tracing::warn!(
+                "no TODO_KEY_ENCRYPTION_KEY and TODO_USER_ALLOW_PLAINTEXT_KEYS=true: the token \
+                 signing key is stored in plain text in the user database"
+            );
+        }
+        todo_store::db::Backend::MySql => anyhow::bail!(
+            "refusing to store the token signing key in plain text in MySQL: set \
+             TODO_KEY_ENCRYPTION_KEY or TODO_KEY_ENCRYPTION_KEY_FILE (32 bytes, base64: openssl \
+             rand -base64 32), or TODO_USER_ALLOW_PLAINTEXT_KEYS=true to accept the risk"
+        ),
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,8 +24,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 use todo_common::auth::{ACCESS_TOKEN_TYPE, AccessClaims, JwksSource};
 use todo_common::clock::now_micros;
-use todo_common::db::{Db, is_unique_violation};
 use todo_proto::todo::user::v1::{Jwk, Jwks};
+use todo_store::db::{Db, is_unique_violation};
 
 use crate::kek::{KeyEncryptionKey, is_sealed};
 

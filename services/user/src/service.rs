@@ -1,14 +1,10 @@
 //! `todo.user.v1.UserService` and `UserInternalService`: each RPC parses
 //! its request into domain types, runs the use case, maps the outcome.
 
-use std::time::Duration;
-
-use prost::Message;
 use tonic::{Request, Response, Status};
 
 use todo_common::auth::AccessClaims;
 use todo_common::clock::{new_id, now_micros};
-use todo_common::outbox;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
 use todo_proto::todo::notify::v1::{EmailTemplate, EraseUserDataRequest, SendEmailRequest};
@@ -21,39 +17,25 @@ use todo_proto::todo::user::v1::{
     UpdateMeRequest, User, UserContact, VerifyEmailRequest,
     user_internal_service_server::UserInternalService, user_service_server::UserService,
 };
+use todo_store::db::Db;
+use todo_store::outbox;
 
 use crate::State;
 use crate::domain::{DisplayName, Email, NewPassword, Password, TimeZone, user_inputs};
 use crate::error::Error;
+use crate::outbox::Outbox;
 use crate::store::{self, NewRefreshToken, Purpose, UserRow};
-use crate::throttle::{self, Bucket, ClientAddress, Subject};
+use crate::throttle::{
+    self, Bucket, ClientAddress, SIGNUP_NOTICE_WINDOW, SIGNUP_NOTICES_PER_HOUR, Subject,
+};
 use crate::tokens::{
     self, ACCESS_MAX_REACH_MICROS, ACCESS_TTL_SECONDS, REFRESH_TTL_MICROS, VERIFY_TTL_MICROS,
 };
 
-/// The outbox kind of an e-mail for the notify service.
-pub const SEND_EMAIL: &str = "notify.SendEmail";
-/// The outbox kind of a password reset request, carried out by this
-/// service's own relay (see `lib.rs`) so the RPC's work and timing do not
-/// depend on whether the address has an account. The payload is the
-/// `SendEmailRequest` to complete, with the typed address's key as
-/// `to_email`.
-pub const ISSUE_PASSWORD_RESET: &str = "user.IssuePasswordReset";
-/// The outbox kind of the erasure of a deleted user's tasks.
-pub const ERASE_TASKS: &str = "task.EraseUserTasks";
-/// The outbox kind of the erasure of a deleted user's notifications.
-pub const ERASE_NOTIFICATIONS: &str = "notify.EraseUserData";
-/// The outbox kind of a token cut-off for the task service.
-pub const REVOKE_TASK_TOKENS: &str = "task.RevokeAccessTokens";
-/// The outbox kind of a token cut-off for the notify service.
-pub const REVOKE_NOTIFY_TOKENS: &str = "notify.RevokeAccessTokens";
-
-/// Notices of attempted sign-ups one account gets per hour at most, however
-/// many clients try; further attempts get the same answer and no e-mail.
-const SIGNUP_NOTICES_PER_HOUR: i64 = 3;
-/// The window of [`SIGNUP_NOTICES_PER_HOUR`], which throttle pruning must
-/// keep whatever the configured limits.
-pub const SIGNUP_NOTICE_WINDOW: Duration = Duration::from_secs(3600);
+/// Reset e-mails one account gets per hour at most, however many clients
+/// ask: the address-based throttle alone would let many clients flood one
+/// mailbox. Extra requests are dropped silently, as for unknown addresses.
+const RESET_MAILS_PER_HOUR: i64 = 3;
 
 /// Collects every field violation of a request before answering, so a
 /// client learns about all of them at once.
@@ -107,8 +89,8 @@ async fn revoke_access_tokens_elsewhere(
         user_id: user_id.to_owned(),
         issued_before,
     };
-    outbox::enqueue(tx, REVOKE_TASK_TOKENS, tasks.encode_to_vec()).await?;
-    outbox::enqueue(tx, REVOKE_NOTIFY_TOKENS, notify.encode_to_vec()).await?;
+    outbox::enqueue(tx, &Outbox::RevokeTaskTokens(tasks)).await?;
+    outbox::enqueue(tx, &Outbox::RevokeNotifyTokens(notify)).await?;
     Ok(())
 }
 
@@ -185,7 +167,7 @@ impl State {
                 display_name: owner.display_name.clone(),
                 ..SendEmailRequest::default()
             };
-            outbox::enqueue(&mut tx, SEND_EMAIL, notice.encode_to_vec()).await?;
+            outbox::enqueue(&mut tx, &Outbox::SendEmail(notice)).await?;
             tx.commit().await?;
             self.relay.poke();
             tracing::info!(user_id = %owner.id, "sign-up with a registered address; owner told");
@@ -231,7 +213,7 @@ impl State {
             now,
         )
         .await?;
-        outbox::enqueue(&mut tx, SEND_EMAIL, welcome.encode_to_vec()).await?;
+        outbox::enqueue(&mut tx, &Outbox::SendEmail(welcome)).await?;
         tx.commit().await?;
         self.relay.poke();
         tracing::info!(user_id = %user.id, "user registered");
@@ -419,7 +401,7 @@ impl State {
             now,
         )
         .await?;
-        outbox::enqueue(&mut tx, SEND_EMAIL, mail.encode_to_vec()).await?;
+        outbox::enqueue(&mut tx, &Outbox::SendEmail(mail)).await?;
         tx.commit().await?;
         self.relay.poke();
         Ok(())
@@ -482,8 +464,8 @@ impl State {
             now,
         )
         .await?;
-        outbox::enqueue(&mut tx, SEND_EMAIL, verify.encode_to_vec()).await?;
-        outbox::enqueue(&mut tx, SEND_EMAIL, alert.encode_to_vec()).await?;
+        outbox::enqueue(&mut tx, &Outbox::SendEmail(verify)).await?;
+        outbox::enqueue(&mut tx, &Outbox::SendEmail(alert)).await?;
         tx.commit().await?;
         self.relay.poke();
         tracing::info!(user_id = %user.id, "e-mail address change asked for");
@@ -525,7 +507,7 @@ impl State {
     /// Queues a reset for whatever account the address has. The answer,
     /// and the work done before it (a throttle check, two inserts), are the
     /// same whether or not the address has an account: the lookup happens
-    /// later, in the relay (`lib.rs`), where no client can time it.
+    /// later, in the relay ([`issue_password_reset`]), where no client can time it.
     async fn request_password_reset(
         &self,
         client: &ClientAddress,
@@ -545,7 +527,7 @@ impl State {
         };
         let mut tx = self.db.begin_write().await?;
         throttle::record(&mut tx, Bucket::ResetRequest, &address, now).await?;
-        outbox::enqueue(&mut tx, ISSUE_PASSWORD_RESET, pending.encode_to_vec()).await?;
+        outbox::enqueue(&mut tx, &Outbox::IssuePasswordReset(pending)).await?;
         tx.commit().await?;
         self.relay.poke();
         Ok(())
@@ -588,7 +570,7 @@ impl State {
         // The link reached the mailbox, which proves the address as well as
         // the welcome link does.
         store::mark_verified(&mut tx, &user.id, now).await?;
-        outbox::enqueue(&mut tx, SEND_EMAIL, security_alert(&user).encode_to_vec()).await?;
+        outbox::enqueue(&mut tx, &Outbox::SendEmail(security_alert(&user))).await?;
         tx.commit().await?;
         self.relay.poke();
         tracing::info!(user_id = %user.id, "password reset; every login revoked");
@@ -633,7 +615,7 @@ impl State {
         let own = store::family_of_access_token(&mut tx, &claims.jti).await?;
         store::revoke_user_tokens(&mut tx, &user.id, own.as_deref(), now).await?;
         store::spend_user_email_tokens(&mut tx, &user.id, Purpose::ResetPassword, now).await?;
-        outbox::enqueue(&mut tx, SEND_EMAIL, security_alert(user).encode_to_vec()).await?;
+        outbox::enqueue(&mut tx, &Outbox::SendEmail(security_alert(user))).await?;
         tx.commit().await?;
         self.relay.poke();
         tracing::info!(user_id = %user.id, "password changed; other logins revoked");
@@ -655,24 +637,24 @@ impl State {
         let password = Password::offered(&req.password, "password")?;
         self.check_password(client, &user.email.to_lowercase(), Some(user), &password)
             .await?;
-        let tasks = EraseUserTasksRequest {
+        let tasks = Outbox::EraseTasks(EraseUserTasksRequest {
             user_id: user.id.clone(),
-        }
-        .encode_to_vec();
-        let notifications = EraseUserDataRequest {
+        });
+        let notifications = Outbox::EraseNotifications(EraseUserDataRequest {
             user_id: user.id.clone(),
-        }
-        .encode_to_vec();
+        });
         let now = now_micros();
         let sweep = now + ACCESS_MAX_REACH_MICROS;
         let mut tx = self.db.begin_write().await?;
         if !store::delete_user(&mut tx, &user.id).await? {
             return Err(Error::NotFound);
         }
-        outbox::enqueue(&mut tx, ERASE_TASKS, tasks.clone()).await?;
-        outbox::enqueue(&mut tx, ERASE_NOTIFICATIONS, notifications.clone()).await?;
-        store::enqueue_at(&mut tx, ERASE_TASKS, tasks, sweep, now).await?;
-        store::enqueue_at(&mut tx, ERASE_NOTIFICATIONS, notifications, sweep, now).await?;
+        outbox::enqueue(&mut tx, &tasks).await?;
+        outbox::enqueue(&mut tx, &notifications).await?;
+        // The second erasure pass waits until every access token the user
+        // could still hold has expired.
+        outbox::enqueue_at(&mut tx, &tasks, sweep).await?;
+        outbox::enqueue_at(&mut tx, &notifications, sweep).await?;
         tx.commit().await?;
         self.relay.poke();
         tracing::info!(user_id = %user.id, "account deleted; erasure queued");
@@ -683,7 +665,7 @@ impl State {
     /// valid, its account must exist, and it must not predate the account's
     /// last password change or reset: this service refuses such tokens from
     /// its own table, the others from the records relayed to them (see
-    /// `todo_common::erased`). The claims are returned because the password
+    /// `todo_store::erased`). The claims are returned because the password
     /// change needs the token's id (`jti`) to tell the caller's own login
     /// from the others.
     ///
@@ -851,4 +833,45 @@ impl UserInternalService for State {
         let id = request.into_inner().user_id;
         Ok(Response::new(self.me(&id).await?.to_contact()))
     }
+}
+
+/// Turns a queued reset request into a reset token and its e-mail, in one
+/// transaction; an address without an account gets nothing, and an
+/// account past [`RESET_MAILS_PER_HOUR`] gets nothing more. Runs in the
+/// relay, not in the RPC, so no client can time the lookup. `true` when an
+/// e-mail was queued.
+///
+/// # Errors
+/// When the database fails; the relay then retries the request.
+pub async fn issue_password_reset(db: &Db, mut mail: SendEmailRequest) -> Result<bool, Error> {
+    let Some(user) = store::user_by_email_key(&db.pool, &mail.to_email).await? else {
+        return Ok(false);
+    };
+    let now = now_micros();
+    let mut tx = db.begin_write().await?;
+    let hour_ago = now - 3600 * 1_000_000;
+    if store::email_tokens_since(&mut tx, &user.id, Purpose::ResetPassword, hour_ago).await?
+        >= RESET_MAILS_PER_HOUR
+    {
+        tracing::info!(user_id = %user.id, "reset e-mail limit reached; request dropped");
+        return Ok(false);
+    }
+    let token = tokens::new_secret();
+    store::insert_email_token(
+        &mut tx,
+        &tokens::digest(&token),
+        &user.id,
+        Purpose::ResetPassword,
+        None,
+        now + tokens::RESET_TTL_MICROS,
+        now,
+    )
+    .await?;
+    mail.user_id.clone_from(&user.id);
+    mail.to_email.clone_from(&user.email);
+    mail.display_name.clone_from(&user.display_name);
+    mail.token = token;
+    outbox::enqueue(&mut tx, &Outbox::SendEmail(mail)).await?;
+    tx.commit().await?;
+    Ok(true)
 }

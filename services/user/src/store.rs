@@ -4,8 +4,8 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use todo_common::clock::to_timestamp;
-use todo_common::db::{Pool, is_unique_violation};
 use todo_proto::todo::user::v1::{User, UserContact};
+use todo_store::db::{Pool, is_unique_violation};
 
 use crate::error::Error;
 
@@ -488,26 +488,4 @@ pub async fn user_exists(pool: &Pool, id: &str) -> Result<bool, Error> {
         .fetch_one(pool)
         .await?;
     Ok(n > 0)
-}
-
-/// Writes an outbox message that is first due at `due`, not now: the
-/// second erasure pass of a deleted account waits until every access token
-/// it could still hold has expired. Same table and columns as
-/// `todo_common::outbox::enqueue`, which only enqueues for now.
-pub async fn enqueue_at(
-    conn: &mut AnyConnection,
-    kind: &str,
-    payload: Vec<u8>,
-    due: i64,
-    now: i64,
-) -> Result<(), Error> {
-    sqlx::query("INSERT INTO outbox (id, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 0, ?, ?)")
-        .bind(todo_common::clock::new_id())
-        .bind(kind)
-        .bind(payload)
-        .bind(due)
-        .bind(now)
-        .execute(conn)
-        .await?;
-    Ok(())
 }

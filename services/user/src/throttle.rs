@@ -14,11 +14,13 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use tonic::Request;
 
+use todo_common::CancellationToken;
 use todo_common::auth::ServiceCredential;
-use todo_common::clock::new_id;
-use todo_common::db::Pool;
+use todo_common::clock::{new_id, now_micros};
+use todo_store::db::{Db, Pool};
+use todo_store::poll::{self, Pass, Schedule};
 
-use crate::config::Limit;
+use crate::config::{Limit, Limits};
 use crate::error::Error;
 
 /// What is being counted.
@@ -219,6 +221,35 @@ pub async fn record(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Notices of attempted sign-ups one account gets per hour at most, however
+/// many clients try; further attempts get the same answer and no e-mail.
+pub const SIGNUP_NOTICES_PER_HOUR: i64 = 3;
+/// The window of [`SIGNUP_NOTICES_PER_HOUR`], which throttle pruning must
+/// keep whatever the configured limits.
+pub const SIGNUP_NOTICE_WINDOW: Duration = Duration::from_secs(3600);
+
+/// How often old throttle events are deleted.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Deletes throttle events that no window reaches any more, so the table
+/// stays as small as the traffic of the longest window.
+pub async fn prune_until_stopped(db: Db, limits: Limits, shutdown: CancellationToken) {
+    let schedule = Schedule {
+        worker: "throttle pruning",
+        idle: PRUNE_INTERVAL,
+        wake: None,
+    };
+    poll::run(schedule, shutdown, || async {
+        let keep = limits.longest_window().max(SIGNUP_NOTICE_WINDOW);
+        let n = prune(&db.pool, keep, now_micros()).await?;
+        if n > 0 {
+            tracing::debug!(rows = n, "throttle events pruned");
+        }
+        Ok::<_, Error>(Pass::Idle)
+    })
+    .await;
 }
 
 /// Forgets events older than `keep`, which no window reaches any more.

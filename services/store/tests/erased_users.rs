@@ -5,8 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use sqlx::migrate::Migrator;
-use todo_common::db::{Db, DbConfig, connect};
-use todo_common::erased::{self, RETENTION_MICROS};
+use todo_store::db::{Db, DbConfig, connect};
+use todo_store::erased::{self, RETENTION_MICROS};
 
 const DDL: &str = include_str!("../../../migrations/task/0003_erased_users.sql");
 

@@ -6,18 +6,49 @@
 //! would stay good for the rest of its 15 minutes. A service that holds
 //! user data therefore records, in its own database, each user it is told
 //! to erase and each credential change it is told of (both relayed through
-//! the user service's outbox); [`crate::auth::TokenVerifier`] then refuses
+//! the user service's outbox); [`todo_common::auth::TokenVerifier`] then refuses
 //! those tokens on every replica. A record is needed only while such
 //! tokens can live, and is kept a day.
 //!
-//! Each such service's migrations create the tables:
-//! `erased_users (user_id VARCHAR(36) PRIMARY KEY, erase_time BIGINT)` and
-//! `token_cutoffs (user_id VARCHAR(36) PRIMARY KEY, issued_before BIGINT,
-//! record_time BIGINT)`.
+//! Each such service's migrations create [`ERASED_USERS_TABLE`] and
+//! [`TOKEN_CUTOFFS_TABLE`] (sqlx migrations are per service, so each keeps
+//! a copy; a test holds every copy to these).
 
 use sqlx::AnyConnection;
+use todo_common::auth::RevokedTokens;
 
 use crate::db::{Pool, is_unique_violation};
+
+/// The records in one service's database, as the token verifier consults
+/// them ([`todo_common::auth::TokenVerifier::refusing_revoked_tokens`]).
+#[derive(Debug, Clone)]
+pub struct Records(pub Pool);
+
+#[tonic::async_trait]
+impl RevokedTokens for Records {
+    async fn refuses(&self, user_id: &str, issued_at: i64) -> anyhow::Result<bool> {
+        Ok(refuses(&self.0, user_id, issued_at).await?)
+    }
+}
+
+/// The table of erased users, as every service that refuses their tokens
+/// creates it.
+pub const ERASED_USERS_TABLE: &str = "\
+CREATE TABLE erased_users (
+    user_id    VARCHAR(36) NOT NULL PRIMARY KEY,
+    erase_time BIGINT      NOT NULL
+);
+CREATE INDEX erased_users_time ON erased_users (erase_time);";
+
+/// The table of token cut-offs, as every service that refuses tokens
+/// issued before a credential change creates it.
+pub const TOKEN_CUTOFFS_TABLE: &str = "\
+CREATE TABLE token_cutoffs (
+    user_id       VARCHAR(36) NOT NULL PRIMARY KEY,
+    issued_before BIGINT      NOT NULL,
+    record_time   BIGINT      NOT NULL
+);
+CREATE INDEX token_cutoffs_time ON token_cutoffs (record_time);";
 
 /// How long an erased user is remembered: far beyond an access token's
 /// lifetime plus clock leeway.

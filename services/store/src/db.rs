@@ -51,13 +51,22 @@ impl DbConfig {
     ///
     /// # Errors
     /// When a variable is set but invalid.
-    pub fn from_env(prefix: &str, name: &str) -> Result<Self, crate::config::ConfigError> {
+    pub fn from_lookup(
+        lookup: todo_common::config::Lookup<'_>,
+        prefix: &str,
+        name: &str,
+    ) -> Result<Self, todo_common::config::ConfigError> {
         Ok(Self {
-            url: crate::config::var_or(
+            url: todo_common::config::var_or(
+                lookup,
                 &format!("{prefix}_DATABASE_URL"),
                 format!("sqlite://data/{name}.db"),
             )?,
-            max_connections: crate::config::var_or(&format!("{prefix}_DB_MAX_CONNECTIONS"), 10)?,
+            max_connections: todo_common::config::var_or(
+                lookup,
+                &format!("{prefix}_DB_MAX_CONNECTIONS"),
+                10,
+            )?,
         })
     }
 }

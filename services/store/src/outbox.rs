@@ -5,44 +5,119 @@
 //! deduplicates by the key inside the message, so relaying twice (a crash
 //! after the call, two replicas) is harmless.
 //!
-//! Every service with an outbox has this table (see its migrations):
-//! `outbox(id, kind, payload, attempts, next_attempt_at, created_at)`.
+//! Each service declares its messages as one `enum` implementing
+//! [`Message`]: the enum names each variant's stored kind and encodes its
+//! payload, and decodes both back, so a relay matches messages
+//! exhaustively instead of comparing strings.
+//!
+//! Every service with an outbox creates [`TABLE`] in its migrations (sqlx
+//! migrations are per service, so each keeps a copy; a test holds every
+//! copy to this one).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::Row;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::clock::{new_id, now_micros};
 use crate::db::Pool;
+use crate::poll::{self, Pass, Schedule, Wake};
+use todo_common::clock::{new_id, now_micros};
+
+/// The outbox table, as every service that has one creates it.
+pub const TABLE: &str = "\
+CREATE TABLE outbox (
+    id              VARCHAR(36) NOT NULL PRIMARY KEY,
+    kind            VARCHAR(64) NOT NULL,
+    payload         BLOB        NOT NULL,
+    attempts        BIGINT      NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT      NOT NULL,
+    created_at      BIGINT      NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (next_attempt_at);";
+
+/// One service's outbox messages, stored as a kind and a payload.
+pub trait Message: Sized + Send + 'static {
+    /// The stored kind (stable: rows written by an older release must
+    /// still decode) and the encoded payload.
+    fn encode(&self) -> (&'static str, Vec<u8>);
+
+    /// The message a stored row holds.
+    ///
+    /// # Errors
+    /// An unknown kind, or a payload that is not the kind's message.
+    fn decode(kind: &str, payload: &[u8]) -> Result<Self, Undecodable>;
+}
+
+/// A stored row that is no message of this service.
+#[derive(Debug, thiserror::Error)]
+pub enum Undecodable {
+    /// Written by a release that knew a kind this one does not.
+    #[error("unknown outbox kind {0}")]
+    UnknownKind(String),
+    #[error("corrupt outbox payload")]
+    Corrupt(#[from] prost::DecodeError),
+}
 
 /// Delivers one outbox message to the service it is for.
 #[tonic::async_trait]
 pub trait Deliver: Send + Sync + 'static {
+    type Message: Message;
+
     /// # Errors
     /// Any error leaves the message in the outbox for a later attempt.
-    async fn deliver(&self, kind: &str, payload: &[u8]) -> Result<(), Status>;
+    async fn deliver(&self, message: Self::Message) -> Result<(), Status>;
 }
 
-/// Writes a message to the outbox inside the caller's transaction.
+/// A [`Deliver`] that takes a stored row: the relay is the same for every
+/// service's message type.
+#[tonic::async_trait]
+trait DeliverStored: Send + Sync + 'static {
+    async fn deliver_stored(&self, kind: &str, payload: &[u8]) -> Result<(), Status>;
+}
+
+#[tonic::async_trait]
+impl<D: Deliver> DeliverStored for D {
+    async fn deliver_stored(&self, kind: &str, payload: &[u8]) -> Result<(), Status> {
+        let message = match D::Message::decode(kind, payload) {
+            Ok(message) => message,
+            Err(e @ Undecodable::UnknownKind(_)) => return Err(Status::internal(e.to_string())),
+            Err(e @ Undecodable::Corrupt(_)) => return Err(Status::data_loss(e.to_string())),
+        };
+        self.deliver(message).await
+    }
+}
+
+/// Writes a message to the outbox inside the caller's transaction, due
+/// now.
 ///
 /// # Errors
 /// When the insert fails; the caller's transaction then rolls back.
-pub async fn enqueue(
+pub async fn enqueue<M: Message>(
     conn: &mut sqlx::AnyConnection,
-    kind: &str,
-    payload: Vec<u8>,
+    message: &M,
 ) -> Result<(), sqlx::Error> {
-    let now = now_micros();
+    enqueue_at(conn, message, now_micros()).await
+}
+
+/// Writes a message to the outbox inside the caller's transaction, first
+/// due at `due` (micros) rather than now.
+///
+/// # Errors
+/// When the insert fails; the caller's transaction then rolls back.
+pub async fn enqueue_at<M: Message>(
+    conn: &mut sqlx::AnyConnection,
+    message: &M,
+    due: i64,
+) -> Result<(), sqlx::Error> {
+    let (kind, payload) = message.encode();
     sqlx::query("INSERT INTO outbox (id, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 0, ?, ?)")
         .bind(new_id())
         .bind(kind)
         .bind(payload)
-        .bind(now)
-        .bind(now)
+        .bind(due)
+        .bind(now_micros())
         .execute(conn)
         .await?;
     Ok(())
@@ -60,8 +135,8 @@ const IDLE_POLL: Duration = Duration::from_secs(2);
 #[derive(Clone)]
 pub struct Relay {
     pool: Pool,
-    deliver: Arc<dyn Deliver>,
-    wake: Arc<Notify>,
+    deliver: Arc<dyn DeliverStored>,
+    wake: Wake,
 }
 
 impl std::fmt::Debug for Relay {
@@ -71,42 +146,33 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    pub fn new(pool: Pool, deliver: Arc<dyn Deliver>) -> Self {
+    pub fn new<D: Deliver>(pool: Pool, deliver: Arc<D>) -> Self {
         Self {
             pool,
             deliver,
-            wake: Arc::new(Notify::new()),
+            wake: Wake::default(),
         }
     }
 
     /// Asks the relay to look at the outbox now; call it after committing a
     /// transaction that enqueued something.
     pub fn poke(&self) {
-        self.wake.notify_one();
+        self.wake.poke();
     }
 
     /// Runs until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            let sleep = match self.pass().await {
-                Ok(true) => Duration::ZERO,
-                Ok(false) => IDLE_POLL,
-                Err(e) => {
-                    tracing::warn!(error = %e, "outbox relay cannot read its table");
-                    IDLE_POLL
-                }
-            };
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(sleep) => {}
-            }
-        }
+        let schedule = Schedule {
+            worker: "outbox relay",
+            idle: IDLE_POLL,
+            wake: Some(self.wake.clone()),
+        };
+        let relay = &self;
+        poll::run(schedule, shutdown, move || relay.pass()).await;
     }
 
-    /// Delivers what is due; `true` when a full batch was read, so more may
-    /// be waiting.
-    async fn pass(&self) -> Result<bool, sqlx::Error> {
+    /// Delivers what is due.
+    async fn pass(&self) -> Result<Pass, sqlx::Error> {
         let now = now_micros();
         let rows = sqlx::query(
             "SELECT id, kind, payload, attempts FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
@@ -115,13 +181,13 @@ impl Relay {
         .bind(BATCH)
         .fetch_all(&self.pool)
         .await?;
-        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) == BATCH;
+        let found = Pass::after_batch(rows.len(), BATCH);
         for row in rows {
             let id: String = row.try_get("id")?;
             let kind: String = row.try_get("kind")?;
             let payload: Vec<u8> = row.try_get("payload")?;
             let attempts: i64 = row.try_get("attempts")?;
-            match self.deliver.deliver(&kind, &payload).await {
+            match self.deliver.deliver_stored(&kind, &payload).await {
                 Ok(()) => {
                     sqlx::query("DELETE FROM outbox WHERE id = ?")
                         .bind(&id)
@@ -141,7 +207,7 @@ impl Relay {
                 }
             }
         }
-        Ok(full)
+        Ok(found)
     }
 }
 

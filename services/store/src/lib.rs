@@ -1,0 +1,18 @@
+//! Database plumbing the services share. Like `todo-common`, no business
+//! logic lives here; it is a crate of its own so that the edge, which
+//! holds no data, links no database driver.
+//!
+//! # Layout
+//! - [`db`]: the sqlx pool (SQLite or MySQL/MariaDB behind one code path)
+//!   and migrations.
+//! - [`outbox`]: calls to other services that must not be lost: the
+//!   message trait, enqueueing, and the relay.
+//! - [`erased`]: users whose accounts are gone, and credential changes:
+//!   the records behind [`todo_common::auth::RevokedTokens`].
+//! - [`poll`]: the loop every background worker runs (pass, wake, idle
+//!   interval, shutdown).
+
+pub mod db;
+pub mod erased;
+pub mod outbox;
+pub mod poll;
