@@ -382,3 +382,40 @@ fn only_the_exact_credential_is_presented() {
     assert!(!credential.presented_in(&with_service_token("forged")));
     assert!(!credential.presented_in(&Request::new(())));
 }
+
+// ---- settings read from a lookup (never the process environment) ----
+
+#[test]
+fn token_settings_default_and_follow_their_variables() {
+    let defaults = TokenSettings::from_lookup(&|_| None).unwrap();
+    assert_eq!(
+        (defaults.issuer.as_str(), defaults.audience.as_str()),
+        ("todo-user", "todo")
+    );
+    let set = TokenSettings::from_lookup(&|name| match name {
+        "TODO_JWT_ISSUER" => Some("issuer".to_owned()),
+        "TODO_JWT_AUDIENCE" => Some("audience".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    assert_eq!(
+        (set.issuer.as_str(), set.audience.as_str()),
+        ("issuer", "audience")
+    );
+}
+
+#[test]
+fn the_service_credential_is_read_and_checked_from_its_variable() {
+    assert!(ServiceCredential::from_lookup(&|_| None).unwrap().is_none());
+    let read = ServiceCredential::from_lookup(&|name| {
+        (name == "TODO_INTERNAL_TOKEN").then(|| SECRET.to_owned())
+    })
+    .unwrap()
+    .unwrap();
+    assert!(
+        RequireServiceCredential(read)
+            .call(with_service_token(SECRET))
+            .is_ok()
+    );
+    assert!(ServiceCredential::from_lookup(&|_| Some("short".to_owned())).is_err());
+}

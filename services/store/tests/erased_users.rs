@@ -165,3 +165,19 @@ async fn cutoffs_are_forgotten_only_after_their_retention() {
     assert!(!erased::refuses(&db.pool, "old", 999).await.unwrap());
     assert!(erased::refuses(&db.pool, "new", 999).await.unwrap());
 }
+
+/// What the token verifier consults: the same answers through the trait.
+#[tokio::test]
+async fn the_verifier_sees_the_records_through_its_trait() {
+    use todo_common::auth::RevokedTokens;
+    let dir = tempfile::tempdir().unwrap();
+    let db = with_cutoffs(&dir).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::revoke_tokens_before(&mut conn, "u1", 1_000, 5)
+        .await
+        .unwrap();
+    drop(conn);
+    let records = erased::Records(db.pool.clone());
+    assert!(records.refuses("u1", 999).await.unwrap());
+    assert!(!records.refuses("u1", 1_000).await.unwrap());
+}
