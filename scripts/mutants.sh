@@ -13,8 +13,7 @@
 #   GROUP   one of the groups below (default: all of them)
 #   --ci    the bounded form that .ci/run runs: the groups marked `ci`
 #
-# Results (caught / missed / unviable per group) are printed at the end;
-# the full run's figures are in the README's security section.
+# Results (caught / missed / unviable per group) are printed at the end.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -38,7 +37,7 @@ wanted=()
 for arg in "$@"; do
     case $arg in
         --ci) ci=1 ;;
-        -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
         -*) echo "mutants: unknown option $arg" >&2; exit 2 ;;
         *) wanted+=("$arg") ;;
     esac
