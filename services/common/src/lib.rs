@@ -18,12 +18,14 @@
 //! - [`status`]: building `tonic::Status` values clients can act on.
 //! - [`clock`]: ids and time conversions; [`time_zone`]: the accepted
 //!   time zone names.
-//! - [`text`]: text that looks empty.
+//! - [`text`]: text that looks empty; [`email`]: the accepted e-mail
+//!   addresses.
 
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod dial;
+pub mod email;
 pub mod grpc;
 pub mod paging;
 pub mod services;
