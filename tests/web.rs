@@ -595,3 +595,327 @@ async fn a_forgotten_password_is_reset_from_the_e_mail_link() {
     assert_eq!(page.path, "/tasks");
     system.stop().await;
 }
+
+/// The id in a path of the form `/lists/{id}`.
+fn list_id_of(path: &str) -> String {
+    path.strip_prefix("/lists/")
+        .expect("not a list's page")
+        .to_owned()
+}
+
+/// The ids the forms of `prefix…/{id}/{action}` name, in page order.
+fn form_ids(html: &str, prefix: &str, action: &str) -> Vec<String> {
+    let marker = format!("action=\"{prefix}");
+    html.match_indices(&marker)
+        .filter_map(|(at, m)| {
+            let rest = &html[at + m.len()..];
+            let id: String = rest.chars().take_while(|c| *c != '/').collect();
+            rest[id.len()..]
+                .starts_with(&format!("/{action}\""))
+                .then_some(id)
+        })
+        .collect()
+}
+
+/// Signs up `email` in a fresh browser, verified and signed in.
+async fn person(system: &TestSystem, email: &str) -> Browser {
+    let mut browser = Browser::new(system);
+    sign_up_verified(system, &mut browser, email).await;
+    browser
+}
+
+/// A new list made through the lists page; its id.
+async fn new_list(browser: &mut Browser, title: &str) -> String {
+    browser.get("/lists").await;
+    let page = browser
+        .submit("/lists", &[("title", title), ("color", "#00aa00")])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    list_id_of(&page.path)
+}
+
+/// A system with one person, signed in, who has made list `title`.
+async fn with_a_list(email: &str, title: &str) -> (TestSystem, Browser, String) {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = person(&system, email).await;
+    let list = new_list(&mut browser, title).await;
+    (system, browser, list)
+}
+
+/// A new task in list `list`; its id.
+async fn new_task(browser: &mut Browser, list: &str, title: &str) -> String {
+    let page = browser
+        .submit(&format!("/lists/{list}/tasks"), &[("title", title)])
+        .await;
+    assert_eq!(
+        (page.status, page.path.clone()),
+        (200, format!("/lists/{list}")),
+        "{}",
+        page.html
+    );
+    task_ids(&page.html)
+        .pop()
+        .expect("the new task is not listed")
+}
+
+/// `owner` invites `email` to `list` as `role`, and the invitee accepts on
+/// the invitations page.
+async fn share(owner: &mut Browser, invitee: &mut Browser, list: &str, email: &str, role: &str) {
+    let page = invitee.get("/lists").await;
+    assert!(!page.html.contains(&format!("href=\"/lists/{list}\"")));
+    owner.get(&format!("/lists/{list}/members")).await;
+    let page = owner
+        .submit(
+            &format!("/lists/{list}/members/invite"),
+            &[("email", email), ("role", role)],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("The invitation is on its way"));
+
+    let page = invitee.get("/invitations").await;
+    let invitations = form_ids(&page.html, "/invitations/", "accept");
+    assert_eq!(invitations.len(), 1, "{}", page.html);
+    let page = invitee
+        .submit(&format!("/invitations/{}/accept", invitations[0]), &[])
+        .await;
+    assert_eq!(
+        (page.status, page.path.clone()),
+        (200, format!("/lists/{list}")),
+        "{}",
+        page.html
+    );
+}
+
+/// An owner's list with one task ("Look only"), shared with a second
+/// person as `role`, who has accepted.
+struct Shared {
+    system: TestSystem,
+    owner: Browser,
+    guest: Browser,
+    list: String,
+    task: String,
+}
+
+impl Shared {
+    async fn start(title: &str, role: &str) -> Self {
+        let system = TestSystem::start(Db::Sqlite).await.unwrap();
+        let mut owner = person(&system, "olga@example.com").await;
+        let mut guest = person(&system, "gus@example.com").await;
+        let list = new_list(&mut owner, title).await;
+        let task = new_task(&mut owner, &list, "Look only").await;
+        share(&mut owner, &mut guest, &list, "gus@example.com", role).await;
+        Self {
+            system,
+            owner,
+            guest,
+            list,
+            task,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_list_is_created_on_the_lists_page_and_holds_its_own_tasks() {
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    let mut browser = person(&system, "lena@example.com").await;
+
+    let page = browser.get("/lists").await;
+    assert!(page.html.contains(">Inbox</a>"), "{}", page.html);
+    // A bad colour is shown next to its field, the title kept.
+    let page = browser
+        .submit("/lists", &[("title", "Groceries"), ("color", "green")])
+        .await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(page.html.contains("id=\"color-error\""), "{}", page.html);
+    assert!(page.html.contains("value=\"Groceries\""));
+
+    let list = new_list(&mut browser, "Groceries").await;
+    let page = browser.get("/lists").await;
+    let inbox = page.html.find(">Inbox</a>").unwrap();
+    let groceries = page.html.find(">Groceries</a>").unwrap();
+    assert!(inbox < groceries, "the default list is not first");
+    assert!(page.html.contains("Owner"));
+
+    let milk = new_task(&mut browser, &list, "Milk").await;
+    let page = browser.get(&format!("/lists/{list}")).await;
+    assert_eq!(task_ids(&page.html), vec![milk]);
+    assert!(page.html.contains("<h1>Groceries</h1>"));
+    // Not in the default list, which `/tasks` shows.
+    let page = browser.get("/tasks").await;
+    assert!(task_ids(&page.html).is_empty(), "{}", page.html);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn an_invited_person_accepts_on_the_invitations_page_and_sees_the_list() {
+    let Shared {
+        system,
+        mut owner,
+        mut guest,
+        list,
+        task,
+    } = Shared::start("Trip", "EDITOR").await;
+
+    let page = guest.get(&format!("/lists/{list}")).await;
+    assert_eq!(task_ids(&page.html), vec![task]);
+    let page = guest.get("/lists").await;
+    assert!(page.html.contains(">Trip</a>"), "{}", page.html);
+    assert!(page.html.contains("Editor"));
+    let page = guest.get("/invitations").await;
+    assert!(page.html.contains("No pending invitations."));
+    let page = owner.get(&format!("/lists/{list}")).await;
+    assert!(page.html.contains("2 members"), "{}", page.html);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_gets_no_write_controls_and_a_forged_post_changes_nothing() {
+    let Shared {
+        system,
+        mut owner,
+        guest: mut viewer,
+        list,
+        task,
+    } = Shared::start("Read only", "VIEWER").await;
+
+    let page = viewer.get(&format!("/lists/{list}")).await;
+    assert!(page.html.contains("Look only"), "{}", page.html);
+    assert!(page.html.contains("You can read this list"));
+    assert!(!page.html.contains("action=\"/tasks/"), "{}", page.html);
+    assert!(
+        !page
+            .html
+            .contains(&format!("action=\"/lists/{list}/tasks\""))
+    );
+
+    // The forms a viewer does not get, posted anyway.
+    let page = viewer
+        .submit(&format!("/lists/{list}/tasks"), &[("title", "Forged")])
+        .await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    assert!(page.html.contains("You may not do that."));
+    let page = viewer
+        .submit(&format!("/tasks/{task}/done"), &[("done", "true")])
+        .await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    let page = viewer.submit(&format!("/tasks/{task}/delete"), &[]).await;
+    assert_eq!(page.status, 403, "{}", page.html);
+    let page = viewer
+        .submit(&format!("/lists/{list}/settings"), &[("title", "Mine now")])
+        .await;
+    assert_eq!(page.status, 403, "{}", page.html);
+
+    let page = owner.get(&format!("/lists/{list}")).await;
+    assert_eq!(task_ids(&page.html), vec![task]);
+    assert!(page.html.contains("<h1>Read only</h1>"));
+    assert!(!page.html.contains("Forged"));
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn up_and_down_buttons_reorder_the_tasks() {
+    let (system, mut browser, list) = with_a_list("ora@example.com", "Order").await;
+    let a = new_task(&mut browser, &list, "A").await;
+    let b = new_task(&mut browser, &list, "B").await;
+    let c = new_task(&mut browser, &list, "C").await;
+    let back = format!("/lists/{list}");
+    let mut press = async |id: &str, direction: &str| {
+        let page = browser
+            .submit(
+                &format!("/tasks/{id}/move"),
+                &[("direction", direction), ("back", &back)],
+            )
+            .await;
+        assert_eq!(page.path, back, "{}", page.html);
+        task_ids(&page.html)
+    };
+    assert_eq!(press(&c, "up").await, vec![a.clone(), c.clone(), b.clone()]);
+    assert_eq!(press(&c, "up").await, vec![c.clone(), a.clone(), b.clone()]);
+    // The first stays first.
+    assert_eq!(press(&c, "up").await, vec![c.clone(), a.clone(), b.clone()]);
+    assert_eq!(
+        press(&c, "down").await,
+        vec![a.clone(), c.clone(), b.clone()]
+    );
+    assert_eq!(
+        press(&a, "down").await,
+        vec![c.clone(), a.clone(), b.clone()]
+    );
+    // The last stays last.
+    assert_eq!(press(&b, "down").await, vec![c, a, b]);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn subtasks_are_added_on_their_page_and_tasks_move_between_lists() {
+    let (system, mut browser, list) = with_a_list("sue@example.com", "Projects").await;
+    let parent = new_task(&mut browser, &list, "Move house").await;
+
+    let page = browser.get(&format!("/tasks/{parent}/subtasks")).await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(page.html.contains("<h1>Move house</h1>"));
+    let page = browser
+        .submit(
+            &format!("/tasks/{parent}/subtasks"),
+            &[("title", "Pack the books")],
+        )
+        .await;
+    assert_eq!(page.path, format!("/tasks/{parent}/subtasks"));
+    assert_eq!(task_ids(&page.html).len(), 1, "{}", page.html);
+    let page = browser.get(&format!("/lists/{list}")).await;
+    // Only the top level, with the count of subtasks.
+    assert_eq!(task_ids(&page.html), vec![parent.clone()]);
+    assert!(page.html.contains("Subtasks (1)"), "{}", page.html);
+
+    // Into the default list, whose page `/tasks` is.
+    let page = browser.get("/tasks").await;
+    let inbox = attribute_after(&page.html, "<a href=\"/lists/").unwrap();
+    let page = browser
+        .submit(
+            &format!("/tasks/{parent}/move"),
+            &[("listId", &inbox), ("back", &format!("/lists/{list}"))],
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.html);
+    assert!(task_ids(&page.html).is_empty(), "{}", page.html);
+    let page = browser.get("/tasks").await;
+    assert_eq!(task_ids(&page.html), vec![parent]);
+    assert!(page.html.contains("Subtasks (1)"));
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn list_forms_without_the_csrf_token_are_refused_and_write_nothing() {
+    let (system, mut browser, list) = with_a_list("cora@example.com", "Guarded").await;
+    let task = new_task(&mut browser, &list, "First").await;
+    new_task(&mut browser, &list, "Second").await;
+
+    for (path, fields) in [
+        ("/lists".to_owned(), vec![("title", "Forged")]),
+        (format!("/lists/{list}/tasks"), vec![("title", "Forged")]),
+        (format!("/tasks/{task}/move"), vec![("direction", "down")]),
+        (format!("/lists/{list}/delete"), vec![]),
+        (
+            format!("/lists/{list}/members/invite"),
+            vec![("email", "x@example.com"), ("role", "EDITOR")],
+        ),
+    ] {
+        let page = browser.post_raw(&path, &fields).await;
+        assert_eq!(page.status, 403, "{path}: {}", page.html);
+    }
+
+    let page = browser.get(&format!("/lists/{list}")).await;
+    assert_eq!(task_ids(&page.html)[0], task, "the order changed");
+    assert_eq!(task_ids(&page.html).len(), 2);
+    let mut db = system.db_of("task").await;
+    for (sql, expected) in [
+        // The default list and this one.
+        ("SELECT COUNT(*) AS n FROM lists", 2),
+        ("SELECT COUNT(*) AS n FROM invitations", 0),
+    ] {
+        let count: i64 = sqlx::query(sql).fetch_one(&mut db).await.unwrap().get("n");
+        assert_eq!(count, expected, "{sql}");
+    }
+    system.stop().await;
+}

@@ -188,6 +188,7 @@ impl Ctx {
             signed_in: self.session.is_some(),
             unread,
             title,
+            heading: String::new(),
             path: self.path.clone(),
         }
     }
@@ -235,13 +236,28 @@ impl Ctx {
         let key = crate::forms::Errors::from_status(status)
             .form
             .unwrap_or("err_invalid");
-        let code = match status.code() {
-            tonic::Code::NotFound => StatusCode::NOT_FOUND,
-            tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
+        let (code, title) = match status.code() {
+            // A VIEWER's forged write, say: refused, and said so.
+            tonic::Code::PermissionDenied => (StatusCode::FORBIDDEN, "forbidden_title"),
+            tonic::Code::NotFound => (StatusCode::NOT_FOUND, "error_title"),
+            tonic::Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "error_title"),
+            _ => (StatusCode::BAD_REQUEST, "error_title"),
         };
-        self.message(code, "error_title", key).await
+        self.message(code, title, key).await
     }
+
+    /// A redirect to `back` if it is a path on this site, else to
+    /// `fallback`, so that a form's return address cannot send anyone
+    /// elsewhere.
+    pub fn redirect_back(&self, back: &str, fallback: &str) -> Response {
+        self.redirect(if is_local(back) { back } else { fallback })
+    }
+}
+
+/// Whether `path` is a path on this site (not `//elsewhere` or a
+/// backslash trick that browsers read as one).
+pub fn is_local(path: &str) -> bool {
+    path.starts_with('/') && !path.starts_with("//") && !path.contains('\\')
 }
 
 /// The layout's data: language, CSRF token for the header's forms, whether
@@ -252,6 +268,9 @@ pub struct Chrome {
     pub signed_in: bool,
     pub unread: i64,
     pub title: &'static str,
+    /// The page's heading when it is the user's text (a list's title)
+    /// rather than the catalog's `title`.
+    pub heading: String,
     pub path: String,
 }
 
@@ -259,6 +278,16 @@ impl Chrome {
     /// The text of catalog key `key` in the page's language.
     pub fn t(&self, key: &str) -> &'static str {
         self.lang.t(key)
+    }
+
+    /// The page's heading: the user's text if there is one, else the
+    /// catalog's title.
+    pub fn h1(&self) -> &str {
+        if self.heading.is_empty() {
+            self.t(self.title)
+        } else {
+            &self.heading
+        }
     }
 }
 

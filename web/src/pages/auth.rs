@@ -337,7 +337,5 @@ pub async fn language(Form { mut ctx, form }: Form<Language>) -> Response {
         );
         ctx.jar = ctx.jar.clone().add(cookie);
     }
-    let local =
-        form.back.starts_with('/') && !form.back.starts_with("//") && !form.back.contains('\\');
-    ctx.redirect(if local { &form.back } else { "/" })
+    ctx.redirect_back(&form.back, "/")
 }

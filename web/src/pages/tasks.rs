@@ -1,5 +1,6 @@
-//! The tasks page: the list with its filters, creating, editing, ticking
-//! off and deleting.
+//! A list's tasks (and a task's subtasks) in the order users arranged
+//! them, with their filters; creating, editing, ticking off and deleting.
+//! Moving is in [`crate::pages::moves`].
 
 use askama::Template;
 use axum::extract::{Path, Query};
@@ -13,6 +14,7 @@ use todo_proto::todo::task::v1::{
 
 use crate::forms::Errors;
 use crate::page::{Chrome, Ctx, Form};
+use crate::pages::lists::{ListView, all_lists, get_list};
 
 /// How many tasks the page lists; paging is for a later version.
 const PAGE_SIZE: i32 = 200;
@@ -35,8 +37,37 @@ const LOCAL_INPUT: &[time::format_description::BorrowedFormatItem<'static>] =
 #[serde(default)]
 pub struct Filter {
     /// `open` (the default), `done` or `all`.
-    show: String,
-    label: String,
+    pub show: String,
+    pub label: String,
+}
+
+impl Filter {
+    /// `show` as one of the three choices.
+    fn show(&self) -> &'static str {
+        match self.show.as_str() {
+            "done" => "done",
+            "all" => "all",
+            _ => "open",
+        }
+    }
+
+    /// The tasks under `parent` (a task id, or `root`) of list `list_id`
+    /// that the filter lets through, in the order users arranged them.
+    pub fn request(&self, list_id: &str, parent: &str) -> ListTasksRequest {
+        ListTasksRequest {
+            page_size: PAGE_SIZE,
+            done: match self.show() {
+                "done" => Some(true),
+                "all" => None,
+                _ => Some(false),
+            },
+            label: self.label.trim().to_owned(),
+            order_by: "position".to_owned(),
+            list_id: list_id.to_owned(),
+            parent_id: parent.to_owned(),
+            ..ListTasksRequest::default()
+        }
+    }
 }
 
 /// A task as the page shows it.
@@ -48,6 +79,8 @@ pub struct TaskView {
     pub priority: &'static str,
     pub labels: Vec<String>,
     pub due: String,
+    pub parent_id: String,
+    pub subtask_count: i32,
 }
 
 impl TaskView {
@@ -60,6 +93,8 @@ impl TaskView {
             description: task.description,
             done: task.done,
             labels: task.labels,
+            parent_id: task.parent_id,
+            subtask_count: task.subtask_count,
         }
     }
 }
@@ -76,16 +111,19 @@ pub struct TaskForm {
     pub labels: String,
     /// `datetime-local`, UTC.
     pub due_time: String,
+    /// The edit form's way back: the page it was opened from.
+    pub back: String,
 }
 
 impl TaskForm {
-    fn of(task: &Task) -> Self {
+    fn of(task: &Task, back: String) -> Self {
         Self {
             title: task.title.clone(),
             description: task.description.clone(),
             priority: task.priority.to_string(),
             labels: task.labels.join(", "),
             due_time: task.due_time.as_ref().map(format_input).unwrap_or_default(),
+            back,
         }
     }
 
@@ -135,47 +173,157 @@ impl TaskForm {
         })
     }
 
+    /// Where the edit form's cancel link leads.
+    pub fn back_or_tasks(&self) -> &str {
+        if crate::page::is_local(&self.back) {
+            &self.back
+        } else {
+            "/tasks"
+        }
+    }
+
     pub fn priority_selected(&self, value: &i32) -> bool {
         self.priority.trim().parse::<i32>().unwrap_or(0) == *value
     }
+}
+
+/// Which tasks a page shows.
+pub enum At {
+    /// `/tasks`: the top-level tasks of the caller's default list, the
+    /// landing page after sign-in.
+    Default,
+    /// `/lists/{id}`: a list's top-level tasks.
+    List(String),
+    /// `/tasks/{id}/subtasks`: a task's subtasks.
+    Subtasks(String),
+}
+
+impl At {
+    /// The page's own address, where its forms come back to.
+    fn here(&self) -> String {
+        match self {
+            Self::Default => "/tasks".to_owned(),
+            Self::List(id) => format!("/lists/{id}"),
+            Self::Subtasks(id) => format!("/tasks/{id}/subtasks"),
+        }
+    }
+
+    /// Where the page's create form posts.
+    fn create_action(&self) -> String {
+        match self {
+            Self::Default => "/tasks".to_owned(),
+            Self::List(id) => format!("/lists/{id}/tasks"),
+            Self::Subtasks(id) => format!("/tasks/{id}/subtasks"),
+        }
+    }
+}
+
+/// What a page shows around its tasks: the list (with the caller's role),
+/// the parent task of a subtasks page, and the lists a task could move to.
+struct Place {
+    list: ListView,
+    parent: Option<TaskView>,
+    targets: Vec<ListView>,
+}
+
+async fn place(ctx: &Ctx, at: &At) -> Result<Place, tonic::Status> {
+    let mut all = None;
+    let (list, parent) = match at {
+        At::Default => {
+            let mut lists = all_lists(ctx).await?;
+            let Some(at) = lists.iter().position(|l| l.is_default) else {
+                return Err(tonic::Status::not_found("no default list"));
+            };
+            let list = lists.remove(at);
+            all = Some(lists);
+            (list, None)
+        }
+        At::List(id) => (get_list(ctx, id).await?, None),
+        At::Subtasks(id) => {
+            let request = ctx.request(GetTaskRequest { id: id.clone() });
+            let task = ctx.services().task.clone().get_task(request).await?;
+            let task = task.into_inner();
+            (
+                get_list(ctx, &task.list_id).await?,
+                Some(TaskView::from(task)),
+            )
+        }
+    };
+    // A VIEWER moves nothing, so needs no targets.
+    let targets = if list.can_write() {
+        let lists = match all {
+            Some(lists) => lists,
+            None => all_lists(ctx).await?,
+        };
+        lists
+            .into_iter()
+            .filter(|l| l.can_write() && l.id != list.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Place {
+        list,
+        parent,
+        targets,
+    })
 }
 
 #[derive(Template)]
 #[template(path = "tasks.html")]
 struct TasksPage {
     c: Chrome,
+    list: ListView,
+    parent: Option<TaskView>,
+    targets: Vec<ListView>,
     tasks: Vec<TaskView>,
-    show: String,
+    here: String,
+    create_action: String,
+    show: &'static str,
     label: String,
     form: TaskForm,
     errors: Errors,
     priorities: &'static [(i32, &'static str)],
 }
 
-pub async fn list(mut ctx: Ctx, Query(filter): Query<Filter>) -> Response {
+impl TasksPage {
+    /// Where the link above a subtasks page leads: the parent's parent,
+    /// or the list.
+    fn up(&self) -> String {
+        match &self.parent {
+            Some(p) if !p.parent_id.is_empty() => format!("/tasks/{}/subtasks", p.parent_id),
+            _ => format!("/lists/{}", self.list.id),
+        }
+    }
+}
+
+pub async fn default_list(ctx: Ctx, Query(filter): Query<Filter>) -> Response {
+    view(ctx, At::Default, filter).await
+}
+
+pub async fn list(ctx: Ctx, Path(id): Path<String>, Query(filter): Query<Filter>) -> Response {
+    view(ctx, At::List(id), filter).await
+}
+
+pub async fn subtasks(ctx: Ctx, Path(id): Path<String>, Query(filter): Query<Filter>) -> Response {
+    view(ctx, At::Subtasks(id), filter).await
+}
+
+async fn view(mut ctx: Ctx, at: At, filter: Filter) -> Response {
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
-    list_with(ctx, filter, TaskForm::default(), Errors::none()).await
+    show(ctx, at, filter, TaskForm::default(), Errors::none()).await
 }
 
-/// The list page, with the create form holding `form` and its `errors`.
-async fn list_with(ctx: Ctx, filter: Filter, form: TaskForm, errors: Errors) -> Response {
-    let show = match filter.show.as_str() {
-        "done" | "all" => filter.show,
-        _ => "open".to_owned(),
+/// The page `at`, with the create form holding `form` and its `errors`.
+async fn show(ctx: Ctx, at: At, filter: Filter, form: TaskForm, errors: Errors) -> Response {
+    let place = match place(&ctx, &at).await {
+        Ok(place) => place,
+        Err(status) => return ctx.failed(&status).await,
     };
-    let request = ctx.request(ListTasksRequest {
-        page_size: PAGE_SIZE,
-        done: match show.as_str() {
-            "done" => Some(true),
-            "all" => None,
-            _ => Some(false),
-        },
-        label: filter.label.trim().to_owned(),
-        order_by: "createTime desc".to_owned(),
-        ..ListTasksRequest::default()
-    });
+    let parent = place.parent.as_ref().map_or("root", |p| p.id.as_str());
+    let request = ctx.request(filter.request(&place.list.id, parent));
     let tasks = match ctx.services().task.clone().list_tasks(request).await {
         Ok(list) => list.into_inner().tasks,
         Err(status) => return ctx.failed(&status).await,
@@ -185,11 +333,20 @@ async fn list_with(ctx: Ctx, filter: Filter, form: TaskForm, errors: Errors) -> 
     } else {
         StatusCode::BAD_REQUEST
     };
-    let c = ctx.chrome("tasks_title").await;
+    let mut c = ctx.chrome("tasks_title").await;
+    c.heading = match &place.parent {
+        Some(parent) => parent.title.clone(),
+        None => place.list.title.clone(),
+    };
     let page = TasksPage {
         c,
+        list: place.list,
+        parent: place.parent,
+        targets: place.targets,
         tasks: tasks.into_iter().map(TaskView::from).collect(),
-        show,
+        here: at.here(),
+        create_action: at.create_action(),
+        show: filter.show(),
         label: filter.label,
         form,
         errors,
@@ -198,21 +355,62 @@ async fn list_with(ctx: Ctx, filter: Filter, form: TaskForm, errors: Errors) -> 
     ctx.page_with_status(status, &page)
 }
 
-pub async fn create(Form { mut ctx, form }: Form<TaskForm>) -> Response {
+pub async fn create_default(form: Form<TaskForm>) -> Response {
+    create(At::Default, form).await
+}
+
+pub async fn create_in_list(Path(id): Path<String>, form: Form<TaskForm>) -> Response {
+    create(At::List(id), form).await
+}
+
+pub async fn create_subtask(Path(id): Path<String>, form: Form<TaskForm>) -> Response {
+    create(At::Subtasks(id), form).await
+}
+
+/// Creates a task in the list (or under the task) the page shows.
+async fn create(at: At, Form { mut ctx, form }: Form<TaskForm>) -> Response {
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
     let task = match form.task(&ctx) {
         Ok(task) => task,
-        Err(errors) => return list_with(ctx, Filter::default(), form, errors).await,
+        Err(errors) => return show(ctx, at, Filter::default(), form, errors).await,
+    };
+    // Without a list the service picks the default list, or the parent's.
+    let task = match &at {
+        At::Default => task,
+        At::List(id) => Task {
+            list_id: id.clone(),
+            ..task
+        },
+        At::Subtasks(id) => Task {
+            parent_id: id.clone(),
+            ..task
+        },
     };
     let request = ctx.request(CreateTaskRequest { task: Some(task) });
     match ctx.services().task.clone().create_task(request).await {
-        Ok(_) => ctx.redirect("/tasks"),
+        Ok(_) => ctx.redirect(&at.here()),
         Err(status) => {
-            let errors = Errors::from_status(&status);
-            list_with(ctx, Filter::default(), form, errors).await
+            on_write_error(ctx, status, |ctx, errors| {
+                show(ctx, at, Filter::default(), form, errors)
+            })
+            .await
         }
+    }
+}
+
+/// A refused write (a VIEWER's forged form, a list that is gone) ends on
+/// the error page, as no form on the page could show it; anything else
+/// goes back to the form through `reshow`.
+async fn on_write_error<F, Fut>(ctx: Ctx, status: tonic::Status, reshow: F) -> Response
+where
+    F: FnOnce(Ctx, Errors) -> Fut,
+    Fut: std::future::Future<Output = Response>,
+{
+    match status.code() {
+        tonic::Code::PermissionDenied | tonic::Code::NotFound => ctx.failed(&status).await,
+        _ => reshow(ctx, Errors::from_status(&status)).await,
     }
 }
 
@@ -226,14 +424,21 @@ struct EditPage {
     priorities: &'static [(i32, &'static str)],
 }
 
-pub async fn edit_page(mut ctx: Ctx, Path(id): Path<String>) -> Response {
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Back {
+    /// The page a form was sent from, to return to.
+    back: String,
+}
+
+pub async fn edit_page(mut ctx: Ctx, Path(id): Path<String>, Query(back): Query<Back>) -> Response {
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
     let request = ctx.request(GetTaskRequest { id: id.clone() });
     match ctx.services().task.clone().get_task(request).await {
         Ok(task) => {
-            let form = TaskForm::of(&task.into_inner());
+            let form = TaskForm::of(&task.into_inner(), back.back);
             let c = ctx.chrome("edit_task").await;
             ctx.page(&EditPage {
                 c,
@@ -251,45 +456,43 @@ pub async fn edit(Path(id): Path<String>, Form { mut ctx, form }: Form<TaskForm>
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
-    let result = match form.task(&ctx) {
-        Err(errors) => Err(errors),
-        Ok(task) => {
-            let request = ctx.request(UpdateTaskRequest {
-                task: Some(Task {
-                    id: id.clone(),
-                    ..task
-                }),
-                // Exactly the form's fields: an emptied one is cleared.
-                update_mask: Some(prost_types::FieldMask {
-                    paths: ["title", "description", "priority", "labels", "due_time"]
-                        .map(str::to_owned)
-                        .to_vec(),
-                }),
-            });
-            ctx.services()
-                .task
-                .clone()
-                .update_task(request)
-                .await
-                .map_err(|status| Errors::from_status(&status))
-        }
+    let task = match form.task(&ctx) {
+        Ok(task) => task,
+        Err(errors) => return edit_again(ctx, id, form, errors).await,
     };
-    match result {
-        Ok(_) => ctx.redirect("/tasks"),
-        Err(errors) => {
-            let c = ctx.chrome("edit_task").await;
-            ctx.page_with_status(
-                StatusCode::BAD_REQUEST,
-                &EditPage {
-                    c,
-                    id,
-                    form,
-                    errors,
-                    priorities: &PRIORITIES,
-                },
-            )
+    let request = ctx.request(UpdateTaskRequest {
+        task: Some(Task {
+            id: id.clone(),
+            ..task
+        }),
+        // Exactly the form's fields: an emptied one is cleared.
+        update_mask: Some(prost_types::FieldMask {
+            paths: ["title", "description", "priority", "labels", "due_time"]
+                .map(str::to_owned)
+                .to_vec(),
+        }),
+    });
+    match ctx.services().task.clone().update_task(request).await {
+        Ok(_) => ctx.redirect_back(&form.back, "/tasks"),
+        Err(status) => {
+            on_write_error(ctx, status, |ctx, errors| edit_again(ctx, id, form, errors)).await
         }
     }
+}
+
+/// The edit form again, with the input kept and its errors.
+async fn edit_again(ctx: Ctx, id: String, form: TaskForm, errors: Errors) -> Response {
+    let c = ctx.chrome("edit_task").await;
+    ctx.page_with_status(
+        StatusCode::BAD_REQUEST,
+        &EditPage {
+            c,
+            id,
+            form,
+            errors,
+            priorities: &PRIORITIES,
+        },
+    )
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -297,6 +500,7 @@ pub async fn edit(Path(id): Path<String>, Form { mut ctx, form }: Form<TaskForm>
 pub struct Done {
     /// `true` ticks the task off, anything else un-ticks it.
     done: String,
+    back: String,
 }
 
 pub async fn set_done(Path(id): Path<String>, Form { mut ctx, form }: Form<Done>) -> Response {
@@ -314,21 +518,18 @@ pub async fn set_done(Path(id): Path<String>, Form { mut ctx, form }: Form<Done>
         }),
     });
     match ctx.services().task.clone().update_task(request).await {
-        Ok(_) => ctx.redirect("/tasks"),
+        Ok(_) => ctx.redirect_back(&form.back, "/tasks"),
         Err(status) => ctx.failed(&status).await,
     }
 }
 
-pub async fn delete(
-    Path(id): Path<String>,
-    Form { mut ctx, .. }: Form<crate::pages::auth::Empty>,
-) -> Response {
+pub async fn delete(Path(id): Path<String>, Form { mut ctx, form }: Form<Back>) -> Response {
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
     let request = ctx.request(DeleteTaskRequest { id });
     match ctx.services().task.clone().delete_task(request).await {
-        Ok(_) => ctx.redirect("/tasks"),
+        Ok(_) => ctx.redirect_back(&form.back, "/tasks"),
         Err(status) => ctx.failed(&status).await,
     }
 }
