@@ -18,8 +18,12 @@ use todo_edge::{CancellationToken, Edge, EdgeConfig, EdgeState, Upstream, router
 use todo_proto::google::rpc;
 use todo_proto::todo::task::v1::task_service_server::{TaskService, TaskServiceServer};
 use todo_proto::todo::task::v1::{
-    CreateTaskRequest, DeleteTaskRequest, GetTaskRequest, ListTasksRequest, ListTasksResponse,
-    ReplaceTaskRequest, Task, UpdateTaskRequest,
+    AcceptInvitationRequest, CreateListRequest, CreateTaskRequest, DeclineInvitationRequest,
+    DeleteListRequest, DeleteTaskRequest, GetListRequest, GetTaskRequest, InviteMemberRequest,
+    ListInvitationsRequest, ListInvitationsResponse, ListListsRequest, ListListsResponse,
+    ListMembersRequest, ListMembersResponse, ListTasksRequest, ListTasksResponse, Member,
+    MoveTaskRequest, RemoveMemberRequest, ReplaceTaskRequest, Task, TaskList, UpdateListRequest,
+    UpdateMemberRequest, UpdateTaskRequest,
 };
 use tokio::sync::{Semaphore, mpsc};
 use tonic::{Code, Status};
@@ -200,6 +204,98 @@ impl TaskService for StubTasks {
             Some(_) => Err(Status::failed_precondition("etag mismatch")),
             None => Ok(tonic::Response::new(())),
         }
+    }
+
+    // The sharing RPCs are not what these tests exercise.
+    async fn move_task(
+        &self,
+        _: tonic::Request<MoveTaskRequest>,
+    ) -> Result<tonic::Response<Task>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn create_list(
+        &self,
+        _: tonic::Request<CreateListRequest>,
+    ) -> Result<tonic::Response<TaskList>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn list_lists(
+        &self,
+        _: tonic::Request<ListListsRequest>,
+    ) -> Result<tonic::Response<ListListsResponse>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn get_list(
+        &self,
+        _: tonic::Request<GetListRequest>,
+    ) -> Result<tonic::Response<TaskList>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn update_list(
+        &self,
+        _: tonic::Request<UpdateListRequest>,
+    ) -> Result<tonic::Response<TaskList>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn delete_list(
+        &self,
+        _: tonic::Request<DeleteListRequest>,
+    ) -> Result<tonic::Response<()>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn invite_member(
+        &self,
+        _: tonic::Request<InviteMemberRequest>,
+    ) -> Result<tonic::Response<()>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn list_invitations(
+        &self,
+        _: tonic::Request<ListInvitationsRequest>,
+    ) -> Result<tonic::Response<ListInvitationsResponse>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn accept_invitation(
+        &self,
+        _: tonic::Request<AcceptInvitationRequest>,
+    ) -> Result<tonic::Response<TaskList>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn decline_invitation(
+        &self,
+        _: tonic::Request<DeclineInvitationRequest>,
+    ) -> Result<tonic::Response<()>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn list_members(
+        &self,
+        _: tonic::Request<ListMembersRequest>,
+    ) -> Result<tonic::Response<ListMembersResponse>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn update_member(
+        &self,
+        _: tonic::Request<UpdateMemberRequest>,
+    ) -> Result<tonic::Response<Member>, Status> {
+        Err(Status::unimplemented("not stubbed"))
+    }
+
+    async fn remove_member(
+        &self,
+        _: tonic::Request<RemoveMemberRequest>,
+    ) -> Result<tonic::Response<()>, Status> {
+        Err(Status::unimplemented("not stubbed"))
     }
 }
 

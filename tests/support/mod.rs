@@ -447,8 +447,7 @@ pub async fn queue_emails(clients: &[NotifyInternalServiceClient<ServiceChannel>
                 template: EmailTemplate::SecurityAlert.into(),
                 to_email: format!("user{i}@example.com"),
                 display_name: format!("User {i}"),
-                token: String::new(),
-                task_title: String::new(),
+                ..SendEmailRequest::default()
             };
             notify.send_email(req).await.unwrap();
         }

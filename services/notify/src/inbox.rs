@@ -38,6 +38,9 @@ pub async fn add(pool: &Pool, n: &NewNotification<'_>, now: i64) -> Result<(), E
     )
     .bind(new_id())
     .bind(user_id)
+    // Stored as its proto number, which proto never reuses: old rows keep
+    // their meaning, and a new kind (INVITATION, DIGEST, SHARING) needs no
+    // mapping here or in `from_row`.
     .bind(i64::from(i32::from(kind)))
     .bind(title)
     .bind(body)
@@ -201,4 +204,47 @@ pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::
         .execute(&mut *conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_kind_is_listed_as_it_was_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::testing::state(&dir).await;
+        let pool = &state.db.pool;
+        let kinds = [
+            NotificationKind::Welcome,
+            NotificationKind::Reminder,
+            NotificationKind::Security,
+            NotificationKind::Invitation,
+            NotificationKind::Digest,
+            NotificationKind::Sharing,
+        ];
+        for (i, kind) in kinds.into_iter().enumerate() {
+            let key = format!("k{i}");
+            let n = NewNotification {
+                user_id: "u1",
+                kind,
+                title: "t",
+                body: "b",
+                task_id: "",
+                dedup_key: &key,
+            };
+            add(pool, &n, 1).await.unwrap();
+        }
+        let listed: Vec<i32> = list(pool, "u1", false, None, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .rev()
+            .map(|n| n.kind)
+            .collect();
+        let expected: Vec<i32> = kinds.into_iter().map(i32::from).collect();
+        assert_eq!(listed, expected);
+        // The numbers old rows hold keep their meaning.
+        assert_eq!(&expected[..3], [1, 2, 3]);
+    }
 }

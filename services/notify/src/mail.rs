@@ -8,6 +8,7 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use todo_proto::todo::notify::v1::EmailTemplate;
 
 use crate::config::MailConfig;
+use crate::invitation::Invitation;
 
 /// One queued e-mail, as much as a template needs.
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct Outgoing {
     pub token: Option<String>,
     /// The task a reminder is about.
     pub task_title: Option<String>,
+    /// What an invitation is to.
+    pub invitation: Option<Invitation>,
 }
 
 /// Why a send failed, which decides whether it is tried again.
@@ -115,10 +118,9 @@ impl Mailer {
     }
 
     fn build(&self, mail: &Outgoing) -> anyhow::Result<Message> {
-        let to = Mailbox::new(
-            Some(mail.display_name.clone()),
-            mail.to_email.parse().context("recipient address")?,
-        );
+        // An invitation to an address without an account has no name.
+        let name = Some(mail.display_name.clone()).filter(|n| !n.is_empty());
+        let to = Mailbox::new(name, mail.to_email.parse().context("recipient address")?);
         let (subject, text, html) = self.render(mail)?;
         Message::builder()
             .from(self.from.clone())
@@ -132,70 +134,144 @@ impl Mailer {
 
     /// Subject, plain text and HTML of a message.
     fn render(&self, mail: &Outgoing) -> anyhow::Result<(String, String, String)> {
-        let name = &mail.display_name;
+        let content = self.content(mail)?;
+        let (text, html) = content.layout(&mail.display_name);
+        Ok((content.subject, text, html))
+    }
+
+    /// What a template says to this recipient.
+    fn content(&self, mail: &Outgoing) -> anyhow::Result<Content> {
         let token = mail.token.as_deref().unwrap_or_default();
-        let reminder_intro;
-        let reminder_subject;
-        let (subject, intro, link) = match mail.template {
+        let base = &self.link_base_url;
+        let with_token = |subject: &str, intro: &str, path: &str| Content {
+            link: Some(format!("{base}{path}{token}")),
+            code: Some(token.to_owned()),
+            ..Content::notice(subject, intro)
+        };
+        Ok(match mail.template {
             EmailTemplate::Reminder => {
                 let title = mail.task_title.as_deref().unwrap_or("a task");
-                reminder_subject = format!("Reminder: {title}");
-                reminder_intro = format!("this is your reminder for the task \"{title}\".");
-                (reminder_subject.as_str(), reminder_intro.as_str(), None)
+                Content::notice(
+                    &format!("Reminder: {title}"),
+                    &format!("this is your reminder for the task \"{title}\"."),
+                )
             }
-            EmailTemplate::Welcome => (
+            EmailTemplate::Welcome => with_token(
                 "Welcome to ToDo: please confirm your e-mail address",
                 "welcome to ToDo! Please confirm your e-mail address with this link:",
-                Some(format!("{}/verify-email?token={token}", self.link_base_url)),
+                "/verify-email?token=",
             ),
-            EmailTemplate::PasswordReset => (
+            EmailTemplate::PasswordReset => with_token(
                 "Reset your ToDo password",
                 "someone asked to reset the password of your ToDo account. If it was you, use this link within 30 minutes; if not, ignore this e-mail:",
-                Some(format!(
-                    "{}/reset-password?token={token}",
-                    self.link_base_url
-                )),
+                "/reset-password?token=",
             ),
-            EmailTemplate::VerifyEmail => (
+            EmailTemplate::VerifyEmail => with_token(
                 "Please confirm your e-mail address for ToDo",
                 "please confirm that this is the e-mail address of your ToDo account with this link. Links sent before this one no longer work:",
-                Some(format!("{}/verify-email?token={token}", self.link_base_url)),
+                "/verify-email?token=",
             ),
-            EmailTemplate::EmailChangeAlert => (
+            EmailTemplate::EmailChangeAlert => Content::notice(
                 "Your ToDo account's e-mail address is being changed",
                 "someone signed in to your ToDo account asked to change its e-mail address. The change takes effect only when the new address is confirmed. If this was not you, change your password at once.",
-                None,
             ),
-            EmailTemplate::SignupAttempt => (
+            EmailTemplate::SignupAttempt => Content::notice(
                 "Someone tried to sign up for ToDo with your address",
                 "someone just tried to create a ToDo account with this e-mail address, which already has one. Nothing was changed. If it was you, sign in instead, or reset your password if you forgot it; if not, you can ignore this e-mail.",
-                None,
             ),
-            EmailTemplate::SecurityAlert => (
+            EmailTemplate::SecurityAlert => Content::notice(
                 "Your ToDo account's password was changed",
                 "the password of your ToDo account was just changed. If this was not you, reset your password at once.",
-                None,
             ),
+            EmailTemplate::Invitation => {
+                let invitation = mail
+                    .invitation
+                    .as_ref()
+                    .context("invitation e-mail without its invitation")?;
+                invitation_content(invitation, base)
+            }
             EmailTemplate::Unspecified => anyhow::bail!("e-mail without a template"),
-        };
-        let text = match &link {
-            // The code on a line of its own survives any transfer encoding
-            // intact, for a client that takes it by hand.
-            Some(l) => format!(
-                "Hello {name},\n\n{intro}\n\n{l}\n\nOr enter this code where you are asked for it:\n\n{token}\n\nThe ToDo team\n"
+        })
+    }
+}
+
+/// An invitation to a shared list. It may reach an address without an
+/// account, so it says how to get one; the invitation waits for whoever
+/// proves the address, so it carries no token.
+fn invitation_content(invitation: &Invitation, base: &str) -> Content {
+    let Invitation {
+        list_title,
+        inviter_name,
+        role,
+    } = invitation;
+    Content {
+        link: Some(format!("{base}/invitations")),
+        after: vec![
+            "No ToDo account yet? Sign up with this very e-mail address and confirm it with the link we send you; the invitation then waits for you under Invitations.".to_owned(),
+        ],
+        ..Content::notice(
+            &format!("{inviter_name} invited you to a ToDo list"),
+            &format!(
+                "{inviter_name} invited you to the list \u{201c}{list_title}\u{201d} as {}. To accept it, sign in to ToDo and open Invitations:",
+                role.as_str()
             ),
-            None => format!("Hello {name},\n\n{intro}\n\nThe ToDo team\n"),
+        )
+    }
+}
+
+/// What one e-mail says, before it is laid out as plain text and HTML.
+#[derive(Debug)]
+struct Content {
+    subject: String,
+    intro: String,
+    /// On a line of its own.
+    link: Option<String>,
+    /// The token of the link, once more on a line of its own: it survives
+    /// any transfer encoding intact, for a client that takes it by hand.
+    code: Option<String>,
+    /// Paragraphs after the link.
+    after: Vec<String>,
+}
+
+impl Content {
+    /// A message of one paragraph.
+    fn notice(subject: &str, intro: &str) -> Self {
+        Self {
+            subject: subject.to_owned(),
+            intro: intro.to_owned(),
+            link: None,
+            code: None,
+            after: Vec::new(),
+        }
+    }
+
+    /// Plain text and HTML, greeting `name` (or no one, for an address
+    /// without an account).
+    fn layout(&self, name: &str) -> (String, String) {
+        let greeting = if name.is_empty() {
+            "Hello,".to_owned()
+        } else {
+            format!("Hello {name},")
         };
-        let link_html = link
-            .as_ref()
-            .map(|l| format!("<p><a href=\"{0}\">{0}</a></p>", escape_html(l)))
-            .unwrap_or_default();
-        let html = format!(
-            "<!doctype html><html><body><p>Hello {},</p><p>{}</p>{link_html}<p>The ToDo team</p></body></html>",
-            escape_html(name),
-            escape_html(intro)
-        );
-        Ok((subject.to_owned(), text, html))
+        let mut text = vec![greeting.clone(), self.intro.clone()];
+        let mut html = vec![escape_html(&greeting), escape_html(&self.intro)];
+        if let Some(link) = &self.link {
+            text.push(link.clone());
+            html.push(format!("<a href=\"{0}\">{0}</a>", escape_html(link)));
+        }
+        if let Some(code) = &self.code {
+            text.push("Or enter this code where you are asked for it:".to_owned());
+            text.push(code.clone());
+        }
+        text.extend(self.after.iter().cloned());
+        html.extend(self.after.iter().map(|p| escape_html(p)));
+        text.push("The ToDo team".to_owned());
+        html.push("The ToDo team".to_owned());
+        let html: String = html.iter().map(|p| format!("<p>{p}</p>")).collect();
+        (
+            format!("{}\n", text.join("\n\n")),
+            format!("<!doctype html><html><body>{html}</body></html>"),
+        )
     }
 }
 
@@ -218,17 +294,38 @@ fn escape_html(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::invitation::Role;
 
-    // A runtime, because the SMTP transport's pool starts on one.
-    #[tokio::test]
-    async fn a_link_token_also_stands_on_a_line_of_its_own() {
-        let mailer = Mailer::new(&MailConfig {
+    /// A mailer that sends nothing in these tests. Call it on a runtime:
+    /// the SMTP transport's pool starts on one.
+    fn mailer() -> Mailer {
+        Mailer::new(&MailConfig {
             smtp_url: Some("smtp://127.0.0.1:25".into()),
             dir: std::path::PathBuf::new(),
             from: "ToDo <no-reply@todo.test>".into(),
-            link_base_url: "https://todo.test".into(),
+            link_base_url: "https://todo.test/".into(),
         })
-        .unwrap();
+        .unwrap()
+    }
+
+    fn invitation_to(display_name: &str) -> Outgoing {
+        Outgoing {
+            template: EmailTemplate::Invitation,
+            to_email: "grace@example.com".into(),
+            display_name: display_name.into(),
+            token: None,
+            task_title: None,
+            invitation: Some(Invitation {
+                list_title: "Groceries & <more>".into(),
+                inviter_name: "Ada".into(),
+                role: Role::Editor,
+            }),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_link_token_also_stands_on_a_line_of_its_own() {
+        let mailer = mailer();
         let (_, text, html) = mailer
             .render(&Outgoing {
                 template: EmailTemplate::Welcome,
@@ -236,11 +333,70 @@ mod tests {
                 display_name: "Ada".into(),
                 token: Some("abc_DEF-123".into()),
                 task_title: None,
+                invitation: None,
             })
             .unwrap();
         assert!(text.contains("\nhttps://todo.test/verify-email?token=abc_DEF-123\n"));
         assert!(text.lines().any(|line| line == "abc_DEF-123"), "{text}");
         assert!(html.contains("href=\"https://todo.test/verify-email?token=abc_DEF-123\""));
+    }
+
+    #[tokio::test]
+    async fn an_invitation_to_an_address_without_an_account_says_how_to_accept_it() {
+        let mailer = mailer();
+        let (subject, text, html) = mailer.render(&invitation_to("")).unwrap();
+        assert_eq!(subject, "Ada invited you to a ToDo list");
+        assert!(text.starts_with("Hello,\n\n"), "{text}");
+        assert!(
+            text.contains(
+                "Ada invited you to the list \u{201c}Groceries & <more>\u{201d} as editor. To accept it, sign in to ToDo and open Invitations:"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("\n\nhttps://todo.test/invitations\n\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "No ToDo account yet? Sign up with this very e-mail address and confirm it"
+            ),
+            "{text}"
+        );
+        // Nothing to type in: the invitation waits for whoever proves the
+        // address.
+        assert!(!text.contains("enter this code"), "{text}");
+        assert!(html.contains("<p>Hello,</p>"), "{html}");
+        assert!(
+            html.contains("\u{201c}Groceries &amp; &lt;more&gt;\u{201d}"),
+            "{html}"
+        );
+        assert!(
+            html.contains("href=\"https://todo.test/invitations\""),
+            "{html}"
+        );
+        // Without a name, the recipient is the bare address.
+        let message = mailer.build(&invitation_to("")).unwrap().formatted();
+        let message = String::from_utf8_lossy(&message);
+        assert!(message.contains("To: grace@example.com\r\n"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn an_invitation_to_an_account_greets_it_by_name() {
+        let (_, text, _) = mailer().render(&invitation_to("Grace")).unwrap();
+        assert!(
+            text.starts_with("Hello Grace,\n\nAda invited you"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_invitation_e_mail_without_its_invitation_is_not_sent() {
+        let mail = Outgoing {
+            invitation: None,
+            ..invitation_to("Grace")
+        };
+        assert!(mailer().render(&mail).is_err());
     }
 
     #[test]

@@ -17,6 +17,7 @@ use todo_store::db::{Backend, Db, Pool, is_contention, is_unique_violation, retr
 use todo_store::outbox::backoff;
 use todo_store::poll::{self, Pass, Schedule, Wake};
 
+use crate::invitation::Invitation;
 use crate::mail::{Mailer, Outgoing, SendError};
 
 /// How long a claimed row belongs to its worker.
@@ -38,18 +39,25 @@ const SENDS_IN_FLIGHT: usize = 32;
 /// How often the worker looks for due rows when nobody pokes it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
-/// Queues an e-mail; `false` when its dedup key was queued before.
+/// Queues an e-mail, with the invitation it carries if it is one; `false`
+/// when its dedup key was queued before.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn enqueue(pool: &Pool, req: &SendEmailRequest, now: i64) -> Result<bool, sqlx::Error> {
+pub async fn enqueue(
+    pool: &Pool,
+    req: &SendEmailRequest,
+    invitation: Option<&Invitation>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     // On MySQL an insert can lose a deadlock to a worker's locking claim
     // of the same index range; it is then rolled back whole and retried.
     let id = new_id();
     let result = retry_contended(is_contention, || {
         sqlx::query(
-            "INSERT INTO emails (id, dedup_key, user_id, template, to_email, display_name, token, task_title, state, attempts, next_attempt_at, create_time) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+            "INSERT INTO emails (id, dedup_key, user_id, template, to_email, display_name, token, task_title, \
+             list_title, inviter_name, invite_role, state, attempts, next_attempt_at, create_time) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
         )
         .bind(&id)
         .bind(&req.dedup_key)
@@ -59,6 +67,9 @@ pub async fn enqueue(pool: &Pool, req: &SendEmailRequest, now: i64) -> Result<bo
         .bind(&req.display_name)
         .bind(Some(req.token.clone()).filter(|t| !t.is_empty()))
         .bind(Some(req.task_title.clone()).filter(|t| !t.is_empty()))
+        .bind(invitation.map(|i| i.list_title.clone()))
+        .bind(invitation.map(|i| i.inviter_name.clone()))
+        .bind(invitation.map(|i| i.role.as_str()))
         .bind(now)
         .bind(now)
         .execute(pool)
@@ -183,23 +194,7 @@ impl Worker {
     }
 
     async fn deliver(&self, id: &str) -> Result<(), sqlx::Error> {
-        let row = sqlx::query(
-            "SELECT template, to_email, display_name, token, task_title, attempts FROM emails WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_one(&self.db.pool)
-        .await?;
-        let attempts: i64 = row.try_get("attempts")?;
-        let mail = Outgoing {
-            template: EmailTemplate::try_from(
-                i32::try_from(row.try_get::<i64, _>("template")?).unwrap_or(0),
-            )
-            .unwrap_or(EmailTemplate::Unspecified),
-            to_email: row.try_get("to_email")?,
-            display_name: row.try_get("display_name")?,
-            token: row.try_get("token")?,
-            task_title: row.try_get("task_title")?,
-        };
+        let (mail, attempts) = load(&self.db.pool, id).await?;
         let now = now_micros();
         match self.mailer.send(&mail).await {
             Ok(()) => {
@@ -237,6 +232,33 @@ impl Worker {
         }
         Ok(())
     }
+}
+
+/// A queued e-mail as the mailer takes it, and how often it was tried.
+async fn load(pool: &Pool, id: &str) -> Result<(Outgoing, i64), sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT template, to_email, display_name, token, task_title, list_title, inviter_name, invite_role, attempts \
+         FROM emails WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await?;
+    let mail = Outgoing {
+        template: EmailTemplate::try_from(
+            i32::try_from(row.try_get::<i64, _>("template")?).unwrap_or(0),
+        )
+        .unwrap_or(EmailTemplate::Unspecified),
+        to_email: row.try_get("to_email")?,
+        display_name: row.try_get("display_name")?,
+        token: row.try_get("token")?,
+        task_title: row.try_get("task_title")?,
+        invitation: Invitation::from_stored(
+            row.try_get("list_title")?,
+            row.try_get("inviter_name")?,
+            row.try_get("invite_role")?,
+        ),
+    };
+    Ok((mail, row.try_get("attempts")?))
 }
 
 /// E-mails that will not be tried again, newest first.
@@ -292,6 +314,35 @@ mod tests {
     use todo_store::outbox::base_backoff;
 
     use super::*;
+    use crate::invitation::Role;
+
+    #[tokio::test]
+    async fn an_invitation_comes_out_of_the_queue_as_it_went_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::testing::state(&dir).await;
+        let pool = &state.db.pool;
+        let req = SendEmailRequest {
+            dedup_key: "invite-mail:1".into(),
+            template: EmailTemplate::Invitation.into(),
+            to_email: "grace@example.com".into(),
+            ..SendEmailRequest::default()
+        };
+        let invitation = Invitation {
+            list_title: "Groceries".into(),
+            inviter_name: "Ada".into(),
+            role: Role::Editor,
+        };
+        assert!(enqueue(pool, &req, Some(&invitation), 1).await.unwrap());
+        let id: String = sqlx::query_scalar("SELECT id FROM emails")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let (mail, attempts) = load(pool, &id).await.unwrap();
+        assert_eq!(mail.template, EmailTemplate::Invitation);
+        assert_eq!(mail.display_name, "");
+        assert_eq!(mail.invitation, Some(invitation));
+        assert_eq!(attempts, 0);
+    }
 
     #[test]
     fn a_failing_email_is_retried_for_hours_before_it_is_dead() {

@@ -255,10 +255,10 @@ impl Firer {
             template: EmailTemplate::Reminder.into(),
             to_email: contact.email,
             display_name: contact.display_name,
-            token: String::new(),
             task_title: title.to_owned(),
+            ..SendEmailRequest::default()
         };
-        if queue::enqueue(&self.pool, &email, now).await? {
+        if queue::enqueue(&self.pool, &email, None, now).await? {
             self.mail.poke();
         }
         Ok(())

@@ -9,8 +9,8 @@ use todo_proto::todo::notify::v1::{
     CancelReminderRequest, EmailTemplate, EraseUserDataRequest, GetNotificationSettingsRequest,
     ListDeadEmailsRequest, ListDeadEmailsResponse, ListNotificationsRequest,
     ListNotificationsResponse, MarkAllReadRequest, MarkReadRequest, Notification, NotificationKind,
-    RequeueEmailRequest, RevokeAccessTokensRequest, ScheduleReminderRequest, SendEmailRequest,
-    Settings, UpdateNotificationSettingsRequest,
+    NotifyRequest, RequeueEmailRequest, RevokeAccessTokensRequest, ScheduleReminderRequest,
+    SendEmailRequest, Settings, UpdateNotificationSettingsRequest,
     notify_internal_service_server::NotifyInternalService, notify_service_server::NotifyService,
 };
 use todo_store::db::{is_contention, retry_contended};
@@ -18,7 +18,9 @@ use todo_store::erased;
 
 use crate::State;
 use crate::error::Error;
-use crate::{inbox, queue, reminders};
+use crate::invitation::Invitation;
+use crate::notice::Notice;
+use crate::{fields, inbox, queue, reminders};
 
 type Rpc<T> = Result<Response<T>, Status>;
 
@@ -36,25 +38,30 @@ fn reminder_ids(task_id: &str, user_id: &str, revision: i64) -> Vec<FieldViolati
     errs
 }
 
-fn validate_send(req: &SendEmailRequest) -> Result<(), Error> {
+/// Checks a `SendEmail` request; the invitation it carries when it is
+/// one.
+fn validate_send(req: &SendEmailRequest) -> Result<Option<Invitation>, Error> {
     let mut errs = Vec::new();
-    if req.dedup_key.is_empty() || req.dedup_key.len() > 200 {
-        errs.push(FieldViolation::new("dedupKey", "must be 1 to 200 bytes"));
-    }
-    if !is_id(&req.user_id) {
+    errs.extend(fields::dedup_key(&req.dedup_key, fields::DEDUP_KEY_MAX));
+    let template = EmailTemplate::try_from(req.template).unwrap_or(EmailTemplate::Unspecified);
+    // An invitation may go to an address that has no account yet.
+    let user_optional = template == EmailTemplate::Invitation && req.user_id.is_empty();
+    if !user_optional && !is_id(&req.user_id) {
         errs.push(FieldViolation::new("userId", "must be a user id"));
     }
-    if matches!(
-        EmailTemplate::try_from(req.template),
-        Ok(EmailTemplate::Unspecified) | Err(_)
-    ) {
+    if template == EmailTemplate::Unspecified {
         errs.push(FieldViolation::new("template", "must name a template"));
     }
     if req.to_email.is_empty() || req.to_email.len() > 320 {
         errs.push(FieldViolation::new("toEmail", "must be an address"));
     }
+    let invitation = if template == EmailTemplate::Invitation {
+        Invitation::parse(req).map_err(|v| errs.extend(v)).ok()
+    } else {
+        None
+    };
     if errs.is_empty() {
-        Ok(())
+        Ok(invitation)
     } else {
         Err(Error::Invalid(errs))
     }
@@ -86,10 +93,14 @@ fn in_app(req: &SendEmailRequest) -> Option<(NotificationKind, &'static str, &'s
             "Someone tried to sign up with your address",
             "Someone tried to create an account with your e-mail address. Nothing was changed.",
         )),
+        // The task service adds an invitation's notification itself, with
+        // `Notify`, and only for an account: the e-mail may go to an
+        // address that has none.
         EmailTemplate::Unspecified
         | EmailTemplate::PasswordReset
         | EmailTemplate::Reminder
-        | EmailTemplate::VerifyEmail => None,
+        | EmailTemplate::VerifyEmail
+        | EmailTemplate::Invitation => None,
     }
 }
 
@@ -188,12 +199,14 @@ impl NotifyService for State {
 impl NotifyInternalService for State {
     async fn send_email(&self, request: Request<SendEmailRequest>) -> Rpc<()> {
         let req = request.into_inner();
-        validate_send(&req)?;
-        if self.erased(&req.user_id).await? {
+        let invitation = validate_send(&req)?;
+        // An invitation to an address without an account names no user,
+        // so there is no erased one to drop it for.
+        if !req.user_id.is_empty() && self.erased(&req.user_id).await? {
             return Ok(Response::new(()));
         }
         let now = now_micros();
-        let queued = queue::enqueue(&self.db.pool, &req, now)
+        let queued = queue::enqueue(&self.db.pool, &req, invitation.as_ref(), now)
             .await
             .map_err(Error::from)?;
         if let Some((kind, title, body)) = in_app(&req) {
@@ -211,6 +224,16 @@ impl NotifyInternalService for State {
         if queued {
             self.worker.poke();
         }
+        Ok(Response::new(()))
+    }
+
+    async fn notify(&self, request: Request<NotifyRequest>) -> Rpc<()> {
+        let notice = Notice::parse(request.into_inner()).map_err(Error::Invalid)?;
+        let new = notice.as_new();
+        if self.erased(new.user_id).await? {
+            return Ok(Response::new(()));
+        }
+        inbox::add(&self.db.pool, &new, now_micros()).await?;
         Ok(Response::new(()))
     }
 
@@ -329,3 +352,6 @@ impl NotifyInternalService for State {
         Ok(Response::new(()))
     }
 }
+
+#[cfg(test)]
+mod tests;

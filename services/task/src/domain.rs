@@ -99,7 +99,20 @@ enum Writable {
     Labels,
 }
 
-const OUTPUT_ONLY: &[&str] = &["id", "complete_time", "create_time", "update_time", "etag"];
+/// Fields a client may send back with the resource but not change here:
+/// the list and parent change only by a move.
+const OUTPUT_ONLY: &[&str] = &[
+    "id",
+    "complete_time",
+    "create_time",
+    "update_time",
+    "etag",
+    "list_id",
+    "parent_id",
+    "position",
+    "subtask_count",
+    "creator_id",
+];
 
 fn writable(path: &str) -> Option<Writable> {
     Some(match path {
@@ -115,7 +128,7 @@ fn writable(path: &str) -> Option<Writable> {
 }
 
 /// `lowerCamelCase` to `snake_case`, so masks in either spelling work.
-fn snake(path: &str) -> String {
+pub fn snake(path: &str) -> String {
     let mut out = String::with_capacity(path.len() + 4);
     for c in path.chars() {
         if c.is_ascii_uppercase() {
@@ -204,9 +217,21 @@ fn time_field(ts: Option<&Timestamp>, field: &str, errs: &mut Vec<FieldViolation
     micros
 }
 
+/// Which level of the tree a list request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parent {
+    /// Top-level tasks only (`parentId=root`).
+    Root,
+    /// The direct subtasks of this task.
+    Of(String),
+}
+
 /// Filters of a list request, already validated.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
+    /// Only this list (the caller must be a member).
+    pub list_id: Option<String>,
+    pub parent: Option<Parent>,
     pub done: Option<bool>,
     pub label: Option<String>,
     pub due_before: Option<i64>,
@@ -224,11 +249,12 @@ pub enum Order {
     DueTimeDesc,
     PriorityDesc,
     UpdateTimeDesc,
+    /// The order users arranged the siblings in.
+    Position,
 }
 
 impl Order {
-    pub const NAMES: &'static str =
-        "createTime, createTime desc, dueTime, dueTime desc, priority desc, updateTime desc";
+    pub const NAMES: &'static str = "createTime, createTime desc, dueTime, dueTime desc, priority desc, updateTime desc, position";
 
     /// The order's stable name, as `orderBy` spells it (page-token scopes
     /// are built from it).
@@ -240,6 +266,7 @@ impl Order {
             Self::DueTimeDesc => "dueTime desc",
             Self::PriorityDesc => "priority desc",
             Self::UpdateTimeDesc => "updateTime desc",
+            Self::Position => "position",
         }
     }
 
@@ -253,9 +280,24 @@ impl Order {
             ["dueTime", "desc"] => Self::DueTimeDesc,
             ["priority", "desc"] => Self::PriorityDesc,
             ["updateTime", "desc"] => Self::UpdateTimeDesc,
+            ["position"] | ["position", "asc"] => Self::Position,
             _ => return None,
         })
     }
+}
+
+/// An id given as a filter or reference: empty is none; anything else
+/// must look like an id (a malformed one is a client mistake, not a miss).
+pub fn optional_id(raw: &str, field: &str, errs: &mut Vec<FieldViolation>) -> Option<String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    if !todo_common::clock::is_id(raw) {
+        errs.push(FieldViolation::new(field, "must be an id"));
+        return None;
+    }
+    Some(raw.to_owned())
 }
 
 /// The violation of a timestamp outside what the database stores.
@@ -286,6 +328,12 @@ impl TryFrom<&ListTasksRequest> for ListQuery {
             errs.push(v);
             0
         });
+        let list_id = optional_id(&req.list_id, "listId", &mut errs);
+        let parent = match req.parent_id.trim() {
+            "" => None,
+            "root" => Some(Parent::Root),
+            id => optional_id(id, "parentId", &mut errs).map(Parent::Of),
+        };
         let mut time = |ts: Option<&Timestamp>, field: &str| {
             ts.and_then(|t| {
                 let m = from_timestamp(t);
@@ -296,6 +344,8 @@ impl TryFrom<&ListTasksRequest> for ListQuery {
             })
         };
         let filter = Filter {
+            list_id,
+            parent,
             done: req.done,
             label: Some(req.label.trim().to_owned()).filter(|l| !l.is_empty()),
             due_before: time(req.due_before.as_ref(), "dueBefore"),
@@ -348,6 +398,8 @@ impl ListQuery {
     /// so a change of a type's debug output cannot void the tokens in use.
     pub fn scope(&self, owner: &str) -> String {
         let Filter {
+            list_id,
+            parent,
             done,
             label,
             due_before,
@@ -361,7 +413,13 @@ impl ListQuery {
             label,
             due_before,
             due_after,
-            q
+            q,
+            list_id,
+            match parent {
+                None => None,
+                Some(Parent::Root) => Some("root"),
+                Some(Parent::Of(id)) => Some(id.as_str()),
+            }
         ])
         .to_string()
     }
@@ -542,7 +600,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             query.scope("u1"),
-            r#"["u1","createTime",true,"a|b",null,null,null]"#
+            r#"["u1","createTime",true,"a|b",null,null,null,null,null]"#
         );
         let other = ListQuery::try_from(&ListTasksRequest {
             done: Some(true),

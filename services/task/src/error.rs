@@ -1,6 +1,10 @@
 //! The task service's errors and their one mapping to gRPC status.
 
-use todo_common::status::{FieldViolation, idempotency_key_reused, internal, invalid_argument};
+use std::time::Duration;
+
+use todo_common::status::{
+    FieldViolation, idempotency_key_reused, internal, invalid_argument, resource_exhausted,
+};
 use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
@@ -8,9 +12,20 @@ pub enum Error {
     /// INVALID_ARGUMENT with a BadRequest detail per field.
     #[error("invalid request")]
     Invalid(Vec<FieldViolation>),
-    /// NOT_FOUND: missing, or another user's; the two are indistinguishable.
-    #[error("task not found")]
-    NotFound,
+    /// NOT_FOUND: missing, or in a list the caller is not a member of;
+    /// the two are indistinguishable. Names what was not found.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// PERMISSION_DENIED: a member whose role does not allow the action.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// FAILED_PRECONDITION: the request is well-formed but the state does
+    /// not allow it (the default list, an owner leaving, a limit reached).
+    #[error("{0}")]
+    Precondition(&'static str),
+    /// RESOURCE_EXHAUSTED with `Retry-After`: a rate limit.
+    #[error("{0}")]
+    TooMany(&'static str, Duration),
     /// FAILED_PRECONDITION: `If-Match` names an etag that is no longer
     /// current (the edge answers 412).
     #[error("the task has changed since the given etag")]
@@ -22,14 +37,24 @@ pub enum Error {
     /// ABORTED: the task kept changing under a write; the client may retry.
     #[error("the task is being changed concurrently; retry")]
     Contended,
+    /// UNAVAILABLE: a service this one asks is down; the client may retry.
+    #[error("{0} unavailable")]
+    Unavailable(&'static str),
     /// INTERNAL: logged with its cause chain, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
+/// The NOT_FOUND of a task.
+pub const TASK: &str = "task";
+/// The NOT_FOUND of a list.
+pub const LIST: &str = "list";
+
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
-        if todo_store::db::is_contention(&e) {
+        // A unique key hit means a concurrent writer took the same spot
+        // (a position, a default list): the write starts over.
+        if todo_store::db::is_contention(&e) || todo_store::db::is_unique_violation(&e) {
             Self::Contended
         } else {
             Self::Internal(e.into())
@@ -47,10 +72,14 @@ impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
             Error::Invalid(v) => invalid_argument(&v),
-            Error::NotFound => Status::not_found(e.to_string()),
+            Error::NotFound(_) => Status::not_found(e.to_string()),
+            Error::Forbidden(_) => Status::permission_denied(e.to_string()),
+            Error::Precondition(_) => Status::failed_precondition(e.to_string()),
+            Error::TooMany(message, retry_after) => resource_exhausted(message, retry_after),
             Error::StaleEtag => Status::failed_precondition(e.to_string()),
             Error::IdempotencyKeyReused => idempotency_key_reused(&e.to_string()),
             Error::Contended => Status::aborted(e.to_string()),
+            Error::Unavailable(_) => Status::unavailable(e.to_string()),
             Error::Internal(err) => internal(&err),
         }
     }

@@ -1,31 +1,47 @@
-//! The task service: each user's tasks, with ownership enforced in every
-//! query, conditional and idempotent writes, and reminders kept in step
-//! with the notify service through the outbox.
+//! The task service: tasks in lists shared with roles, subtasks and
+//! manual order, with access decided by list membership in every query,
+//! conditional and idempotent writes, and reminders kept in step with the
+//! notify service through the outbox.
 //!
 //! # Layout
 //! - [`Config`]: settings from the environment.
-//! - `domain`: a task's writable fields and field masks, parsed at the
-//!   boundary.
-//! - `store`: the SQL, every statement scoped to the owner.
+//! - `access`: roles and what each may do, the one place that decides.
+//! - `domain`: a task's writable fields, field masks and list queries,
+//!   parsed at the boundary; `list_fields`: the same for lists and
+//!   sharing, with the limits.
+//! - `position`: the keys that keep manual order.
+//! - `store`: the SQL, every read joined with the caller's membership.
 //! - [`State`]: what every request handler shares.
-//! - `service`: the gRPC services and the use cases behind them.
-//! - `outbox`: the reminder changes relayed to notify; `delivery`: how
-//!   the relay delivers them.
+//! - `service`: the gRPC services; the use cases behind them are in
+//!   `tasks`, `lists`, `sharing` and `erasure`; `request`: what they read
+//!   from request metadata.
+//! - `outbox`: the calls relayed to notify (reminders, notices,
+//!   invitations); `delivery`: how the relay delivers them.
 //! - `idempotency`: how long an `Idempotency-Key` is remembered, and the
-//!   worker that forgets expired ones.
+//!   worker that forgets expired ones; `upkeep`: adopting tasks the
+//!   previous release wrote and forgetting old invitations.
 //! - `error`: the error enum and its mapping to gRPC status.
 //!
 //! This file only wires them together: [`build`] and [`grpc_service`].
 
+mod access;
 mod config;
 mod delivery;
 mod domain;
+mod erasure;
 mod error;
 mod idempotency;
+mod list_fields;
+mod lists;
 mod outbox;
+mod position;
+mod request;
 mod service;
+mod sharing;
 mod state;
 mod store;
+mod tasks;
+mod upkeep;
 
 use std::sync::Arc;
 
@@ -37,6 +53,7 @@ use todo_common::paging::PageTokens;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::task::v1::task_internal_service_server::TaskInternalServiceServer;
 use todo_proto::todo::task::v1::task_service_server::TaskServiceServer;
+use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
 use todo_store::outbox::Relay;
 
@@ -74,13 +91,22 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         todo_common::grpc::channel(&config.notify_url)?,
         AttachServiceCredential(config.service_credential.clone()),
     );
-    let relay = Relay::new(db.pool.clone(), Arc::new(delivery::NotifyDelivery(notify)));
+    let users_internal = UserInternalServiceClient::with_interceptor(
+        todo_common::grpc::channel(&config.user_url)?,
+        AttachServiceCredential(config.service_credential.clone()),
+    );
+    let delivery = delivery::Delivery {
+        notify,
+        users: users_internal.clone(),
+    };
+    let relay = Relay::new(db.pool.clone(), Arc::new(delivery));
     let page_tokens = PageTokens::new(&config.service_credential, "tasks");
     let state = State {
         db: db.clone(),
         verifier,
         relay: relay.clone(),
         page_tokens,
+        users: users_internal,
     };
     let routes = grpc_service(&state, &config);
     Ok(Server::new(
@@ -90,5 +116,9 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         todo_proto::port_descriptors::TASK,
     )
     .with_worker(|stop| relay.run(stop))
-    .with_worker(|stop| idempotency::expire_until_stopped(db, stop)))
+    .with_worker({
+        let db = db.clone();
+        |stop| idempotency::expire_until_stopped(db, stop)
+    })
+    .with_worker(|stop| upkeep::run_until_stopped(db, stop)))
 }

@@ -1,14 +1,21 @@
-//! The calls this service makes through its outbox: reminder changes for
-//! the notify service, with the kind each is stored under.
+//! The calls this service makes through its outbox: reminder changes and
+//! sharing notices for the notify service, and invitations (which also ask
+//! the user service who has the address), with the kind each is stored
+//! under.
 
 use prost::Message as _;
-use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
+use todo_proto::todo::notify::v1::{
+    CancelReminderRequest, NotificationKind, NotifyRequest, ScheduleReminderRequest,
+};
+use todo_proto::todo::task::v1::InvitationNotice;
 use todo_store::outbox::{Message, Undecodable};
 
 // The stored kinds. Rows written by an older release must still decode,
 // so a kind is never renamed.
 const SCHEDULE_REMINDER: &str = "notify.ScheduleReminder";
 const CANCEL_REMINDER: &str = "notify.CancelReminder";
+const NOTIFY: &str = "notify.Notify";
+const INVITE: &str = "task.Invite";
 
 /// One message of the task service's outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +24,22 @@ pub enum Outbox {
     ScheduleReminder(ScheduleReminderRequest),
     /// A reminder no longer wanted: cleared, task done or deleted.
     CancelReminder(CancelReminderRequest),
+    /// An inbox notification, such as a shared list deleted.
+    Notify(NotifyRequest),
+    /// An invitation to a list: a notification and an e-mail.
+    Invite(InvitationNotice),
+}
+
+/// A SHARING notification for `user_id`, sent once per `event`.
+pub fn sharing_notice(user_id: &str, event: &str, title: &str, body: &str) -> NotifyRequest {
+    NotifyRequest {
+        dedup_key: format!("{event}:{user_id}"),
+        user_id: user_id.to_owned(),
+        kind: NotificationKind::Sharing.into(),
+        title: title.to_owned(),
+        body: body.to_owned(),
+        task_id: String::new(),
+    }
 }
 
 impl Message for Outbox {
@@ -24,6 +47,8 @@ impl Message for Outbox {
         match self {
             Self::ScheduleReminder(m) => (SCHEDULE_REMINDER, m.encode_to_vec()),
             Self::CancelReminder(m) => (CANCEL_REMINDER, m.encode_to_vec()),
+            Self::Notify(m) => (NOTIFY, m.encode_to_vec()),
+            Self::Invite(m) => (INVITE, m.encode_to_vec()),
         }
     }
 
@@ -31,6 +56,8 @@ impl Message for Outbox {
         Ok(match kind {
             SCHEDULE_REMINDER => Self::ScheduleReminder(ScheduleReminderRequest::decode(payload)?),
             CANCEL_REMINDER => Self::CancelReminder(CancelReminderRequest::decode(payload)?),
+            NOTIFY => Self::Notify(NotifyRequest::decode(payload)?),
+            INVITE => Self::Invite(InvitationNotice::decode(payload)?),
             other => return Err(Undecodable::UnknownKind(other.to_owned())),
         })
     }
@@ -52,6 +79,12 @@ mod tests {
                 dedup_key: "cancel:t:3".to_owned(),
                 revision: 3,
                 ..CancelReminderRequest::default()
+            }),
+            Outbox::Notify(sharing_notice("u", "list-deleted:l", "t", "b")),
+            Outbox::Invite(InvitationNotice {
+                invitation_id: "i".to_owned(),
+                email: "a@example.com".to_owned(),
+                ..InvitationNotice::default()
             }),
         ];
         for message in messages {

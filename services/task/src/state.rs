@@ -1,7 +1,8 @@
 //! What every request handler of the task service shares.
 
-use todo_common::auth::TokenVerifier;
+use todo_common::auth::{ServiceChannel, TokenVerifier};
 use todo_common::paging::PageTokens;
+use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
 use todo_store::db::Db;
 use todo_store::outbox::Relay;
 
@@ -12,4 +13,7 @@ pub struct State {
     pub(crate) verifier: TokenVerifier,
     pub(crate) relay: Relay,
     pub(crate) page_tokens: PageTokens,
+    /// The user service's internal API: a caller's verified address and
+    /// members' display names.
+    pub(crate) users: UserInternalServiceClient<ServiceChannel>,
 }

@@ -13,7 +13,9 @@
 //!   counted in the database so they hold across replicas.
 //! - `store`: the SQL.
 //! - [`State`]: what every request handler shares.
-//! - `service`: the gRPC services and the use cases behind them.
+//! - `service`: the public gRPC service and the use cases behind it;
+//!   `contacts`: the internal one, accounts' contact data for the other
+//!   services.
 //! - `outbox`: the messages this service relays to others;
 //!   `delivery`: how the relay delivers each.
 //! - `error`: the error enum and its mapping to gRPC status.
@@ -21,6 +23,7 @@
 //! This file only wires them together: [`build`] and [`grpc_service`].
 
 mod config;
+mod contacts;
 mod delivery;
 mod domain;
 mod error;

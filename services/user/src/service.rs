@@ -1,5 +1,5 @@
-//! `todo.user.v1.UserService` and `UserInternalService`: each RPC parses
-//! its request into domain types, runs the use case, maps the outcome.
+//! `todo.user.v1.UserService`: each RPC parses its request into domain
+//! types, runs the use case, maps the outcome.
 
 use tonic::{Request, Response, Status};
 
@@ -12,10 +12,9 @@ use todo_proto::todo::task::v1::EraseUserTasksRequest;
 use todo_proto::todo::task::v1::RevokeAccessTokensRequest as TaskRevoke;
 use todo_proto::todo::user::v1::{
     ChangeEmailRequest, ChangePasswordRequest, CreateUserRequest, DeleteMeRequest, GetJwksRequest,
-    GetMeRequest, Jwks, LoginRequest, LogoutRequest, LookupUserRequest, RefreshTokenRequest,
+    GetMeRequest, Jwks, LoginRequest, LogoutRequest, RefreshTokenRequest,
     RequestPasswordResetRequest, ResendVerificationRequest, ResetPasswordRequest, TokenPair,
-    UpdateMeRequest, User, UserContact, VerifyEmailRequest,
-    user_internal_service_server::UserInternalService, user_service_server::UserService,
+    UpdateMeRequest, User, VerifyEmailRequest, user_service_server::UserService,
 };
 use todo_store::db::Db;
 use todo_store::outbox;
@@ -472,7 +471,8 @@ impl State {
         Ok(())
     }
 
-    async fn me(&self, user_id: &str) -> Result<UserRow, Error> {
+    /// The account with this id; [`Error::NotFound`] when there is none.
+    pub(crate) async fn me(&self, user_id: &str) -> Result<UserRow, Error> {
         store::user_by_id(&self.db.pool, user_id)
             .await?
             .ok_or(Error::NotFound)
@@ -737,7 +737,7 @@ impl State {
     }
 }
 
-type Rpc<T> = Result<Response<T>, Status>;
+pub(crate) type Rpc<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl UserService for State {
@@ -824,14 +824,6 @@ impl UserService for State {
 
     async fn get_jwks(&self, _request: Request<GetJwksRequest>) -> Rpc<Jwks> {
         Ok(Response::new(self.keys.jwks()))
-    }
-}
-
-#[tonic::async_trait]
-impl UserInternalService for State {
-    async fn lookup_user(&self, request: Request<LookupUserRequest>) -> Rpc<UserContact> {
-        let id = request.into_inner().user_id;
-        Ok(Response::new(self.me(&id).await?.to_contact()))
     }
 }
 

@@ -121,6 +121,27 @@ pub async fn user_by_id<'e>(
     Ok(row.as_ref().map(UserRow::from_row).transpose()?)
 }
 
+/// The accounts with these ids, in one query; ids without an account are
+/// left out, in no particular order. Each id is a bound parameter, so the
+/// caller bounds how many there are.
+pub async fn users_by_ids(pool: &Pool, ids: &[&str]) -> Result<Vec<UserRow>, Error> {
+    // `IN ()` is not SQL.
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id IN ({marks})");
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(pool).await?;
+    Ok(rows
+        .iter()
+        .map(UserRow::from_row)
+        .collect::<Result<_, _>>()?)
+}
+
 /// Changes the display name and time zone where given.
 pub async fn update_profile(
     pool: &Pool,

@@ -1,0 +1,384 @@
+//! SQL for lists and their members. A list is read only through the
+//! caller's membership, so a list the caller is not in is never returned.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use todo_common::clock::to_timestamp;
+use todo_proto::todo::task::v1::TaskList;
+
+use crate::access::Role;
+use crate::error::Error;
+
+/// The title of every user's default list.
+pub const DEFAULT_TITLE: &str = "Inbox";
+
+/// A list as stored.
+#[derive(Debug, Clone)]
+pub struct ListRow {
+    pub id: String,
+    pub title: String,
+    pub color: String,
+    pub owner_id: String,
+    pub is_default: bool,
+    pub task_count: i64,
+    pub member_count: i64,
+    pub create_time: i64,
+    pub update_time: i64,
+    pub revision: i64,
+}
+
+/// A list with the caller's role in it.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub list: ListRow,
+    pub role: Role,
+}
+
+const COLUMNS: &str = "l.id, l.title, l.color, l.owner_id, l.is_default, l.task_count, l.member_count, \
+                       l.create_time, l.update_time, l.revision";
+
+impl ListRow {
+    fn from_row(r: &AnyRow) -> Result<Self, Error> {
+        Ok(Self {
+            id: r.try_get("id")?,
+            title: r.try_get("title")?,
+            color: r.try_get("color")?,
+            owner_id: r.try_get("owner_id")?,
+            is_default: r.try_get::<i64, _>("is_default")? != 0,
+            task_count: r.try_get("task_count")?,
+            member_count: r.try_get("member_count")?,
+            create_time: r.try_get("create_time")?,
+            update_time: r.try_get("update_time")?,
+            revision: r.try_get("revision")?,
+        })
+    }
+
+    pub fn etag(&self) -> String {
+        format!("{}-{}", self.revision, self.update_time)
+    }
+}
+
+impl Membership {
+    fn from_row(r: &AnyRow) -> Result<Self, Error> {
+        Ok(Self {
+            list: ListRow::from_row(r)?,
+            role: Role::from_code(r.try_get("role")?)?,
+        })
+    }
+
+    /// The list as the caller sees it.
+    pub fn to_proto(&self) -> TaskList {
+        let l = &self.list;
+        TaskList {
+            id: l.id.clone(),
+            title: l.title.clone(),
+            color: l.color.clone(),
+            is_default: l.is_default,
+            role: self.role.to_proto().into(),
+            member_count: i32::try_from(l.member_count).unwrap_or(i32::MAX),
+            create_time: Some(to_timestamp(l.create_time)),
+            update_time: Some(to_timestamp(l.update_time)),
+            etag: l.etag(),
+        }
+    }
+}
+
+/// The caller's membership of one list, with the list: one round trip.
+pub async fn get(
+    conn: &mut AnyConnection,
+    caller: &str,
+    list_id: &str,
+) -> Result<Option<Membership>, Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, m.role FROM lists l JOIN list_members m ON m.list_id = l.id AND m.user_id = ? \
+         WHERE l.id = ?"
+    ))
+    .bind(caller)
+    .bind(list_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(Membership::from_row).transpose()
+}
+
+/// A page of the caller's lists other than the default one, by id.
+pub async fn page(
+    conn: &mut AnyConnection,
+    caller: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Membership>, Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS}, m.role FROM list_members m JOIN lists l ON l.id = m.list_id \
+         WHERE m.user_id = ? AND l.is_default = 0 AND m.list_id > ? ORDER BY m.list_id LIMIT ?"
+    ))
+    .bind(caller)
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(Membership::from_row).collect()
+}
+
+/// Makes `user`'s default list unless it exists (its id is the user's).
+/// Safe to race: the second insert hits the primary key, and its
+/// transaction is retried.
+pub async fn ensure_default(conn: &mut AnyConnection, user: &str, now: i64) -> Result<(), Error> {
+    let exists = sqlx::query("SELECT 1 AS one FROM lists WHERE id = ?")
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(());
+    }
+    let made = sqlx::query(
+        "INSERT INTO lists (id, title, color, owner_id, is_default, task_count, member_count, create_time, \
+         update_time, revision) VALUES (?, ?, '', ?, 1, 0, 1, ?, ?, 1)",
+    )
+    .bind(user)
+    .bind(DEFAULT_TITLE)
+    .bind(user)
+    .bind(now)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    match made {
+        Ok(_) => add_member(conn, user, user, Role::Owner, now).await,
+        // A concurrent first use made it: start over in a transaction
+        // that sees it (MariaDB's snapshot predates it).
+        Err(e) if todo_store::db::is_unique_violation(&e) => Err(Error::Contended),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores a new list with its owner as the only member.
+pub async fn insert(conn: &mut AnyConnection, l: &ListRow) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO lists (id, title, color, owner_id, is_default, task_count, member_count, create_time, \
+         update_time, revision) VALUES (?, ?, ?, ?, ?, 0, 1, ?, ?, 1)",
+    )
+    .bind(&l.id)
+    .bind(&l.title)
+    .bind(&l.color)
+    .bind(&l.owner_id)
+    .bind(i64::from(l.is_default))
+    .bind(l.create_time)
+    .bind(l.update_time)
+    .execute(&mut *conn)
+    .await?;
+    add_member(conn, &l.id, &l.owner_id, Role::Owner, l.create_time).await
+}
+
+/// Writes a list's title and colour if it is still at `expected_revision`.
+pub async fn update(
+    conn: &mut AnyConnection,
+    l: &ListRow,
+    expected_revision: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE lists SET title = ?, color = ?, update_time = ?, revision = ? WHERE id = ? AND revision = ?",
+    )
+    .bind(&l.title)
+    .bind(&l.color)
+    .bind(l.update_time)
+    .bind(l.revision)
+    .bind(&l.id)
+    .bind(expected_revision)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes a list with its tasks, members and invitations.
+pub async fn delete(conn: &mut AnyConnection, list_id: &str) -> Result<(), Error> {
+    for sql in [
+        "DELETE FROM tasks WHERE list_id = ?",
+        "DELETE FROM list_members WHERE list_id = ?",
+        "DELETE FROM invitations WHERE list_id = ?",
+        "DELETE FROM lists WHERE id = ?",
+    ] {
+        sqlx::query(sql).bind(list_id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Adds `delta` to a list's task count, and bumps nothing else: the
+/// count is not part of the list's etag.
+pub async fn add_tasks(conn: &mut AnyConnection, list_id: &str, delta: i64) -> Result<(), Error> {
+    if delta != 0 {
+        sqlx::query("UPDATE lists SET task_count = task_count + ? WHERE id = ?")
+            .bind(delta)
+            .bind(list_id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The lists `user` owns.
+pub async fn owned_by(conn: &mut AnyConnection, user: &str) -> Result<Vec<ListRow>, Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM lists l WHERE l.owner_id = ?"
+    ))
+    .bind(user)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(ListRow::from_row).collect()
+}
+
+/// How many members a list has. For a caller authorised otherwise (by an
+/// invitation): it reads the list without a membership.
+pub async fn member_count(conn: &mut AnyConnection, list_id: &str) -> Result<i64, Error> {
+    let row = sqlx::query("SELECT member_count FROM lists WHERE id = ?")
+        .bind(list_id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row
+        .map(|r| r.try_get("member_count"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// How many lists `user` is a member of.
+pub async fn count_of(conn: &mut AnyConnection, user: &str) -> Result<i64, Error> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM list_members WHERE user_id = ?")
+        .bind(user)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("n")?)
+}
+
+/// One member of a list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRow {
+    pub user_id: String,
+    pub role: Role,
+}
+
+/// Every member of a list, the owner first.
+pub async fn members(conn: &mut AnyConnection, list_id: &str) -> Result<Vec<MemberRow>, Error> {
+    let rows = sqlx::query(
+        "SELECT user_id, role FROM list_members WHERE list_id = ? ORDER BY role, join_time, user_id",
+    )
+    .bind(list_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(MemberRow {
+                user_id: r.try_get("user_id")?,
+                role: Role::from_code(r.try_get("role")?)?,
+            })
+        })
+        .collect()
+}
+
+/// Adds a member and counts them in.
+pub async fn add_member(
+    conn: &mut AnyConnection,
+    list_id: &str,
+    user: &str,
+    role: Role,
+    now: i64,
+) -> Result<(), Error> {
+    sqlx::query("INSERT INTO list_members (list_id, user_id, role, join_time) VALUES (?, ?, ?, ?)")
+        .bind(list_id)
+        .bind(user)
+        .bind(role.code())
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    if role != Role::Owner {
+        sqlx::query("UPDATE lists SET member_count = member_count + 1 WHERE id = ?")
+            .bind(list_id)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Changes a member's role; `false` when they are not a member.
+pub async fn set_role(
+    conn: &mut AnyConnection,
+    list_id: &str,
+    user: &str,
+    role: Role,
+) -> Result<bool, Error> {
+    let done = sqlx::query("UPDATE list_members SET role = ? WHERE list_id = ? AND user_id = ?")
+        .bind(role.code())
+        .bind(list_id)
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a new owner on the list row.
+pub async fn set_owner(conn: &mut AnyConnection, list_id: &str, owner: &str) -> Result<(), Error> {
+    sqlx::query("UPDATE lists SET owner_id = ? WHERE id = ?")
+        .bind(owner)
+        .bind(list_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Removes a member; `false` when they were not one.
+pub async fn remove_member(
+    conn: &mut AnyConnection,
+    list_id: &str,
+    user: &str,
+) -> Result<bool, Error> {
+    let done = sqlx::query("DELETE FROM list_members WHERE list_id = ? AND user_id = ?")
+        .bind(list_id)
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("UPDATE lists SET member_count = member_count - 1 WHERE id = ?")
+        .bind(list_id)
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// The lists `user` is a member of without owning them.
+pub async fn joined_by(conn: &mut AnyConnection, user: &str) -> Result<Vec<String>, Error> {
+    let rows = sqlx::query("SELECT list_id FROM list_members WHERE user_id = ? AND role <> ?")
+        .bind(user)
+        .bind(Role::Owner.code())
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("list_id")?)).collect()
+}
+
+/// Tasks written by the previous release (before lists) have no list:
+/// each goes into its creator's default list, made if need be. Returns
+/// how many were adopted; a pass handles at most `batch` creators.
+pub async fn adopt_orphans(conn: &mut AnyConnection, now: i64, batch: i64) -> Result<u64, Error> {
+    let owners: Vec<String> =
+        sqlx::query("SELECT DISTINCT owner_id FROM tasks WHERE list_id IS NULL LIMIT ?")
+            .bind(batch)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get("owner_id"))
+            .collect::<Result<_, _>>()?;
+    let mut adopted = 0;
+    for owner in owners {
+        ensure_default(conn, &owner, now).await?;
+        let done = sqlx::query(
+            "UPDATE tasks SET list_id = ?, position = REPLACE(id, '-', '') WHERE owner_id = ? AND list_id IS NULL",
+        )
+        .bind(&owner)
+        .bind(&owner)
+        .execute(&mut *conn)
+        .await?;
+        let n = done.rows_affected();
+        add_tasks(conn, &owner, i64::try_from(n).unwrap_or(i64::MAX)).await?;
+        adopted += n;
+    }
+    Ok(adopted)
+}

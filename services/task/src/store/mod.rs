@@ -1,0 +1,6 @@
+//! The task service's SQL, one module per table group. Every read of a
+//! task or list joins the caller's membership (see `access`).
+
+pub mod invitations;
+pub mod lists;
+pub mod tasks;

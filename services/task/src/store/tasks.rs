@@ -1,0 +1,747 @@
+//! SQL for tasks. Every statement that reads or writes a task joins the
+//! caller's membership of its list: a task of a list the caller is not a
+//! member of is never read, changed or deleted, and looks exactly like a
+//! missing one; writes repeat the role check inside the statement.
+
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use todo_common::clock::to_timestamp;
+use todo_proto::todo::task::v1::Task;
+use todo_store::db::Pool;
+
+use crate::access::{Role, WRITER_CODES};
+use crate::domain::{Filter, Order, Parent, TaskFields};
+use crate::error::Error;
+
+/// A task as stored.
+#[derive(Debug, Clone)]
+pub struct TaskRow {
+    pub id: String,
+    pub list_id: String,
+    /// Empty at the top level.
+    pub parent_id: String,
+    pub position: String,
+    pub subtask_count: i64,
+    /// Who created it (the `owner_id` column, named before lists existed).
+    pub creator_id: String,
+    pub fields: TaskFields,
+    pub complete_time: Option<i64>,
+    pub create_time: i64,
+    pub update_time: i64,
+    pub revision: i64,
+}
+
+/// A task with the caller's role in its list.
+#[derive(Debug, Clone)]
+pub struct Visible {
+    pub task: TaskRow,
+    pub role: Role,
+}
+
+const COLUMNS: &str = "t.id, t.list_id, t.parent_id, t.position, t.subtask_count, t.owner_id, t.title, \
+                       t.description, t.done, t.complete_time, t.due_time, t.remind_time, t.priority, \
+                       t.labels, t.create_time, t.update_time, t.revision";
+
+/// The membership join every read starts from: `t` the task, `m` the
+/// caller's membership of its list (the first bind).
+const VISIBLE: &str = "tasks t JOIN list_members m ON m.list_id = t.list_id AND m.user_id = ?";
+
+impl TaskRow {
+    fn from_row(r: &AnyRow) -> Result<Self, Error> {
+        let labels: String = r.try_get("labels")?;
+        Ok(Self {
+            id: r.try_get("id")?,
+            list_id: r.try_get("list_id")?,
+            parent_id: r.try_get("parent_id")?,
+            position: r.try_get("position")?,
+            subtask_count: r.try_get("subtask_count")?,
+            creator_id: r.try_get("owner_id")?,
+            fields: TaskFields {
+                title: r.try_get("title")?,
+                description: r.try_get("description")?,
+                done: r.try_get::<i64, _>("done")? != 0,
+                due_time: r.try_get("due_time")?,
+                remind_time: r.try_get("remind_time")?,
+                priority: i32::try_from(r.try_get::<i64, _>("priority")?).unwrap_or_default(),
+                labels: serde_json::from_str(&labels).map_err(|e| Error::Internal(e.into()))?,
+            },
+            complete_time: r.try_get("complete_time")?,
+            create_time: r.try_get("create_time")?,
+            update_time: r.try_get("update_time")?,
+            revision: r.try_get("revision")?,
+        })
+    }
+
+    /// The entity tag of this revision of the task.
+    pub fn etag(&self) -> String {
+        format!("{}-{}", self.revision, self.update_time)
+    }
+
+    pub fn to_proto(&self) -> Task {
+        let f = &self.fields;
+        Task {
+            id: self.id.clone(),
+            title: f.title.clone(),
+            description: f.description.clone(),
+            done: f.done,
+            complete_time: self.complete_time.map(to_timestamp),
+            due_time: f.due_time.map(to_timestamp),
+            remind_time: f.remind_time.map(to_timestamp),
+            priority: f.priority,
+            labels: f.labels.clone(),
+            create_time: Some(to_timestamp(self.create_time)),
+            update_time: Some(to_timestamp(self.update_time)),
+            etag: self.etag(),
+            list_id: self.list_id.clone(),
+            parent_id: self.parent_id.clone(),
+            position: self.position.clone(),
+            subtask_count: i32::try_from(self.subtask_count).unwrap_or(i32::MAX),
+            creator_id: self.creator_id.clone(),
+        }
+    }
+}
+
+/// The sort key of the due time: undated tasks sort last.
+fn due_key(due_time: Option<i64>) -> i64 {
+    due_time.unwrap_or(i64::MAX)
+}
+
+fn labels_json(labels: &[String]) -> Result<String, Error> {
+    serde_json::to_string(labels).map_err(|e| Error::Internal(e.into()))
+}
+
+/// Stores a new task. The caller has checked its role in the list in the
+/// same transaction.
+pub async fn insert(conn: &mut AnyConnection, t: &TaskRow) -> Result<(), Error> {
+    let f = &t.fields;
+    sqlx::query(
+        "INSERT INTO tasks (id, list_id, parent_id, position, subtask_count, owner_id, title, description, \
+         done, complete_time, due_time, due_key, remind_time, priority, labels, create_time, update_time, revision) \
+         VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&t.id)
+    .bind(&t.list_id)
+    .bind(&t.parent_id)
+    .bind(&t.position)
+    .bind(&t.creator_id)
+    .bind(&f.title)
+    .bind(&f.description)
+    .bind(i64::from(f.done))
+    .bind(t.complete_time)
+    .bind(f.due_time)
+    .bind(due_key(f.due_time))
+    .bind(f.remind_time)
+    .bind(i64::from(f.priority))
+    .bind(labels_json(&f.labels)?)
+    .bind(t.create_time)
+    .bind(t.update_time)
+    .bind(t.revision)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The guard every write ends with: the writer is still an OWNER or
+/// EDITOR of the task's list (its first bind is the writer's id).
+fn writer_guard() -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM list_members w WHERE w.list_id = tasks.list_id AND w.user_id = ? \
+         AND w.role IN ({WRITER_CODES}))"
+    )
+}
+
+/// Writes `t`'s fields over the stored task if that is still at
+/// `expected_revision` and `writer` may still write its list; `false` when
+/// a concurrent change got there first (or it is gone).
+pub async fn update(
+    conn: &mut AnyConnection,
+    writer: &str,
+    t: &TaskRow,
+    expected_revision: i64,
+) -> Result<bool, Error> {
+    let f = &t.fields;
+    let done = sqlx::query(&format!(
+        "UPDATE tasks SET title = ?, description = ?, done = ?, complete_time = ?, due_time = ?, due_key = ?, \
+         remind_time = ?, priority = ?, labels = ?, update_time = ?, revision = ? \
+         WHERE id = ? AND revision = ? AND {}",
+        writer_guard()
+    ))
+    .bind(&f.title)
+    .bind(&f.description)
+    .bind(i64::from(f.done))
+    .bind(t.complete_time)
+    .bind(f.due_time)
+    .bind(due_key(f.due_time))
+    .bind(f.remind_time)
+    .bind(i64::from(f.priority))
+    .bind(labels_json(&f.labels)?)
+    .bind(t.update_time)
+    .bind(t.revision)
+    .bind(&t.id)
+    .bind(expected_revision)
+    .bind(writer)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Moves a task: its list, parent and position, at `expected_revision`.
+pub async fn relocate(
+    conn: &mut AnyConnection,
+    writer: &str,
+    t: &TaskRow,
+    expected_revision: i64,
+) -> Result<bool, Error> {
+    let done = sqlx::query(&format!(
+        "UPDATE tasks SET list_id = ?, parent_id = ?, position = ?, update_time = ?, revision = ? \
+         WHERE id = ? AND revision = ? AND {}",
+        writer_guard()
+    ))
+    .bind(&t.list_id)
+    .bind(&t.parent_id)
+    .bind(&t.position)
+    .bind(t.update_time)
+    .bind(t.revision)
+    .bind(&t.id)
+    .bind(expected_revision)
+    .bind(writer)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One task the caller can see, with their role in its list: one round
+/// trip, the membership joined.
+pub async fn get(
+    conn: &mut AnyConnection,
+    caller: &str,
+    id: &str,
+) -> Result<Option<Visible>, Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, m.role FROM {VISIBLE} WHERE t.id = ?"
+    ))
+    .bind(caller)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref()
+        .map(|r| {
+            Ok(Visible {
+                task: TaskRow::from_row(r)?,
+                role: Role::from_code(r.try_get("role")?)?,
+            })
+        })
+        .transpose()
+}
+
+/// The direct subtasks of `parents` (tasks of `list_id` the caller has
+/// already been shown to see).
+pub async fn children(
+    conn: &mut AnyConnection,
+    caller: &str,
+    list_id: &str,
+    parents: &[String],
+) -> Result<Vec<TaskRow>, Error> {
+    if parents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; parents.len()].join(", ");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {VISIBLE} WHERE t.list_id = ? AND t.parent_id IN ({marks}) ORDER BY t.position"
+    );
+    let mut query = sqlx::query(&sql).bind(caller).bind(list_id);
+    for p in parents {
+        query = query.bind(p);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(TaskRow::from_row).collect()
+}
+
+/// Deletes the tasks `ids` of `list_id` if `writer` may write that list;
+/// how many went.
+pub async fn delete_ids(
+    conn: &mut AnyConnection,
+    writer: &str,
+    list_id: &str,
+    ids: &[String],
+) -> Result<u64, Error> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!(
+        "DELETE FROM tasks WHERE list_id = ? AND id IN ({marks}) AND {}",
+        writer_guard()
+    );
+    let mut query = sqlx::query(&sql).bind(list_id);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let done = query.bind(writer).execute(conn).await?;
+    Ok(done.rows_affected())
+}
+
+/// The tasks of a list (made by `creator`, if given) whose reminder is
+/// still to fire, so deleting the list or removing the member can cancel
+/// them.
+pub async fn with_pending_reminders(
+    conn: &mut AnyConnection,
+    list_id: &str,
+    creator: Option<&str>,
+) -> Result<Vec<TaskRow>, Error> {
+    let by_creator = if creator.is_some() {
+        " AND t.owner_id = ?"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM tasks t WHERE t.list_id = ? AND t.remind_time IS NOT NULL AND t.done = 0{by_creator}"
+    );
+    let mut query = sqlx::query(&sql).bind(list_id);
+    if let Some(creator) = creator {
+        query = query.bind(creator);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(TaskRow::from_row).collect()
+}
+
+/// Moves the tasks `ids` (a moved task's subtasks) from one list to
+/// another; their parents and positions stay.
+pub async fn set_list(
+    conn: &mut AnyConnection,
+    ids: &[String],
+    from: &str,
+    to: &str,
+) -> Result<(), Error> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let sql = format!("UPDATE tasks SET list_id = ? WHERE list_id = ? AND id IN ({marks})");
+    let mut query = sqlx::query(&sql).bind(to).bind(from);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Adds `delta` to a task's count of direct subtasks, in the transaction
+/// that adds or removes one (so the count is right under concurrency: the
+/// increment is atomic and the row stays locked until commit).
+pub async fn add_subtasks(
+    conn: &mut AnyConnection,
+    parent_id: &str,
+    delta: i64,
+) -> Result<(), Error> {
+    if parent_id.is_empty() || delta == 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE tasks SET subtask_count = subtask_count + ? WHERE id = ?")
+        .bind(delta)
+        .bind(parent_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The positions next to a spot among the siblings under `parent_id` in
+/// `list_id`: the last one (`after: None`), or the one right after
+/// `after`.
+pub async fn next_position(
+    conn: &mut AnyConnection,
+    list_id: &str,
+    parent_id: &str,
+    after: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let row = match after {
+        None => sqlx::query(
+            "SELECT position FROM tasks WHERE list_id = ? AND parent_id = ? ORDER BY position DESC LIMIT 1",
+        )
+        .bind(list_id)
+        .bind(parent_id)
+        .fetch_optional(conn)
+        .await?,
+        Some(after) => sqlx::query(
+            "SELECT position FROM tasks WHERE list_id = ? AND parent_id = ? AND position > ? \
+             ORDER BY position LIMIT 1",
+        )
+        .bind(list_id)
+        .bind(parent_id)
+        .bind(after)
+        .fetch_optional(conn)
+        .await?,
+    };
+    Ok(row.map(|r| r.try_get("position")).transpose()?)
+}
+
+/// The first position among the siblings, if any.
+pub async fn first_position(
+    conn: &mut AnyConnection,
+    list_id: &str,
+    parent_id: &str,
+) -> Result<Option<String>, Error> {
+    let row = sqlx::query(
+        "SELECT position FROM tasks WHERE list_id = ? AND parent_id = ? ORDER BY position LIMIT 1",
+    )
+    .bind(list_id)
+    .bind(parent_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| r.try_get("position")).transpose()?)
+}
+
+/// Gives the siblings under `parent_id` fresh short positions in their
+/// current order, when a key has grown too long. Two passes, so no
+/// intermediate state repeats a position.
+pub async fn renumber(
+    conn: &mut AnyConnection,
+    list_id: &str,
+    parent_id: &str,
+) -> Result<(), Error> {
+    let ids: Vec<String> =
+        sqlx::query("SELECT id FROM tasks WHERE list_id = ? AND parent_id = ? ORDER BY position")
+            .bind(list_id)
+            .bind(parent_id)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+    // Temporary keys sort above every real one ('~' follows the letters).
+    for id in &ids {
+        sqlx::query("UPDATE tasks SET position = ? WHERE id = ?")
+            .bind(format!("~{id}"))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (id, key) in ids.iter().zip(crate::position::renumbered(ids.len())) {
+        sqlx::query("UPDATE tasks SET position = ? WHERE id = ?")
+            .bind(key)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Escapes `%`, `_` and the escape character itself for `LIKE ... ESCAPE '!'`
+/// (`!` rather than a backslash, which MySQL and SQLite quote differently).
+fn like_literal(s: &str) -> String {
+    s.replace('!', "!!").replace('%', "!%").replace('_', "!_")
+}
+
+/// How the store sorts by an [`Order`].
+impl Order {
+    /// The column sorted on before the id (ids are time-ordered, so the id
+    /// alone is creation order).
+    fn key_column(self) -> Option<&'static str> {
+        match self {
+            Self::CreateTime | Self::CreateTimeDesc => None,
+            Self::DueTime | Self::DueTimeDesc => Some("t.due_key"),
+            Self::PriorityDesc => Some("t.priority"),
+            Self::UpdateTimeDesc => Some("t.update_time"),
+            Self::Position => Some("t.position"),
+        }
+    }
+
+    fn descending(self) -> bool {
+        !matches!(self, Self::CreateTime | Self::DueTime | Self::Position)
+    }
+
+    /// Where `row` stands in this order, for the next page's cursor.
+    pub fn cursor(self, row: &TaskRow) -> Cursor {
+        let key = match self {
+            Self::CreateTime | Self::CreateTimeDesc => Key::Number(0),
+            Self::DueTime | Self::DueTimeDesc => Key::Number(due_key(row.fields.due_time)),
+            Self::PriorityDesc => Key::Number(i64::from(row.fields.priority)),
+            Self::UpdateTimeDesc => Key::Number(row.update_time),
+            Self::Position => Key::Text(row.position.clone()),
+        };
+        Cursor {
+            key,
+            id: row.id.clone(),
+        }
+    }
+}
+
+/// A cursor's sort key: a number, or a position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Key {
+    Number(i64),
+    Text(String),
+}
+
+/// The position after which the next page starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(rename = "k")]
+    pub key: Key,
+    #[serde(rename = "i")]
+    pub id: String,
+}
+
+/// The query of one list page; the binds follow in [`list`]'s order.
+fn list_sql(filter: &Filter, order: Order, paged: bool) -> String {
+    let mut sql = format!("SELECT {COLUMNS} FROM {VISIBLE} WHERE 1 = 1");
+    if filter.list_id.is_some() {
+        sql.push_str(" AND t.list_id = ?");
+    }
+    if filter.parent.is_some() {
+        sql.push_str(" AND t.parent_id = ?");
+    }
+    if filter.done.is_some() {
+        sql.push_str(" AND t.done = ?");
+    }
+    if filter.label.is_some() {
+        sql.push_str(" AND t.labels LIKE ? ESCAPE '!'");
+    }
+    if filter.due_before.is_some() {
+        sql.push_str(" AND t.due_time < ?");
+    }
+    if filter.due_after.is_some() {
+        sql.push_str(" AND t.due_time >= ?");
+    }
+    if filter.q.is_some() {
+        sql.push_str(
+            " AND (LOWER(t.title) LIKE ? ESCAPE '!' OR LOWER(t.description) LIKE ? ESCAPE '!')",
+        );
+    }
+    let (cmp, dir) = if order.descending() {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if paged {
+        match order.key_column() {
+            Some(k) => sql.push_str(&format!(" AND ({k} {cmp} ? OR ({k} = ? AND t.id {cmp} ?))")),
+            None => sql.push_str(&format!(" AND t.id {cmp} ?")),
+        }
+    }
+    match order.key_column() {
+        Some(k) => sql.push_str(&format!(" ORDER BY {k} {dir}, t.id {dir} LIMIT ?")),
+        None => sql.push_str(&format!(" ORDER BY t.id {dir} LIMIT ?")),
+    }
+    sql
+}
+
+/// One page in `order`, after `after`, of the tasks `caller` can see
+/// (keyset paging: within one list each order has an index led by the
+/// list, so the cost does not grow with the depth).
+pub async fn list(
+    pool: &Pool,
+    caller: &str,
+    filter: &Filter,
+    order: Order,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<TaskRow>, Error> {
+    let sql = list_sql(filter, order, after.is_some());
+    let mut query = sqlx::query(&sql).bind(caller);
+    if let Some(list_id) = &filter.list_id {
+        query = query.bind(list_id.clone());
+    }
+    if let Some(parent) = &filter.parent {
+        query = query.bind(match parent {
+            Parent::Root => String::new(),
+            Parent::Of(id) => id.clone(),
+        });
+    }
+    if let Some(done) = filter.done {
+        query = query.bind(i64::from(done));
+    }
+    if let Some(label) = &filter.label {
+        // Labels are stored as a JSON array; match the exact JSON string.
+        let json = serde_json::to_string(label).map_err(|e| Error::Internal(e.into()))?;
+        query = query.bind(format!("%{}%", like_literal(&json)));
+    }
+    if let Some(t) = filter.due_before {
+        query = query.bind(t);
+    }
+    if let Some(t) = filter.due_after {
+        query = query.bind(t);
+    }
+    if let Some(q) = &filter.q {
+        let pattern = format!("%{}%", like_literal(q));
+        query = query.bind(pattern.clone()).bind(pattern);
+    }
+    if let Some(c) = after {
+        if order.key_column().is_some() {
+            query = match &c.key {
+                Key::Number(n) => query.bind(*n).bind(*n),
+                Key::Text(t) => query.bind(t.clone()).bind(t.clone()),
+            };
+        }
+        query = query.bind(c.id.clone());
+    }
+    let rows = query.bind(limit).fetch_all(pool).await?;
+    rows.iter().map(TaskRow::from_row).collect()
+}
+
+/// Deletes what is left of a user whose account is gone: idempotency keys,
+/// and tasks the previous release wrote that were never put in a list.
+pub async fn delete_unlisted(conn: &mut AnyConnection, user: &str) -> Result<(), Error> {
+    sqlx::query("DELETE FROM idempotency_keys WHERE owner_id = ?")
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM tasks WHERE owner_id = ? AND list_id IS NULL")
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// What an `Idempotency-Key` already stands for.
+#[derive(Debug)]
+pub struct IdempotentCreate {
+    pub request_hash: String,
+    pub task_id: String,
+}
+
+/// Claims `key` for a create inside the caller's transaction; when it is
+/// taken (and younger than `not_before`), returns what it was used for.
+/// Concurrent claims of one key serialize on its primary key: the second
+/// waits for the first to commit and then sees its row.
+pub async fn claim_idempotency_key(
+    conn: &mut AnyConnection,
+    owner: &str,
+    key: &str,
+    request_hash: &str,
+    task_id: &str,
+    now: i64,
+    not_before: i64,
+) -> Result<Option<IdempotentCreate>, Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (owner_id, idem_key, request_hash, task_id, create_time) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(owner)
+    .bind(key)
+    .bind(request_hash)
+    .bind(task_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => return Ok(None),
+        Err(e) if todo_store::db::is_unique_violation(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // An expired use of the key no longer counts: take it over.
+    let renewed = sqlx::query(
+        "UPDATE idempotency_keys SET request_hash = ?, task_id = ?, create_time = ? \
+         WHERE owner_id = ? AND idem_key = ? AND create_time < ?",
+    )
+    .bind(request_hash)
+    .bind(task_id)
+    .bind(now)
+    .bind(owner)
+    .bind(key)
+    .bind(not_before)
+    .execute(&mut *conn)
+    .await?;
+    if renewed.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query(
+        "SELECT request_hash, task_id FROM idempotency_keys WHERE owner_id = ? AND idem_key = ?",
+    )
+    .bind(owner)
+    .bind(key)
+    .fetch_one(conn)
+    .await?;
+    Ok(Some(IdempotentCreate {
+        request_hash: row.try_get("request_hash")?,
+        task_id: row.try_get("task_id")?,
+    }))
+}
+
+/// Forgets idempotency keys older than `before`.
+pub async fn expire_idempotency_keys(pool: &Pool, before: i64) -> Result<u64, Error> {
+    let done = sqlx::query("DELETE FROM idempotency_keys WHERE create_time < ?")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Within one list, every sort order reads a page through its
+    /// list-led index, with no sort of the whole result: the plan a
+    /// 10,000-task list relies on to cost the same on its last page as on
+    /// its first. The membership is one primary-key lookup beside it.
+    #[tokio::test]
+    async fn every_order_pages_a_list_through_an_index_without_sorting() {
+        let dir = std::env::temp_dir().join(format!("todo-plan-{}", todo_common::clock::new_id()));
+        let config = todo_store::db::DbConfig {
+            url: format!("sqlite://{}/task.db", dir.display()),
+            max_connections: 1,
+        };
+        let db = todo_store::db::connect(&config, &crate::MIGRATOR)
+            .await
+            .unwrap();
+        let expected = [
+            (Order::CreateTime, "tasks_list_id"),
+            (Order::CreateTimeDesc, "tasks_list_id"),
+            (Order::DueTime, "tasks_list_due"),
+            (Order::DueTimeDesc, "tasks_list_due"),
+            (Order::PriorityDesc, "tasks_list_priority"),
+            (Order::UpdateTimeDesc, "tasks_list_updated"),
+            (Order::Position, "tasks_list_position"),
+        ];
+        for (order, index) in expected {
+            let filter = Filter {
+                list_id: Some("l".to_owned()),
+                // Positions are per parent: the order is meant with one.
+                parent: (order == Order::Position).then_some(Parent::Root),
+                ..Filter::default()
+            };
+            for paged in [false, true] {
+                let sql = format!("EXPLAIN QUERY PLAN {}", list_sql(&filter, order, paged));
+                let mut query = sqlx::query(&sql);
+                for _ in 0..sql.matches('?').count() {
+                    query = query.bind(1_i64);
+                }
+                let plan: Vec<String> = query
+                    .fetch_all(&db.pool)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.try_get::<String, _>("detail").unwrap())
+                    .collect();
+                let plan = plan.join(" | ");
+                assert!(plan.contains(index), "{order:?} paged={paged}: {plan}");
+                assert!(
+                    !plan.contains("TEMP B-TREE"),
+                    "{order:?} paged={paged} sorts: {plan}"
+                );
+                assert!(
+                    plan.contains("USING PRIMARY KEY")
+                        || plan.contains("sqlite_autoindex_list_members"),
+                    "{order:?} paged={paged}: membership not by key: {plan}"
+                );
+            }
+        }
+        // One task by id: the task by its key, the membership by its key.
+        let sql = "SELECT t.id, m.role FROM tasks t JOIN list_members m ON m.list_id = t.list_id AND m.user_id = ? WHERE t.id = ?";
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .bind("u")
+            .bind("t")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get::<String, _>("detail").unwrap())
+            .collect();
+        assert_eq!(plan.len(), 2, "{plan:?}");
+        assert!(plan.iter().all(|p| p.starts_with("SEARCH")), "{plan:?}");
+        db.pool.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

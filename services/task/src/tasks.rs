@@ -1,0 +1,563 @@
+//! The task use cases: create, change, delete, list and move, each in one
+//! transaction that checks the caller's role in the task's list first.
+
+use prost::Message;
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+
+use todo_common::clock::{new_id, now_micros, to_timestamp};
+use todo_common::status::FieldViolation;
+use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
+use todo_proto::todo::task::v1::{
+    CreateTaskRequest, ListTasksRequest, ListTasksResponse, MoveTaskRequest,
+};
+use todo_store::outbox;
+
+use crate::State;
+use crate::access::Action;
+use crate::domain::{Edit, ListQuery, TaskFields, optional_id};
+use crate::error::{Error, LIST, TASK};
+use crate::idempotency;
+use crate::list_fields::TASKS_PER_LIST;
+use crate::outbox::Outbox;
+use crate::position;
+use crate::request::{check_etag, id_of, retry};
+use crate::store::lists;
+use crate::store::tasks::{self, Cursor, TaskRow, Visible};
+
+/// The deepest a subtask may be: a top-level task is level 1.
+pub const MAX_DEPTH: usize = 4;
+
+fn past_reminder() -> Error {
+    FieldViolation::new("task.remindTime", "must not be in the past").into()
+}
+
+/// Where a new task goes, as the request says.
+struct Placement {
+    list_id: Option<String>,
+    parent_id: Option<String>,
+}
+
+impl State {
+    pub(crate) async fn create_task(
+        &self,
+        caller: &str,
+        req: CreateTaskRequest,
+        key: Option<String>,
+    ) -> Result<TaskRow, Error> {
+        let task = req.task.clone().unwrap_or_default();
+        let mut errs = Vec::new();
+        let placement = Placement {
+            list_id: optional_id(&task.list_id, "task.listId", &mut errs),
+            parent_id: optional_id(&task.parent_id, "task.parentId", &mut errs),
+        };
+        let fields = match TaskFields::parse(&task) {
+            Ok(fields) if errs.is_empty() => fields,
+            Ok(_) => return Err(Error::Invalid(errs)),
+            Err(mut more) => {
+                more.extend(errs);
+                return Err(Error::Invalid(more));
+            }
+        };
+        let now = now_micros();
+        if fields.remind_time.is_some_and(|t| t < now) {
+            return Err(past_reminder());
+        }
+        let hash = hex::encode(Sha256::digest(req.encode_to_vec()));
+        let id = new_id();
+        let made = retry(|| async {
+            let mut tx = self.db.begin_write().await?;
+            if let Some(key) = key.as_deref() {
+                let not_before = now - idempotency::TTL_MICROS;
+                let earlier =
+                    tasks::claim_idempotency_key(&mut tx, caller, key, &hash, &id, now, not_before)
+                        .await?;
+                if let Some(earlier) = earlier {
+                    if earlier.request_hash != hash {
+                        return Err(Error::IdempotencyKeyReused);
+                    }
+                    let found = tasks::get(&mut tx, caller, &earlier.task_id).await?;
+                    return found.map(|v| v.task).ok_or(Error::NotFound(TASK));
+                }
+            }
+            let (list_id, parent_id) = self.place(&mut tx, caller, &placement, now).await?;
+            let last = tasks::next_position(&mut tx, &list_id, &parent_id, None).await?;
+            let row = TaskRow {
+                id: id.clone(),
+                list_id,
+                parent_id,
+                position: next_key(last.as_deref(), None)?,
+                subtask_count: 0,
+                creator_id: caller.to_owned(),
+                complete_time: fields.done.then_some(now),
+                fields: fields.clone(),
+                create_time: now,
+                update_time: now,
+                revision: 1,
+            };
+            tasks::insert(&mut tx, &row).await?;
+            tasks::add_subtasks(&mut tx, &row.parent_id, 1).await?;
+            lists::add_tasks(&mut tx, &row.list_id, 1).await?;
+            sync_reminder(&mut tx, None, Some(&row)).await?;
+            tx.commit().await?;
+            Ok(row)
+        })
+        .await?;
+        if made.id == id {
+            self.relay.poke();
+            tracing::info!(task_id = %id, "task created");
+        }
+        Ok(made)
+    }
+
+    /// The list and parent a new task goes to, checked: the caller may
+    /// write the list, the parent is in it and not too deep, the list is
+    /// not full. Without a list or parent, the caller's default list (made
+    /// now if this is its first use).
+    async fn place(
+        &self,
+        conn: &mut AnyConnection,
+        caller: &str,
+        placement: &Placement,
+        now: i64,
+    ) -> Result<(String, String), Error> {
+        let parent = match &placement.parent_id {
+            Some(id) => Some(
+                self.parent_in(conn, caller, id, placement.list_id.as_deref(), 1)
+                    .await?,
+            ),
+            None => None,
+        };
+        let list_id = match (&parent, &placement.list_id) {
+            (Some(p), _) => p.task.list_id.clone(),
+            (None, Some(list_id)) => list_id.clone(),
+            (None, None) => {
+                lists::ensure_default(conn, caller, now).await?;
+                caller.to_owned()
+            }
+        };
+        let list = lists::get(conn, caller, &list_id)
+            .await?
+            .ok_or(Error::NotFound(LIST))?;
+        list.role.require(Action::Write)?;
+        if list.list.task_count >= TASKS_PER_LIST {
+            return Err(Error::Precondition("a list holds at most 10,000 tasks"));
+        }
+        Ok((list_id, parent.map(|p| p.task.id).unwrap_or_default()))
+    }
+
+    /// The task `id` as a new parent of a subtree `height` levels high:
+    /// visible to the caller, in `list_id` when one is given, and not so
+    /// deep that the subtree would pass [`MAX_DEPTH`].
+    async fn parent_in(
+        &self,
+        conn: &mut AnyConnection,
+        caller: &str,
+        id: &str,
+        list_id: Option<&str>,
+        height: usize,
+    ) -> Result<Visible, Error> {
+        let field = "task.parentId";
+        let parent = tasks::get(conn, caller, id)
+            .await?
+            .ok_or_else(|| FieldViolation::new(field, "no such task"))?;
+        if list_id.is_some_and(|l| l != parent.task.list_id) {
+            return Err(FieldViolation::new(field, "must be a task of the same list").into());
+        }
+        let depth = ancestors(conn, caller, &parent.task).await?.len() + 1;
+        if depth + height > MAX_DEPTH {
+            return Err(FieldViolation::new(
+                field,
+                format!("subtasks nest at most {MAX_DEPTH} levels deep"),
+            )
+            .into());
+        }
+        Ok(parent)
+    }
+
+    /// Replaces or patches a task. A concurrent write makes the attempt
+    /// start over from the newer version, so no other writer's fields are
+    /// lost.
+    pub(crate) async fn change_task(
+        &self,
+        caller: &str,
+        edit: Edit<'_>,
+        expected: Option<&[String]>,
+    ) -> Result<TaskRow, Error> {
+        let id = id_of(edit.task_id(), "task.id")?;
+        let row = retry(|| async {
+            let mut tx = self.db.begin_write().await?;
+            let current = tasks::get(&mut tx, caller, &id)
+                .await?
+                .ok_or(Error::NotFound(TASK))?;
+            current.role.require(Action::Write)?;
+            let current = current.task;
+            check_etag(expected, &current.etag())?;
+            let next = edit
+                .apply(&id, &current.to_proto())
+                .map_err(Error::Invalid)?;
+            let fields = TaskFields::parse(&next).map_err(Error::Invalid)?;
+            let now = now_micros();
+            if fields.remind_time != current.fields.remind_time
+                && fields.remind_time.is_some_and(|t| t < now)
+            {
+                return Err(past_reminder());
+            }
+            let complete_time = match (current.fields.done, fields.done) {
+                (false, true) => Some(now),
+                (true, true) => current.complete_time,
+                (_, false) => None,
+            };
+            let row = TaskRow {
+                fields,
+                complete_time,
+                // Strictly increasing, so the etag changes even within one
+                // clock tick.
+                update_time: now.max(current.update_time + 1),
+                revision: current.revision + 1,
+                ..current.clone()
+            };
+            if !tasks::update(&mut tx, caller, &row, current.revision).await? {
+                return Err(Error::Contended);
+            }
+            sync_reminder(&mut tx, Some(&current), Some(&row)).await?;
+            tx.commit().await?;
+            Ok(row)
+        })
+        .await?;
+        self.relay.poke();
+        Ok(row)
+    }
+
+    /// Deletes a task with all its subtasks, and cancels their reminders.
+    pub(crate) async fn delete_task(
+        &self,
+        caller: &str,
+        id: &str,
+        expected: Option<&[String]>,
+    ) -> Result<(), Error> {
+        let gone = retry(|| async {
+            let mut tx = self.db.begin_write().await?;
+            let current = tasks::get(&mut tx, caller, id)
+                .await?
+                .ok_or(Error::NotFound(TASK))?;
+            current.role.require(Action::Write)?;
+            let current = current.task;
+            check_etag(expected, &current.etag())?;
+            let mut doomed = vec![current.clone()];
+            doomed.extend(
+                descendants(&mut tx, caller, &current)
+                    .await?
+                    .into_iter()
+                    .flatten(),
+            );
+            let ids: Vec<String> = doomed.iter().map(|t| t.id.clone()).collect();
+            let n = tasks::delete_ids(&mut tx, caller, &current.list_id, &ids).await?;
+            if n != ids.len() as u64 {
+                return Err(Error::Contended);
+            }
+            tasks::add_subtasks(&mut tx, &current.parent_id, -1).await?;
+            lists::add_tasks(&mut tx, &current.list_id, -i64::try_from(n).unwrap_or(0)).await?;
+            for task in &doomed {
+                sync_reminder(&mut tx, Some(task), None).await?;
+            }
+            tx.commit().await?;
+            Ok(n)
+        })
+        .await?;
+        self.relay.poke();
+        tracing::info!(task_id = %id, tasks = gone, "task deleted");
+        Ok(())
+    }
+
+    /// A page of the tasks the caller can see.
+    pub(crate) async fn list_tasks(
+        &self,
+        caller: &str,
+        req: &ListTasksRequest,
+    ) -> Result<ListTasksResponse, Error> {
+        let query = ListQuery::try_from(req).map_err(Error::Invalid)?;
+        let ListQuery {
+            size,
+            filter,
+            order,
+            page_token,
+        } = &query;
+        let (size, order) = (*size, *order);
+        if let Some(list_id) = &filter.list_id {
+            // A list the caller is not in is a 404, not an empty page.
+            let mut conn = self.db.pool.acquire().await?;
+            lists::get(&mut conn, caller, list_id)
+                .await?
+                .ok_or(Error::NotFound(LIST))?;
+        }
+        // The token is valid only for this caller, order and filter set.
+        let scope = query.scope(caller);
+        let after: Option<Cursor> = self
+            .page_tokens
+            .decode(&scope, page_token)
+            .map_err(|v| Error::Invalid(vec![v]))?;
+        // One row more than asked tells whether another page exists.
+        let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
+        let mut rows =
+            tasks::list(&self.db.pool, caller, filter, order, after.as_ref(), limit).await?;
+        let more = rows.len() > size;
+        rows.truncate(size);
+        let next_page_token = match rows.last() {
+            Some(last) if more => self.page_tokens.encode(&scope, &order.cursor(last)),
+            _ => String::new(),
+        };
+        Ok(ListTasksResponse {
+            tasks: rows.iter().map(TaskRow::to_proto).collect(),
+            next_page_token,
+        })
+    }
+
+    /// Moves a task, with its subtasks, to another list, parent or spot
+    /// among its siblings. Only the moved task's row changes its position,
+    /// unless keys have grown so long that its siblings are renumbered.
+    pub(crate) async fn move_task(
+        &self,
+        caller: &str,
+        req: &MoveTaskRequest,
+    ) -> Result<TaskRow, Error> {
+        let id = id_of(&req.id, "id")?;
+        let mut errs = Vec::new();
+        let to_list = optional_id(&req.list_id, "listId", &mut errs);
+        let to_parent = optional_id(&req.parent_id, "parentId", &mut errs);
+        let after = optional_id(&req.after_id, "afterId", &mut errs);
+        if !errs.is_empty() {
+            return Err(Error::Invalid(errs));
+        }
+        let row = retry(|| async {
+            let mut tx = self.db.begin_write().await?;
+            let current = tasks::get(&mut tx, caller, &id)
+                .await?
+                .ok_or(Error::NotFound(TASK))?;
+            current.role.require(Action::Write)?;
+            let current = current.task;
+            let list_id = to_list.clone().unwrap_or_else(|| current.list_id.clone());
+            let subtree = descendants(&mut tx, caller, &current).await?;
+            let moved = 1 + subtree.iter().map(Vec::len).sum::<usize>();
+            if list_id != current.list_id {
+                let target = lists::get(&mut tx, caller, &list_id)
+                    .await?
+                    .ok_or(Error::NotFound(LIST))?;
+                target.role.require(Action::Write)?;
+                if target.list.task_count + i64::try_from(moved).unwrap_or(i64::MAX)
+                    > TASKS_PER_LIST
+                {
+                    return Err(Error::Precondition("a list holds at most 10,000 tasks"));
+                }
+            }
+            let parent_id = match &to_parent {
+                Some(p) => {
+                    let in_subtree = *p == id || subtree.iter().flatten().any(|t| t.id == *p);
+                    if in_subtree {
+                        return Err(FieldViolation::new(
+                            "parentId",
+                            "a task cannot move under itself or its subtasks",
+                        )
+                        .into());
+                    }
+                    let height = 1 + subtree.len();
+                    self.parent_in(&mut tx, caller, p, Some(&list_id), height)
+                        .await
+                        .map_err(|e| rename_field(e, "task.parentId", "parentId"))?
+                        .task
+                        .id
+                }
+                None => String::new(),
+            };
+            let position = sibling_key(
+                &mut tx,
+                caller,
+                &current,
+                &list_id,
+                &parent_id,
+                after.as_deref(),
+            )
+            .await?;
+            let now = now_micros();
+            let row = TaskRow {
+                list_id: list_id.clone(),
+                parent_id: parent_id.clone(),
+                position,
+                update_time: now.max(current.update_time + 1),
+                revision: current.revision + 1,
+                ..current.clone()
+            };
+            if !tasks::relocate(&mut tx, caller, &row, current.revision).await? {
+                return Err(Error::Contended);
+            }
+            if parent_id != current.parent_id {
+                tasks::add_subtasks(&mut tx, &current.parent_id, -1).await?;
+                tasks::add_subtasks(&mut tx, &parent_id, 1).await?;
+            }
+            if list_id != current.list_id {
+                let ids: Vec<String> = subtree.iter().flatten().map(|t| t.id.clone()).collect();
+                tasks::set_list(&mut tx, &ids, &current.list_id, &list_id).await?;
+                let n = i64::try_from(moved).unwrap_or(i64::MAX);
+                lists::add_tasks(&mut tx, &current.list_id, -n).await?;
+                lists::add_tasks(&mut tx, &list_id, n).await?;
+            }
+            tx.commit().await?;
+            Ok(row)
+        })
+        .await?;
+        tracing::info!(task_id = %id, "task moved");
+        Ok(row)
+    }
+}
+
+/// A position for `task` among the siblings under `parent_id` in
+/// `list_id`: right after the sibling `after`, or first.
+async fn sibling_key(
+    conn: &mut AnyConnection,
+    caller: &str,
+    task: &TaskRow,
+    list_id: &str,
+    parent_id: &str,
+    after: Option<&str>,
+) -> Result<String, Error> {
+    for attempt in 0..2 {
+        let lo = match after {
+            Some(after_id) => {
+                let sibling = tasks::get(conn, caller, after_id)
+                    .await?
+                    .map(|v| v.task)
+                    .filter(|s| s.list_id == list_id && s.parent_id == parent_id && s.id != task.id)
+                    .ok_or_else(|| {
+                        FieldViolation::new("afterId", "must be another task under the new parent")
+                    })?;
+                Some(sibling.position)
+            }
+            None => None,
+        };
+        let hi = match &lo {
+            Some(lo) => tasks::next_position(conn, list_id, parent_id, Some(lo)).await?,
+            None => tasks::first_position(conn, list_id, parent_id).await?,
+        };
+        // The task's own key as the upper bound is fine: it moves just
+        // before where it was.
+        let key = position::between(lo.as_deref(), hi.as_deref()).ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!("no position between {lo:?} and {hi:?}"))
+        })?;
+        if key.len() <= position::MAX_LEN || attempt > 0 {
+            return Ok(key);
+        }
+        tasks::renumber(conn, list_id, parent_id).await?;
+    }
+    unreachable!("the loop returns on its second attempt")
+}
+
+/// The key after `last` (or between two keys), as an error when stored
+/// keys are malformed.
+fn next_key(lo: Option<&str>, hi: Option<&str>) -> Result<String, Error> {
+    position::between(lo, hi)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("no position between {lo:?} and {hi:?}")))
+}
+
+/// A violation reported under `from` renamed to `to` (a move names its
+/// fields without the `task.` prefix).
+fn rename_field(e: Error, from: &str, to: &str) -> Error {
+    match e {
+        Error::Invalid(mut v) => {
+            for f in &mut v {
+                if f.field == from {
+                    to.clone_into(&mut f.field);
+                }
+            }
+            Error::Invalid(v)
+        }
+        other => other,
+    }
+}
+
+/// The ancestors of `task`, nearest first; the tree is at most
+/// [`MAX_DEPTH`] deep, so this is at most that many lookups.
+async fn ancestors(
+    conn: &mut AnyConnection,
+    caller: &str,
+    task: &TaskRow,
+) -> Result<Vec<TaskRow>, Error> {
+    let mut chain: Vec<TaskRow> = Vec::new();
+    let mut parent = task.parent_id.clone();
+    while !parent.is_empty() && chain.len() < MAX_DEPTH {
+        let Some(p) = tasks::get(conn, caller, &parent).await? else {
+            break;
+        };
+        parent.clone_from(&p.task.parent_id);
+        chain.push(p.task);
+    }
+    Ok(chain)
+}
+
+/// The subtasks of `task`, level by level (children first).
+async fn descendants(
+    conn: &mut AnyConnection,
+    caller: &str,
+    task: &TaskRow,
+) -> Result<Vec<Vec<TaskRow>>, Error> {
+    let mut levels = Vec::new();
+    let mut frontier = vec![task.id.clone()];
+    while levels.len() < MAX_DEPTH {
+        let level = tasks::children(conn, caller, &task.list_id, &frontier).await?;
+        if level.is_empty() {
+            break;
+        }
+        frontier = level.iter().map(|t| t.id.clone()).collect();
+        levels.push(level);
+    }
+    Ok(levels)
+}
+
+/// Queues the notify call that makes the task's reminder match its new
+/// state (`after: None` when deleted), in the caller's transaction. A
+/// reminder goes to the task's creator, whoever changed it.
+pub async fn sync_reminder(
+    conn: &mut AnyConnection,
+    before: Option<&TaskRow>,
+    after: Option<&TaskRow>,
+) -> Result<(), Error> {
+    let pending = |r: &TaskRow| {
+        if r.fields.done {
+            None
+        } else {
+            r.fields.remind_time
+        }
+    };
+    let was = before.and_then(pending);
+    let will = after.and_then(pending);
+    let title_changed =
+        matches!((before, after), (Some(b), Some(a)) if b.fields.title != a.fields.title);
+    let revision = after.map_or_else(|| before.map_or(1, |b| b.revision + 1), |a| a.revision);
+    let Some(task) = after.or(before) else {
+        return Ok(());
+    };
+    let (task_id, user_id) = (task.id.clone(), task.creator_id.clone());
+    match (was, will) {
+        (_, Some(at)) if was != will || title_changed => {
+            let req = ScheduleReminderRequest {
+                dedup_key: format!("schedule:{task_id}:{revision}"),
+                user_id,
+                task_id,
+                task_title: task.fields.title.clone(),
+                remind_time: Some(to_timestamp(at)),
+                revision,
+            };
+            outbox::enqueue(conn, &Outbox::ScheduleReminder(req)).await?;
+        }
+        (Some(_), None) => {
+            let req = CancelReminderRequest {
+                dedup_key: format!("cancel:{task_id}:{revision}"),
+                user_id,
+                task_id,
+                revision,
+            };
+            outbox::enqueue(conn, &Outbox::CancelReminder(req)).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
