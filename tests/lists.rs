@@ -185,6 +185,14 @@ async fn decline(sys: &TestSystem, who: &User, invitation: &str) -> (u16, Value)
     .await
 }
 
+/// Whether `who`'s in-app inbox holds an INVITATION notification.
+async fn has_invitation_notice(sys: &TestSystem, who: &User) -> bool {
+    let inbox = ok(sys, who, "GET", "/v1/notifications", None).await;
+    inbox["notifications"]
+        .as_array()
+        .is_some_and(|n| n.iter().any(|n| n["kind"] == "INVITATION"))
+}
+
 /// `owner` invites `member` to `list` as `role`, and `member` accepts.
 async fn join(sys: &TestSystem, owner: &User, list: &str, member: &User, role: &str) {
     assert_eq!(
@@ -376,6 +384,98 @@ async fn a_new_user_has_one_default_inbox_that_cannot_be_deleted(sys: &TestSyste
     );
     // Each user's inbox is their own.
     assert_eq!(get_list(sys, &bea, &inbox_id).await.0, 404);
+
+    // Paged two at a time, each list comes once, the inbox first.
+    for title in ["B", "C", "D"] {
+        create_list(sys, &bea, title).await;
+    }
+    let mut paged = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = ok(
+            sys,
+            &bea,
+            "GET",
+            &format!("/v1/lists?pageSize=2&pageToken={token}"),
+            None,
+        )
+        .await;
+        let lists = page["lists"].as_array().unwrap();
+        assert!(lists.len() <= 2, "{page}");
+        paged.extend(lists.iter().map(|l| str_of(&l["title"])));
+        token = page["nextPageToken"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if token.is_empty() || paged.len() > 5 {
+            break;
+        }
+    }
+    assert_eq!(paged.len(), 5, "{paged:?}");
+    assert_eq!(paged[0], "Inbox");
+    let unique: HashSet<_> = paged.iter().collect();
+    assert_eq!(unique.len(), 5, "{paged:?}");
+}
+
+both_databases!(a_list_patch_changes_what_it_names_and_honours_if_match);
+async fn a_list_patch_changes_what_it_names_and_honours_if_match(sys: &TestSystem) {
+    let lou = user(sys, "lou@example.com", "Lou").await;
+    let made = ok(
+        sys,
+        &lou,
+        "POST",
+        "/v1/lists",
+        Some(json!({"title": "Chores", "color": "#112233"})),
+    )
+    .await;
+    let path = format!("/v1/lists/{}", id(&made));
+    let resp = sys
+        .http
+        .get(sys.url(&path))
+        .bearer_auth(&lou.token)
+        .send()
+        .await
+        .unwrap();
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    assert!(etag.contains(made["etag"].as_str().unwrap()), "{etag}");
+
+    // Only the title changes; the colour stays.
+    let renamed = ok(sys, &lou, "PATCH", &path, Some(json!({"title": "Errands"}))).await;
+    assert_eq!(
+        (renamed["title"].as_str(), renamed["color"].as_str()),
+        (Some("Errands"), Some("#112233")),
+        "{renamed}"
+    );
+    assert_ne!(renamed["etag"], made["etag"]);
+    // A stale etag changes nothing.
+    let resp = sys
+        .http
+        .patch(sys.url(&path))
+        .bearer_auth(&lou.token)
+        .header("if-match", &etag)
+        .json(&json!({"title": "Stale"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 412);
+    assert_eq!(get_list(sys, &lou, &id(&made)).await.1["title"], "Errands");
+    // An empty colour clears it; a malformed one is refused.
+    let cleared = ok(sys, &lou, "PATCH", &path, Some(json!({"color": ""}))).await;
+    assert_eq!(
+        (cleared["title"].as_str(), cleared["color"].as_str()),
+        (Some("Errands"), Some("")),
+        "{cleared}"
+    );
+    for bad in [
+        json!({"color": "red"}),
+        json!({"title": ""}),
+        json!({"title": "x".repeat(201)}),
+    ] {
+        let (status, body) = sys
+            .call("PATCH", &path, Some(&lou.token), Some(bad.clone()))
+            .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
 }
 
 /// Who asks, in the access matrix.
@@ -399,6 +499,12 @@ fn operation(
     match op {
         "get task" => ("GET", format!("/v1/tasks/{task}"), None),
         "list tasks" => ("GET", format!("/v1/tasks?listId={list}"), None),
+        "move task" => (
+            "POST",
+            format!("/v1/tasks/{task}:move"),
+            Some(json!({"afterId": ""})),
+        ),
+        "get list" => ("GET", format!("/v1/lists/{list}"), None),
         "patch task" => (
             "PATCH",
             format!("/v1/tasks/{task}"),
@@ -445,9 +551,11 @@ async fn each_role_may_do_what_it_grants_and_outsiders_see_nothing(sys: &TestSys
         (200, json!({}))
     );
 
-    const OPS: [&str; 9] = [
+    const OPS: [&str; 11] = [
         "get task",
         "list tasks",
+        "move task",
+        "get list",
         "patch task",
         "delete task",
         "create task",
@@ -457,12 +565,12 @@ async fn each_role_may_do_what_it_grants_and_outsiders_see_nothing(sys: &TestSys
         "delete list",
     ];
     // Expected statuses, in the order of OPS.
-    let expected = |who: Who| -> [u16; 9] {
+    let expected = |who: Who| -> [u16; 11] {
         match who {
-            Who::Owner => [200; 9],
-            Who::Editor => [200, 200, 200, 200, 200, 200, 403, 200, 403],
-            Who::Viewer => [200, 200, 403, 403, 403, 403, 403, 200, 403],
-            Who::Stranger | Who::Removed => [404; 9],
+            Who::Owner => [200; 11],
+            Who::Editor => [200, 200, 200, 200, 200, 200, 200, 200, 403, 200, 403],
+            Who::Viewer => [200, 200, 403, 200, 403, 403, 403, 403, 403, 200, 403],
+            Who::Stranger | Who::Removed => [404; 11],
         }
     };
     // The owner last: their "delete list" ends the list.
@@ -473,6 +581,13 @@ async fn each_role_may_do_what_it_grants_and_outsiders_see_nothing(sys: &TestSys
         (Who::Editor, &editor),
         (Who::Owner, &owner),
     ];
+    // Without a filter, a member's task list takes in the shared list's
+    // tasks, and an outsider's does not.
+    for (who, caller) in cast {
+        let all = task_ids(sys, caller, "pageSize=1000").await;
+        let member = matches!(who, Who::Owner | Who::Editor | Who::Viewer);
+        assert_eq!(all.contains(&task), member, "{who:?}: {all:?}");
+    }
     for (who, caller) in cast {
         let victim = id(&create_task(sys, &owner, &list, "victim").await);
         for (op, want) in OPS.iter().zip(expected(who)) {
@@ -552,13 +667,8 @@ async fn invitations_reach_verified_addresses_and_join_with_their_role(sys: &Tes
     assert!(invitation["createTime"].is_string(), "{invitation}");
     // The invitee hears of it by e-mail and in the app.
     mail_to(sys, &ivan.email, "Groceries").await;
-    eventually("the INVITATION notification", || async {
-        let (_, inbox) = sys
-            .call("GET", "/v1/notifications", Some(&ivan.token), None)
-            .await;
-        inbox["notifications"]
-            .as_array()
-            .is_some_and(|n| n.iter().any(|n| n["kind"] == "INVITATION"))
+    eventually("the INVITATION notification", || {
+        has_invitation_notice(sys, &ivan)
     })
     .await;
 
@@ -636,6 +746,12 @@ async fn invitations_reach_verified_addresses_and_join_with_their_role(sys: &Tes
     let (status, _) = accept(sys, &ivan, &id(&first[0])).await;
     assert_eq!(status, 404, "the replaced invitation is spent");
     assert_eq!(get_list(sys, &ivan, &third).await.0, 404);
+
+    // An invitation to a list that is deleted goes with it.
+    ok(sys, &owner, "DELETE", &format!("/v1/lists/{third}"), None).await;
+    assert!(invitations(sys, &ivan).await.is_empty());
+    let (status, body) = accept(sys, &ivan, &id(&second[0])).await;
+    assert_eq!(status, 404, "{body}");
 }
 
 both_databases!(an_invitation_to_an_unregistered_address_waits_for_its_verification);
@@ -693,15 +809,6 @@ async fn an_invitation_to_an_unregistered_address_waits_for_its_verification(sys
         (Some("Club"), Some("Olga"), Some("VIEWER")),
         "{pending:?}"
     );
-    eventually("the newcomer's INVITATION notification", || async {
-        let (_, inbox) = sys
-            .call("GET", "/v1/notifications", Some(&newcomer.token), None)
-            .await;
-        inbox["notifications"]
-            .as_array()
-            .is_some_and(|n| n.iter().any(|n| n["kind"] == "INVITATION"))
-    })
-    .await;
     let (status, joined) = accept(sys, &newcomer, &id(&pending[0])).await;
     assert_eq!(
         (status, joined["role"].as_str()),
@@ -709,6 +816,11 @@ async fn an_invitation_to_an_unregistered_address_waits_for_its_verification(sys
         "{joined}"
     );
     assert_eq!(get_list(sys, &newcomer, &list).await.0, 200);
+    // Registered, the invitee is told in the app too.
+    eventually("the newcomer's INVITATION notification", || {
+        has_invitation_notice(sys, &newcomer)
+    })
+    .await;
 }
 
 both_databases!(a_malformed_invitation_is_refused_naming_the_field);
@@ -1030,6 +1142,22 @@ async fn subtasks_nest_four_deep_stay_in_their_list_and_go_with_their_parent(sys
             .is_empty()
     );
 
+    // A move that would make a fifth level is refused too: a two-level
+    // task under the third level.
+    let other = create_task(sys, &sam, &list, "other").await;
+    let other_child = create_subtask(sys, &sam, &id(&other), "other's child").await;
+    let (status, body) = move_task(sys, &sam, &id(&other), json!({"parentId": id(&third)})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(get_task(sys, &sam, &id(&other)).await.1["parentId"], "");
+    // Under the second level it fits (levels 3 and 4).
+    let (status, body) = move_task(sys, &sam, &id(&other), json!({"parentId": id(&second)})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(get_task(sys, &sam, &id(&second)).await.1["subtaskCount"], 2);
+    assert_eq!(
+        get_task(sys, &sam, &id(&other_child)).await.1["parentId"],
+        id(&other).as_str()
+    );
+
     // A move that would put a task under itself or its own subtask is a cycle.
     for under in [id(&third), top_id.clone()] {
         let (status, body) = move_task(sys, &sam, &top_id, json!({"parentId": under})).await;
@@ -1039,7 +1167,7 @@ async fn subtasks_nest_four_deep_stay_in_their_list_and_go_with_their_parent(sys
 
     // Deleting a task deletes its subtasks, all the way down.
     ok(sys, &sam, "DELETE", &format!("/v1/tasks/{top_id}"), None).await;
-    for gone in [&second, &third, &fourth] {
+    for gone in [&second, &third, &fourth, &other, &other_child] {
         let (status, body) = get_task(sys, &sam, &id(gone)).await;
         assert_eq!(status, 404, "{body}");
     }
@@ -1140,6 +1268,61 @@ async fn moves_reorder_and_carry_subtasks_into_lists_the_caller_edits(sys: &Test
         task_ids(sys, &vera, &format!("listId={viewed}"))
             .await
             .is_empty()
+    );
+    // Nor may a viewer move a task out of the list they only view.
+    let theirs = id(&create_task(sys, &vera, &viewed, "Vera's own").await);
+    let (status, body) = move_task(sys, &cal, &theirs, json!({"listId": list})).await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (403, "PERMISSION_DENIED"),
+        "{body}"
+    );
+    assert_eq!(
+        get_task(sys, &vera, &theirs).await.1["listId"],
+        viewed.as_str()
+    );
+
+    // Moving the subtask to the top level leaves its old parent without it.
+    let (status, body) = move_task(sys, &cal, &sub, json!({"parentId": ""})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["parentId"], "", "{body}");
+    assert_eq!(get_task(sys, &cal, &b).await.1["subtaskCount"], 0);
+    // A parent in another list than the one moved into is refused.
+    let (status, body) = move_task(sys, &cal, &sub, json!({"listId": list, "parentId": b})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(get_task(sys, &cal, &sub).await.1["listId"], shared.as_str());
+
+    // Only a move moves: PUT (which resets what it leaves out) and PATCH
+    // keep the task's list and parent.
+    let (status, body) = sys
+        .call(
+            "PUT",
+            &format!("/v1/tasks/{sub}"),
+            Some(&cal.token),
+            Some(json!({"title": "b.1 again"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = sys
+        .call(
+            "PATCH",
+            &format!("/v1/tasks/{a}"),
+            Some(&cal.token),
+            Some(json!({"title": "a again", "listId": shared, "parentId": b})),
+        )
+        .await;
+    assert!(status == 200 || status == 400, "{body}");
+    let (_, kept) = get_task(sys, &cal, &sub).await;
+    assert_eq!(
+        (kept["listId"].as_str(), kept["parentId"].as_str()),
+        (Some(shared.as_str()), Some("")),
+        "{kept}"
+    );
+    let (_, kept) = get_task(sys, &cal, &a).await;
+    assert_eq!(
+        (kept["listId"].as_str(), kept["parentId"].as_str()),
+        (Some(list.as_str()), Some("")),
+        "{kept}"
     );
 }
 
