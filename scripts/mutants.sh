@@ -27,6 +27,7 @@ readonly GROUPS_TABLE=(
     "tokens-e2e||todo|services/common/src/auth.rs|JwksSource for UserServiceClient"
     "pages|ci|todo-common|services/common/src/paging.rs|"
     "erased|ci|todo-store|services/store/src/erased.rs|"
+    "lists|ci|todo-task|services/task/src/access.rs services/task/src/list_fields.rs services/task/src/position.rs|"
     "passwords||todo-user|services/user/src/password.rs services/user/src/domain.rs|"
     "throttle||todo-user|services/user/src/throttle.rs|"
     "edge-limits||todo-edge|edge/src/limits.rs edge/src/error.rs edge/src/metadata.rs|"

@@ -81,6 +81,26 @@ bash -euo pipefail -c "$walkthrough" >"$work/walkthrough.log" 2>&1 ||
 grep -q '"emailVerified":true' "$work/walkthrough.log" ||
     fail "the README's walk-through did not verify the address: $(cat "$work/walkthrough.log")"
 
+# The README's sharing walk-through, verbatim: invitation of an address
+# without an account, sign-up, acceptance, a viewer's refused write, and a
+# removed member's 404.
+sharing=$("$root/scripts/readme-block.sh" '## Sharing a list')
+bash -euo pipefail -c "$sharing" >"$work/sharing.log" 2>&1 ||
+    fail "the README's sharing walk-through: $(tail -n 5 "$work/sharing.log")"
+python3 - "$work/sharing.log" <<'PY' || fail "the README's sharing walk-through answered: $(cat "$work/sharing.log")"
+import json, sys
+# curl prints each answer without a newline: decode them one after another.
+text, answers, decoder, at = open(sys.argv[1]).read(), [], json.JSONDecoder(), 0
+while (at := text.find("{", at)) >= 0:
+    answer, at = decoder.raw_decode(text, at)
+    answers.append(answer)
+accepted = [a for a in answers if a.get("title") == "Groceries" and a.get("role") == "EDITOR"]
+statuses = [a["error"]["status"] for a in answers if "error" in a]
+assert accepted, "the invitation was not accepted"
+assert any(len(a.get("members", [])) == 2 for a in answers), "the list has not two members"
+assert statuses == ["PERMISSION_DENIED", "NOT_FOUND"], statuses
+PY
+
 TOKEN=$token "$root/scripts/smoke-grpc.sh" || fail "gRPC checks"
 # What the pipeline checks on staging before production, here on the
 # local build.
@@ -100,4 +120,4 @@ done
 grep -rqs 'smoke@example.com' data/mail || fail "no welcome e-mail under ./data/mail"
 [[ -f data/user.db && -f data/task.db && -f data/notify.db ]] || fail "no SQLite files under ./data"
 
-echo "smoke: 12 passed, 0 failed"
+echo "smoke: 13 passed, 0 failed"

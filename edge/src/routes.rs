@@ -480,6 +480,59 @@ mod tests {
                 "/v1/notificationSettings",
                 "todo.notify.v1.NotifyService.UpdateNotificationSettings",
             ),
+            (
+                "POST",
+                "/v1/tasks/{id}:move",
+                "todo.task.v1.TaskService.MoveTask",
+            ),
+            ("POST", "/v1/lists", "todo.task.v1.TaskService.CreateList"),
+            ("GET", "/v1/lists", "todo.task.v1.TaskService.ListLists"),
+            ("GET", "/v1/lists/{id}", "todo.task.v1.TaskService.GetList"),
+            (
+                "PATCH",
+                "/v1/lists/{list.id}",
+                "todo.task.v1.TaskService.UpdateList",
+            ),
+            (
+                "DELETE",
+                "/v1/lists/{id}",
+                "todo.task.v1.TaskService.DeleteList",
+            ),
+            (
+                "POST",
+                "/v1/lists/{list_id}/members:invite",
+                "todo.task.v1.TaskService.InviteMember",
+            ),
+            (
+                "GET",
+                "/v1/invitations",
+                "todo.task.v1.TaskService.ListInvitations",
+            ),
+            (
+                "POST",
+                "/v1/invitations/{id}:accept",
+                "todo.task.v1.TaskService.AcceptInvitation",
+            ),
+            (
+                "POST",
+                "/v1/invitations/{id}:decline",
+                "todo.task.v1.TaskService.DeclineInvitation",
+            ),
+            (
+                "GET",
+                "/v1/lists/{list_id}/members",
+                "todo.task.v1.TaskService.ListMembers",
+            ),
+            (
+                "PATCH",
+                "/v1/lists/{list_id}/members/{user_id}",
+                "todo.task.v1.TaskService.UpdateMember",
+            ),
+            (
+                "DELETE",
+                "/v1/lists/{list_id}/members/{user_id}",
+                "todo.task.v1.TaskService.RemoveMember",
+            ),
         ];
         for (method, template, rpc) in expected {
             let route = (method.to_owned(), template.to_owned(), rpc.to_owned());

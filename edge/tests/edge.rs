@@ -444,6 +444,11 @@ async fn a_call_round_trips_with_headers_forwarded_and_etag_set() {
             "priority": "PRIORITY_UNSPECIFIED",
             "labels": ["authorization=Bearer t0k", "idempotency-key=k1"],
             "etag": "e1",
+            "listId": "",
+            "parentId": "",
+            "position": "",
+            "subtaskCount": 0,
+            "creatorId": "",
         })
     );
 }

@@ -81,4 +81,3 @@ CREATE INDEX tasks_list_due ON tasks (list_id, due_key, id);
 CREATE INDEX tasks_list_priority ON tasks (list_id, priority, id);
 CREATE INDEX tasks_list_updated ON tasks (list_id, update_time, id);
 CREATE UNIQUE INDEX tasks_list_position ON tasks (list_id, parent_id, position);
-CREATE INDEX tasks_parent ON tasks (parent_id);

@@ -18,11 +18,17 @@ pub struct Doc {
     pub text: String,
     /// The comment starts with AIP-203's "Output only." marker.
     pub output_only: bool,
+    /// The comment starts with AIP-203's "Immutable." marker: set when
+    /// the resource is made, never by a field mask.
+    pub immutable: bool,
 }
 
 /// The AIP-203 marker of a field the server sets and a client's value
 /// for which is ignored.
 const OUTPUT_ONLY: &str = "Output only.";
+
+/// The AIP-203 marker of a field a client sets on create only.
+const IMMUTABLE: &str = "Immutable.";
 
 impl Comments {
     /// Indexes every leading comment (or, lacking one, trailing comment)
@@ -52,15 +58,24 @@ impl Comments {
     pub fn doc(&self, file: &FileDescriptor, path: &[i32]) -> Doc {
         let key = (file.name().to_owned(), path.to_vec());
         let text = self.by_location.get(&key).map_or("", String::as_str);
-        match text.strip_prefix(OUTPUT_ONLY) {
-            Some(rest) => Doc {
+        if let Some(rest) = text.strip_prefix(OUTPUT_ONLY) {
+            return Doc {
                 text: rest.trim_start().to_owned(),
                 output_only: true,
-            },
-            None => Doc {
-                text: text.to_owned(),
+                immutable: false,
+            };
+        }
+        if let Some(rest) = text.strip_prefix(IMMUTABLE) {
+            return Doc {
+                text: rest.trim_start().to_owned(),
                 output_only: false,
-            },
+                immutable: true,
+            };
+        }
+        Doc {
+            text: text.to_owned(),
+            output_only: false,
+            immutable: false,
         }
     }
 }
@@ -116,6 +131,7 @@ mod tests {
         let doc = Doc {
             text: "Creates a task. More here.".into(),
             output_only: false,
+            immutable: false,
         };
         assert_eq!(doc.summary(), "Creates a task.");
     }

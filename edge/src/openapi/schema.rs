@@ -175,13 +175,14 @@ impl<'c> Schemas<'c> {
 
 impl Schemas<'_> {
     /// The pattern of a field mask over `message`: a comma-separated list
-    /// of the fields a client may write (not output-only), each in its
-    /// JSON or its proto spelling; the empty mask changes nothing.
+    /// of the fields a client may change (not output-only, not immutable),
+    /// each in its JSON or its proto spelling; the empty mask changes
+    /// nothing.
     pub fn field_mask_pattern(&self, message: &MessageDescriptor) -> String {
         let mut names: Vec<String> = Vec::new();
         for field in message.fields() {
             let doc = self.comments.doc(&field.parent_file(), field.path());
-            if doc.output_only {
+            if doc.output_only || doc.immutable {
                 continue;
             }
             names.push(field.json_name().to_owned());

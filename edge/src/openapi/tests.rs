@@ -303,7 +303,7 @@ fn descriptions_come_from_the_proto_comments() {
     let get = &document["paths"]["/v1/tasks/{id}"]["get"];
     assert_eq!(
         get["summary"],
-        "One task; another user's task is NOT_FOUND."
+        "One task; a task of a list the caller is not a member of is NOT_FOUND."
     );
     let task = &schema(&document, "todo.task.v1.Task")["properties"];
     assert_eq!(
@@ -324,7 +324,7 @@ fn descriptions_come_from_the_proto_comments() {
         tag["description"]
             .as_str()
             .unwrap()
-            .starts_with("A user's tasks.")
+            .starts_with("Tasks in lists, and the lists with their members.")
     );
 }
 

@@ -379,6 +379,19 @@ impl TryFrom<&ListTasksRequest> for ListQuery {
             ));
             Order::CreateTime
         });
+        // Positions order the children of one parent: the tasks under a
+        // task, or the top-level tasks of one list.
+        let one_parent = match &filter.parent {
+            Some(Parent::Of(_)) => true,
+            Some(Parent::Root) => filter.list_id.is_some(),
+            None => false,
+        };
+        if order == Order::Position && !one_parent {
+            errs.push(FieldViolation::new(
+                "orderBy",
+                "position orders the tasks under one parent: give parentId (a task's id, or root with listId)",
+            ));
+        }
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -611,6 +624,30 @@ mod tests {
         .unwrap();
         assert_ne!(query.scope("u1"), other.scope("u1"));
         assert_ne!(query.scope("u1"), query.scope("u2"));
+    }
+
+    #[test]
+    fn position_order_needs_one_parent() {
+        let query = |list: &str, parent: &str| {
+            ListQuery::try_from(&ListTasksRequest {
+                order_by: "position".to_owned(),
+                list_id: list.to_owned(),
+                parent_id: parent.to_owned(),
+                ..ListTasksRequest::default()
+            })
+        };
+        let id = "019ad2f4-c1e8-7b3a-9f0e-6d5c4b3a2910";
+        assert!(query("", "").is_err());
+        assert!(query("", "root").is_err());
+        assert!(query(id, "").is_err());
+        assert_eq!(query(id, "root").unwrap().order, Order::Position);
+        assert_eq!(
+            query("", id).unwrap().filter.parent,
+            Some(Parent::Of(id.to_owned()))
+        );
+        let errs = query("not-an-id", "nor-this").unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["listId", "parentId", "orderBy"]);
     }
 
     #[test]

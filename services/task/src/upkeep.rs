@@ -44,7 +44,7 @@ pub async fn run_until_stopped(db: Db, stop: CancellationToken) {
     .await;
 }
 
-async fn adopt(db: &Db, now: i64) -> Result<u64, Error> {
+pub async fn adopt(db: &Db, now: i64) -> Result<u64, Error> {
     retry(|| async {
         let mut tx = db.begin_write().await?;
         let n = lists::adopt_orphans(&mut tx, now, BATCH).await?;

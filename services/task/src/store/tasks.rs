@@ -515,13 +515,19 @@ fn list_sql(filter: &Filter, order: Order, paged: bool) -> String {
     } else {
         (">", "ASC")
     };
+    // Positions are unique among siblings (the query names one parent),
+    // so they need no tie-break; MariaDB only walks the index for an
+    // ORDER BY of the position alone.
+    let unique_key = order == Order::Position;
     if paged {
         match order.key_column() {
+            Some(k) if unique_key => sql.push_str(&format!(" AND {k} {cmp} ?")),
             Some(k) => sql.push_str(&format!(" AND ({k} {cmp} ? OR ({k} = ? AND t.id {cmp} ?))")),
             None => sql.push_str(&format!(" AND t.id {cmp} ?")),
         }
     }
     match order.key_column() {
+        Some(k) if unique_key => sql.push_str(&format!(" ORDER BY {k} {dir} LIMIT ?")),
         Some(k) => sql.push_str(&format!(" ORDER BY {k} {dir}, t.id {dir} LIMIT ?")),
         None => sql.push_str(&format!(" ORDER BY t.id {dir} LIMIT ?")),
     }
@@ -569,13 +575,20 @@ pub async fn list(
         query = query.bind(pattern.clone()).bind(pattern);
     }
     if let Some(c) = after {
-        if order.key_column().is_some() {
-            query = match &c.key {
-                Key::Number(n) => query.bind(*n).bind(*n),
-                Key::Text(t) => query.bind(t.clone()).bind(t.clone()),
-            };
+        match (&c.key, order) {
+            (Key::Text(position), Order::Position) => query = query.bind(position.clone()),
+            (Key::Number(n), _) if order.key_column().is_some() => {
+                query = query.bind(*n).bind(*n).bind(c.id.clone());
+            }
+            (_, _) if order.key_column().is_none() => query = query.bind(c.id.clone()),
+            // A signed token always matches its order (the order is part
+            // of its scope); anything else is a bug.
+            _ => {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "page cursor does not fit {order:?}"
+                )));
+            }
         }
-        query = query.bind(c.id.clone());
     }
     let rows = query.bind(limit).fetch_all(pool).await?;
     rows.iter().map(TaskRow::from_row).collect()
@@ -671,6 +684,18 @@ pub async fn expire_idempotency_keys(pool: &Pool, before: i64) -> Result<u64, Er
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cursors_of_earlier_releases_still_decode_and_positions_round_trip() {
+        let earlier: Cursor = serde_json::from_str(r#"{"k":42,"i":"x"}"#).unwrap();
+        assert_eq!(earlier.key, Key::Number(42));
+        let position = Cursor {
+            key: Key::Text("a0".to_owned()),
+            id: "y".to_owned(),
+        };
+        let text = serde_json::to_string(&position).unwrap();
+        assert_eq!(serde_json::from_str::<Cursor>(&text).unwrap(), position);
+    }
 
     /// Within one list, every sort order reads a page through its
     /// list-led index, with no sort of the whole result: the plan a
