@@ -1204,7 +1204,7 @@ async fn moves_reorder_and_carry_subtasks_into_lists_the_caller_edits(sys: &Test
         id(&create_task(sys, &cal, &list, "b").await),
         id(&create_task(sys, &cal, &list, "c").await),
     ];
-    let order = format!("listId={list}&orderBy=position");
+    let order = format!("listId={list}&parentId=root&orderBy=position");
     assert_eq!(
         task_ids(sys, &cal, &order).await,
         [a.clone(), b.clone(), c.clone()]
@@ -1366,7 +1366,7 @@ async fn concurrent_moves_leave_distinct_positions_and_pages_see_each_task_once(
     let all = task_page(
         sys,
         &rae,
-        &format!("listId={list}&orderBy=position&pageSize=100"),
+        &format!("listId={list}&parentId=root&orderBy=position&pageSize=100"),
     )
     .await;
     let tasks = all["tasks"].as_array().unwrap();
@@ -1383,7 +1383,7 @@ async fn concurrent_moves_leave_distinct_positions_and_pages_see_each_task_once(
         let page = task_page(
             sys,
             &rae,
-            &format!("listId={list}&orderBy=position&pageSize=3&pageToken={token}"),
+            &format!("listId={list}&parentId=root&orderBy=position&pageSize=3&pageToken={token}"),
         )
         .await;
         let got = ids(&page);
