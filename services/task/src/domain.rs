@@ -379,19 +379,6 @@ impl TryFrom<&ListTasksRequest> for ListQuery {
             ));
             Order::CreateTime
         });
-        // Positions order the children of one parent: the tasks under a
-        // task, or the top-level tasks of one list.
-        let one_parent = match &filter.parent {
-            Some(Parent::Of(_)) => true,
-            Some(Parent::Root) => filter.list_id.is_some(),
-            None => false,
-        };
-        if order == Order::Position && !one_parent {
-            errs.push(FieldViolation::new(
-                "orderBy",
-                "position orders the tasks under one parent: give parentId (a task's id, or root with listId)",
-            ));
-        }
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -627,27 +614,25 @@ mod tests {
     }
 
     #[test]
-    fn position_order_needs_one_parent() {
-        let query = |list: &str, parent: &str| {
-            ListQuery::try_from(&ListTasksRequest {
-                order_by: "position".to_owned(),
-                list_id: list.to_owned(),
-                parent_id: parent.to_owned(),
-                ..ListTasksRequest::default()
-            })
-        };
+    fn position_order_parses_with_its_filters() {
         let id = "019ad2f4-c1e8-7b3a-9f0e-6d5c4b3a2910";
-        assert!(query("", "").is_err());
-        assert!(query("", "root").is_err());
-        assert!(query(id, "").is_err());
-        assert_eq!(query(id, "root").unwrap().order, Order::Position);
-        assert_eq!(
-            query("", id).unwrap().filter.parent,
-            Some(Parent::Of(id.to_owned()))
-        );
-        let errs = query("not-an-id", "nor-this").unwrap_err();
+        let query = ListQuery::try_from(&ListTasksRequest {
+            order_by: "position".to_owned(),
+            list_id: id.to_owned(),
+            parent_id: "root".to_owned(),
+            ..ListTasksRequest::default()
+        })
+        .unwrap();
+        assert_eq!(query.order, Order::Position);
+        assert_eq!(query.filter.parent, Some(Parent::Root));
+        let errs = ListQuery::try_from(&ListTasksRequest {
+            list_id: "not-an-id".to_owned(),
+            parent_id: "nor-this".to_owned(),
+            ..ListTasksRequest::default()
+        })
+        .unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["listId", "parentId", "orderBy"]);
+        assert_eq!(fields, ["listId", "parentId"]);
     }
 
     #[test]

@@ -443,7 +443,7 @@ impl Order {
             Self::DueTime | Self::DueTimeDesc => Some("t.due_key"),
             Self::PriorityDesc => Some("t.priority"),
             Self::UpdateTimeDesc => Some("t.update_time"),
-            Self::Position => Some("t.position"),
+            Self::Position => Some("t.list_id, t.parent_id, t.position"),
         }
     }
 
@@ -458,7 +458,11 @@ impl Order {
             Self::DueTime | Self::DueTimeDesc => Key::Number(due_key(row.fields.due_time)),
             Self::PriorityDesc => Key::Number(i64::from(row.fields.priority)),
             Self::UpdateTimeDesc => Key::Number(row.update_time),
-            Self::Position => Key::Text(row.position.clone()),
+            Self::Position => Key::Place(vec![
+                row.list_id.clone(),
+                row.parent_id.clone(),
+                row.position.clone(),
+            ]),
         };
         Cursor {
             key,
@@ -467,12 +471,13 @@ impl Order {
     }
 }
 
-/// A cursor's sort key: a number, or a position.
+/// A cursor's sort key: a number, or a task's place (list, parent,
+/// position).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Key {
     Number(i64),
-    Text(String),
+    Place(Vec<String>),
 }
 
 /// The position after which the next page starts.
@@ -515,21 +520,32 @@ fn list_sql(filter: &Filter, order: Order, paged: bool) -> String {
     } else {
         (">", "ASC")
     };
-    // Positions are unique among siblings (the query names one parent),
-    // so they need no tie-break; MariaDB only walks the index for an
-    // ORDER BY of the position alone.
-    let unique_key = order == Order::Position;
-    if paged {
-        match order.key_column() {
-            Some(k) if unique_key => sql.push_str(&format!(" AND {k} {cmp} ?")),
-            Some(k) => sql.push_str(&format!(" AND ({k} {cmp} ? OR ({k} = ? AND t.id {cmp} ?))")),
-            None => sql.push_str(&format!(" AND t.id {cmp} ?")),
-        }
-    }
     match order.key_column() {
-        Some(k) if unique_key => sql.push_str(&format!(" ORDER BY {k} {dir} LIMIT ?")),
-        Some(k) => sql.push_str(&format!(" ORDER BY {k} {dir}, t.id {dir} LIMIT ?")),
-        None => sql.push_str(&format!(" ORDER BY t.id {dir} LIMIT ?")),
+        // Positions are unique among the siblings under one parent of one
+        // list, so (list, parent, position) orders every task without a
+        // tie-break: the siblings in their arranged order, the top level
+        // (parent '') first. With `listId` (and `parentId`) given, the
+        // leading columns are fixed and the index is walked as it is.
+        _ if order == Order::Position => {
+            if paged {
+                sql.push_str(
+                    " AND (t.list_id > ? OR (t.list_id = ? AND (t.parent_id > ? OR (t.parent_id = ? AND t.position > ?))))",
+                );
+            }
+            sql.push_str(" ORDER BY t.list_id, t.parent_id, t.position LIMIT ?");
+        }
+        Some(k) => {
+            if paged {
+                sql.push_str(&format!(" AND ({k} {cmp} ? OR ({k} = ? AND t.id {cmp} ?))"));
+            }
+            sql.push_str(&format!(" ORDER BY {k} {dir}, t.id {dir} LIMIT ?"));
+        }
+        None => {
+            if paged {
+                sql.push_str(&format!(" AND t.id {cmp} ?"));
+            }
+            sql.push_str(&format!(" ORDER BY t.id {dir} LIMIT ?"));
+        }
     }
     sql
 }
@@ -575,12 +591,24 @@ pub async fn list(
         query = query.bind(pattern.clone()).bind(pattern);
     }
     if let Some(c) = after {
-        match (&c.key, order) {
-            (Key::Text(position), Order::Position) => query = query.bind(position.clone()),
-            (Key::Number(n), _) if order.key_column().is_some() => {
+        match (&c.key, order.key_column()) {
+            (Key::Place(place), _) if order == Order::Position => {
+                let [list, parent, position] = place.as_slice() else {
+                    return Err(Error::Internal(anyhow::anyhow!(
+                        "malformed position cursor"
+                    )));
+                };
+                query = query
+                    .bind(list.clone())
+                    .bind(list.clone())
+                    .bind(parent.clone())
+                    .bind(parent.clone())
+                    .bind(position.clone());
+            }
+            (Key::Number(n), Some(_)) if order != Order::Position => {
                 query = query.bind(*n).bind(*n).bind(c.id.clone());
             }
-            (_, _) if order.key_column().is_none() => query = query.bind(c.id.clone()),
+            (_, None) => query = query.bind(c.id.clone()),
             // A signed token always matches its order (the order is part
             // of its scope); anything else is a bug.
             _ => {
@@ -690,7 +718,7 @@ mod tests {
         let earlier: Cursor = serde_json::from_str(r#"{"k":42,"i":"x"}"#).unwrap();
         assert_eq!(earlier.key, Key::Number(42));
         let position = Cursor {
-            key: Key::Text("a0".to_owned()),
+            key: Key::Place(vec!["l".to_owned(), String::new(), "a0".to_owned()]),
             id: "y".to_owned(),
         };
         let text = serde_json::to_string(&position).unwrap();
@@ -723,8 +751,6 @@ mod tests {
         for (order, index) in expected {
             let filter = Filter {
                 list_id: Some("l".to_owned()),
-                // Positions are per parent: the order is meant with one.
-                parent: (order == Order::Position).then_some(Parent::Root),
                 ..Filter::default()
             };
             for paged in [false, true] {
