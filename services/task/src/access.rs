@@ -62,6 +62,17 @@ impl Role {
         }
     }
 
+    /// The role as a message to people words it ("owner", "editor",
+    /// "viewer"); an unknown stored number reads as "editor", the role
+    /// invitations default to.
+    pub fn word_of(code: i32) -> &'static str {
+        match ProtoRole::try_from(code).ok().and_then(Self::from_proto) {
+            Some(Self::Owner) => "owner",
+            Some(Self::Viewer) => "viewer",
+            _ => "editor",
+        }
+    }
+
     /// Whether this role allows `action`.
     pub fn allows(self, action: Action) -> bool {
         match action {

@@ -5,15 +5,14 @@ use tonic::{Code, Status};
 
 use todo_common::auth::ServiceChannel;
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
-use todo_proto::todo::notify::v1::{
-    EmailTemplate, NotificationKind, NotifyRequest, SendEmailRequest,
-};
-use todo_proto::todo::task::v1::{InvitationNotice, Role};
+use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
+use todo_proto::todo::task::v1::InvitationNotice;
 use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
 use todo_proto::todo::user::v1::{FindUserByEmailRequest, LookupUserRequest, UserContact};
 use todo_store::outbox::Deliver;
 
-use crate::outbox::Outbox;
+use crate::access::Role;
+use crate::outbox::{Outbox, invitation_notice};
 
 /// The relay's delivery of [`Outbox`] messages.
 pub struct Delivery {
@@ -33,14 +32,6 @@ impl Deliver for Delivery {
             Outbox::Notify(req) => notify.notify(req).await.map(drop),
             Outbox::Invite(notice) => self.invite(notice).await,
         }
-    }
-}
-
-/// The role as an invitation e-mail words it.
-fn role_word(role: i32) -> &'static str {
-    match Role::try_from(role) {
-        Ok(Role::Viewer) => "viewer",
-        _ => "editor",
     }
 }
 
@@ -64,22 +55,17 @@ impl Delivery {
         }))
         .await?
         .filter(|c| c.email_verified);
-        let role = role_word(notice.role);
+        let role = Role::word_of(notice.role);
         let mut notify = self.notify.clone();
         if let Some(invitee) = &invitee {
-            notify
-                .notify(NotifyRequest {
-                    dedup_key: format!("invitation:{}", notice.invitation_id),
-                    user_id: invitee.user_id.clone(),
-                    kind: NotificationKind::Invitation.into(),
-                    title: format!("Invitation to “{}”", notice.list_title),
-                    body: format!(
-                        "{} invited you to the list “{}” as {role}. Accept or decline it under Invitations.",
-                        inviter.display_name, notice.list_title
-                    ),
-                    task_id: String::new(),
-                })
-                .await?;
+            let notice = invitation_notice(
+                &notice.invitation_id,
+                &invitee.user_id,
+                &notice.list_title,
+                &inviter.display_name,
+                role,
+            );
+            notify.notify(notice).await?;
         }
         notify
             .send_email(SendEmailRequest {

@@ -114,7 +114,9 @@ impl State {
         // The cursor is the last list of the other lists shown; after a
         // page of only the default list, the others start from the top.
         let next_page_token = match page.last() {
-            Some(last) if more && last.list.is_default => self.page_tokens.encode(&scope, &String::new()),
+            Some(last) if more && last.list.is_default => {
+                self.page_tokens.encode(&scope, &String::new())
+            }
             Some(last) if more => self.page_tokens.encode(&scope, &last.list.id),
             _ => String::new(),
         };

@@ -30,6 +30,28 @@ pub enum Outbox {
     Invite(InvitationNotice),
 }
 
+/// The INVITATION notification of an invitation for `user_id`: sent when
+/// the invitation is relayed (the address has a verified account) or when
+/// the address is verified later, once either way (one deduplication key).
+pub fn invitation_notice(
+    invitation_id: &str,
+    user_id: &str,
+    list_title: &str,
+    inviter_name: &str,
+    role: &str,
+) -> NotifyRequest {
+    NotifyRequest {
+        dedup_key: format!("invitation:{invitation_id}"),
+        user_id: user_id.to_owned(),
+        kind: NotificationKind::Invitation.into(),
+        title: format!("Invitation to “{list_title}”"),
+        body: format!(
+            "{inviter_name} invited you to the list “{list_title}” as {role}. Accept or decline it under Invitations."
+        ),
+        task_id: String::new(),
+    }
+}
+
 /// A SHARING notification for `user_id`, sent once per `event`.
 pub fn sharing_notice(user_id: &str, event: &str, title: &str, body: &str) -> NotifyRequest {
     NotifyRequest {

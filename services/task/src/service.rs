@@ -7,14 +7,14 @@ use tonic::{Request, Response, Status};
 use todo_common::clock::{is_id, now_micros};
 use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{
-    AcceptInvitationRequest, CreateListRequest, CreateTaskRequest, DeclineInvitationRequest,
-    DeleteListRequest, DeleteTaskRequest, EraseUserTasksRequest, GetListRequest, GetTaskRequest,
-    InviteMemberRequest, ListInvitationsRequest, ListInvitationsResponse, ListListsRequest,
-    ListListsResponse, ListMembersRequest, ListMembersResponse, ListTasksRequest,
-    ListTasksResponse, Member, MoveTaskRequest, RemoveMemberRequest, ReplaceTaskRequest,
-    RevokeAccessTokensRequest, Task, TaskList, UpdateListRequest, UpdateMemberRequest,
-    UpdateTaskRequest, task_internal_service_server::TaskInternalService,
-    task_service_server::TaskService,
+    AcceptInvitationRequest, AnnounceInvitationsRequest, CreateListRequest, CreateTaskRequest,
+    DeclineInvitationRequest, DeleteListRequest, DeleteTaskRequest, EraseUserTasksRequest,
+    GetListRequest, GetTaskRequest, InviteMemberRequest, ListInvitationsRequest,
+    ListInvitationsResponse, ListListsRequest, ListListsResponse, ListMembersRequest,
+    ListMembersResponse, ListTasksRequest, ListTasksResponse, Member, MoveTaskRequest,
+    RemoveMemberRequest, ReplaceTaskRequest, RevokeAccessTokensRequest, Task, TaskList,
+    UpdateListRequest, UpdateMemberRequest, UpdateTaskRequest,
+    task_internal_service_server::TaskInternalService, task_service_server::TaskService,
 };
 use todo_store::erased;
 
@@ -193,6 +193,15 @@ impl TaskInternalService for State {
             return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
         }
         self.erase(&user_id).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn announce_invitations(&self, request: Request<AnnounceInvitationsRequest>) -> Rpc<()> {
+        let user_id = request.into_inner().user_id;
+        if !is_id(&user_id) {
+            return Err(Error::from(FieldViolation::new("userId", "must be a user id")).into());
+        }
+        self.announce_invitations(&user_id).await?;
         Ok(Response::new(()))
     }
 

@@ -28,7 +28,7 @@ use crate::list_fields::{
     INVITATION_TTL_MICROS, INVITATIONS_PER_DAY, LISTS_PER_USER, MEMBERS_PER_LIST,
     PENDING_INVITATIONS_PER_LIST, requested_role,
 };
-use crate::outbox::{Outbox, sharing_notice};
+use crate::outbox::{Outbox, invitation_notice, sharing_notice};
 use crate::request::{id_of, retry};
 use crate::store::invitations::{self, InvitationRow, State as InvitationState};
 use crate::store::lists::{self, Membership};
@@ -111,6 +111,43 @@ impl State {
         .await?;
         self.relay.poke();
         tracing::info!(list_id = %list_id, invitation_id = %invitation.id, "invitation sent");
+        Ok(())
+    }
+
+    /// Announces the pending invitations to `user_id`'s address, which has
+    /// just been verified: one INVITATION notification each, with the same
+    /// deduplication key as when the invitation was relayed, so an
+    /// invitation is announced once whichever came first.
+    pub(crate) async fn announce_invitations(&self, user_id: &str) -> Result<(), Error> {
+        let Some(email) = self.verified_address(user_id).await? else {
+            return Ok(());
+        };
+        let mut conn = self.db.pool.acquire().await?;
+        let rows = invitations::pending_for(&mut conn, &email, now_micros()).await?;
+        drop(conn);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let names = display_names(&self.users, rows.iter().map(|r| r.inviter_id.clone())).await?;
+        retry(|| async {
+            let mut tx = self.db.begin_write().await?;
+            for r in &rows {
+                let inviter = names.get(&r.inviter_id).map_or("Someone", String::as_str);
+                let notice = invitation_notice(
+                    &r.id,
+                    user_id,
+                    &r.list_title,
+                    inviter,
+                    Role::word_of(r.role.to_proto().into()),
+                );
+                outbox::enqueue(&mut tx, &Outbox::Notify(notice)).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
+        self.relay.poke();
+        tracing::info!(user_id = %user_id, invitations = rows.len(), "invitations announced");
         Ok(())
     }
 

@@ -69,6 +69,9 @@ impl Deliver for Delivery {
                 .revoke_access_tokens(req)
                 .await
                 .map(drop),
+            Outbox::AnnounceInvitations(req) => {
+                self.task.clone().announce_invitations(req).await.map(drop)
+            }
         }
     }
 }

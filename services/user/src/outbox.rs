@@ -4,8 +4,8 @@
 use prost::Message as _;
 use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
 use todo_proto::todo::notify::v1::{EraseUserDataRequest, SendEmailRequest};
-use todo_proto::todo::task::v1::EraseUserTasksRequest;
 use todo_proto::todo::task::v1::RevokeAccessTokensRequest as TaskRevoke;
+use todo_proto::todo::task::v1::{AnnounceInvitationsRequest, EraseUserTasksRequest};
 use todo_store::outbox::{Message, Undecodable};
 
 // The stored kinds. Rows written by an older release must still decode,
@@ -16,6 +16,7 @@ const ERASE_TASKS: &str = "task.EraseUserTasks";
 const ERASE_NOTIFICATIONS: &str = "notify.EraseUserData";
 const REVOKE_TASK_TOKENS: &str = "task.RevokeAccessTokens";
 const REVOKE_NOTIFY_TOKENS: &str = "notify.RevokeAccessTokens";
+const ANNOUNCE_INVITATIONS: &str = "task.AnnounceInvitations";
 
 /// One message of the user service's outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +36,9 @@ pub enum Outbox {
     RevokeTaskTokens(TaskRevoke),
     /// A token cut-off for the notify service.
     RevokeNotifyTokens(NotifyRevoke),
+    /// An address just verified: the task service announces the pending
+    /// invitations to it.
+    AnnounceInvitations(AnnounceInvitationsRequest),
 }
 
 impl Message for Outbox {
@@ -46,6 +50,7 @@ impl Message for Outbox {
             Self::EraseNotifications(m) => (ERASE_NOTIFICATIONS, m.encode_to_vec()),
             Self::RevokeTaskTokens(m) => (REVOKE_TASK_TOKENS, m.encode_to_vec()),
             Self::RevokeNotifyTokens(m) => (REVOKE_NOTIFY_TOKENS, m.encode_to_vec()),
+            Self::AnnounceInvitations(m) => (ANNOUNCE_INVITATIONS, m.encode_to_vec()),
         }
     }
 
@@ -57,6 +62,9 @@ impl Message for Outbox {
             ERASE_NOTIFICATIONS => Self::EraseNotifications(EraseUserDataRequest::decode(payload)?),
             REVOKE_TASK_TOKENS => Self::RevokeTaskTokens(TaskRevoke::decode(payload)?),
             REVOKE_NOTIFY_TOKENS => Self::RevokeNotifyTokens(NotifyRevoke::decode(payload)?),
+            ANNOUNCE_INVITATIONS => {
+                Self::AnnounceInvitations(AnnounceInvitationsRequest::decode(payload)?)
+            }
             other => return Err(Undecodable::UnknownKind(other.to_owned())),
         })
     }
@@ -88,9 +96,10 @@ mod tests {
                 issued_before: 7,
             }),
             Outbox::RevokeNotifyTokens(NotifyRevoke {
-                user_id,
+                user_id: user_id.clone(),
                 issued_before: 7,
             }),
+            Outbox::AnnounceInvitations(AnnounceInvitationsRequest { user_id }),
         ];
         for message in messages {
             let (kind, payload) = message.encode();

@@ -72,6 +72,17 @@ fn token_cutoff(now: i64) -> i64 {
     now.div_euclid(1_000_000)
 }
 
+/// Tells the task service, through the outbox in the caller's transaction,
+/// that `user_id`'s address is now verified, so the invitations waiting for
+/// it are announced to them.
+async fn announce_invitations(tx: &mut sqlx::AnyConnection, user_id: &str) -> Result<(), Error> {
+    let req = todo_proto::todo::task::v1::AnnounceInvitationsRequest {
+        user_id: user_id.to_owned(),
+    };
+    outbox::enqueue(tx, &Outbox::AnnounceInvitations(req)).await?;
+    Ok(())
+}
+
 /// Tells the task and notify services, through the outbox in the caller's
 /// transaction, to refuse `user_id`'s access tokens issued before
 /// `issued_before`, as this service does from its own table.
@@ -360,7 +371,9 @@ impl State {
                 spent.user_id
             }
         };
+        announce_invitations(&mut tx, &user_id).await?;
         tx.commit().await?;
+        self.relay.poke();
         let user = store::user_by_id(&self.db.pool, &user_id)
             .await?
             .ok_or(Error::BadToken)?;
@@ -570,6 +583,7 @@ impl State {
         // The link reached the mailbox, which proves the address as well as
         // the welcome link does.
         store::mark_verified(&mut tx, &user.id, now).await?;
+        announce_invitations(&mut tx, &user.id).await?;
         outbox::enqueue(&mut tx, &Outbox::SendEmail(security_alert(&user))).await?;
         tx.commit().await?;
         self.relay.poke();
