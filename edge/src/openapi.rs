@@ -205,7 +205,15 @@ fn operation(
     };
     let body = match &binding.body {
         BodyRule::None => None,
-        BodyRule::Whole => Some(schemas.message(&rpc.input)),
+        BodyRule::Whole => {
+            let bound: Vec<String> = binding
+                .path_fields
+                .iter()
+                .filter_map(|fields| fields.first())
+                .map(|field| field.json_name().to_owned())
+                .collect();
+            Some(schemas.message_without(&rpc.input, &bound))
+        }
         BodyRule::Field(field) => Some(schemas.field(field)),
     };
     if let Some(schema) = body {

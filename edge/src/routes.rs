@@ -180,19 +180,25 @@ impl RouteTable {
     /// Finds the binding for `method` and `path`. HEAD finds a GET
     /// binding when the path has no HEAD binding of its own: HEAD is GET
     /// without the body (RFC 9110, 9.3.2), which the handler drops.
+    ///
+    /// A path whose trailing `:verb` is the custom verb of some route is
+    /// that route's path for every method: `PUT /v1/tasks/{id}:move` is a
+    /// 405, not a PUT of a task whose id ends in `:move`.
     pub fn lookup(&self, method: &Method, path: &str) -> Lookup<'_> {
-        if let Some(found) = self.by_method.get(method).and_then(|m| m.find(path)) {
+        let verb_path = self.by_method.values().any(|m| m.find_verb(path).is_some());
+        let find = |matcher| find_in(matcher, path, verb_path);
+        if let Some(found) = self.by_method.get(method).and_then(find) {
             return Lookup::Found(found);
         }
         if *method == Method::HEAD
-            && let Some(found) = self.by_method.get(&Method::GET).and_then(|m| m.find(path))
+            && let Some(found) = self.by_method.get(&Method::GET).and_then(find)
         {
             return Lookup::Found(found);
         }
         let mut allowed: Vec<Method> = self
             .by_method
             .iter()
-            .filter(|(m, matcher)| *m != method && matcher.find(path).is_some())
+            .filter(|(m, matcher)| *m != method && find(matcher).is_some())
             .map(|(m, _)| m.clone())
             .collect();
         if allowed.is_empty() {
@@ -330,6 +336,20 @@ fn string_field(message: &DynamicMessage, name: &str) -> String {
 
 /// Resolves a path variable's field path: every step but the last a
 /// singular message, the last a singular scalar or enum.
+/// `path` in one method's templates: with its trailing `:verb` read as a
+/// custom verb only, when some route has that verb (`verb_path`).
+fn find_in<'a>(
+    matcher: &'a Matcher<Arc<Binding>>,
+    path: &str,
+    verb_path: bool,
+) -> Option<Match<'a, Arc<Binding>>> {
+    if verb_path {
+        matcher.find_verb(path)
+    } else {
+        matcher.find(path)
+    }
+}
+
 fn resolve_path_field(
     input: &MessageDescriptor,
     path: &[String],
@@ -601,6 +621,24 @@ mod tests {
             table.lookup(&Method::GET, "/v1/auth:login"),
             Lookup::MethodNotAllowed(_)
         ));
+    }
+
+    #[test]
+    fn a_custom_verb_path_is_that_routes_path_for_every_method() {
+        let table = table();
+        match table.lookup(&Method::PUT, "/v1/tasks/t1:move") {
+            Lookup::MethodNotAllowed(allow) => assert_eq!(allow, [Method::POST]),
+            other => panic!("expected 405, got {other:?}"),
+        }
+        let Lookup::Found(hit) = table.lookup(&Method::POST, "/v1/tasks/t1:move") else {
+            panic!("move not found");
+        };
+        assert_eq!(hit.variables().unwrap(), ["t1"]);
+        // A ':' that is no route's verb stays part of the id.
+        let Lookup::Found(hit) = table.lookup(&Method::GET, "/v1/tasks/a:b") else {
+            panic!("get of an id with a colon not found");
+        };
+        assert_eq!(hit.variables().unwrap(), ["a:b"]);
     }
 
     #[test]

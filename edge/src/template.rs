@@ -438,17 +438,24 @@ impl<T> Matcher<T> {
     /// `/v1/tasks/a:b` still reaches `/v1/tasks/{id}` with id `a:b`.
     /// Literals win over `*`, which wins over `**`.
     pub fn find(&self, path: &str) -> Option<Match<'_, T>> {
+        if let Some(found) = self.find_verb(path) {
+            return Some(found);
+        }
+        let rest = path.strip_prefix('/')?;
+        let raw: Vec<&str> = rest.split('/').collect();
+        self.find_segments(&raw, None)
+    }
+
+    /// Finds the template that matches `path` read with a trailing
+    /// `:verb` as a custom verb, and only so.
+    pub fn find_verb(&self, path: &str) -> Option<Match<'_, T>> {
         let rest = path.strip_prefix('/')?;
         let raw: Vec<&str> = rest.split('/').collect();
         let (last, init) = raw.split_last()?;
-        if let Some((head, verb)) = last.rsplit_once(':') {
-            let mut with_verb = init.to_vec();
-            with_verb.push(head);
-            if let Some(found) = self.find_segments(&with_verb, Some(verb)) {
-                return Some(found);
-            }
-        }
-        self.find_segments(&raw, None)
+        let (head, verb) = last.rsplit_once(':')?;
+        let mut with_verb = init.to_vec();
+        with_verb.push(head);
+        self.find_segments(&with_verb, Some(verb))
     }
 
     fn find_segments(&self, raw: &[&str], verb: Option<&str>) -> Option<Match<'_, T>> {

@@ -64,6 +64,13 @@ pub fn request_message(
     if let Some(refusal) = refused_field(&binding.rpc.input, &root, &mut at) {
         return Err(violation(binding, &at, refusal.description().to_owned()));
     }
+    if let Some(key) = path_field_in_body(binding, &root) {
+        return Err(violation(
+            binding,
+            &[Step::Key(key)],
+            "is given by the path, not the body".to_owned(),
+        ));
+    }
     let mut mask_in_query = false;
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         let fields = query_fields(binding, &key)?;
@@ -424,6 +431,23 @@ fn etag(message: &DynamicMessage) -> Option<HeaderValue> {
 
 fn last(fields: &[FieldDescriptor]) -> Result<&FieldDescriptor, EdgeError> {
     fields.last().ok_or_else(|| invalid("empty field path"))
+}
+
+/// A key of a whole-message body that a path variable binds: with
+/// `body: "*"` every field the path does not bind is the body's
+/// (google.api.http), so such a key is a client mistake, not something the
+/// path silently overrides.
+fn path_field_in_body(binding: &Binding, root: &Map<String, Json>) -> Option<String> {
+    if !matches!(binding.body, BodyRule::Whole) {
+        return None;
+    }
+    binding
+        .path_fields
+        .iter()
+        .filter_map(|fields| fields.first())
+        .flat_map(|field| [field.name(), field.json_name()])
+        .find(|name| root.contains_key(*name))
+        .map(str::to_owned)
 }
 
 fn invalid(message: impl Into<String>) -> EdgeError {

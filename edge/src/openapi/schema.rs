@@ -63,6 +63,30 @@ impl<'c> Schemas<'c> {
         reference(name)
     }
 
+    /// The schema of `message` without the top-level fields named in
+    /// `left_out` (by JSON name), inline: a `body: "*"` body, whose
+    /// path-bound fields come from the path.
+    pub fn message_without(&mut self, message: &MessageDescriptor, left_out: &[String]) -> Json {
+        let whole = self.message(message);
+        if left_out.is_empty() {
+            return whole;
+        }
+        let Some(mut schema) = self.components.get(message.full_name()).cloned() else {
+            return whole;
+        };
+        if let Some(Json::Object(properties)) = schema.get_mut("properties") {
+            properties.retain(|name, _| !left_out.contains(name));
+        }
+        if let Some(Json::Array(required)) = schema.get_mut("required") {
+            required.retain(|name| {
+                !name
+                    .as_str()
+                    .is_some_and(|n| left_out.iter().any(|l| l == n))
+            });
+        }
+        schema
+    }
+
     /// The schema of one field's value, repeated and map fields included,
     /// with the field's comment as description.
     pub fn field(&mut self, field: &FieldDescriptor) -> Json {
@@ -200,6 +224,10 @@ impl Schemas<'_> {
     /// `required_fields` (see [`require_fields`]).
     pub fn requires_fields(&self, schema: &Json) -> bool {
         if schema.get("allOf").is_some() {
+            return true;
+        }
+        let inline = schema.get("required").and_then(Json::as_array);
+        if inline.is_some_and(|required| !required.is_empty()) {
             return true;
         }
         let component = schema

@@ -426,3 +426,19 @@ fn the_token_rule_is_about_sign_in_and_discovery() {
     assert!(needs_token(&Method::POST, "/v1/users/me:delete"));
     assert!(needs_token(&Method::POST, "/v1/tasks"));
 }
+
+#[test]
+fn a_whole_body_leaves_out_the_fields_its_path_binds() {
+    let document = real_document();
+    let body = &document["paths"]["/v1/tasks/{id}:move"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    let properties = body["properties"].as_object().unwrap();
+    let names: Vec<&str> = properties.keys().map(String::as_str).collect();
+    assert_eq!(names, ["afterId", "listId", "parentId"]);
+    let invite = &document["paths"]["/v1/lists/{listId}/members:invite"]["post"]["requestBody"];
+    assert_eq!(invite["required"], true, "{invite}");
+    let fields = invite["content"]["application/json"]["schema"]["properties"]
+        .as_object()
+        .unwrap();
+    assert!(!fields.contains_key("listId"));
+}

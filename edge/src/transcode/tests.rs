@@ -65,6 +65,20 @@ fn nested_path_variable_fills_the_body_message_and_wins_over_it() {
 }
 
 #[test]
+fn a_whole_body_may_not_carry_a_field_the_path_binds() {
+    let message = real(Method::POST, "/v1/tasks/t1:move", r#"{"afterId":"t0"}"#).unwrap();
+    assert_eq!(message, json!({"id": "t1", "afterId": "t0"}));
+    let refused = real(Method::POST, "/v1/tasks/t1:move", r#"{"id":"t9"}"#);
+    assert_eq!(violated(refused), "id");
+    let refused = real(
+        Method::PATCH,
+        "/v1/lists/l1/members/u1",
+        r#"{"role":"VIEWER","userId":{}}"#,
+    );
+    assert_eq!(violated(refused), "userId");
+}
+
+#[test]
 fn query_parameters_fill_the_remaining_fields() {
     let message = real(
         Method::GET,

@@ -70,6 +70,10 @@ impl TaskFields {
         if Priority::try_from(task.priority).is_err() {
             errs.push(FieldViolation::new("task.priority", "unknown priority"));
         }
+        // The list and parent are set on create and changed by a move
+        // only; a malformed one is refused wherever it is sent.
+        optional_id(&task.list_id, "task.listId", &mut errs);
+        optional_id(&task.parent_id, "task.parentId", &mut errs);
         let due_time = time_field(task.due_time.as_ref(), "task.dueTime", &mut errs);
         let remind_time = time_field(task.remind_time.as_ref(), "task.remindTime", &mut errs);
         if !errs.is_empty() {

@@ -177,6 +177,18 @@ impl State {
         if !unknown.is_empty() {
             return Err(Error::Invalid(unknown));
         }
+        // A value sent is a value checked, even outside the mask: the mask
+        // says what changes, not what may be malformed.
+        let sent = TaskList {
+            title: if patch.title.is_empty() {
+                "sent".to_owned()
+            } else {
+                patch.title.clone()
+            },
+            color: patch.color.clone(),
+            ..TaskList::default()
+        };
+        ListFields::parse(&sent).map_err(Error::Invalid)?;
         retry(|| async {
             let mut tx = self.db.begin_write().await?;
             let current = lists::get(&mut tx, caller, &list_id)

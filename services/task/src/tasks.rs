@@ -25,6 +25,11 @@ use crate::request::{check_etag, id_of, retry};
 use crate::store::lists;
 use crate::store::tasks::{self, Cursor, TaskRow, Visible};
 
+/// The NOT_FOUND of a parent task the caller cannot see.
+const PARENT: &str = "parent task";
+/// The NOT_FOUND of the task a move names to follow.
+const AFTER: &str = "task to move after";
+
 /// The deepest a subtask may be: a top-level task is level 1.
 pub const MAX_DEPTH: usize = 4;
 
@@ -46,18 +51,12 @@ impl State {
         key: Option<String>,
     ) -> Result<TaskRow, Error> {
         let task = req.task.clone().unwrap_or_default();
-        let mut errs = Vec::new();
+        // Checks the list and parent ids too.
+        let fields = TaskFields::parse(&task).map_err(Error::Invalid)?;
+        let mut unused = Vec::new();
         let placement = Placement {
-            list_id: optional_id(&task.list_id, "task.listId", &mut errs),
-            parent_id: optional_id(&task.parent_id, "task.parentId", &mut errs),
-        };
-        let fields = match TaskFields::parse(&task) {
-            Ok(fields) if errs.is_empty() => fields,
-            Ok(_) => return Err(Error::Invalid(errs)),
-            Err(mut more) => {
-                more.extend(errs);
-                return Err(Error::Invalid(more));
-            }
+            list_id: optional_id(&task.list_id, "task.listId", &mut unused),
+            parent_id: optional_id(&task.parent_id, "task.parentId", &mut unused),
         };
         let now = now_micros();
         if fields.remind_time.is_some_and(|t| t < now) {
@@ -158,9 +157,10 @@ impl State {
         height: usize,
     ) -> Result<Visible, Error> {
         let field = "task.parentId";
+        // A parent the caller cannot see is missing, as any task is.
         let parent = tasks::get(conn, caller, id)
             .await?
-            .ok_or_else(|| FieldViolation::new(field, "no such task"))?;
+            .ok_or(Error::NotFound(PARENT))?;
         if list_id.is_some_and(|l| l != parent.task.list_id) {
             return Err(FieldViolation::new(field, "must be a task of the same list").into());
         }
@@ -426,10 +426,17 @@ async fn sibling_key(
                 let sibling = tasks::get(conn, caller, after_id)
                     .await?
                     .map(|v| v.task)
-                    .filter(|s| s.list_id == list_id && s.parent_id == parent_id && s.id != task.id)
-                    .ok_or_else(|| {
-                        FieldViolation::new("afterId", "must be another task under the new parent")
-                    })?;
+                    .ok_or(Error::NotFound(AFTER))?;
+                if sibling.list_id != list_id
+                    || sibling.parent_id != parent_id
+                    || sibling.id == task.id
+                {
+                    return Err(FieldViolation::new(
+                        "afterId",
+                        "must be another task under the new parent",
+                    )
+                    .into());
+                }
                 Some(sibling.position)
             }
             None => None,
