@@ -464,6 +464,14 @@ impl Edit<'_> {
             Self::Update { patch, mask } => {
                 // A value sent is a value checked, even outside the mask:
                 // the mask says what changes, not what may be malformed.
+                // The list and parent never change here, but a malformed
+                // one is still refused.
+                let mut errs = Vec::new();
+                optional_id(&patch.list_id, "task.listId", &mut errs);
+                optional_id(&patch.parent_id, "task.parentId", &mut errs);
+                if !errs.is_empty() {
+                    return Err(errs);
+                }
                 if mask.is_some() {
                     let sent = apply_mask(current, patch, None)?;
                     TaskFields::parse(&sent)?;
@@ -637,6 +645,23 @@ mod tests {
         .unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["listId", "parentId"]);
+    }
+
+    #[test]
+    fn a_patch_refuses_a_malformed_list_or_parent_it_does_not_apply() {
+        let current = task("a");
+        let patch = Task {
+            list_id: "*".to_owned(),
+            parent_id: "x".to_owned(),
+            ..Task::default()
+        };
+        let edit = Edit::Update {
+            patch: &patch,
+            mask: Some(&["done".to_owned()]),
+        };
+        let errs = edit.apply("id-1", &current).unwrap_err();
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["task.listId", "task.parentId"]);
     }
 
     #[test]
