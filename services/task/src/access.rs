@@ -125,6 +125,16 @@ mod tests {
     }
 
     #[test]
+    fn messages_word_each_role_and_read_an_unknown_one_as_editor() {
+        let word = |role: Role| Role::word_of(role.to_proto() as i32);
+        assert_eq!(word(Role::Owner), "owner");
+        assert_eq!(word(Role::Editor), "editor");
+        assert_eq!(word(Role::Viewer), "viewer");
+        assert_eq!(Role::word_of(0), "editor");
+        assert_eq!(Role::word_of(42), "editor");
+    }
+
+    #[test]
     fn stored_codes_round_trip_and_unknown_ones_are_refused() {
         for role in [Role::Owner, Role::Editor, Role::Viewer] {
             assert_eq!(Role::from_code(role.code()).unwrap(), role);

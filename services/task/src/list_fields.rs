@@ -122,9 +122,17 @@ mod tests {
     fn invitations_offer_editor_or_viewer_and_role_changes_also_owner() {
         assert_eq!(requested_role(2, false).unwrap(), Role::Editor);
         assert_eq!(requested_role(3, false).unwrap(), Role::Viewer);
-        assert!(requested_role(1, false).is_err());
-        assert!(requested_role(0, false).is_err());
-        assert!(requested_role(7, true).is_err());
         assert_eq!(requested_role(1, true).unwrap(), Role::Owner);
+        let why = |raw, owner_allowed| requested_role(raw, owner_allowed).unwrap_err().description;
+        assert_eq!(why(1, false), "must be EDITOR or VIEWER");
+        assert_eq!(why(0, false), "must be EDITOR or VIEWER");
+        assert_eq!(why(7, true), "must be OWNER, EDITOR or VIEWER");
+        assert_eq!(why(0, true), "must be OWNER, EDITOR or VIEWER");
+    }
+
+    #[test]
+    fn invitations_last_fourteen_days() {
+        assert_eq!(INVITATION_TTL_MICROS, 14 * 86_400 * 1_000_000);
+        assert_eq!(INVITATION_TTL_MICROS, 1_209_600_000_000);
     }
 }

@@ -88,9 +88,12 @@ fn count_up(head: u8, int: &[u8]) -> String {
     text(&key)
 }
 
+/// A key above `lo` with nothing above it: `lo`'s digits until one leaves
+/// room below 36, then the midpoint there. Past `lo`'s end a digit is 0,
+/// so the loop ends by then.
 fn midpoint_to_end(lo: &[u8]) -> Option<String> {
     let mut out = Vec::new();
-    for i in 0.. {
+    for i in 0..=lo.len() {
         let a = lo.get(i).copied().unwrap_or(0);
         if BASE - a > 1 {
             out.push(a.midpoint(BASE));
@@ -101,19 +104,16 @@ fn midpoint_to_end(lo: &[u8]) -> Option<String> {
     None
 }
 
-/// The digit-by-digit midpoint of `lo < hi` read as fractions.
+/// The digit-by-digit midpoint of `lo < hi` read as fractions. Two keys
+/// that agree on every digit either has are equal as fractions: no room.
 fn midpoint(lo: &[u8], hi: &[u8]) -> Option<String> {
     let mut out = Vec::new();
-    let mut i = 0;
-    // While the result still shares its digits with `hi`.
-    loop {
-        if i > lo.len().max(hi.len()) {
-            return None; // equal as fractions: no room
-        }
+    for i in 0..lo.len().max(hi.len()) {
         let a = lo.get(i).copied().unwrap_or(0);
         let b = hi.get(i).copied().unwrap_or(0);
         match b.checked_sub(a) {
             None => return None, // lo above hi
+            // The same digit: the result shares it with both.
             Some(0) => out.push(a),
             Some(1) => {
                 // Below `hi` from here on: continue above `lo` alone.
@@ -126,8 +126,8 @@ fn midpoint(lo: &[u8], hi: &[u8]) -> Option<String> {
                 return Some(text(&out));
             }
         }
-        i += 1;
     }
+    None
 }
 
 /// `n` fresh counted keys in order, for renumbering siblings whose keys
@@ -155,7 +155,8 @@ mod tests {
             keys.push(next);
         }
         assert_eq!(&keys[..3], ["a0", "a1", "a2"]);
-        assert_eq!(keys[36], "b10");
+        assert_eq!(&keys[35..38], ["az", "b10", "b11"]);
+        assert_eq!(between(Some("bzz"), None).unwrap(), "c100");
         assert!(
             keys.iter().all(|k| k.len() <= 4),
             "{}",
