@@ -141,9 +141,9 @@ mod tests {
     fn mailer() -> Mailer {
         Mailer::new(&MailConfig {
             smtp_url: Some("smtp://127.0.0.1:25".into()),
-            dir: std::path::PathBuf::new(),
             from: "ToDo <no-reply@todo.test>".into(),
             link_base_url: "https://todo.test/".into(),
+            ..MailConfig::default()
         })
         .unwrap()
     }
