@@ -7,7 +7,7 @@
 //! hold one row at the same time, and a worker that dies mid-send leaves
 //! a lease that simply expires.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use todo_common::clock::new_id;
 use todo_proto::todo::notify::v1::EmailTemplate;
 use todo_store::db::{Backend, Db, Pool, is_contention, is_unique_violation, retry_contended};
@@ -245,19 +245,6 @@ pub async fn requeue(pool: &Pool, id: &str, now: i64) -> Result<bool, Error> {
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Erases a user's e-mails, in the caller's transaction (whose retry on
-/// contention wants the driver's error).
-///
-/// # Errors
-/// When the database fails.
-pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM emails WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

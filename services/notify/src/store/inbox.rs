@@ -1,7 +1,7 @@
 //! The in-app inbox, every statement scoped to the owner.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 use todo_common::clock::new_id;
 use todo_store::db::{Pool, is_unique_violation};
 
@@ -133,19 +133,6 @@ pub async fn mark_all_read(pool: &Pool, user_id: &str, now: i64) -> Result<(), E
         .bind(now)
         .bind(user_id)
         .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// Erases a user's notifications, in the caller's transaction (whose
-/// retry on contention wants the driver's error).
-///
-/// # Errors
-/// When the database fails.
-pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM notifications WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut *conn)
         .await?;
     Ok(())
 }

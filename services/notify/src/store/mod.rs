@@ -11,3 +11,24 @@ pub mod emails;
 pub mod inbox;
 pub mod reminders;
 pub mod settings;
+
+use sqlx::AnyConnection;
+
+/// The tables that hold a user's data, by `user_id`.
+const USER_TABLES: [&str; 4] = ["notifications", "settings", "emails", "reminders"];
+
+/// Erases everything held of a user: notifications, settings, e-mails and
+/// reminders. Runs in the caller's transaction, whose retry on contention
+/// wants the driver's error.
+///
+/// # Errors
+/// When the database fails.
+pub async fn erase_user(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
+    for table in USER_TABLES {
+        sqlx::query(&format!("DELETE FROM {table} WHERE user_id = ?"))
+            .bind(user_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! Reminders by task: the last change applied (by revision), and the
 //! lease of the worker firing one.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use todo_store::db::{Pool, is_unique_violation};
 
 use crate::domain::{DueReminder, ReminderChange};
@@ -126,18 +126,5 @@ pub async fn mark_fired(pool: &Pool, owner: &str, r: &DueReminder, now: i64) -> 
     .bind(owner)
     .execute(pool)
     .await?;
-    Ok(())
-}
-
-/// Erases a user's reminders, in the caller's transaction (whose retry on
-/// contention wants the driver's error).
-///
-/// # Errors
-/// When the database fails.
-pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM reminders WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
     Ok(())
 }

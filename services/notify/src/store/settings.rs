@@ -1,6 +1,5 @@
 //! A user's notification settings: one row, written on the first change.
 
-use sqlx::AnyConnection;
 use todo_store::db::{Pool, is_unique_violation};
 
 use crate::error::Error;
@@ -54,16 +53,4 @@ pub async fn set_email_reminders(
         Err(e) if is_unique_violation(&e) => update().await.map(drop).map_err(Error::from),
         Err(e) => Err(e.into()),
     }
-}
-
-/// Erases a user's settings, in the caller's transaction.
-///
-/// # Errors
-/// When the database fails.
-pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM settings WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }

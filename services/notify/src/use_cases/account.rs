@@ -7,7 +7,7 @@ use todo_store::erased;
 use crate::State;
 use crate::domain::{TokenRevocation, UserErasure};
 use crate::error::Error;
-use crate::store::{emails, inbox, reminders, settings};
+use crate::store;
 
 impl State {
     /// Erases everything held of a user. The record refuses the user's
@@ -19,10 +19,7 @@ impl State {
         retry_contended(is_contention, || async {
             let mut tx = self.db.begin_write().await?;
             erased::record(&mut tx, user_id, now).await?;
-            inbox::erase(&mut tx, user_id).await?;
-            settings::erase(&mut tx, user_id).await?;
-            emails::erase(&mut tx, user_id).await?;
-            reminders::erase(&mut tx, user_id).await?;
+            store::erase_user(&mut tx, user_id).await?;
             tx.commit().await
         })
         .await?;
