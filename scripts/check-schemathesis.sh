@@ -44,23 +44,9 @@ if [[ ! -x $binary ]]; then
     cargo build --quiet --release --locked --bin todo
 fi
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        wait "$pid" || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "check-schemathesis: FAILED: $*" >&2
-    echo "--- server log ---" >&2
-    tail -n 40 "$work/server.log" >&2 || true
-    exit 1
-}
+# shellcheck source=scripts/lib/server.sh
+source "$root/scripts/lib/server.sh"
+server_work check-schemathesis
 
 # Four ports the kernel reports free, never the defaults a developer's own
 # instance may hold.
@@ -96,13 +82,7 @@ base=http://127.0.0.1:$edge_port
 ) &
 pid=$!
 
-ready=
-for _ in $(seq 120); do
-    if curl -fsS "$base/readyz" >/dev/null 2>&1; then ready=1; break; fi
-    kill -0 "$pid" 2>/dev/null || fail "the server exited"
-    sleep 0.5
-done
-[[ -n $ready ]] || fail "/readyz never answered 200"
+server_wait_ready "$base" 120
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 curl -fsS -X POST "$base/v1/users" -H 'content-type: application/json' \

@@ -7,23 +7,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 tools=$("$root/scripts/install-tools.sh")
 export PATH="$tools:$PATH"
 
-work=$(mktemp -d)
-pid=
-cleanup() {
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        wait "$pid" || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "smoke: FAILED: $*" >&2
-    echo "--- server log ---" >&2
-    tail -n 40 "$work/server.log" >&2 || true
-    exit 1
-}
+# shellcheck source=scripts/lib/server.sh
+source "$root/scripts/lib/server.sh"
+server_work smoke
 
 for port in 8080 50051 50052 50053; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -41,13 +27,7 @@ pid=$!
 
 # Poll readiness (bounded: 240 x 0.5 s, the build is already done by then
 # in CI, but a cold build may still be linking).
-ready=
-for _ in $(seq 240); do
-    if curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1; then ready=1; break; fi
-    kill -0 "$pid" 2>/dev/null || fail "the server exited"
-    sleep 0.5
-done
-[[ -n $ready ]] || fail "/readyz never answered 200"
+server_wait_ready http://127.0.0.1:8080 240
 
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 

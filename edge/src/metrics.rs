@@ -21,7 +21,7 @@
 //!   because their family was full.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
+use std::fmt::{Display, Write as _};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -199,7 +199,12 @@ impl Metrics {
             method: method_label(method),
             status: status.as_u16(),
         };
-        if !self.requests.observe(key, elapsed) {
+        self.count_overflow(self.requests.observe(key, elapsed));
+    }
+
+    /// Counts an observation its full family did not record.
+    fn count_overflow(&self, recorded: bool) {
+        if !recorded {
             self.overflow.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -220,9 +225,7 @@ impl Metrics {
             rpc,
             code: code_name(code),
         };
-        if !self.upstream.observe(key, elapsed) {
-            self.overflow.fetch_add(1, Ordering::Relaxed);
-        }
+        self.count_overflow(self.upstream.observe(key, elapsed));
     }
 
     /// Every series in the Prometheus text format.
@@ -257,27 +260,17 @@ impl Metrics {
                 histogram,
             );
         }
-        header(
+        write_single(
             &mut out,
-            "todo_edge_http_requests_in_flight",
-            "gauge",
+            ("todo_edge_http_requests_in_flight", "gauge"),
             "HTTP requests being served.",
+            self.in_flight.load(Ordering::Relaxed),
         );
-        let _ = writeln!(
-            out,
-            "todo_edge_http_requests_in_flight {}",
-            self.in_flight.load(Ordering::Relaxed)
-        );
-        header(
+        write_single(
             &mut out,
-            "todo_edge_http_requests_shed_total",
-            "counter",
+            ("todo_edge_http_requests_shed_total", "counter"),
             "Requests refused with 503 because the concurrency limit was reached.",
-        );
-        let _ = writeln!(
-            out,
-            "todo_edge_http_requests_shed_total {}",
-            self.shed.load(Ordering::Relaxed)
+            self.shed.load(Ordering::Relaxed),
         );
         header(
             &mut out,
@@ -294,16 +287,11 @@ impl Metrics {
                 histogram,
             );
         }
-        header(
+        write_single(
             &mut out,
-            "todo_edge_metrics_series_overflow_total",
-            "counter",
+            ("todo_edge_metrics_series_overflow_total", "counter"),
             "Observations not recorded because their metric family held its most series.",
-        );
-        let _ = writeln!(
-            out,
-            "todo_edge_metrics_series_overflow_total {}",
-            self.overflow.load(Ordering::Relaxed)
+            self.overflow.load(Ordering::Relaxed),
         );
         out
     }
@@ -334,6 +322,12 @@ fn method_label(method: &Method) -> &'static str {
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A metric of one series without labels: its header and its value.
+fn write_single(out: &mut String, (name, kind): (&str, &str), help: &str, value: impl Display) {
+    header(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
 }
 
 fn request_labels(key: &RequestKey) -> String {

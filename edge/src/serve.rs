@@ -21,7 +21,7 @@ use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -48,11 +48,13 @@ const PREFACE_POLL: Duration = Duration::from_millis(10);
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops
 /// accepting, lets the requests in flight finish and closes idle
-/// connections.
+/// connections. `at_cap` is `true` while the accept loop waits for a
+/// connection to close because [`ServerLimits::max_connections`] are open.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ServerLimits,
+    at_cap: watch::Sender<bool>,
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(
@@ -64,10 +66,12 @@ pub async fn serve(
         // The slot is taken before accepting, so that beyond the cap new
         // connections wait in the kernel's backlog instead of being
         // accepted and starved.
+        at_cap.send_replace(slots.available_permits() == 0);
         let slot = tokio::select! {
             slot = Arc::clone(&slots).acquire_owned() => slot,
             () = &mut shutdown => break,
         };
+        at_cap.send_replace(false);
         let Ok(slot) = slot else { break };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {

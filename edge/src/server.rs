@@ -13,6 +13,7 @@ use http::{HeaderName, HeaderValue, Method};
 use todo_common::CancellationToken;
 use todo_common::grpc::REQUEST_ID;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -131,6 +132,9 @@ pub struct Edge {
     state: EdgeState,
     drain: Duration,
     limits: ServerLimits,
+    /// Whether the API listener waits for a connection to close before it
+    /// accepts another; see [`Edge::at_connection_cap`].
+    at_cap: watch::Sender<bool>,
     /// Routes served beside the edge's own; see [`Edge::with_routes`].
     extra: Router,
 }
@@ -171,6 +175,7 @@ impl Edge {
             state,
             drain: config.drain,
             limits,
+            at_cap: watch::Sender::new(false),
             extra: Router::new(),
         })
     }
@@ -186,6 +191,13 @@ impl Edge {
     /// The address the edge listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `true` while the API listener holds [`EdgeConfig::max_connections`]
+    /// connections and waits for one to close before it accepts another
+    /// (new ones wait in the kernel's backlog meanwhile).
+    pub fn at_connection_cap(&self) -> watch::Receiver<bool> {
+        self.at_cap.subscribe()
     }
 
     /// The address `/metrics` is served on when it has a listener of its
@@ -223,11 +235,19 @@ impl Edge {
                 listener,
                 app,
                 self.limits,
+                watch::Sender::new(false),
                 stopping.clone().cancelled_owned(),
             ))
         });
         let app = router_with(self.state, self.extra);
-        serve::serve(self.listener, app, self.limits, stopping.cancelled_owned()).await;
+        serve::serve(
+            self.listener,
+            app,
+            self.limits,
+            self.at_cap,
+            stopping.cancelled_owned(),
+        )
+        .await;
         if let Some(metrics) = metrics {
             metrics.await.context("the metrics server failed")?;
         }

@@ -1141,6 +1141,7 @@ async fn a_connection_trickling_its_headers_is_closed_after_the_timeout() {
 async fn connections_beyond_the_cap_wait_for_a_free_slot() {
     let (edge, stop) = served(|config| config.max_connections = 1).await;
     let addr = edge.local_addr();
+    let mut at_cap = edge.at_connection_cap();
     let server = tokio::spawn(edge.run_until_stopped(stop.clone()));
 
     let keep = "GET /healthz HTTP/1.1\r\nhost: edge\r\n\r\n";
@@ -1154,17 +1155,33 @@ async fn connections_beyond_the_cap_wait_for_a_free_slot() {
         .unwrap();
     assert_eq!(&head, b"HTTP/1.1 200");
 
+    // The first connection holds the only slot: the edge stops accepting
+    // until it closes, so the second waits in the kernel's backlog.
+    let bound = Duration::from_secs(10);
+    tokio::time::timeout(bound, at_cap.wait_for(|full| *full))
+        .await
+        .expect("the edge never reached its cap")
+        .unwrap();
     let close = "GET /healthz HTTP/1.1\r\nhost: edge\r\nconnection: close\r\n\r\n";
-    let second = tokio::spawn(exchange(addr, close));
-    let waited = tokio::time::timeout(Duration::from_millis(300), async {
-        while !second.is_finished() {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
-    assert!(waited.is_err(), "the second connection was served at once");
+    let mut second = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut second, close.as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        *at_cap.borrow(),
+        "the second connection was accepted at once"
+    );
     drop(first);
-    assert!(second.await.unwrap().starts_with("HTTP/1.1 200"));
+    // The slot freed, the edge accepts and serves the waiting connection.
+    tokio::time::timeout(bound, at_cap.wait_for(|full| !*full))
+        .await
+        .expect("the edge never accepted again")
+        .unwrap();
+    assert!(
+        read_until_closed(&mut second)
+            .await
+            .starts_with("HTTP/1.1 200")
+    );
 
     stop.cancel();
     server.await.unwrap().unwrap();

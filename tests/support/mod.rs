@@ -13,9 +13,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use todo::{Addresses, System, SystemConfig};
 use todo_common::CancellationToken;
-use todo_common::auth::{
-    AttachServiceCredential, ServiceChannel, ServiceCredential, TokenSettings,
-};
+use todo_common::auth::{AttachServiceCredential, ServiceChannel, ServiceCredential};
 use todo_proto::todo::notify::v1::notify_internal_service_client::NotifyInternalServiceClient;
 use todo_proto::todo::notify::v1::{EmailTemplate, SendEmailRequest};
 use todo_store::db::DbConfig;
@@ -101,47 +99,33 @@ impl TestSystem {
             create_schemas(&schemas).await;
         }
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let tokens = TokenSettings {
-            issuer: "todo-user".into(),
-            audience: "todo".into(),
-        };
+        // The services' addresses and the one credential are filled in
+        // by `System::build` and `share_credential`.
         let credential = ServiceCredential::random();
         let mut config = SystemConfig {
             user: todo_user::Config {
                 listen: any,
                 db: user_db,
-                notify_url: String::new(),
-                task_url: String::new(),
-                tokens: tokens.clone(),
-                signing_key_pem: None,
                 // As in production: the signing key sealed at rest.
                 key_encryption_key: Some(random_kek()),
-                allow_plaintext_keys: false,
-                service_credential: credential.clone(),
                 hash_concurrency: 2,
-                limits: todo_user::Limits::default(),
+                ..todo_user::Config::default()
             },
             task: todo_task::Config {
                 listen: any,
                 db: task_db,
-                user_url: String::new(),
-                notify_url: String::new(),
-                tokens: tokens.clone(),
-                service_credential: credential.clone(),
+                ..todo_task::Config::default()
             },
             notify: todo_notify::Config {
                 listen: any,
                 db: notify_db,
-                user_url: String::new(),
-                tokens,
-                service_credential: credential.clone(),
                 mail: todo_notify::MailConfig {
                     smtp_url: Some(format!("smtp://{}", smtp.addr)),
                     dir: dir.path().join("mail"),
                     from: "ToDo <no-reply@todo.test>".into(),
                     link_base_url: "http://todo.test".into(),
                 },
-                mail_workers: 2,
+                ..todo_notify::Config::default()
             },
             edge: todo_edge::EdgeConfig {
                 listen: any,

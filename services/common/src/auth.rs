@@ -48,15 +48,26 @@ pub struct TokenSettings {
     pub audience: String,
 }
 
+impl Default for TokenSettings {
+    /// The documented defaults: issued by `todo-user` for `todo`.
+    fn default() -> Self {
+        Self {
+            issuer: "todo-user".to_owned(),
+            audience: "todo".to_owned(),
+        }
+    }
+}
+
 impl TokenSettings {
     /// # Errors
     /// When a variable is set but invalid.
     pub fn from_lookup(
         lookup: crate::config::Lookup<'_>,
     ) -> Result<Self, crate::config::ConfigError> {
+        let d = Self::default();
         Ok(Self {
-            issuer: crate::config::var_or(lookup, "TODO_JWT_ISSUER", "todo-user".to_owned())?,
-            audience: crate::config::var_or(lookup, "TODO_JWT_AUDIENCE", "todo".to_owned())?,
+            issuer: crate::config::var_or(lookup, "TODO_JWT_ISSUER", d.issuer)?,
+            audience: crate::config::var_or(lookup, "TODO_JWT_AUDIENCE", d.audience)?,
         })
     }
 }

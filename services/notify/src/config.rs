@@ -62,24 +62,44 @@ impl std::fmt::Debug for MailConfig {
     }
 }
 
+impl Default for MailConfig {
+    /// The documented defaults: `.eml` files in `data/mail`.
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            dir: PathBuf::from("data/mail"),
+            from: "ToDo <no-reply@todo.localhost>".to_owned(),
+            link_base_url: "http://127.0.0.1:8080".to_owned(),
+        }
+    }
+}
+
 impl MailConfig {
     /// # Errors
     /// When a variable is set but invalid.
     pub fn from_lookup(lookup: Lookup<'_>) -> anyhow::Result<Self> {
+        let d = Self::default();
         Ok(Self {
             smtp_url: var_opt(lookup, "TODO_SMTP_URL"),
-            dir: var_or(lookup, "TODO_MAIL_DIR", PathBuf::from("data/mail"))?,
-            from: var_or(
-                lookup,
-                "TODO_MAIL_FROM",
-                "ToDo <no-reply@todo.localhost>".to_owned(),
-            )?,
-            link_base_url: var_or(
-                lookup,
-                "TODO_LINK_BASE_URL",
-                "http://127.0.0.1:8080".to_owned(),
-            )?,
+            dir: var_or(lookup, "TODO_MAIL_DIR", d.dir)?,
+            from: var_or(lookup, "TODO_MAIL_FROM", d.from)?,
+            link_base_url: var_or(lookup, "TODO_LINK_BASE_URL", d.link_base_url)?,
         })
+    }
+}
+
+impl Default for Config {
+    /// The documented defaults; the service credential a random one.
+    fn default() -> Self {
+        Self {
+            listen: services::NOTIFY.default_listen(),
+            db: DbConfig::named("notify"),
+            user_url: services::USER.default_url(),
+            tokens: TokenSettings::default(),
+            service_credential: ServiceCredential::random(),
+            mail: MailConfig::default(),
+            mail_workers: 2,
+        }
     }
 }
 
@@ -98,23 +118,58 @@ impl Config {
     /// When a variable is set but invalid.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let lookup: Lookup<'_> = &lookup;
+        let d = Self::default();
         Ok(Self {
-            listen: var_or(
-                lookup,
-                &services::NOTIFY.listen_var(),
-                services::NOTIFY.default_listen(),
-            )?,
+            listen: var_or(lookup, &services::NOTIFY.listen_var(), d.listen)?,
             db: DbConfig::from_lookup(lookup, "TODO_NOTIFY", "notify")?,
-            user_url: var_or(
-                lookup,
-                &services::USER.url_var(),
-                services::USER.default_url(),
-            )?,
+            user_url: var_or(lookup, &services::USER.url_var(), d.user_url)?,
             tokens: TokenSettings::from_lookup(lookup)?,
             service_credential: ServiceCredential::from_lookup(lookup)?
-                .unwrap_or_else(ServiceCredential::random),
+                .unwrap_or(d.service_credential),
             mail: MailConfig::from_lookup(lookup)?,
-            mail_workers: var_or(lookup, "TODO_NOTIFY_MAIL_WORKERS", 2)?,
+            mail_workers: var_or(lookup, "TODO_NOTIFY_MAIL_WORKERS", d.mail_workers)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unset_variables_take_the_documented_defaults() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        let default = Config::default();
+        assert_eq!(config.listen, default.listen);
+        assert_eq!(config.listen, services::NOTIFY.default_listen());
+        assert_eq!(config.user_url, "http://127.0.0.1:50051");
+        assert_eq!(config.db.url, "sqlite://data/notify.db");
+        assert_eq!(config.db.max_connections, default.db.max_connections);
+        assert_eq!(config.mail_workers, 2);
+        assert_eq!(config.mail.smtp_url, None);
+        assert_eq!(config.mail.dir, default.mail.dir);
+        assert_eq!(config.mail.from, "ToDo <no-reply@todo.localhost>");
+        assert_eq!(config.mail.link_base_url, default.mail.link_base_url);
+        assert_eq!(config.tokens.issuer, default.tokens.issuer);
+    }
+
+    #[test]
+    fn set_variables_win() {
+        let config = Config::from_lookup(|name| match name {
+            "TODO_NOTIFY_MAIL_WORKERS" => Some("5".to_owned()),
+            "TODO_MAIL_DIR" => Some("/var/mail".to_owned()),
+            "TODO_SMTP_URL" => Some("smtp://relay:25".to_owned()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.mail_workers, 5);
+        assert_eq!(config.mail.dir, PathBuf::from("/var/mail"));
+        assert_eq!(config.mail.smtp_url.as_deref(), Some("smtp://relay:25"));
+        let error = Config::from_lookup(|name| {
+            (name == "TODO_NOTIFY_MAIL_WORKERS").then(|| "many".to_owned())
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("TODO_NOTIFY_MAIL_WORKERS"), "{error}");
     }
 }

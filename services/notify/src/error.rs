@@ -8,13 +8,18 @@ pub enum Error {
     /// INVALID_ARGUMENT with a BadRequest detail per field.
     #[error("invalid request")]
     Invalid(Vec<FieldViolation>),
-    /// NOT_FOUND: missing, or another user's.
-    #[error("notification not found")]
-    NotFound,
+    /// NOT_FOUND: missing, or another user's. Says what was not found.
+    #[error("{0}")]
+    NotFound(&'static str),
     /// INTERNAL: logged with its cause chain, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+
+/// The NOT_FOUND of a notification.
+pub const NOTIFICATION: &str = "notification not found";
+/// The NOT_FOUND of a dead e-mail to requeue.
+pub const DEAD_EMAIL: &str = "no dead e-mail with this id";
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
@@ -32,7 +37,7 @@ impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
             Error::Invalid(v) => invalid_argument(&v),
-            Error::NotFound => Status::not_found(e.to_string()),
+            Error::NotFound(_) => Status::not_found(e.to_string()),
             Error::Internal(err) => internal(&err),
         }
     }

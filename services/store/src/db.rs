@@ -46,8 +46,17 @@ pub struct DbConfig {
 }
 
 impl DbConfig {
-    /// Reads `{prefix}_DATABASE_URL` (default `sqlite://data/{name}.db`) and
-    /// `{prefix}_DB_MAX_CONNECTIONS` (default 10).
+    /// The default of the database called `name`: `sqlite://data/{name}.db`,
+    /// 10 connections.
+    pub fn named(name: &str) -> Self {
+        Self {
+            url: format!("sqlite://data/{name}.db"),
+            max_connections: 10,
+        }
+    }
+
+    /// Reads `{prefix}_DATABASE_URL` and `{prefix}_DB_MAX_CONNECTIONS`,
+    /// each unset one at its default ([`Self::named`]).
     ///
     /// # Errors
     /// When a variable is set but invalid.
@@ -56,16 +65,13 @@ impl DbConfig {
         prefix: &str,
         name: &str,
     ) -> Result<Self, todo_common::config::ConfigError> {
+        let d = Self::named(name);
         Ok(Self {
-            url: todo_common::config::var_or(
-                lookup,
-                &format!("{prefix}_DATABASE_URL"),
-                format!("sqlite://data/{name}.db"),
-            )?,
+            url: todo_common::config::var_or(lookup, &format!("{prefix}_DATABASE_URL"), d.url)?,
             max_connections: todo_common::config::var_or(
                 lookup,
                 &format!("{prefix}_DB_MAX_CONNECTIONS"),
-                10,
+                d.max_connections,
             )?,
         })
     }

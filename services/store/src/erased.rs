@@ -117,24 +117,36 @@ pub async fn revoke_tokens_before(
 /// locks the index gaps it scans, which concurrent erasures would deadlock
 /// on.
 pub async fn prune(pool: &Pool, now: i64) {
-    let done = sqlx::query("DELETE FROM erased_users WHERE erase_time < ?")
-        .bind(now - RETENTION_MICROS)
-        .execute(pool)
-        .await;
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "cannot forget long-erased users");
-    }
+    forget_before(pool, Kept::ErasedUsers, now - RETENTION_MICROS).await;
 }
 
 /// Forgets token cut-offs recorded longer than [`RETENTION_MICROS`] before
 /// `now`: every token they refuse has expired. Best effort, like [`prune`].
 pub async fn prune_cutoffs(pool: &Pool, now: i64) {
-    let done = sqlx::query("DELETE FROM token_cutoffs WHERE record_time < ?")
-        .bind(now - RETENTION_MICROS)
-        .execute(pool)
-        .await;
-    if let Err(e) = done {
-        tracing::warn!(error = %e, "cannot forget old token cut-offs");
+    forget_before(pool, Kept::TokenCutoffs, now - RETENTION_MICROS).await;
+}
+
+/// The records kept for [`RETENTION_MICROS`].
+#[derive(Debug, Clone, Copy)]
+enum Kept {
+    ErasedUsers,
+    TokenCutoffs,
+}
+
+/// Deletes the `kept` records made before `cutoff`; a failure is logged.
+async fn forget_before(pool: &Pool, kept: Kept, cutoff: i64) {
+    let (sql, what) = match kept {
+        Kept::ErasedUsers => (
+            "DELETE FROM erased_users WHERE erase_time < ?",
+            "cannot forget long-erased users",
+        ),
+        Kept::TokenCutoffs => (
+            "DELETE FROM token_cutoffs WHERE record_time < ?",
+            "cannot forget old token cut-offs",
+        ),
+    };
+    if let Err(e) = sqlx::query(sql).bind(cutoff).execute(pool).await {
+        tracing::warn!(error = %e, "{what}");
     }
 }
 

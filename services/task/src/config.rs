@@ -29,6 +29,20 @@ pub struct Config {
     pub service_credential: ServiceCredential,
 }
 
+impl Default for Config {
+    /// The documented defaults; the service credential a random one.
+    fn default() -> Self {
+        Self {
+            listen: services::TASK.default_listen(),
+            db: DbConfig::named("task"),
+            user_url: services::USER.default_url(),
+            notify_url: services::NOTIFY.default_url(),
+            tokens: TokenSettings::default(),
+            service_credential: ServiceCredential::random(),
+        }
+    }
+}
+
 impl Config {
     /// The settings in the process environment.
     ///
@@ -44,26 +58,15 @@ impl Config {
     /// When a variable is set but invalid.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let lookup: Lookup<'_> = &lookup;
+        let d = Self::default();
         Ok(Self {
-            listen: var_or(
-                lookup,
-                &services::TASK.listen_var(),
-                services::TASK.default_listen(),
-            )?,
+            listen: var_or(lookup, &services::TASK.listen_var(), d.listen)?,
             db: DbConfig::from_lookup(lookup, "TODO_TASK", "task")?,
-            user_url: var_or(
-                lookup,
-                &services::USER.url_var(),
-                services::USER.default_url(),
-            )?,
-            notify_url: var_or(
-                lookup,
-                &services::NOTIFY.url_var(),
-                services::NOTIFY.default_url(),
-            )?,
+            user_url: var_or(lookup, &services::USER.url_var(), d.user_url)?,
+            notify_url: var_or(lookup, &services::NOTIFY.url_var(), d.notify_url)?,
             tokens: TokenSettings::from_lookup(lookup)?,
             service_credential: ServiceCredential::from_lookup(lookup)?
-                .unwrap_or_else(ServiceCredential::random),
+                .unwrap_or(d.service_credential),
         })
     }
 }

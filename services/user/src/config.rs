@@ -139,6 +139,28 @@ impl Limits {
     }
 }
 
+impl Default for Config {
+    /// The documented defaults: a signing key generated and kept in the
+    /// database, no key-encryption key, the service credential a random
+    /// one, a hash at a time per core.
+    fn default() -> Self {
+        Self {
+            listen: services::USER.default_listen(),
+            db: DbConfig::named("user"),
+            notify_url: services::NOTIFY.default_url(),
+            task_url: services::TASK.default_url(),
+            tokens: TokenSettings::default(),
+            signing_key_pem: None,
+            key_encryption_key: None,
+            allow_plaintext_keys: false,
+            service_credential: ServiceCredential::random(),
+            hash_concurrency: std::thread::available_parallelism()
+                .map_or(2, std::num::NonZero::get),
+            limits: Limits::default(),
+        }
+    }
+}
+
 impl Config {
     /// The settings in the process environment.
     ///
@@ -154,7 +176,7 @@ impl Config {
     /// When a variable is set but invalid, or the key file is unreadable.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let lookup: Lookup<'_> = &lookup;
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let d = Self::default();
         let signing_key_pem = match var_opt(lookup, "TODO_JWT_PRIVATE_KEY_FILE") {
             Some(path) => Some(
                 std::fs::read_to_string(&path)
@@ -185,29 +207,22 @@ impl Config {
             (None, None) => None,
         };
         Ok(Self {
-            listen: var_or(
-                lookup,
-                &services::USER.listen_var(),
-                services::USER.default_listen(),
-            )?,
+            listen: var_or(lookup, &services::USER.listen_var(), d.listen)?,
             db: DbConfig::from_lookup(lookup, "TODO_USER", "user")?,
-            notify_url: var_or(
-                lookup,
-                &services::NOTIFY.url_var(),
-                services::NOTIFY.default_url(),
-            )?,
-            task_url: var_or(
-                lookup,
-                &services::TASK.url_var(),
-                services::TASK.default_url(),
-            )?,
+            notify_url: var_or(lookup, &services::NOTIFY.url_var(), d.notify_url)?,
+            task_url: var_or(lookup, &services::TASK.url_var(), d.task_url)?,
             tokens: TokenSettings::from_lookup(lookup)?,
             signing_key_pem,
             key_encryption_key,
-            allow_plaintext_keys: var_or(lookup, "TODO_USER_ALLOW_PLAINTEXT_KEYS", false)?,
+            allow_plaintext_keys: var_or(
+                lookup,
+                "TODO_USER_ALLOW_PLAINTEXT_KEYS",
+                d.allow_plaintext_keys,
+            )?,
             service_credential: ServiceCredential::from_lookup(lookup)?
-                .unwrap_or_else(ServiceCredential::random),
-            hash_concurrency: var_or(lookup, "TODO_USER_HASH_CONCURRENCY", cores)?.max(1),
+                .unwrap_or(d.service_credential),
+            hash_concurrency: var_or(lookup, "TODO_USER_HASH_CONCURRENCY", d.hash_concurrency)?
+                .max(1),
             limits: Limits::from_lookup(lookup)?,
         })
     }
@@ -216,6 +231,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unset_variables_take_the_documented_defaults() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        let default = Config::default();
+        assert_eq!(config.listen, services::USER.default_listen());
+        assert_eq!(config.listen, default.listen);
+        assert_eq!(config.notify_url, "http://127.0.0.1:50053");
+        assert_eq!(config.task_url, default.task_url);
+        assert_eq!(config.db.url, "sqlite://data/user.db");
+        assert_eq!(config.tokens.audience, "todo");
+        assert!(config.signing_key_pem.is_none() && config.key_encryption_key.is_none());
+        assert!(!config.allow_plaintext_keys);
+        assert_eq!(config.hash_concurrency, default.hash_concurrency);
+        assert_eq!(config.limits, Limits::default());
+    }
 
     #[test]
     fn limits_parse_from_count_and_seconds() {

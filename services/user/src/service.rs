@@ -390,30 +390,57 @@ impl State {
         let subject = Subject::user(&user.id);
         let limit = self.limits.account_mails;
         throttle::check(&self.db.pool, Bucket::AccountMail, &subject, limit, now).await?;
+        self.issue_email_token(user, Purpose::VerifyEmail, None, None, now)
+            .await
+    }
+
+    /// Sends a fresh link of `purpose` in a verification e-mail to the
+    /// address it proves: `pending`, the address an address change asks
+    /// for, or else the account's own. Links of that purpose sent before
+    /// stop working. `also` is queued in the same transaction, which
+    /// counts against the account-mail limit (the caller checked it).
+    async fn issue_email_token(
+        &self,
+        user: &UserRow,
+        purpose: Purpose,
+        pending: Option<&str>,
+        also: Option<Outbox>,
+        now: i64,
+    ) -> Result<(), Error> {
+        let subject = Subject::user(&user.id);
         let token = tokens::new_secret();
+        let dedup = match purpose {
+            Purpose::VerifyEmail => "verify",
+            Purpose::ChangeEmail => "email-change",
+            Purpose::ResetPassword => "reset",
+        };
         let mail = SendEmailRequest {
-            dedup_key: format!("verify:{}:{}", user.id, new_id()),
+            dedup_key: format!("{dedup}:{}:{}", user.id, new_id()),
             user_id: user.id.clone(),
             template: EmailTemplate::VerifyEmail.into(),
-            to_email: user.email.clone(),
+            to_email: pending.unwrap_or(&user.email).to_owned(),
             display_name: user.display_name.clone(),
             token: token.clone(),
             ..SendEmailRequest::default()
         };
         let mut tx = self.db.begin_write().await?;
         throttle::record(&mut tx, Bucket::AccountMail, &subject, now).await?;
-        store::spend_user_email_tokens(&mut tx, &user.id, Purpose::VerifyEmail, now).await?;
+        // One at a time: a newer request replaces a pending one.
+        store::spend_user_email_tokens(&mut tx, &user.id, purpose, now).await?;
         store::insert_email_token(
             &mut tx,
             &tokens::digest(&token),
             &user.id,
-            Purpose::VerifyEmail,
-            None,
+            purpose,
+            pending,
             now + VERIFY_TTL_MICROS,
             now,
         )
         .await?;
         outbox::enqueue(&mut tx, &Outbox::SendEmail(mail)).await?;
+        if let Some(also) = also {
+            outbox::enqueue(&mut tx, &also).await?;
+        }
         tx.commit().await?;
         self.relay.poke();
         Ok(())
@@ -444,16 +471,6 @@ impl State {
         throttle::check(&self.db.pool, Bucket::AccountMail, &subject, limit, now).await?;
         self.check_password(client, &user.email.to_lowercase(), Some(user), &password)
             .await?;
-        let token = tokens::new_secret();
-        let verify = SendEmailRequest {
-            dedup_key: format!("email-change:{}:{}", user.id, new_id()),
-            user_id: user.id.clone(),
-            template: EmailTemplate::VerifyEmail.into(),
-            to_email: new_email.as_str().to_owned(),
-            display_name: user.display_name.clone(),
-            token: token.clone(),
-            ..SendEmailRequest::default()
-        };
         let alert = SendEmailRequest {
             dedup_key: format!("security:{}:{}", user.id, new_id()),
             user_id: user.id.clone(),
@@ -462,24 +479,14 @@ impl State {
             display_name: user.display_name.clone(),
             ..SendEmailRequest::default()
         };
-        let mut tx = self.db.begin_write().await?;
-        throttle::record(&mut tx, Bucket::AccountMail, &subject, now).await?;
-        // One change at a time: a newer request replaces a pending one.
-        store::spend_user_email_tokens(&mut tx, &user.id, Purpose::ChangeEmail, now).await?;
-        store::insert_email_token(
-            &mut tx,
-            &tokens::digest(&token),
-            &user.id,
+        self.issue_email_token(
+            user,
             Purpose::ChangeEmail,
             Some(new_email.as_str()),
-            now + VERIFY_TTL_MICROS,
+            Some(Outbox::SendEmail(alert)),
             now,
         )
         .await?;
-        outbox::enqueue(&mut tx, &Outbox::SendEmail(verify)).await?;
-        outbox::enqueue(&mut tx, &Outbox::SendEmail(alert)).await?;
-        tx.commit().await?;
-        self.relay.poke();
         tracing::info!(user_id = %user.id, "e-mail address change asked for");
         Ok(())
     }

@@ -1,10 +1,14 @@
 //! The internal RPCs that other services call for shared lists: `Notify`
 //! and the invitation e-mail, on a fresh database each.
 
-use todo_common::clock::new_id;
+use todo_common::clock::{new_id, now_micros};
+use todo_proto::todo::notify::v1::{EmailTemplate, NotificationKind};
+use todo_store::erased;
 use tonic::Code;
 
 use super::*;
+use crate::domain::Notification;
+use crate::store::inbox;
 use crate::testing;
 
 fn notify_request(user_id: &str, dedup_key: &str, title: &str) -> NotifyRequest {

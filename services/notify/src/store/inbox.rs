@@ -1,28 +1,17 @@
-//! The in-app inbox and notification settings, every statement scoped to
-//! the owner.
+//! The in-app inbox, every statement scoped to the owner.
 
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
-use todo_common::clock::{new_id, to_timestamp};
-use todo_proto::todo::notify::v1::{Notification, NotificationKind};
+use todo_common::clock::new_id;
 use todo_store::db::{Pool, is_unique_violation};
 
-use crate::error::Error;
-
-/// A notification to add to a user's inbox.
-#[derive(Debug)]
-pub struct NewNotification<'a> {
-    pub user_id: &'a str,
-    pub kind: NotificationKind,
-    pub title: &'a str,
-    pub body: &'a str,
-    /// The task a reminder is about; empty otherwise.
-    pub task_id: &'a str,
-    /// The same key twice is one notification.
-    pub dedup_key: &'a str,
-}
+use crate::domain::{NewNotification, Notification};
+use crate::error::{Error, NOTIFICATION};
 
 /// Adds a notification; a repeated `dedup_key` adds nothing.
+///
+/// # Errors
+/// When the database fails.
 pub async fn add(pool: &Pool, n: &NewNotification<'_>, now: i64) -> Result<(), Error> {
     let NewNotification {
         user_id,
@@ -65,12 +54,15 @@ fn from_row(r: &AnyRow) -> Result<Notification, Error> {
         title: r.try_get("title")?,
         body: r.try_get("body")?,
         task_id: r.try_get("task_id")?,
-        create_time: Some(to_timestamp(r.try_get("create_time")?)),
-        read_time: r.try_get::<Option<i64>, _>("read_time")?.map(to_timestamp),
+        create_time: r.try_get("create_time")?,
+        read_time: r.try_get("read_time")?,
     })
 }
 
 /// Newest first, before `before` (keyset paging on the time-ordered id).
+///
+/// # Errors
+/// When the database fails.
 pub async fn list(
     pool: &Pool,
     user_id: &str,
@@ -94,6 +86,8 @@ pub async fn list(
     rows.iter().map(from_row).collect()
 }
 
+/// # Errors
+/// When the database fails.
 pub async fn unread_count(pool: &Pool, user_id: &str) -> Result<i64, Error> {
     Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM notifications WHERE user_id = ? AND read_time IS NULL",
@@ -104,6 +98,9 @@ pub async fn unread_count(pool: &Pool, user_id: &str) -> Result<i64, Error> {
 }
 
 /// Marks one read (keeping the first read time) and returns it.
+///
+/// # Errors
+/// [`Error::NotFound`] when the user has no such notification.
 pub async fn mark_read(
     pool: &Pool,
     user_id: &str,
@@ -125,10 +122,12 @@ pub async fn mark_read(
     .bind(id)
     .fetch_optional(pool)
     .await?
-    .ok_or(Error::NotFound)?;
+    .ok_or(Error::NotFound(NOTIFICATION))?;
     from_row(&row)
 }
 
+/// # Errors
+/// When the database fails.
 pub async fn mark_all_read(pool: &Pool, user_id: &str, now: i64) -> Result<(), Error> {
     sqlx::query("UPDATE notifications SET read_time = ? WHERE user_id = ? AND read_time IS NULL")
         .bind(now)
@@ -138,76 +137,10 @@ pub async fn mark_all_read(pool: &Pool, user_id: &str, now: i64) -> Result<(), E
     Ok(())
 }
 
-/// Whether reminders are also e-mailed; on until the user turns them off.
-pub async fn email_reminders(pool: &Pool, user_id: &str) -> Result<bool, Error> {
-    let v: Option<i64> =
-        sqlx::query_scalar("SELECT email_reminders FROM settings WHERE user_id = ?")
-            .bind(user_id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(v.is_none_or(|v| v != 0))
-}
-
-pub async fn set_email_reminders(
-    pool: &Pool,
-    user_id: &str,
-    on: bool,
-    now: i64,
-) -> Result<(), Error> {
-    let changed =
-        sqlx::query("UPDATE settings SET email_reminders = ?, update_time = ? WHERE user_id = ?")
-            .bind(i64::from(on))
-            .bind(now)
-            .bind(user_id)
-            .execute(pool)
-            .await?;
-    if changed.rows_affected() == 0 {
-        let inserted = sqlx::query(
-            "INSERT INTO settings (user_id, email_reminders, update_time) VALUES (?, ?, ?)",
-        )
-        .bind(user_id)
-        .bind(i64::from(on))
-        .bind(now)
-        .execute(pool)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            // A concurrent first write won; apply ours on top.
-            Err(e) if is_unique_violation(&e) => {
-                sqlx::query(
-                    "UPDATE settings SET email_reminders = ?, update_time = ? WHERE user_id = ?",
-                )
-                .bind(i64::from(on))
-                .bind(now)
-                .bind(user_id)
-                .execute(pool)
-                .await?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
-/// Erases everything the inbox holds of a user.
-pub async fn erase(conn: &mut AnyConnection, user_id: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM notifications WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM settings WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM emails WHERE user_id = ?")
-        .bind(user_id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
+    use todo_proto::todo::notify::v1::NotificationKind;
+
     use super::*;
 
     #[tokio::test]

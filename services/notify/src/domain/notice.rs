@@ -6,8 +6,9 @@ use todo_common::clock::is_id;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{NotificationKind, NotifyRequest};
 
-use crate::fields;
-use crate::inbox::NewNotification;
+use crate::domain::fields;
+use crate::domain::notification::NewNotification;
+use crate::error::Error;
 
 /// Callers' keys live under this prefix among the inbox's keys, so none
 /// can stand for (and suppress) a reminder or an e-mail's notification.
@@ -93,6 +94,14 @@ impl Notice {
             task_id: &self.task_id,
             dedup_key: &self.dedup_key,
         }
+    }
+}
+
+impl TryFrom<NotifyRequest> for Notice {
+    type Error = Error;
+
+    fn try_from(req: NotifyRequest) -> Result<Self, Error> {
+        Self::parse(req).map_err(Error::Invalid)
     }
 }
 

@@ -4,7 +4,7 @@
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::SendEmailRequest;
 
-use crate::fields;
+use crate::domain::fields;
 
 /// As long as a list title may be (see the task service's lists).
 pub const LIST_TITLE_MAX: usize = 200;

@@ -1,0 +1,26 @@
+//! Reminders kept in step with the task service's changes.
+
+use todo_common::clock::now_micros;
+
+use crate::State;
+use crate::domain::ReminderChange;
+use crate::error::Error;
+use crate::store::reminders;
+
+impl State {
+    /// Schedules or moves a reminder, unless its user was erased; wakes
+    /// the reminder worker.
+    pub(crate) async fn schedule_change(&self, change: &ReminderChange) -> Result<(), Error> {
+        if self.erased(&change.user_id).await? {
+            return Ok(());
+        }
+        reminders::apply(&self.db.pool, change, now_micros()).await?;
+        self.firer.poke();
+        Ok(())
+    }
+
+    /// Cancels a reminder (at the change's revision).
+    pub(crate) async fn cancel_change(&self, change: &ReminderChange) -> Result<(), Error> {
+        reminders::apply(&self.db.pool, change, now_micros()).await
+    }
+}
