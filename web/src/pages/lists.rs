@@ -9,13 +9,12 @@ use http::StatusCode;
 use serde::Deserialize;
 use todo_proto::todo::task::v1::{
     CreateListRequest, DeleteListRequest, GetListRequest, ListInvitationsRequest, ListListsRequest,
-    Role, TaskList, UpdateListRequest,
+    Role, TaskList,
 };
 
 use crate::forms::Errors;
 use crate::page::{Chrome, Ctx, Form};
 use crate::pages::auth::Empty;
-use crate::pages::sharing;
 
 /// The most lists one page asks for: a user is a member of at most 1,000,
 /// so one call is all of them.
@@ -105,7 +104,7 @@ impl ListForm {
         }
     }
 
-    fn list(&self, id: String) -> TaskList {
+    pub fn list(&self, id: String) -> TaskList {
         TaskList {
             id,
             title: self.title.trim().to_owned(),
@@ -172,32 +171,6 @@ pub async fn create(Form { mut ctx, form }: Form<ListForm>) -> Response {
     match ctx.services().task.clone().create_list(request).await {
         Ok(list) => ctx.redirect(&format!("/lists/{}", list.into_inner().id)),
         Err(status) => page_with(ctx, form, Errors::from_status(&status)).await,
-    }
-}
-
-/// Renames or recolours a list; errors show on the sharing page, where
-/// the form is.
-pub async fn update(Path(id): Path<String>, Form { mut ctx, form }: Form<ListForm>) -> Response {
-    if let Err(to_sign_in) = ctx.require_session().await {
-        return to_sign_in;
-    }
-    let request = ctx.request(UpdateListRequest {
-        list: Some(form.list(id.clone())),
-        update_mask: Some(prost_types::FieldMask {
-            paths: vec!["title".to_owned(), "color".to_owned()],
-        }),
-    });
-    match ctx.services().task.clone().update_list(request).await {
-        Ok(_) => ctx.redirect(&format!("/lists/{id}/members")),
-        Err(status) if status.code() == tonic::Code::PermissionDenied => ctx.failed(&status).await,
-        Err(status) => {
-            let forms = sharing::Forms {
-                settings: Some(form),
-                settings_errors: Errors::from_status(&status),
-                ..sharing::Forms::default()
-            };
-            sharing::page_with(ctx, &id, forms).await
-        }
     }
 }
 

@@ -44,7 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/lists", get(lists::page).post(lists::create))
         .route("/lists/{id}", get(tasks::list))
         .route("/lists/{id}/tasks", post(tasks::create_in_list))
-        .route("/lists/{id}/settings", post(lists::update))
+        .route("/lists/{id}/settings", post(sharing::update))
         .route(
             "/lists/{id}/delete",
             get(lists::delete_page).post(lists::delete),

@@ -9,7 +9,8 @@ use axum::response::Response;
 use http::StatusCode;
 use serde::Deserialize;
 use todo_proto::todo::task::v1::{
-    InviteMemberRequest, ListMembersRequest, RemoveMemberRequest, Role, UpdateMemberRequest,
+    InviteMemberRequest, ListMembersRequest, RemoveMemberRequest, Role, UpdateListRequest,
+    UpdateMemberRequest,
 };
 use todo_proto::todo::user::v1::GetMeRequest;
 
@@ -233,5 +234,31 @@ pub async fn leave(Path(id): Path<String>, Form { mut ctx, .. }: Form<Empty>) ->
     match ctx.services().task.clone().remove_member(request).await {
         Ok(_) => ctx.redirect("/lists"),
         Err(status) => ctx.failed(&status).await,
+    }
+}
+
+/// Renames or recolours a list; errors show on the sharing page, where
+/// the form is.
+pub async fn update(Path(id): Path<String>, Form { mut ctx, form }: Form<ListForm>) -> Response {
+    if let Err(to_sign_in) = ctx.require_session().await {
+        return to_sign_in;
+    }
+    let request = ctx.request(UpdateListRequest {
+        list: Some(form.list(id.clone())),
+        update_mask: Some(prost_types::FieldMask {
+            paths: vec!["title".to_owned(), "color".to_owned()],
+        }),
+    });
+    match ctx.services().task.clone().update_list(request).await {
+        Ok(_) => ctx.redirect(&format!("/lists/{id}/members")),
+        Err(status) if status.code() == tonic::Code::PermissionDenied => ctx.failed(&status).await,
+        Err(status) => {
+            let forms = Forms {
+                settings: Some(form),
+                settings_errors: Errors::from_status(&status),
+                ..Forms::default()
+            };
+            page_with(ctx, &id, forms).await
+        }
     }
 }
