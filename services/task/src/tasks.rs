@@ -187,11 +187,7 @@ impl State {
         let id = id_of(edit.task_id(), "task.id")?;
         let row = retry(|| async {
             let mut tx = self.db.begin_write().await?;
-            let current = tasks::get(&mut tx, caller, &id)
-                .await?
-                .ok_or(Error::NotFound(TASK))?;
-            current.role.require(Action::Write)?;
-            let current = current.task;
+            let current = writable(&mut tx, caller, &id).await?;
             check_etag(expected, &current.etag())?;
             let next = edit
                 .apply(&id, &current.to_proto())
@@ -238,11 +234,7 @@ impl State {
     ) -> Result<(), Error> {
         let gone = retry(|| async {
             let mut tx = self.db.begin_write().await?;
-            let current = tasks::get(&mut tx, caller, id)
-                .await?
-                .ok_or(Error::NotFound(TASK))?;
-            current.role.require(Action::Write)?;
-            let current = current.task;
+            let current = writable(&mut tx, caller, id).await?;
             check_etag(expected, &current.etag())?;
             let mut doomed = vec![current.clone()];
             doomed.extend(
@@ -331,11 +323,7 @@ impl State {
         }
         let row = retry(|| async {
             let mut tx = self.db.begin_write().await?;
-            let current = tasks::get(&mut tx, caller, &id)
-                .await?
-                .ok_or(Error::NotFound(TASK))?;
-            current.role.require(Action::Write)?;
-            let current = current.task;
+            let current = writable(&mut tx, caller, &id).await?;
             let list_id = to_list.clone().unwrap_or_else(|| current.list_id.clone());
             let subtree = descendants(&mut tx, caller, &current).await?;
             let moved = 1 + subtree.iter().map(Vec::len).sum::<usize>();
@@ -408,6 +396,16 @@ impl State {
         tracing::info!(task_id = %id, "task moved");
         Ok(row)
     }
+}
+
+/// The task `id` for a write by `caller`: NOT_FOUND unless they are a
+/// member of its list, PERMISSION_DENIED unless their role may write it.
+async fn writable(conn: &mut AnyConnection, caller: &str, id: &str) -> Result<TaskRow, Error> {
+    let found = tasks::get(conn, caller, id)
+        .await?
+        .ok_or(Error::NotFound(TASK))?;
+    found.role.require(Action::Write)?;
+    Ok(found.task)
 }
 
 /// A position for `task` among the siblings under `parent_id` in
