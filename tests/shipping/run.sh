@@ -164,8 +164,13 @@ test_shipped_binary() {
     ! grep -q '\.debug_info' <<<"$sections" || fail "the shipped binary carries debug info"
     grep -q '\.symtab' <<<"$sections" || fail "the shipped binary lost its symbol names"
     grep -q '\.gnu_debuglink' <<<"$sections" || fail "the shipped binary does not name its debug file"
-    readelf -S --wide "$debug/todo.debug" | grep -q '\.debug_line' || fail "the debug file has no line tables"
-    "$bin/todo" --help | grep -q 'user | task | notify | edge' || fail "todo --help does not list the roles"
+    # Read whole before matching: `grep -q` quits at its first match, and
+    # under pipefail the writer's SIGPIPE would fail the check at random.
+    local debug_sections usage
+    debug_sections=$(readelf -S --wide "$debug/todo.debug")
+    grep -q '\.debug_line' <<<"$debug_sections" || fail "the debug file has no line tables"
+    usage=$("$bin/todo" --help)
+    grep -q 'user | task | notify | edge' <<<"$usage" || fail "todo --help does not list the roles"
     echo "shipped binary: $size MiB (bound $MAX_SHIPPED_MIB MiB); debug info apart"
 }
 
@@ -366,7 +371,9 @@ test_unprepared_host() {
 }
 
 test_cli() {
-    "$root/deploy.sh" --help | grep -q 'DEPLOY_HOSTS'
+    local usage
+    usage=$("$root/deploy.sh" --help)
+    grep -q 'DEPLOY_HOSTS' <<<"$usage" || fail "deploy.sh --help does not name DEPLOY_HOSTS"
     local rc=0
     "$root/deploy.sh" --bogus 2>/dev/null || rc=$?
     assert_eq "exit status for an unknown option" 2 "$rc"
