@@ -304,6 +304,17 @@ pub fn optional_id(raw: &str, field: &str, errs: &mut Vec<FieldViolation>) -> Op
     Some(raw.to_owned())
 }
 
+/// An id a request must name: a missing or malformed one is a violation
+/// of `field`, added to `errs`, so every input's problems are reported
+/// together.
+pub fn required_id(raw: &str, field: &str, errs: &mut Vec<FieldViolation>) -> Option<String> {
+    if todo_common::clock::is_id(raw) {
+        return Some(raw.to_owned());
+    }
+    errs.push(FieldViolation::new(field, "must be an id"));
+    None
+}
+
 /// The violation of a timestamp outside what the database stores.
 fn bad_time(field: &str) -> FieldViolation {
     FieldViolation::new(field, "must be a time between years 0001 and 9999")
@@ -662,6 +673,17 @@ mod tests {
         let errs = edit.apply("id-1", &current).unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["task.listId", "task.parentId"]);
+    }
+
+    #[test]
+    fn a_required_id_reports_a_missing_or_malformed_one() {
+        let mut errs = Vec::new();
+        let id = "019ad2f4-c1e8-7b3a-9f0e-6d5c4b3a2910";
+        assert_eq!(required_id(id, "listId", &mut errs).as_deref(), Some(id));
+        assert_eq!(required_id("", "listId", &mut errs), None);
+        assert_eq!(required_id("x", "userId", &mut errs), None);
+        let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["listId", "userId"]);
     }
 
     #[test]

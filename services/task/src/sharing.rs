@@ -12,7 +12,6 @@ use std::time::Duration;
 use todo_common::auth::ServiceChannel;
 use todo_common::clock::{new_id, now_micros, to_timestamp};
 use todo_common::email::Email;
-use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{
     Invitation, InvitationNotice, InviteMemberRequest, ListInvitationsResponse,
     ListMembersResponse, Member, RemoveMemberRequest, UpdateMemberRequest,
@@ -23,6 +22,7 @@ use todo_store::outbox;
 
 use crate::State;
 use crate::access::{Action, Role};
+use crate::domain::required_id;
 use crate::error::{Error, LIST};
 use crate::list_fields::{
     INVITATION_TTL_MICROS, INVITATIONS_PER_DAY, LISTS_PER_USER, MEMBERS_PER_LIST,
@@ -47,9 +47,7 @@ impl State {
         req: &InviteMemberRequest,
     ) -> Result<(), Error> {
         let mut errs = Vec::new();
-        let list_id = id_of(&req.list_id, "listId")
-            .map_err(|e| collect(e, &mut errs))
-            .ok();
+        let list_id = required_id(&req.list_id, "listId", &mut errs);
         let email = Email::parse(&req.email, "email")
             .map_err(|v| errs.push(v))
             .ok();
@@ -285,12 +283,8 @@ impl State {
         req: &UpdateMemberRequest,
     ) -> Result<Member, Error> {
         let mut errs = Vec::new();
-        let list_id = id_of(&req.list_id, "listId")
-            .map_err(|e| collect(e, &mut errs))
-            .ok();
-        let user_id = id_of(&req.user_id, "userId")
-            .map_err(|e| collect(e, &mut errs))
-            .ok();
+        let list_id = required_id(&req.list_id, "listId", &mut errs);
+        let user_id = required_id(&req.user_id, "userId", &mut errs);
         let role = requested_role(req.role, true)
             .map_err(|v| errs.push(v))
             .ok();
@@ -341,12 +335,8 @@ impl State {
         req: &RemoveMemberRequest,
     ) -> Result<(), Error> {
         let mut errs = Vec::new();
-        let list_id = id_of(&req.list_id, "listId")
-            .map_err(|e| collect(e, &mut errs))
-            .ok();
-        let user_id = id_of(&req.user_id, "userId")
-            .map_err(|e| collect(e, &mut errs))
-            .ok();
+        let list_id = required_id(&req.list_id, "listId", &mut errs);
+        let user_id = required_id(&req.user_id, "userId", &mut errs);
         let (Some(list_id), Some(user_id)) = (list_id, user_id) else {
             return Err(Error::Invalid(errs));
         };
@@ -397,13 +387,6 @@ fn upstream(status: &tonic::Status) -> Error {
             Error::Unavailable("user service")
         }
         _ => Error::Internal(anyhow::anyhow!("user lookup failed: {}", status.message())),
-    }
-}
-
-/// Adds an id error's violations to `errs`.
-fn collect(e: Error, errs: &mut Vec<FieldViolation>) {
-    if let Error::Invalid(v) = e {
-        errs.extend(v);
     }
 }
 

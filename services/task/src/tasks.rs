@@ -445,9 +445,7 @@ async fn sibling_key(
         };
         // The task's own key as the upper bound is fine: it moves just
         // before where it was.
-        let key = position::between(lo.as_deref(), hi.as_deref()).ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!("no position between {lo:?} and {hi:?}"))
-        })?;
+        let key = next_key(lo.as_deref(), hi.as_deref())?;
         if key.len() <= position::MAX_LEN || attempt > 0 {
             return Ok(key);
         }
@@ -456,8 +454,8 @@ async fn sibling_key(
     unreachable!("the loop returns on its second attempt")
 }
 
-/// The key after `last` (or between two keys), as an error when stored
-/// keys are malformed.
+/// A key between `lo` and `hi` (see [`position::between`]), as an error
+/// when stored keys leave no room or are malformed.
 fn next_key(lo: Option<&str>, hi: Option<&str>) -> Result<String, Error> {
     position::between(lo, hi)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("no position between {lo:?} and {hi:?}")))
