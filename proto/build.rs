@@ -9,6 +9,7 @@ const PROTOS: &[&str] = &[
     "todo/notify/v1/notify.proto",
     "google/rpc/status.proto",
     "google/rpc/error_details.proto",
+    "google/type/date.proto",
 ];
 
 /// Each service's own file, by the name of the set built for its port.

@@ -5,7 +5,7 @@
 //!   `google.api.http` annotations; the `*InternalService`s carry none and
 //!   are called only between services.
 //! - [`google::rpc`]: the error-detail messages sent in
-//!   `grpc-status-details-bin`.
+//!   `grpc-status-details-bin`; [`google::type`]: `Date`.
 //! - `todo/api/v1/schema.proto`: the `todo.api.v1.field_schema` field
 //!   option, constraints of request fields that the edge publishes in its
 //!   OpenAPI document (read from the descriptors, so no Rust code for it).
@@ -54,5 +54,9 @@ pub mod todo {
 pub mod google {
     pub mod rpc {
         tonic::include_proto!("google.rpc");
+    }
+    /// `google.type.Date`: a task's all-day due.
+    pub mod r#type {
+        include!(concat!(env!("OUT_DIR"), "/google.r#type.rs"));
     }
 }
