@@ -108,6 +108,7 @@ impl System {
         config.task.user_url.clone_from(&user_url);
         config.task.notify_url.clone_from(&notify_url);
         config.notify.user_url.clone_from(&user_url);
+        config.notify.task_url.clone_from(&task_url);
         config.edge.upstreams = [
             (services::USER, user_url),
             (services::TASK, task_url),

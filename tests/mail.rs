@@ -176,6 +176,7 @@ async fn two_notify_replicas_send_each_message_once(sys: &TestSystem) {
     let second_addr = listener.local_addr().unwrap();
     let mut config = sys.config.notify.clone();
     config.user_url = format!("http://{}", sys.addr.user);
+    config.task_url = format!("http://{}", sys.addr.task);
     let second = todo_notify::build(config, listener).await.unwrap();
     let stop = todo_common::CancellationToken::new();
     let replica = tokio::spawn(second.run_until_stopped(stop.clone()));

@@ -231,6 +231,7 @@ impl TestSystem {
         let listener = todo_common::grpc::bind(self.addr.notify).await.unwrap();
         let mut config = self.config.notify.clone();
         config.user_url = format!("http://{}", self.addr.user);
+        config.task_url = format!("http://{}", self.addr.task);
         let server = todo_notify::build(config, listener).await.unwrap();
         let stop = self.shutdown.child_token();
         let task = tokio::spawn(server.run_until_stopped(stop.clone()));

@@ -19,6 +19,9 @@ pub struct Config {
     /// The user service, for token keys and contact data at send time.
     /// `TODO_USER_URL`, default `http://127.0.0.1:50051`.
     pub user_url: String,
+    /// The task service, for the tasks a daily digest lists.
+    /// `TODO_TASK_URL`, default `http://127.0.0.1:50052`.
+    pub task_url: String,
     /// `iss` and `aud` access tokens must carry.
     pub tokens: TokenSettings,
     /// The credential internal RPCs require: `TODO_INTERNAL_TOKEN`, the
@@ -95,6 +98,7 @@ impl Default for Config {
             listen: services::NOTIFY.default_listen(),
             db: DbConfig::named("notify"),
             user_url: services::USER.default_url(),
+            task_url: services::TASK.default_url(),
             tokens: TokenSettings::default(),
             service_credential: ServiceCredential::random(),
             mail: MailConfig::default(),
@@ -123,6 +127,7 @@ impl Config {
             listen: var_or(lookup, &services::NOTIFY.listen_var(), d.listen)?,
             db: DbConfig::from_lookup(lookup, "TODO_NOTIFY", "notify")?,
             user_url: var_or(lookup, &services::USER.url_var(), d.user_url)?,
+            task_url: var_or(lookup, &services::TASK.url_var(), d.task_url)?,
             tokens: TokenSettings::from_lookup(lookup)?,
             service_credential: ServiceCredential::from_lookup(lookup)?
                 .unwrap_or(d.service_credential),
@@ -143,6 +148,7 @@ mod tests {
         assert_eq!(config.listen, default.listen);
         assert_eq!(config.listen, services::NOTIFY.default_listen());
         assert_eq!(config.user_url, "http://127.0.0.1:50051");
+        assert_eq!(config.task_url, "http://127.0.0.1:50052");
         assert_eq!(config.db.url, "sqlite://data/notify.db");
         assert_eq!(config.db.max_connections, default.db.max_connections);
         assert_eq!(config.mail_workers, 2);
@@ -159,12 +165,14 @@ mod tests {
             "TODO_NOTIFY_MAIL_WORKERS" => Some("5".to_owned()),
             "TODO_MAIL_DIR" => Some("/var/mail".to_owned()),
             "TODO_SMTP_URL" => Some("smtp://relay:25".to_owned()),
+            "TODO_TASK_URL" => Some("http://task:50052".to_owned()),
             _ => None,
         })
         .unwrap();
         assert_eq!(config.mail_workers, 5);
         assert_eq!(config.mail.dir, PathBuf::from("/var/mail"));
         assert_eq!(config.mail.smtp_url.as_deref(), Some("smtp://relay:25"));
+        assert_eq!(config.task_url, "http://task:50052");
         let error = Config::from_lookup(|name| {
             (name == "TODO_NOTIFY_MAIL_WORKERS").then(|| "many".to_owned())
         })

@@ -11,6 +11,10 @@ pub enum Error {
     /// NOT_FOUND: missing, or another user's. Says what was not found.
     #[error("{0}")]
     NotFound(&'static str),
+    /// UNAVAILABLE: a service this one needs did not answer; worth
+    /// trying again. Says which.
+    #[error("{0}")]
+    Unavailable(&'static str),
     /// INTERNAL: logged with its cause chain, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -20,6 +24,8 @@ pub enum Error {
 pub const NOTIFICATION: &str = "notification not found";
 /// The NOT_FOUND of a dead e-mail to requeue.
 pub const DEAD_EMAIL: &str = "no dead e-mail with this id";
+/// The UNAVAILABLE of a user's time zone that could not be looked up.
+pub const USER_SERVICE: &str = "the user service did not answer; try again";
 
 impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
@@ -38,6 +44,7 @@ impl From<Error> for Status {
         match e {
             Error::Invalid(v) => invalid_argument(&v),
             Error::NotFound(_) => Status::not_found(e.to_string()),
+            Error::Unavailable(_) => Status::unavailable(e.to_string()),
             Error::Internal(err) => internal(&err),
         }
     }

@@ -7,18 +7,21 @@
 //! - `service`: the gRPC handlers: parse the request into domain types,
 //!   call the use case, map the result.
 //! - `use_cases`: what the service does, one method of [`State`] each
-//!   (`inbox`, `emails`, `reminders`, `account`).
+//!   (`inbox`, `settings`, `emails`, `reminders`, `account`).
 //! - `domain`: e-mails, invitations, notifications, notices, reminders,
-//!   each parsed once from its request.
+//!   settings, time zones and digests, each parsed once from its request.
 //! - `store`: the SQL, returning domain types (`emails`, `inbox`,
-//!   `settings`, `reminders`).
-//! - `workers`: the e-mail worker that drains the queue and the reminder
-//!   worker that fires due reminders.
+//!   `settings`, `reminders`, `zones`, `digests`).
+//! - `workers`: the e-mail worker that drains the queue, the reminder
+//!   worker that fires due reminders, and the digest worker.
+//! - `zone`: dates and times in a user's zone.
 //! - `mail`: templates and the SMTP or file transport.
+//! - `calls`: calls to the other services, bounded in time.
 //! - `error`: the error enum and its mapping to gRPC status.
 //!
 //! This file only wires them together: [`build`] and [`grpc_service`].
 
+mod calls;
 mod config;
 mod domain;
 mod error;
@@ -30,6 +33,7 @@ mod store;
 mod testing;
 mod use_cases;
 mod workers;
+mod zone;
 
 use tokio::net::TcpListener;
 
@@ -58,7 +62,7 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
 
 /// Builds the notify service on `listener` (bound by the caller, so the
 /// launcher can give every service the others' addresses): database
-/// migrated, mailer, e-mail worker and reminder worker ready.
+/// migrated, mailer, e-mail, reminder and digest workers ready.
 ///
 /// # Errors
 /// When the database, the mail settings or the configuration are unusable.
@@ -66,13 +70,15 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     let state = State::new(&config).await?;
     let routes = grpc_service(&state, &config);
     let firer = state.firer.clone();
+    let digester = state.digester.clone();
     let server = Server::new(
         listener,
         routes,
         &SERVED,
         todo_proto::port_descriptors::NOTIFY,
     )
-    .with_worker(|stop| firer.run(stop));
+    .with_worker(|stop| firer.run(stop))
+    .with_worker(|stop| digester.run(stop));
     // Workers share the queue; each claims its own batches.
     let mut server = server;
     for _ in 0..config.mail_workers.max(1) {

@@ -11,13 +11,14 @@ use todo_proto::todo::notify::v1::{
     ListDeadEmailsRequest, ListDeadEmailsResponse, ListNotificationsRequest,
     ListNotificationsResponse, MarkAllReadRequest, MarkReadRequest, Notification, NotifyRequest,
     RequeueEmailRequest, RevokeAccessTokensRequest, ScheduleReminderRequest, SendEmailRequest,
-    Settings, UpdateNotificationSettingsRequest,
+    SetTimeZoneRequest, Settings, UpdateNotificationSettingsRequest,
     notify_internal_service_server::NotifyInternalService, notify_service_server::NotifyService,
 };
 
 use crate::State;
 use crate::domain::{
-    self, InboxQuery, NewEmail, Notice, ReminderChange, TokenRevocation, UserErasure,
+    self, InboxQuery, NewEmail, Notice, ReminderChange, SettingsChange, TokenRevocation,
+    UserErasure, ZoneChange,
 };
 use crate::error::Error;
 
@@ -54,8 +55,8 @@ impl NotifyService for State {
         request: Request<GetNotificationSettingsRequest>,
     ) -> Rpc<Settings> {
         let caller = self.verifier.authenticate(&request).await?;
-        let email_reminders = self.email_reminders(&caller.user_id, None).await?;
-        Ok(Response::new(Settings { email_reminders }))
+        let settings = self.settings(&caller.user_id).await?;
+        Ok(Response::new(settings.into()))
     }
 
     async fn update_notification_settings(
@@ -63,9 +64,9 @@ impl NotifyService for State {
         request: Request<UpdateNotificationSettingsRequest>,
     ) -> Rpc<Settings> {
         let caller = self.verifier.authenticate(&request).await?;
-        let change = request.get_ref().email_reminders;
-        let email_reminders = self.email_reminders(&caller.user_id, change).await?;
-        Ok(Response::new(Settings { email_reminders }))
+        let change = SettingsChange::try_from(request.into_inner())?;
+        let settings = self.update_settings(&caller.user_id, &change).await?;
+        Ok(Response::new(settings.into()))
     }
 }
 
@@ -92,6 +93,12 @@ impl NotifyInternalService for State {
     async fn cancel_reminder(&self, request: Request<CancelReminderRequest>) -> Rpc<()> {
         let change = ReminderChange::try_from(request.into_inner())?;
         self.cancel_change(&change).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn set_time_zone(&self, request: Request<SetTimeZoneRequest>) -> Rpc<()> {
+        let change = ZoneChange::try_from(request.into_inner())?;
+        self.record_time_zone(&change).await?;
         Ok(Response::new(()))
     }
 

@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
+use todo_common::auth::ServiceChannel;
 use todo_common::auth::{AttachServiceCredential, TokenVerifier};
 use todo_common::paging::PageTokens;
+use todo_proto::todo::task::v1::task_internal_service_client::TaskInternalServiceClient;
 use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
 use todo_store::db::Db;
 
-use crate::workers::{emails, reminders};
+use crate::workers::{digests, emails, reminders};
 use crate::{Config, MIGRATOR, mail};
 
 /// What every request handler shares.
@@ -19,12 +21,16 @@ pub struct State {
     pub(crate) verifier: TokenVerifier,
     pub(crate) mail_worker: emails::Worker,
     pub(crate) firer: reminders::Firer,
+    pub(crate) digester: digests::Digester,
+    /// Contact data and time zones, with the service credential.
+    pub(crate) users: UserInternalServiceClient<ServiceChannel>,
     pub(crate) page_tokens: PageTokens,
 }
 
 impl State {
     /// Everything the handlers share: the database connected and
-    /// migrated, the e-mail and reminder workers made but not started.
+    /// migrated, the e-mail, reminder and digest workers made but not
+    /// started.
     ///
     /// # Errors
     /// When the database, the mail settings or the configuration are
@@ -39,12 +45,24 @@ impl State {
             todo_common::grpc::channel(&config.user_url)?,
             AttachServiceCredential(config.service_credential.clone()),
         );
-        let firer = reminders::Firer::new(db.pool.clone(), user_contacts, mail_worker.clone());
+        let tasks = TaskInternalServiceClient::with_interceptor(
+            todo_common::grpc::channel(&config.task_url)?,
+            AttachServiceCredential(config.service_credential.clone()),
+        );
+        let firer = reminders::Firer::new(db.clone(), user_contacts.clone(), mail_worker.clone());
+        let digester = digests::Digester::new(
+            db.clone(),
+            user_contacts.clone(),
+            tasks,
+            mail_worker.clone(),
+        );
         Ok(Self {
             db,
             verifier,
             mail_worker,
             firer,
+            digester,
+            users: user_contacts,
             page_tokens: PageTokens::new(&config.service_credential, "notifications"),
         })
     }

@@ -6,6 +6,7 @@ use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1 as proto;
 use todo_proto::todo::notify::v1::{EmailTemplate, NotificationKind, SendEmailRequest};
 
+use crate::domain::digest::Digest;
 use crate::domain::fields;
 use crate::domain::invitation::Invitation;
 use crate::error::Error;
@@ -25,6 +26,8 @@ pub struct Outgoing {
     pub task_title: Option<String>,
     /// What an invitation is to.
     pub invitation: Option<Invitation>,
+    /// What a digest lists.
+    pub digest: Option<Digest>,
 }
 
 /// An e-mail to queue, valid by construction.
@@ -53,8 +56,25 @@ impl TryFrom<SendEmailRequest> for NewEmail {
         if !user_optional && !is_id(&req.user_id) {
             errs.push(FieldViolation::new("userId", "must be a user id"));
         }
-        if template == EmailTemplate::Unspecified {
-            errs.push(FieldViolation::new("template", "must name a template"));
+        match template {
+            EmailTemplate::Unspecified => {
+                errs.push(FieldViolation::new("template", "must name a template"));
+            }
+            // Made here from the user's tasks, never sent by a caller.
+            EmailTemplate::Digest => {
+                errs.push(FieldViolation::new(
+                    "template",
+                    "must not be DIGEST: this service makes digests itself",
+                ));
+            }
+            EmailTemplate::Welcome
+            | EmailTemplate::PasswordReset
+            | EmailTemplate::Reminder
+            | EmailTemplate::VerifyEmail
+            | EmailTemplate::SecurityAlert
+            | EmailTemplate::EmailChangeAlert
+            | EmailTemplate::SignupAttempt
+            | EmailTemplate::Invitation => {}
         }
         if req.to_email.is_empty() || req.to_email.len() > ADDRESS_MAX {
             errs.push(FieldViolation::new("toEmail", "must be an address"));
@@ -77,6 +97,7 @@ impl TryFrom<SendEmailRequest> for NewEmail {
                 token: Some(req.token).filter(|t| !t.is_empty()),
                 task_title: Some(req.task_title).filter(|t| !t.is_empty()),
                 invitation,
+                digest: None,
             },
         })
     }
@@ -116,7 +137,9 @@ impl NewEmail {
             | EmailTemplate::PasswordReset
             | EmailTemplate::Reminder
             | EmailTemplate::VerifyEmail
-            | EmailTemplate::Invitation => None,
+            | EmailTemplate::Invitation
+            // The digest worker adds the digest's notification itself.
+            | EmailTemplate::Digest => None,
         }
     }
 }

@@ -4,14 +4,14 @@
 use anyhow::Context;
 use todo_proto::todo::notify::v1::EmailTemplate;
 
-use crate::domain::{Invitation, Outgoing};
+use crate::domain::{Digest, Invitation, Outgoing};
 
 /// What `mail`'s template says to its recipient, its links starting at
 /// `base`.
 ///
 /// # Errors
 /// When the template is unspecified, or an invitation lacks its
-/// invitation.
+/// invitation or a digest its list.
 pub fn of(mail: &Outgoing, base: &str) -> anyhow::Result<Content> {
     let token = mail.token.as_deref().unwrap_or_default();
     let with_token = |subject: &str, intro: &str, path: &str| Content {
@@ -61,6 +61,13 @@ pub fn of(mail: &Outgoing, base: &str) -> anyhow::Result<Content> {
                 .context("invitation e-mail without its invitation")?;
             invitation_content(invitation, base)
         }
+        EmailTemplate::Digest => {
+            let digest = mail
+                .digest
+                .as_ref()
+                .context("digest e-mail without its tasks")?;
+            digest_content(digest)
+        }
         EmailTemplate::Unspecified => anyhow::bail!("e-mail without a template"),
     })
 }
@@ -89,6 +96,18 @@ fn invitation_content(invitation: &Invitation, base: &str) -> Content {
     }
 }
 
+/// The daily digest: the tasks due that day or overdue, as a list.
+fn digest_content(digest: &Digest) -> Content {
+    Content {
+        items: digest.lines.clone(),
+        after: digest.more_line().into_iter().collect(),
+        ..Content::notice(
+            &format!("Your ToDo tasks for {}", digest.date),
+            "these tasks of yours are due today or overdue:",
+        )
+    }
+}
+
 /// What one e-mail says, before it is laid out as plain text and HTML.
 #[derive(Debug)]
 pub struct Content {
@@ -99,6 +118,8 @@ pub struct Content {
     /// The token of the link, once more on a line of its own: it survives
     /// any transfer encoding intact, for a client that takes it by hand.
     code: Option<String>,
+    /// A list after the introduction.
+    items: Vec<String>,
     /// Paragraphs after the link.
     after: Vec<String>,
 }
@@ -111,6 +132,7 @@ impl Content {
             intro: intro.to_owned(),
             link: None,
             code: None,
+            items: Vec::new(),
             after: Vec::new(),
         }
     }
@@ -125,6 +147,10 @@ impl Content {
         };
         let mut text = vec![greeting.clone(), self.intro.clone()];
         let mut html = vec![escape_html(&greeting), escape_html(&self.intro)];
+        if !self.items.is_empty() {
+            let lines: Vec<String> = self.items.iter().map(|i| format!("- {i}")).collect();
+            text.push(lines.join("\n"));
+        }
         if let Some(link) = &self.link {
             text.push(link.clone());
             html.push(format!("<a href=\"{0}\">{0}</a>", escape_html(link)));
@@ -137,7 +163,17 @@ impl Content {
         html.extend(self.after.iter().map(|p| escape_html(p)));
         text.push("The ToDo team".to_owned());
         html.push("The ToDo team".to_owned());
-        let html: String = html.iter().map(|p| format!("<p>{p}</p>")).collect();
+        let mut html: Vec<String> = html.iter().map(|p| format!("<p>{p}</p>")).collect();
+        if !self.items.is_empty() {
+            let items: String = self
+                .items
+                .iter()
+                .map(|i| format!("<li>{}</li>", escape_html(i)))
+                .collect();
+            // After the greeting and the introduction.
+            html.insert(2, format!("<ul>{items}</ul>"));
+        }
+        let html: String = html.concat();
         (
             format!("{}\n", text.join("\n\n")),
             format!("<!doctype html><html><body>{html}</body></html>"),

@@ -160,6 +160,7 @@ mod tests {
                 inviter_name: "Ada".into(),
                 role: Role::Editor,
             }),
+            digest: None,
         }
     }
 
@@ -174,6 +175,7 @@ mod tests {
                 token: Some("abc_DEF-123".into()),
                 task_title: None,
                 invitation: None,
+                digest: None,
             })
             .unwrap();
         assert!(text.contains("\nhttps://todo.test/verify-email?token=abc_DEF-123\n"));
@@ -237,5 +239,43 @@ mod tests {
             ..invitation_to("Grace")
         };
         assert!(mailer().render(&mail).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_digest_lists_its_tasks_as_text_and_html() {
+        let mail = Outgoing {
+            template: EmailTemplate::Digest,
+            to_email: "ada@example.com".into(),
+            display_name: "Ada".into(),
+            token: None,
+            task_title: None,
+            invitation: None,
+            digest: Some(crate::domain::Digest {
+                date: "2030-01-15".into(),
+                lines: vec![
+                    "Pay <rent> (due 2030-01-14)".into(),
+                    "Call Bob (due 2030-01-15 09:00)".into(),
+                ],
+                more: 3,
+            }),
+        };
+        let (subject, text, html) = mailer().render(&mail).unwrap();
+        assert_eq!(subject, "Your ToDo tasks for 2030-01-15");
+        assert!(
+            text.contains(
+                "\n\n- Pay <rent> (due 2030-01-14)\n- Call Bob (due 2030-01-15 09:00)\n\nand 3 more\n\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            html.contains("<ul><li>Pay &lt;rent&gt; (due 2030-01-14)</li><li>Call Bob"),
+            "{html}"
+        );
+        assert!(html.contains("<p>and 3 more</p>"), "{html}");
+        let bare = Outgoing {
+            digest: None,
+            ..mail
+        };
+        assert!(mailer().render(&bare).is_err());
     }
 }

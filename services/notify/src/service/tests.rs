@@ -183,3 +183,155 @@ async fn an_invitation_with_an_unknown_role_is_refused() {
     assert!(status.message().starts_with("role:"), "{status:?}");
     assert_eq!(queued(&state, "invite-mail:1").await, None);
 }
+
+fn zone_request(user_id: &str, zone: &str, revision: i64) -> SetTimeZoneRequest {
+    SetTimeZoneRequest {
+        user_id: user_id.into(),
+        time_zone: zone.into(),
+        revision,
+    }
+}
+
+async fn zone_of(state: &State, user_id: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT time_zone FROM time_zones WHERE user_id = ?")
+        .bind(user_id)
+        .fetch_optional(&state.db.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn set_time_zone_keeps_the_highest_revision_and_refuses_unknown_zones() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = testing::state(&dir).await;
+    let user = new_id();
+    for (zone, revision) in [("Europe/Berlin", 20), ("Asia/Tokyo", 10), ("UTC", 20)] {
+        state
+            .set_time_zone(Request::new(zone_request(&user, zone, revision)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        zone_of(&state, &user).await.as_deref(),
+        Some("Europe/Berlin")
+    );
+    let status = state
+        .set_time_zone(Request::new(zone_request(&user, "Europe/Atlantis", 30)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().starts_with("timeZone:"), "{status:?}");
+    let status = state
+        .set_time_zone(Request::new(zone_request("ada", "UTC", 0)))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(
+        zone_of(&state, &user).await.as_deref(),
+        Some("Europe/Berlin")
+    );
+    // An erased user's zone is not recorded.
+    let erased_user = new_id();
+    erase(&state, &erased_user).await;
+    state
+        .set_time_zone(Request::new(zone_request(&erased_user, "UTC", 1)))
+        .await
+        .unwrap();
+    assert_eq!(zone_of(&state, &erased_user).await, None);
+}
+
+fn digest_change(enabled: bool, time: &str) -> crate::domain::SettingsChange {
+    crate::domain::SettingsChange::try_from(UpdateNotificationSettingsRequest {
+        email_reminders: None,
+        daily_digest: Some(todo_proto::todo::notify::v1::DailyDigest {
+            enabled,
+            local_time: time.into(),
+        }),
+    })
+    .unwrap()
+}
+
+async fn next_run(state: &State, user_id: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT next_run FROM digests WHERE user_id = ?")
+        .bind(user_id)
+        .fetch_optional(&state.db.pool)
+        .await
+        .unwrap()
+        .flatten()
+}
+
+#[tokio::test]
+async fn turning_the_digest_on_looks_the_zone_up_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = testing::Fakes::start().await;
+    let state = testing::state_with(&dir, &fakes).await;
+    let (ada, ghost) = (new_id(), new_id());
+    fakes.add_user(&ada, "Asia/Tokyo");
+
+    let settings = state
+        .update_settings(&ada, &digest_change(true, "07:15"))
+        .await
+        .unwrap();
+    assert!(settings.digest.enabled);
+    assert_eq!(zone_of(&state, &ada).await.as_deref(), Some("Asia/Tokyo"));
+    let run = next_run(&state, &ada).await.unwrap();
+    let local = crate::zone::local_date(run, crate::zone::Tz::Asia__Tokyo);
+    assert_eq!(
+        run,
+        crate::zone::at_local(local, settings.digest.time, crate::zone::Tz::Asia__Tokyo)
+    );
+    // Known from now on; a change the user service reports later wins.
+    state
+        .update_settings(&ada, &digest_change(true, ""))
+        .await
+        .unwrap();
+    assert_eq!(fakes.data().lookups, 1);
+    state
+        .set_time_zone(Request::new(zone_request(
+            &ada,
+            "Europe/Berlin",
+            now_micros(),
+        )))
+        .await
+        .unwrap();
+    let moved = next_run(&state, &ada).await.unwrap();
+    let local = crate::zone::local_date(moved, crate::zone::Tz::Europe__Berlin);
+    assert_eq!(
+        moved,
+        crate::zone::at_local(local, settings.digest.time, crate::zone::Tz::Europe__Berlin)
+    );
+    // Off: nothing scheduled, and no lookup needed.
+    let off = state
+        .update_settings(&ada, &digest_change(false, ""))
+        .await
+        .unwrap();
+    assert!(!off.digest.enabled);
+    assert_eq!(next_run(&state, &ada).await, None);
+    assert_eq!(fakes.data().lookups, 1);
+
+    // A user the user service does not know is in UTC.
+    state
+        .update_settings(&ghost, &digest_change(true, ""))
+        .await
+        .unwrap();
+    assert_eq!(zone_of(&state, &ghost).await.as_deref(), Some("UTC"));
+}
+
+#[tokio::test]
+async fn without_the_user_service_the_digest_is_not_turned_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fakes = testing::Fakes::start().await;
+    let state = testing::state_with(&dir, &fakes).await;
+    let user = new_id();
+    drop(fakes);
+    let status = Status::from(
+        state
+            .update_settings(&user, &digest_change(true, "09:00"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(status.code(), Code::Unavailable);
+    let settings = state.settings(&user).await.unwrap();
+    assert_eq!(settings, crate::domain::NotificationSettings::default());
+    assert_eq!(next_run(&state, &user).await, None);
+}

@@ -7,7 +7,7 @@
 //! hold one row at the same time, and a worker that dies mid-send leaves
 //! a lease that simply expires.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use todo_common::clock::new_id;
 use todo_proto::todo::notify::v1::EmailTemplate;
 use todo_store::db::{Backend, Db, Pool, is_contention, is_unique_violation, retry_contended};
@@ -15,48 +15,76 @@ use todo_store::db::{Backend, Db, Pool, is_contention, is_unique_violation, retr
 use crate::domain::{DeadEmail, Invitation, NewEmail, Outgoing};
 use crate::error::Error;
 
-/// Queues an e-mail, with the invitation it carries if it is one; `false`
+/// Queues an e-mail, with the invitation or digest it carries; `false`
 /// when its dedup key was queued before.
 ///
 /// # Errors
 /// When the database fails.
 pub async fn enqueue(pool: &Pool, email: &NewEmail, now: i64) -> Result<bool, Error> {
+    // On MySQL an insert can lose a deadlock to a worker's locking claim
+    // of the same index range; it is then rolled back whole and retried.
+    let id = new_id();
+    let result = retry_contended(is_contention, || insert(pool, &id, email, now)).await;
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// [`enqueue`] in the caller's transaction, whose retry on contention
+/// wants the driver's error.
+///
+/// # Errors
+/// When the database fails.
+pub async fn enqueue_in(
+    conn: &mut AnyConnection,
+    email: &NewEmail,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    match insert(conn, &new_id(), email, now).await {
+        Ok(()) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+async fn insert<'e, E>(exec: E, id: &str, email: &NewEmail, now: i64) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let NewEmail {
         dedup_key,
         user_id,
         mail,
     } = email;
     let invitation = mail.invitation.as_ref();
-    // On MySQL an insert can lose a deadlock to a worker's locking claim
-    // of the same index range; it is then rolled back whole and retried.
-    let id = new_id();
-    let result = retry_contended(is_contention, || {
-        sqlx::query(
-            "INSERT INTO emails (id, dedup_key, user_id, template, to_email, display_name, token, task_title, \
-             list_title, inviter_name, invite_role, state, attempts, next_attempt_at, create_time) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-        )
-        .bind(&id)
-        .bind(dedup_key)
-        .bind(user_id)
-        .bind(i64::from(i32::from(mail.template)))
-        .bind(&mail.to_email)
-        .bind(&mail.display_name)
-        .bind(mail.token.clone())
-        .bind(mail.task_title.clone())
-        .bind(invitation.map(|i| i.list_title.clone()))
-        .bind(invitation.map(|i| i.inviter_name.clone()))
-        .bind(invitation.map(|i| i.role.as_str()))
-        .bind(now)
-        .bind(now)
-        .execute(pool)
-    })
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(e) if is_unique_violation(&e) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    let digest = match &mail.digest {
+        Some(d) => Some(serde_json::to_string(d).map_err(|e| sqlx::Error::Encode(e.into()))?),
+        None => None,
+    };
+    sqlx::query(
+        "INSERT INTO emails (id, dedup_key, user_id, template, to_email, display_name, token, task_title, \
+         list_title, inviter_name, invite_role, digest, state, attempts, next_attempt_at, create_time) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
+    )
+    .bind(id.to_owned())
+    .bind(dedup_key.clone())
+    .bind(user_id.clone())
+    .bind(i64::from(i32::from(mail.template)))
+    .bind(mail.to_email.clone())
+    .bind(mail.display_name.clone())
+    .bind(mail.token.clone())
+    .bind(mail.task_title.clone())
+    .bind(invitation.map(|i| i.list_title.clone()))
+    .bind(invitation.map(|i| i.inviter_name.clone()))
+    .bind(invitation.map(|i| i.role.as_str()))
+    .bind(digest)
+    .bind(now)
+    .bind(now)
+    .execute(exec)
+    .await
+    .map(drop)
 }
 
 /// Takes the lease on up to `batch` due e-mails for `owner`, until
@@ -130,8 +158,8 @@ pub async fn claim(
 /// When the database fails or there is no such e-mail.
 pub async fn load(pool: &Pool, id: &str) -> Result<(Outgoing, i64), Error> {
     let row = sqlx::query(
-        "SELECT template, to_email, display_name, token, task_title, list_title, inviter_name, invite_role, attempts \
-         FROM emails WHERE id = ?",
+        "SELECT template, to_email, display_name, token, task_title, list_title, inviter_name, invite_role, \
+         digest, attempts FROM emails WHERE id = ?",
     )
     .bind(id)
     .fetch_one(pool)
@@ -150,6 +178,10 @@ pub async fn load(pool: &Pool, id: &str) -> Result<(Outgoing, i64), Error> {
             row.try_get("inviter_name")?,
             row.try_get("invite_role")?,
         ),
+        // Unreadable, the e-mail fails to render and is declared dead.
+        digest: row
+            .try_get::<Option<String>, _>("digest")?
+            .and_then(|json| serde_json::from_str(&json).ok()),
     };
     Ok((mail, row.try_get("attempts")?))
 }
@@ -272,6 +304,7 @@ mod tests {
                 token: None,
                 task_title: None,
                 invitation: Some(invitation.clone()),
+                digest: None,
             },
         };
         assert!(enqueue(pool, &email, 1).await.unwrap());
@@ -284,5 +317,39 @@ mod tests {
         assert_eq!(mail, email.mail);
         assert_eq!(mail.invitation, Some(invitation));
         assert_eq!(attempts, 0);
+    }
+
+    #[tokio::test]
+    async fn a_digest_comes_out_of_the_queue_as_it_went_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = crate::testing::state(&dir).await;
+        let pool = &state.db.pool;
+        let email = NewEmail {
+            dedup_key: "digest-email:u:2030-01-15".into(),
+            user_id: "u".into(),
+            mail: Outgoing {
+                template: EmailTemplate::Digest,
+                to_email: "ada@example.com".into(),
+                display_name: "Ada".into(),
+                token: None,
+                task_title: None,
+                invitation: None,
+                digest: Some(crate::domain::Digest {
+                    date: "2030-01-15".into(),
+                    lines: vec!["Pay rent (due 2030-01-14)".into(), "ä\"'<>".into()],
+                    more: 2,
+                }),
+            },
+        };
+        let mut conn = pool.acquire().await.unwrap();
+        assert!(enqueue_in(&mut conn, &email, 1).await.unwrap());
+        assert!(!enqueue_in(&mut conn, &email, 2).await.unwrap());
+        drop(conn);
+        let id: String = sqlx::query_scalar("SELECT id FROM emails")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let (mail, _) = load(pool, &id).await.unwrap();
+        assert_eq!(mail, email.mail);
     }
 }

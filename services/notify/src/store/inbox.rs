@@ -1,7 +1,7 @@
 //! The in-app inbox, every statement scoped to the owner.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 use todo_common::clock::new_id;
 use todo_store::db::{Pool, is_unique_violation};
 
@@ -13,6 +13,26 @@ use crate::error::{Error, NOTIFICATION};
 /// # Errors
 /// When the database fails.
 pub async fn add(pool: &Pool, n: &NewNotification<'_>, now: i64) -> Result<(), Error> {
+    insert(pool, n, now).await.map_err(Error::from)
+}
+
+/// [`add`] in the caller's transaction, whose retry on contention wants
+/// the driver's error.
+///
+/// # Errors
+/// When the database fails.
+pub async fn add_in(
+    conn: &mut AnyConnection,
+    n: &NewNotification<'_>,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    insert(conn, n, now).await
+}
+
+async fn insert<'e, E>(exec: E, n: &NewNotification<'_>, now: i64) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let NewNotification {
         user_id,
         kind,
@@ -26,22 +46,22 @@ pub async fn add(pool: &Pool, n: &NewNotification<'_>, now: i64) -> Result<(), E
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
     )
     .bind(new_id())
-    .bind(user_id)
+    .bind(user_id.to_owned())
     // Stored as its proto number, which proto never reuses: old rows keep
     // their meaning, and a new kind (INVITATION, DIGEST, SHARING) needs no
     // mapping here or in `from_row`.
     .bind(i64::from(i32::from(kind)))
-    .bind(title)
-    .bind(body)
-    .bind(task_id)
-    .bind(dedup_key)
+    .bind(title.to_owned())
+    .bind(body.to_owned())
+    .bind(task_id.to_owned())
+    .bind(dedup_key.to_owned())
     .bind(now)
-    .execute(pool)
+    .execute(exec)
     .await;
     match result {
         Ok(_) => Ok(()),
         Err(e) if is_unique_violation(&e) => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 

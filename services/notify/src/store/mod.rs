@@ -5,20 +5,32 @@
 //! - `emails`: the durable e-mail queue, its leases and its dead letters.
 //! - `inbox`: in-app notifications.
 //! - `settings`: a user's notification settings.
-//! - `reminders`: reminders by task, their revisions and leases.
+//! - `reminders`: reminders by task, their revisions, times and leases.
+//! - `zones`: each user's time zone.
+//! - `digests`: each user's daily digest schedule and its leases.
 
+pub mod digests;
 pub mod emails;
 pub mod inbox;
 pub mod reminders;
 pub mod settings;
+pub mod zones;
 
 use sqlx::AnyConnection;
 
 /// The tables that hold a user's data, by `user_id`.
-const USER_TABLES: [&str; 4] = ["notifications", "settings", "emails", "reminders"];
+const USER_TABLES: [&str; 7] = [
+    "notifications",
+    "settings",
+    "emails",
+    "reminders",
+    "reminder_times",
+    "time_zones",
+    "digests",
+];
 
-/// Erases everything held of a user: notifications, settings, e-mails and
-/// reminders. Runs in the caller's transaction, whose retry on contention
+/// Erases everything held of a user: notifications, settings, e-mails,
+/// reminders, time zone and digest schedule. Runs in the caller's transaction, whose retry on contention
 /// wants the driver's error.
 ///
 /// # Errors

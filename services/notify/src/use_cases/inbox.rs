@@ -1,12 +1,12 @@
-//! The in-app inbox: its pages, marking read, the settings, and notices
-//! other services add.
+//! The in-app inbox: its pages, marking read, and notices other services
+//! add.
 
 use todo_common::clock::now_micros;
 
 use crate::State;
 use crate::domain::{InboxPage, InboxQuery, Notice, Notification};
 use crate::error::Error;
-use crate::store::{inbox, settings};
+use crate::store::inbox;
 
 impl State {
     /// A page of `user_id`'s inbox, newest first, with the unread count.
@@ -47,19 +47,6 @@ impl State {
 
     pub(crate) async fn read_all(&self, user_id: &str) -> Result<(), Error> {
         inbox::mark_all_read(&self.db.pool, user_id, now_micros()).await
-    }
-
-    /// Whether `user_id`'s reminders are also e-mailed, after turning that
-    /// on or off when `change` says so.
-    pub(crate) async fn email_reminders(
-        &self,
-        user_id: &str,
-        change: Option<bool>,
-    ) -> Result<bool, Error> {
-        if let Some(on) = change {
-            settings::set_email_reminders(&self.db.pool, user_id, on, now_micros()).await?;
-        }
-        settings::email_reminders(&self.db.pool, user_id).await
     }
 
     /// Adds a notice from another service, unless its user was erased.

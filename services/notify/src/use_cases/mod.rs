@@ -2,8 +2,9 @@
 //! over domain types: the handlers in `service` call these, and these
 //! call `store`.
 //!
-//! - `inbox`: list and mark notifications, the settings, notices from
-//!   other services.
+//! - `inbox`: list and mark notifications, notices from other services.
+//! - `settings`: the notification settings, and the time zone a user's
+//!   digest runs in.
 //! - `emails`: queue an e-mail, list and requeue dead ones.
 //! - `reminders`: schedule, move and cancel reminders.
 //! - `account`: erase a user's data, refuse a user's older tokens.
@@ -12,6 +13,7 @@ mod account;
 mod emails;
 mod inbox;
 mod reminders;
+mod settings;
 
 use todo_store::erased;
 

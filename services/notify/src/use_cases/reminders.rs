@@ -8,19 +8,21 @@ use crate::error::Error;
 use crate::store::reminders;
 
 impl State {
-    /// Schedules or moves a reminder, unless its user was erased; wakes
-    /// the reminder worker.
+    /// Makes the change's times the task's pending reminders, unless its
+    /// user was erased; wakes the reminder worker.
     pub(crate) async fn schedule_change(&self, change: &ReminderChange) -> Result<(), Error> {
         if self.erased(&change.user_id).await? {
             return Ok(());
         }
-        reminders::apply(&self.db.pool, change, now_micros()).await?;
+        reminders::apply(&self.db, change, now_micros()).await?;
         self.firer.poke();
         Ok(())
     }
 
-    /// Cancels a reminder (at the change's revision).
+    /// Cancels a task's pending reminders (at the change's revision).
     pub(crate) async fn cancel_change(&self, change: &ReminderChange) -> Result<(), Error> {
-        reminders::apply(&self.db.pool, change, now_micros()).await
+        reminders::apply(&self.db, change, now_micros())
+            .await
+            .map(drop)
     }
 }

@@ -1,6 +1,8 @@
 //! The background workers, each run by `todo_store::poll` until shutdown:
-//! `emails` drains the e-mail queue, `reminders` fires due reminders.
+//! `emails` drains the e-mail queue, `reminders` fires due reminders,
+//! `digests` sends daily digests.
 
+pub mod digests;
 pub mod emails;
 pub mod reminders;
 

@@ -1,8 +1,10 @@
 //! The worker that fires due reminders, once each.
 //!
-//! Firing claims a reminder with a lease (compare-and-set), and both the
-//! in-app notification and the e-mail are deduplicated by task and
-//! reminder time, so several replicas fire a reminder exactly once.
+//! Firing claims a task's reminder time with a lease (compare-and-set),
+//! and both the in-app notification and the e-mail are deduplicated by
+//! task and reminder time, so several replicas fire a reminder exactly
+//! once. Each pass first adopts the reminders the previous release wrote
+//! while both run (`store::reminders::adopt_previous`).
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use todo_common::clock::{new_id, now_micros};
 use todo_proto::todo::notify::v1::{EmailTemplate, NotificationKind};
 use todo_proto::todo::user::v1::LookupUserRequest;
 use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
-use todo_store::db::Pool;
+use todo_store::db::Db;
 use todo_store::poll::{self, Pass, Schedule, Wake};
 use tonic::Code;
 
@@ -31,7 +33,7 @@ const BATCH: i64 = 100;
 /// Fires due reminders until cancelled.
 #[derive(Clone, Debug)]
 pub struct Firer {
-    pool: Pool,
+    db: Db,
     users: UserInternalServiceClient<ServiceChannel>,
     mail: workers::emails::Worker,
     wake: Wake,
@@ -40,12 +42,12 @@ pub struct Firer {
 
 impl Firer {
     pub fn new(
-        pool: Pool,
+        db: Db,
         users: UserInternalServiceClient<ServiceChannel>,
         mail: workers::emails::Worker,
     ) -> Self {
         Self {
-            pool,
+            db,
             users,
             mail,
             wake: Wake::default(),
@@ -69,18 +71,21 @@ impl Firer {
         poll::run(schedule, shutdown, move || firer.pass()).await;
     }
 
-    /// Fires what is due. Always [`Pass::Idle`]: reminders are due by the
+    /// Fires what is due. [`Pass::Idle`] unless a whole batch of the
+    /// previous release's rows was adopted: reminders are due by the
     /// second, so the next look waits for the poll interval or a poke.
     async fn pass(&self) -> Result<Pass, Error> {
+        let pool = &self.db.pool;
         let now = now_micros();
-        for due in reminders::due(&self.pool, now, BATCH).await? {
+        let adopted = reminders::adopt_previous(&self.db, now, BATCH).await?;
+        for due in reminders::due(pool, now, BATCH).await? {
             let until = micros_after(now, LEASE);
-            if !reminders::claim(&self.pool, &self.id, &due, now, until).await? {
+            if !reminders::claim(pool, &self.id, &due, now, until).await? {
                 continue;
             }
             match self.fire(&due).await {
                 Ok(()) => {
-                    reminders::mark_fired(&self.pool, &self.id, &due, now_micros()).await?;
+                    reminders::mark_fired(pool, &self.id, &due, now_micros()).await?;
                     tracing::info!(task_id = %due.task_id, "reminder fired");
                 }
                 Err(e) => {
@@ -89,7 +94,7 @@ impl Firer {
                 }
             }
         }
-        Ok(Pass::Idle)
+        Ok(Pass::after_batch(adopted, BATCH))
     }
 
     /// The in-app notification always; the e-mail when the address is
@@ -101,7 +106,6 @@ impl Firer {
             user_id,
             task_title: title,
             remind_time: at,
-            ..
         } = due;
         let now = now_micros();
         let body = format!("\"{title}\" is due.");
@@ -114,8 +118,8 @@ impl Firer {
             task_id,
             dedup_key: &key,
         };
-        inbox::add(&self.pool, &notification, now).await?;
-        if !settings::email_reminders(&self.pool, user_id).await? {
+        inbox::add(&self.db.pool, &notification, now).await?;
+        if !settings::email_reminders(&self.db.pool, user_id).await? {
             return Ok(());
         }
         let contact = match self
@@ -149,9 +153,10 @@ impl Firer {
                 token: None,
                 task_title: Some(title.clone()).filter(|t| !t.is_empty()),
                 invitation: None,
+                digest: None,
             },
         };
-        if emails::enqueue(&self.pool, &email, now).await? {
+        if emails::enqueue(&self.db.pool, &email, now).await? {
             self.mail.poke();
         }
         Ok(())
