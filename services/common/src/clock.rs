@@ -35,8 +35,8 @@ pub fn to_timestamp(micros: i64) -> Timestamp {
 
 /// Earliest and latest instants a timestamp may hold (RFC 3339 years
 /// 0001..=9999), in seconds.
-const MIN_SECONDS: i64 = -62_135_596_800;
-const MAX_SECONDS: i64 = 253_402_300_799;
+pub(crate) const MIN_SECONDS: i64 = -62_135_596_800;
+pub(crate) const MAX_SECONDS: i64 = 253_402_300_799;
 
 /// A protobuf timestamp as microseconds since the epoch, or `None` when it
 /// is outside the RFC 3339 range or its nanos are out of range.

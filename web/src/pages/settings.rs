@@ -202,11 +202,7 @@ async fn refused(ctx: Ctx, section: Section, status: &tonic::Status) -> Response
 
 /// The IANA zones a user can pick, as the user service accepts them.
 fn time_zones() -> Vec<&'static str> {
-    let mut zones: Vec<&'static str> = tzdb_data::TZ_NAMES
-        .iter()
-        .copied()
-        .filter(|name| *name != "Factory")
-        .collect();
+    let mut zones: Vec<&'static str> = todo_common::time_zone::names().collect();
     zones.sort_unstable();
     zones
 }
