@@ -14,7 +14,6 @@
 //!   `settings`, `reminders`, `zones`, `digests`).
 //! - `workers`: the e-mail worker that drains the queue, the reminder
 //!   worker that fires due reminders, and the digest worker.
-//! - `zone`: dates and times in a user's zone.
 //! - `mail`: templates and the SMTP or file transport.
 //! - `calls`: calls to the other services, bounded in time.
 //! - `error`: the error enum and its mapping to gRPC status.
@@ -33,7 +32,6 @@ mod store;
 mod testing;
 mod use_cases;
 mod workers;
-mod zone;
 
 use tokio::net::TcpListener;
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use todo_common::clock::from_timestamp;
 use todo_proto::todo::task::v1::Task;
 
-use crate::zone::{self, NaiveDate, NaiveTime, Tz};
+use todo_common::time_zone::{self as zone, NaiveDate, NaiveTime, Tz};
 
 /// The most tasks a digest lists; it counts the rest.
 pub const LINES_MAX: usize = 50;

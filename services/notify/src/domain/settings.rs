@@ -6,7 +6,7 @@ use todo_proto::todo::notify::v1 as proto;
 use todo_proto::todo::notify::v1::UpdateNotificationSettingsRequest;
 
 use crate::error::Error;
-use crate::zone::NaiveTime;
+use todo_common::time_zone::NaiveTime;
 
 /// The daily digest: off, or on at a local time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use todo_proto::todo::notify::v1::SetTimeZoneRequest;
 
 use crate::domain::id;
 use crate::error::Error;
-use crate::zone::{self, Tz};
+use todo_common::time_zone::{self as zone, Tz};
 
 /// A user's zone from `SetTimeZone`, valid by construction; the highest
 /// revision is the zone.

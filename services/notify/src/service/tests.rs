@@ -2,6 +2,7 @@
 //! and the invitation e-mail, on a fresh database each.
 
 use todo_common::clock::{new_id, now_micros};
+use todo_common::time_zone::{self as zone, Tz};
 use todo_proto::todo::notify::v1::{EmailTemplate, NotificationKind};
 use todo_store::erased;
 use tonic::Code;
@@ -275,10 +276,10 @@ async fn turning_the_digest_on_looks_the_zone_up_once() {
     assert!(settings.digest.enabled);
     assert_eq!(zone_of(&state, &ada).await.as_deref(), Some("Asia/Tokyo"));
     let run = next_run(&state, &ada).await.unwrap();
-    let local = crate::zone::local_date(run, crate::zone::Tz::Asia__Tokyo);
+    let local = zone::local_date(run, Tz::Asia__Tokyo);
     assert_eq!(
         run,
-        crate::zone::at_local(local, settings.digest.time, crate::zone::Tz::Asia__Tokyo)
+        zone::at_local(local, settings.digest.time, Tz::Asia__Tokyo)
     );
     // Known from now on; a change the user service reports later wins.
     state
@@ -295,10 +296,10 @@ async fn turning_the_digest_on_looks_the_zone_up_once() {
         .await
         .unwrap();
     let moved = next_run(&state, &ada).await.unwrap();
-    let local = crate::zone::local_date(moved, crate::zone::Tz::Europe__Berlin);
+    let local = zone::local_date(moved, Tz::Europe__Berlin);
     assert_eq!(
         moved,
-        crate::zone::at_local(local, settings.digest.time, crate::zone::Tz::Europe__Berlin)
+        zone::at_local(local, settings.digest.time, Tz::Europe__Berlin)
     );
     // Off: nothing scheduled, and no lookup needed.
     let off = state

@@ -13,7 +13,7 @@ use todo_store::db::{Pool, is_unique_violation};
 use crate::domain::digest::{self, Run, date_key, parse_date_key};
 use crate::error::Error;
 use crate::store::{settings, zones};
-use crate::zone::{NaiveDate, Tz};
+use todo_common::time_zone::{NaiveDate, Tz};
 
 /// A digest whose time has come.
 #[derive(Debug, Clone, PartialEq, Eq)]

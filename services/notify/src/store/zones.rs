@@ -3,7 +3,7 @@
 use sqlx::AnyConnection;
 use todo_store::db::is_unique_violation;
 
-use crate::zone::{self, Tz};
+use todo_common::time_zone::{self as zone, Tz};
 
 /// The user's recorded zone, if any.
 ///

@@ -10,7 +10,7 @@ use crate::calls::call;
 use crate::domain::{NotificationSettings, SettingsChange, ZoneChange};
 use crate::error::{Error, USER_SERVICE};
 use crate::store::{digests, settings, zones};
-use crate::zone::{self, Tz};
+use todo_common::time_zone::{self as zone, Tz};
 
 impl State {
     /// The user's settings, or the defaults.

@@ -28,7 +28,7 @@ use crate::error::Error;
 use crate::store::digests::{self, DueDigest};
 use crate::store::{emails, inbox, zones};
 use crate::workers::{self, micros_after};
-use crate::zone::{self, Tz};
+use todo_common::time_zone::{self as zone, Tz};
 
 /// How long a claimed digest belongs to its worker; also how long a
 /// digest that could not be made waits before it is tried again.

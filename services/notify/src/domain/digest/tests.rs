@@ -187,3 +187,15 @@ fn the_in_app_body_fits_the_inbox_and_counts_what_it_leaves_out() {
         Some(format!("and {} more", 50 - shown).as_str())
     );
 }
+
+#[test]
+fn dues_at_the_ends_of_time_are_shown_without_failing() {
+    let mut first = task("first");
+    first.due_time = Some(to_timestamp(utc(1, 1, 1, 0, 0)));
+    let mut last = task("last");
+    last.due_time = Some(to_timestamp(utc(9999, 12, 31, 23, 59)));
+    for tz in [Tz::Pacific__Kiritimati, Tz::Pacific__Pago_Pago] {
+        let digest = Digest::of(date(2030, 1, 15), tz, &[first.clone(), last.clone()], 2);
+        assert_eq!(digest.lines.len(), 2);
+    }
+}

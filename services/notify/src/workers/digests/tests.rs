@@ -14,8 +14,8 @@ use crate::domain::settings::{DigestChange, parse_time};
 use crate::mail::Mailer;
 use crate::store::settings;
 use crate::testing::{Fakes, both_databases};
-use crate::zone::NaiveDate;
 use crate::{MailConfig, workers};
+use todo_common::time_zone::NaiveDate;
 
 fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> i64 {
     NaiveDate::from_ymd_opt(y, m, d)
