@@ -215,6 +215,11 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         ),
         "time_zone" => ("Time zone", "Zeitzone"),
         "email_reminders" => ("Send reminders by e-mail", "Erinnerungen per E-Mail senden"),
+        "daily_digest" => (
+            "Send a daily e-mail of the tasks due that day or overdue",
+            "Täglich eine E-Mail mit den an dem Tag fälligen und überfälligen Aufgaben senden",
+        ),
+        "digest_time" => ("Time of the daily e-mail", "Uhrzeit der täglichen E-Mail"),
         "change_password" => ("Change password", "Passwort ändern"),
         "delete_account" => ("Delete account", "Konto löschen"),
         "delete_account_text" => (

@@ -1,12 +1,12 @@
-//! Settings: display name, time zone, e-mail reminders, password change,
-//! e-mail verification and account deletion.
+//! Settings: display name, time zone, e-mail reminders, the daily
+//! digest, password change, e-mail verification and account deletion.
 
 use askama::Template;
 use axum::response::Response;
 use http::StatusCode;
 use serde::Deserialize;
 use todo_proto::todo::notify::v1::{
-    GetNotificationSettingsRequest, UpdateNotificationSettingsRequest,
+    DailyDigest, GetNotificationSettingsRequest, UpdateNotificationSettingsRequest,
 };
 use todo_proto::todo::user::v1::{
     ChangePasswordRequest, DeleteMeRequest, GetMeRequest, UpdateMeRequest,
@@ -22,6 +22,10 @@ pub struct Profile {
     time_zone: String,
     /// A checkbox: present ("on") when ticked, absent otherwise.
     email_reminders: Option<String>,
+    /// A checkbox, as `email_reminders`.
+    daily_digest: Option<String>,
+    /// The digest's local time, `HH:MM`.
+    local_time: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -56,6 +60,8 @@ struct SettingsPage {
     display_name: String,
     time_zone: String,
     email_reminders: bool,
+    daily_digest: bool,
+    local_time: String,
     zones: Vec<&'static str>,
     section: Section,
     errors: Errors,
@@ -101,9 +107,24 @@ async fn show(ctx: Ctx, profile: Option<Profile>, section: Section, errors: Erro
     } else {
         StatusCode::BAD_REQUEST
     };
-    let (display_name, time_zone, email_reminders) = match profile {
-        Some(p) => (p.display_name, p.time_zone, p.email_reminders.is_some()),
-        None => (me.display_name, me.time_zone, settings.email_reminders),
+    let (display_name, time_zone, email_reminders, daily_digest, local_time) = match profile {
+        Some(p) => (
+            p.display_name,
+            p.time_zone,
+            p.email_reminders.is_some(),
+            p.daily_digest.is_some(),
+            p.local_time,
+        ),
+        None => {
+            let digest = settings.daily_digest.unwrap_or_default();
+            (
+                me.display_name,
+                me.time_zone,
+                settings.email_reminders,
+                digest.enabled,
+                digest.local_time,
+            )
+        }
     };
     let c = ctx.chrome("settings_title").await;
     let page = SettingsPage {
@@ -113,6 +134,8 @@ async fn show(ctx: Ctx, profile: Option<Profile>, section: Section, errors: Erro
         display_name,
         time_zone,
         email_reminders,
+        daily_digest,
+        local_time,
         zones: time_zones(),
         section,
         errors,
@@ -132,8 +155,15 @@ pub async fn save(Form { mut ctx, form }: Form<Profile>) -> Response {
         let errors = Errors::from_status(&status);
         return show(ctx, Some(form), Section::Profile, errors).await;
     }
+    // After the profile, so a digest turned on with a new time zone is
+    // timed in the new one. A malformed time leaves the notification
+    // settings as they were and is shown at its field.
     let request = ctx.request(UpdateNotificationSettingsRequest {
         email_reminders: Some(form.email_reminders.is_some()),
+        daily_digest: Some(DailyDigest {
+            enabled: form.daily_digest.is_some(),
+            local_time: form.local_time.clone(),
+        }),
     });
     match ctx
         .services()
