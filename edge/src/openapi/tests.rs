@@ -283,8 +283,8 @@ fn a_field_mask_names_the_writable_fields_of_the_body() {
         .find(|p| p["name"] == "updateMask")
         .unwrap()["schema"];
     let pattern = mask["pattern"].as_str().unwrap();
-    let names =
-        "(?:title|description|done|dueTime|due_time|remindTime|remind_time|priority|labels)";
+    let names = "(?:title|description|done|dueTime|due_time|remindTime|remind_time|priority|labels\
+                 |dueDate|due_date|recurrence|reminders)";
     assert_eq!(pattern, format!("^(?:{names}(?:,{names})*)?$"));
 }
 
