@@ -449,6 +449,8 @@ async fn a_call_round_trips_with_headers_forwarded_and_etag_set() {
             "position": "",
             "subtaskCount": 0,
             "creatorId": "",
+            "recurrence": "",
+            "reminders": [],
         })
     );
 }

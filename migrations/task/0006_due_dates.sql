@@ -15,8 +15,10 @@ ALTER TABLE tasks ADD COLUMN due_date VARCHAR(10) NULL;
 ALTER TABLE tasks ADD COLUMN recurrence VARCHAR(500) NULL;
 ALTER TABLE tasks ADD COLUMN occurrence BIGINT NOT NULL DEFAULT 1;
 -- JSON array of up to 5 reminders with their fire times for the current
--- due: [{"at": micros} | {"before": seconds, "fire": micros}].
-ALTER TABLE tasks ADD COLUMN reminders VARCHAR(1000) NULL;
+-- due: [{"at": micros} | {"before": seconds, "fire": micros}], at most
+-- about 260 characters. The sizes keep the row within MariaDB's 65,535
+-- bytes (utf8mb4 counts 4 per character).
+ALTER TABLE tasks ADD COLUMN reminders VARCHAR(400) NULL;
 
 -- The time zone of each task creator, as the user service last announced
 -- it (or as it was looked up once): the highest revision wins.
