@@ -81,6 +81,26 @@ assert any(len(a.get("members", [])) == 2 for a in answers), "the list has not t
 assert statuses == ["PERMISSION_DENIED", "NOT_FOUND"], statuses
 PY
 
+# The README's due-date walk-through, verbatim: a weekly task completed
+# twice across the DST change keeps its local time, and its relative
+# reminder follows.
+due=$("$root/scripts/readme-block.sh" '## Due dates, recurrence and reminders')
+bash -euo pipefail -c "$due" >"$work/due.log" 2>&1 ||
+    fail "the README's due-date walk-through: $(tail -n 5 "$work/due.log")"
+python3 - "$work/due.log" <<'PY' || fail "the README's due-date walk-through answered: $(cat "$work/due.log")"
+import json, sys
+text, answers, decoder, at = open(sys.argv[1]).read(), [], json.JSONDecoder(), 0
+while (at := text.find("{", at)) >= 0:
+    answer, at = decoder.raw_decode(text, at)
+    answers.append(answer)
+meeting = [a for a in answers if a.get("title") == "Team meeting"]
+assert [m["dueTime"] for m in meeting] == ["2030-04-01T07:00:00Z", "2030-04-08T07:00:00Z"], meeting
+assert all(m["done"] is False and "completeTime" in m for m in meeting), meeting
+assert meeting[-1]["reminders"][0]["fireTime"] == "2030-04-08T06:45:00Z", meeting
+rent = [a for a in answers if a.get("title") == "Pay rent"]
+assert rent and rent[0]["reminders"][0]["fireTime"] == "2030-03-30T07:00:00Z", rent
+PY
+
 TOKEN=$token "$root/scripts/smoke-grpc.sh" || fail "gRPC checks"
 # What the pipeline checks on staging before production, here on the
 # local build.
@@ -100,4 +120,4 @@ done
 grep -rqs 'smoke@example.com' data/mail || fail "no welcome e-mail under ./data/mail"
 [[ -f data/user.db && -f data/task.db && -f data/notify.db ]] || fail "no SQLite files under ./data"
 
-echo "smoke: 13 passed, 0 failed"
+echo "smoke: 14 passed, 0 failed"

@@ -442,3 +442,28 @@ pub async fn queue_emails(clients: &[NotifyInternalServiceClient<ServiceChannel>
         .collect::<Vec<()>>()
         .await;
 }
+
+/// The time `seconds` from now, in RFC 3339 (UTC, whole seconds).
+pub fn rfc3339_in(seconds: i64) -> String {
+    let t = std::time::SystemTime::now()
+        + std::time::Duration::from_secs(u64::try_from(seconds).unwrap());
+    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let days = i64::try_from(secs / 86_400).unwrap();
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

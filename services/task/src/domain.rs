@@ -2,6 +2,8 @@
 
 use prost_types::Timestamp;
 use todo_common::clock::from_timestamp;
+
+use crate::due::Schedule;
 use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{ListTasksRequest, Priority, Task};
@@ -17,8 +19,8 @@ pub struct TaskFields {
     pub title: String,
     pub description: String,
     pub done: bool,
-    pub due_time: Option<i64>,
-    pub remind_time: Option<i64>,
+    /// The due, recurrence and reminders.
+    pub schedule: Schedule,
     pub priority: i32,
     pub labels: Vec<String>,
 }
@@ -74,8 +76,7 @@ impl TaskFields {
         // only; a malformed one is refused wherever it is sent.
         optional_id(&task.list_id, "task.listId", &mut errs);
         optional_id(&task.parent_id, "task.parentId", &mut errs);
-        let due_time = time_field(task.due_time.as_ref(), "task.dueTime", &mut errs);
-        let remind_time = time_field(task.remind_time.as_ref(), "task.remindTime", &mut errs);
+        let schedule = Schedule::parse(task, &mut errs);
         if !errs.is_empty() {
             return Err(errs);
         }
@@ -83,8 +84,7 @@ impl TaskFields {
             title,
             description: task.description.clone(),
             done: task.done,
-            due_time,
-            remind_time,
+            schedule,
             priority: task.priority,
             labels,
         })
@@ -98,6 +98,9 @@ enum Writable {
     Description,
     Done,
     DueTime,
+    DueDate,
+    Recurrence,
+    Reminders,
     RemindTime,
     Priority,
     Labels,
@@ -124,6 +127,9 @@ fn writable(path: &str) -> Option<Writable> {
         "description" => Writable::Description,
         "done" => Writable::Done,
         "due_time" => Writable::DueTime,
+        "due_date" => Writable::DueDate,
+        "recurrence" => Writable::Recurrence,
+        "reminders" => Writable::Reminders,
         "remind_time" => Writable::RemindTime,
         "priority" => Writable::Priority,
         "labels" => Writable::Labels,
@@ -185,6 +191,9 @@ pub fn apply_mask(
                 (patch.description != d.description, Writable::Description),
                 (patch.done != d.done, Writable::Done),
                 (patch.due_time.is_some(), Writable::DueTime),
+                (patch.due_date.is_some(), Writable::DueDate),
+                (!patch.recurrence.is_empty(), Writable::Recurrence),
+                (!patch.reminders.is_empty(), Writable::Reminders),
                 (patch.remind_time.is_some(), Writable::RemindTime),
                 (patch.priority != d.priority, Writable::Priority),
                 (!patch.labels.is_empty(), Writable::Labels),
@@ -195,13 +204,38 @@ pub fn apply_mask(
         }
     };
     let mut next = current.clone();
+    // The list of reminders is applied before the single remindTime, which
+    // stands for its first absolute reminder.
+    let mut fields = fields;
+    fields.sort_by_key(|f| *f == Writable::RemindTime);
     for f in fields {
         match f {
             Writable::Title => next.title.clone_from(&patch.title),
             Writable::Description => next.description.clone_from(&patch.description),
             Writable::Done => next.done = patch.done,
-            Writable::DueTime => next.due_time = patch.due_time,
-            Writable::RemindTime => next.remind_time = patch.remind_time,
+            // Setting one kind of due clears the other.
+            Writable::DueTime => {
+                next.due_time = patch.due_time;
+                if next.due_time.is_some() {
+                    next.due_date = None;
+                }
+            }
+            Writable::DueDate => {
+                next.due_date = patch.due_date;
+                if next.due_date.is_some() {
+                    next.due_time = None;
+                }
+            }
+            Writable::Recurrence => next.recurrence.clone_from(&patch.recurrence),
+            Writable::Reminders => {
+                next.reminders.clone_from(&patch.reminders);
+                // The list is complete: the old field no longer adds one.
+                next.remind_time = None;
+            }
+            Writable::RemindTime => {
+                replace_first_absolute(&mut next, patch.remind_time);
+                next.remind_time = patch.remind_time;
+            }
             Writable::Priority => next.priority = patch.priority,
             Writable::Labels => next.labels.clone_from(&patch.labels),
         }
@@ -209,16 +243,26 @@ pub fn apply_mask(
     Ok(next)
 }
 
-fn time_field(ts: Option<&Timestamp>, field: &str, errs: &mut Vec<FieldViolation>) -> Option<i64> {
-    let ts = ts?;
-    let micros = from_timestamp(ts);
-    if micros.is_none() {
-        errs.push(FieldViolation::new(
-            field,
-            "must be a time between years 0001 and 9999",
-        ));
+/// The old single `remindTime` written: it replaces the first absolute
+/// reminder (or is added when there is none); `None` removes that one.
+fn replace_first_absolute(task: &mut Task, at: Option<Timestamp>) {
+    let first = task.reminders.iter().position(|r| r.remind_time.is_some());
+    match (first, at) {
+        (Some(i), Some(at)) => task.reminders[i].remind_time = Some(at),
+        (Some(i), None) => {
+            task.reminders.remove(i);
+        }
+        (None, Some(at)) if !task.reminders.is_empty() => {
+            task.reminders.insert(
+                0,
+                todo_proto::todo::task::v1::Reminder {
+                    remind_time: Some(at),
+                    ..Default::default()
+                },
+            );
+        }
+        (None, _) => {}
     }
-    micros
 }
 
 /// Which level of the tree a list request asks for.
@@ -480,6 +524,14 @@ impl Edit<'_> {
                 let mut errs = Vec::new();
                 optional_id(&patch.list_id, "task.listId", &mut errs);
                 optional_id(&patch.parent_id, "task.parentId", &mut errs);
+                // Applying would let the later one win; a request that
+                // sends both is refused instead.
+                if patch.due_time.is_some() && patch.due_date.is_some() {
+                    errs.push(FieldViolation::new(
+                        "task.dueDate",
+                        "give dueTime or dueDate, not both",
+                    ));
+                }
                 if !errs.is_empty() {
                     return Err(errs);
                 }
@@ -684,6 +736,106 @@ mod tests {
         assert_eq!(required_id("x", "userId", &mut errs), None);
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["listId", "userId"]);
+    }
+
+    #[test]
+    fn setting_one_kind_of_due_clears_the_other_and_both_at_once_is_refused() {
+        let date = Some(todo_proto::google::r#type::Date {
+            year: 2030,
+            month: 1,
+            day: 2,
+        });
+        let time = Some(Timestamp {
+            seconds: 2_000_000_000,
+            nanos: 0,
+        });
+        let timed = Task {
+            due_time: time,
+            ..task("a")
+        };
+        let dated = apply_mask(
+            &timed,
+            &Task {
+                due_date: date,
+                ..Task::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!((dated.due_time, dated.due_date), (None, date));
+        let back = apply_mask(
+            &dated,
+            &Task {
+                due_time: time,
+                ..Task::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!((back.due_time, back.due_date), (time, None));
+        let both = Task {
+            due_time: time,
+            due_date: date,
+            ..Task::default()
+        };
+        let edit = Edit::Update {
+            patch: &both,
+            mask: None,
+        };
+        let errs = edit.apply("id-1", &timed).unwrap_err();
+        assert_eq!(errs[0].field, "task.dueDate");
+    }
+
+    #[test]
+    fn remind_time_stands_for_the_first_absolute_reminder() {
+        use todo_proto::todo::task::v1::Reminder;
+        let at = |seconds| Some(Timestamp { seconds, nanos: 0 });
+        let relative = Reminder {
+            before_due: Some(prost_types::Duration {
+                seconds: 60,
+                nanos: 0,
+            }),
+            ..Reminder::default()
+        };
+        let absolute = Reminder {
+            remind_time: at(10),
+            ..Reminder::default()
+        };
+        let current = Task {
+            remind_time: at(10),
+            reminders: vec![relative.clone(), absolute],
+            ..task("a")
+        };
+        // The old field alone moves the absolute one and keeps the other.
+        let moved = apply_mask(
+            &current,
+            &Task {
+                remind_time: at(20),
+                ..Task::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(moved.reminders[0], relative);
+        assert_eq!(moved.reminders[1].remind_time, at(20));
+        // A new list is the whole set: the old field adds nothing to it.
+        let replaced = apply_mask(
+            &current,
+            &Task {
+                reminders: vec![relative.clone()],
+                ..Task::default()
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (replaced.remind_time, replaced.reminders),
+            (None, vec![relative])
+        );
+        // Clearing it by mask removes that reminder.
+        let cleared =
+            apply_mask(&current, &Task::default(), Some(&["remindTime".to_owned()])).unwrap();
+        assert_eq!(cleared.reminders.len(), 1);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use todo_store::erased;
 use crate::State;
 use crate::error::Error;
 use crate::request::retry;
-use crate::store::{invitations, lists, tasks};
+use crate::store::{invitations, lists, tasks, zones};
 
 impl State {
     pub(crate) async fn erase(&self, user_id: &str) -> Result<(), Error> {
@@ -28,6 +28,7 @@ impl State {
             }
             invitations::delete_sent_by(&mut tx, user_id).await?;
             tasks::delete_unlisted(&mut tx, user_id).await?;
+            zones::delete(&mut tx, user_id).await?;
             tx.commit().await?;
             Ok(owned.len())
         })

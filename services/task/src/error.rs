@@ -40,6 +40,11 @@ pub enum Error {
     /// UNAVAILABLE: a service this one asks is down; the client may retry.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
+    /// A write needs the time zone of this user, which this service has
+    /// not recorded yet: it is looked up and the write runs again (see
+    /// `time_zones`). Never reaches a client in practice.
+    #[error("the time zone of a task's creator is not known yet")]
+    ZoneUnknown(String),
     /// INTERNAL: logged with its cause chain, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -79,7 +84,7 @@ impl From<Error> for Status {
             Error::StaleEtag => Status::failed_precondition(e.to_string()),
             Error::IdempotencyKeyReused => idempotency_key_reused(&e.to_string()),
             Error::Contended => Status::aborted(e.to_string()),
-            Error::Unavailable(_) => Status::unavailable(e.to_string()),
+            Error::Unavailable(_) | Error::ZoneUnknown(_) => Status::unavailable(e.to_string()),
             Error::Internal(err) => internal(&err),
         }
     }

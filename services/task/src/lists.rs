@@ -266,7 +266,7 @@ impl State {
         by: &str,
     ) -> Result<(), Error> {
         for task in tasks::with_pending_reminders(conn, &list.id, None).await? {
-            crate::tasks::sync_reminder(conn, Some(&task), None::<&TaskRow>).await?;
+            crate::tasks::sync_reminders(conn, Some(&task), None::<&TaskRow>, now_micros()).await?;
         }
         for member in lists::members(conn, &list.id).await? {
             if member.user_id != by {

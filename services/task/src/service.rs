@@ -1,6 +1,6 @@
 //! `todo.task.v1.TaskService` and `TaskInternalService`: each RPC
 //! authenticates the caller, reads its request and hands over to the use
-//! case (`tasks`, `lists`, `sharing`, `erasure`).
+//! case (`tasks`, `lists`, `sharing`, `erasure`, `time_zones`).
 
 use tonic::{Request, Response, Status};
 
@@ -9,11 +9,11 @@ use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{
     AcceptInvitationRequest, AnnounceInvitationsRequest, CreateListRequest, CreateTaskRequest,
     DeclineInvitationRequest, DeleteListRequest, DeleteTaskRequest, EraseUserTasksRequest,
-    GetListRequest, GetTaskRequest, InviteMemberRequest, ListInvitationsRequest,
-    ListInvitationsResponse, ListListsRequest, ListListsResponse, ListMembersRequest,
-    ListMembersResponse, ListTasksRequest, ListTasksResponse, Member, MoveTaskRequest,
-    RemoveMemberRequest, ReplaceTaskRequest, RevokeAccessTokensRequest, Task, TaskList,
-    UpdateListRequest, UpdateMemberRequest, UpdateTaskRequest,
+    GetListRequest, GetTaskRequest, InviteMemberRequest, ListDueTasksRequest, ListDueTasksResponse,
+    ListInvitationsRequest, ListInvitationsResponse, ListListsRequest, ListListsResponse,
+    ListMembersRequest, ListMembersResponse, ListTasksRequest, ListTasksResponse, Member,
+    MoveTaskRequest, RemoveMemberRequest, ReplaceTaskRequest, RevokeAccessTokensRequest,
+    SetTimeZoneRequest, Task, TaskList, UpdateListRequest, UpdateMemberRequest, UpdateTaskRequest,
     task_internal_service_server::TaskInternalService, task_service_server::TaskService,
 };
 use todo_store::erased;
@@ -221,5 +221,17 @@ impl TaskInternalService for State {
         tracing::info!(user_id = %req.user_id, "access tokens before a credential change refused");
         erased::prune_cutoffs(&self.db.pool, now).await;
         Ok(Response::new(()))
+    }
+
+    async fn set_time_zone(&self, request: Request<SetTimeZoneRequest>) -> Rpc<()> {
+        self.set_time_zone(request.get_ref()).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn list_due_tasks(
+        &self,
+        request: Request<ListDueTasksRequest>,
+    ) -> Rpc<ListDueTasksResponse> {
+        Ok(Response::new(self.list_due_tasks(request.get_ref()).await?))
     }
 }

@@ -5,17 +5,19 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
-use todo_common::clock::{new_id, now_micros, to_timestamp};
+use todo_common::clock::{from_timestamp, new_id, now_micros, to_timestamp};
 use todo_common::status::FieldViolation;
 use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
 use todo_proto::todo::task::v1::{
-    CreateTaskRequest, ListTasksRequest, ListTasksResponse, MoveTaskRequest,
+    CreateTaskRequest, ListDueTasksRequest, ListDueTasksResponse, ListTasksRequest,
+    ListTasksResponse, MoveTaskRequest, Task,
 };
 use todo_store::outbox;
 
 use crate::State;
 use crate::access::Action;
 use crate::domain::{Edit, ListQuery, TaskFields, optional_id};
+use crate::due::Schedule;
 use crate::error::{Error, LIST, TASK};
 use crate::idempotency;
 use crate::list_fields::TASKS_PER_LIST;
@@ -24,6 +26,8 @@ use crate::position;
 use crate::request::{check_etag, id_of, retry};
 use crate::store::lists;
 use crate::store::tasks::{self, Cursor, TaskRow, Visible};
+use crate::time_zones::zone_for;
+use todo_common::time_zone::Tz;
 
 /// The NOT_FOUND of a parent task the caller cannot see.
 const PARENT: &str = "parent task";
@@ -33,8 +37,28 @@ const AFTER: &str = "task to move after";
 /// The deepest a subtask may be: a top-level task is level 1.
 pub const MAX_DEPTH: usize = 4;
 
-fn past_reminder() -> Error {
-    FieldViolation::new("task.remindTime", "must not be in the past").into()
+/// Refuses an absolute reminder in the past that `schedule` adds to
+/// `before` (one kept from before may have fired already). It is named as
+/// the client sent it: the old `remindTime`, or its place in `reminders`.
+fn check_new_reminders(
+    schedule: &Schedule,
+    before: Option<&Schedule>,
+    sent: &Task,
+    now: i64,
+) -> Result<(), Error> {
+    let kept = |t: i64| before.is_some_and(|b| b.absolute().any(|k| k == t));
+    let Some(past) = schedule.absolute().find(|t| *t < now && !kept(*t)) else {
+        return Ok(());
+    };
+    let listed = sent
+        .reminders
+        .iter()
+        .position(|r| r.remind_time.as_ref().and_then(from_timestamp) == Some(past));
+    let field = match listed {
+        Some(i) => format!("task.reminders[{i}].remindTime"),
+        None => "task.remindTime".to_owned(),
+    };
+    Err(FieldViolation::new(field, "must not be in the past").into())
 }
 
 /// Where a new task goes, as the request says.
@@ -59,49 +83,54 @@ impl State {
             parent_id: optional_id(&task.parent_id, "task.parentId", &mut unused),
         };
         let now = now_micros();
-        if fields.remind_time.is_some_and(|t| t < now) {
-            return Err(past_reminder());
-        }
+        check_new_reminders(&fields.schedule, None, &task, now)?;
         let hash = hex::encode(Sha256::digest(req.encode_to_vec()));
         let id = new_id();
-        let made = retry(|| async {
-            let mut tx = self.db.begin_write().await?;
-            if let Some(key) = key.as_deref() {
-                let not_before = now - idempotency::TTL_MICROS;
-                let earlier =
-                    tasks::claim_idempotency_key(&mut tx, caller, key, &hash, &id, now, not_before)
+        let made = self
+            .with_zones(|| {
+                retry(|| async {
+                    let mut tx = self.db.begin_write().await?;
+                    if let Some(key) = key.as_deref() {
+                        let not_before = now - idempotency::TTL_MICROS;
+                        let earlier = tasks::claim_idempotency_key(
+                            &mut tx, caller, key, &hash, &id, now, not_before,
+                        )
                         .await?;
-                if let Some(earlier) = earlier {
-                    if earlier.request_hash != hash {
-                        return Err(Error::IdempotencyKeyReused);
+                        if let Some(earlier) = earlier {
+                            if earlier.request_hash != hash {
+                                return Err(Error::IdempotencyKeyReused);
+                            }
+                            let found = tasks::get(&mut tx, caller, &earlier.task_id).await?;
+                            return found.map(|v| v.task).ok_or(Error::NotFound(TASK));
+                        }
                     }
-                    let found = tasks::get(&mut tx, caller, &earlier.task_id).await?;
-                    return found.map(|v| v.task).ok_or(Error::NotFound(TASK));
-                }
-            }
-            let (list_id, parent_id) = self.place(&mut tx, caller, &placement, now).await?;
-            let last = tasks::next_position(&mut tx, &list_id, &parent_id, None).await?;
-            let row = TaskRow {
-                id: id.clone(),
-                list_id,
-                parent_id,
-                position: next_key(last.as_deref(), None)?,
-                subtask_count: 0,
-                creator_id: caller.to_owned(),
-                complete_time: fields.done.then_some(now),
-                fields: fields.clone(),
-                create_time: now,
-                update_time: now,
-                revision: 1,
-            };
-            tasks::insert(&mut tx, &row).await?;
-            tasks::add_subtasks(&mut tx, &row.parent_id, 1).await?;
-            lists::add_tasks(&mut tx, &row.list_id, 1).await?;
-            sync_reminder(&mut tx, None, Some(&row)).await?;
-            tx.commit().await?;
-            Ok(row)
-        })
-        .await?;
+                    let (list_id, parent_id) = self.place(&mut tx, caller, &placement, now).await?;
+                    let last = tasks::next_position(&mut tx, &list_id, &parent_id, None).await?;
+                    let tz = zone_for(&mut tx, caller, &fields.schedule).await?;
+                    let row = TaskRow {
+                        id: id.clone(),
+                        list_id,
+                        parent_id,
+                        position: next_key(last.as_deref(), None)?,
+                        subtask_count: 0,
+                        creator_id: caller.to_owned(),
+                        complete_time: fields.done.then_some(now),
+                        placed: fields.schedule.place(tz),
+                        occurrence: 1,
+                        fields: fields.clone(),
+                        create_time: now,
+                        update_time: now,
+                        revision: 1,
+                    };
+                    tasks::insert(&mut tx, &row).await?;
+                    tasks::add_subtasks(&mut tx, &row.parent_id, 1).await?;
+                    lists::add_tasks(&mut tx, &row.list_id, 1).await?;
+                    sync_reminders(&mut tx, None, Some(&row), now).await?;
+                    tx.commit().await?;
+                    Ok(row)
+                })
+            })
+            .await?;
         if made.id == id {
             self.relay.poke();
             tracing::info!(task_id = %id, "task created");
@@ -185,44 +214,70 @@ impl State {
         expected: Option<&[String]>,
     ) -> Result<TaskRow, Error> {
         let id = id_of(edit.task_id(), "task.id")?;
-        let row = retry(|| async {
-            let mut tx = self.db.begin_write().await?;
-            let current = writable(&mut tx, caller, &id).await?;
-            check_etag(expected, &current.etag())?;
-            let next = edit
-                .apply(&id, &current.to_proto())
-                .map_err(Error::Invalid)?;
-            let fields = TaskFields::parse(&next).map_err(Error::Invalid)?;
-            let now = now_micros();
-            if fields.remind_time != current.fields.remind_time
-                && fields.remind_time.is_some_and(|t| t < now)
-            {
-                return Err(past_reminder());
-            }
-            let complete_time = match (current.fields.done, fields.done) {
-                (false, true) => Some(now),
-                (true, true) => current.complete_time,
-                (_, false) => None,
-            };
-            let row = TaskRow {
-                fields,
-                complete_time,
-                // Strictly increasing, so the etag changes even within one
-                // clock tick.
-                update_time: now.max(current.update_time + 1),
-                revision: current.revision + 1,
-                ..current.clone()
-            };
-            if !tasks::update(&mut tx, caller, &row, current.revision).await? {
-                return Err(Error::Contended);
-            }
-            sync_reminder(&mut tx, Some(&current), Some(&row)).await?;
-            tx.commit().await?;
-            Ok(row)
-        })
-        .await?;
+        let row = self
+            .with_zones(|| {
+                retry(|| async {
+                    let mut tx = self.db.begin_write().await?;
+                    let current = writable(&mut tx, caller, &id).await?;
+                    check_etag(expected, &current.etag())?;
+                    let next = edit
+                        .apply(&id, &current.to_proto())
+                        .map_err(Error::Invalid)?;
+                    let fields = TaskFields::parse(&next).map_err(Error::Invalid)?;
+                    let now = now_micros();
+                    check_new_reminders(
+                        &fields.schedule,
+                        Some(&current.fields.schedule),
+                        &next,
+                        now,
+                    )?;
+                    let tz = zone_for(&mut tx, &current.creator_id, &fields.schedule).await?;
+                    let row = changed(&current, fields, tz, now);
+                    if !tasks::update(&mut tx, caller, &row, current.revision).await? {
+                        return Err(Error::Contended);
+                    }
+                    sync_reminders(&mut tx, Some(&current), Some(&row), now).await?;
+                    tx.commit().await?;
+                    Ok(row)
+                })
+            })
+            .await?;
         self.relay.poke();
         Ok(row)
+    }
+
+    /// The not-done tasks a user created, due before a time: the daily
+    /// digest's content, asked for by the notify service.
+    pub(crate) async fn list_due_tasks(
+        &self,
+        req: &ListDueTasksRequest,
+    ) -> Result<ListDueTasksResponse, Error> {
+        let mut errs = Vec::new();
+        let user_id = crate::domain::required_id(&req.user_id, "userId", &mut errs);
+        let before = req.due_before.as_ref().and_then(from_timestamp);
+        if before.is_none() {
+            errs.push(FieldViolation::new("dueBefore", "must be a valid time"));
+        }
+        if !(0..=DUE_TASKS_MAX).contains(&req.page_size) {
+            errs.push(FieldViolation::new(
+                "pageSize",
+                format!("must be 0 to {DUE_TASKS_MAX}"),
+            ));
+        }
+        let (Some(user_id), Some(before), true) = (user_id, before, errs.is_empty()) else {
+            return Err(Error::Invalid(errs));
+        };
+        let limit = if req.page_size == 0 {
+            DUE_TASKS_MAX
+        } else {
+            req.page_size
+        };
+        let (rows, total_count) =
+            tasks::due_of(&self.db.pool, &user_id, before, i64::from(limit)).await?;
+        Ok(ListDueTasksResponse {
+            tasks: rows.iter().map(TaskRow::to_proto).collect(),
+            total_count,
+        })
     }
 
     /// Deletes a task with all its subtasks, and cancels their reminders.
@@ -250,8 +305,9 @@ impl State {
             }
             tasks::add_subtasks(&mut tx, &current.parent_id, -1).await?;
             lists::add_tasks(&mut tx, &current.list_id, -i64::try_from(n).unwrap_or(0)).await?;
+            let now = now_micros();
             for task in &doomed {
-                sync_reminder(&mut tx, Some(task), None).await?;
+                sync_reminders(&mut tx, Some(task), None, now).await?;
             }
             tx.commit().await?;
             Ok(n)
@@ -515,23 +571,70 @@ async fn descendants(
     Ok(levels)
 }
 
-/// Queues the notify call that makes the task's reminder match its new
-/// state (`after: None` when deleted), in the caller's transaction. A
-/// reminder goes to the task's creator, whoever changed it.
-pub async fn sync_reminder(
+/// The most tasks one digest request returns.
+const DUE_TASKS_MAX: i32 = 100;
+
+/// `current` with the client's new `fields`, placed in `tz`. Completing a
+/// recurring task moves its due to the next occurrence instead of closing
+/// it (unless the rule is exhausted); either way `completeTime` records
+/// the completion.
+fn changed(current: &TaskRow, mut fields: TaskFields, tz: Tz, now: i64) -> TaskRow {
+    let before = &current.fields.schedule;
+    let restarted =
+        fields.schedule.due != before.due || fields.schedule.recurrence != before.recurrence;
+    let mut occurrence = if restarted { 1 } else { current.occurrence };
+    let complete_time = match (current.fields.done, fields.done) {
+        (false, true) => Some(now),
+        (true, false) => None,
+        _ => current.complete_time,
+    };
+    if !current.fields.done && fields.done {
+        let schedule = &fields.schedule;
+        let next = match (&schedule.recurrence, &schedule.due) {
+            (Some(rule), Some(due)) => {
+                rule.next_after(due, u32::try_from(occurrence).unwrap_or(u32::MAX), tz)
+            }
+            _ => None,
+        };
+        if let Some(next) = next {
+            fields.schedule.due = Some(next);
+            fields.done = false;
+            occurrence += 1;
+        }
+    }
+    TaskRow {
+        placed: fields.schedule.place(tz),
+        fields,
+        occurrence,
+        complete_time,
+        // Strictly increasing, so the etag changes even within one clock
+        // tick.
+        update_time: now.max(current.update_time + 1),
+        revision: current.revision + 1,
+        ..current.clone()
+    }
+}
+
+/// Queues the notify call that makes the task's pending reminders match
+/// its new state (`after: None` when deleted), in the caller's
+/// transaction: every reminder time still to come at `now`, for a task
+/// that is not done. Reminders go to the task's creator, whoever changed
+/// it.
+pub async fn sync_reminders(
     conn: &mut AnyConnection,
     before: Option<&TaskRow>,
     after: Option<&TaskRow>,
+    now: i64,
 ) -> Result<(), Error> {
     let pending = |r: &TaskRow| {
         if r.fields.done {
-            None
+            Vec::new()
         } else {
-            r.fields.remind_time
+            r.placed.pending(now)
         }
     };
-    let was = before.and_then(pending);
-    let will = after.and_then(pending);
+    let was = before.map(pending).unwrap_or_default();
+    let will = after.map(pending).unwrap_or_default();
     let title_changed =
         matches!((before, after), (Some(b), Some(a)) if b.fields.title != a.fields.title);
     let revision = after.map_or_else(|| before.map_or(1, |b| b.revision + 1), |a| a.revision);
@@ -539,28 +642,26 @@ pub async fn sync_reminder(
         return Ok(());
     };
     let (task_id, user_id) = (task.id.clone(), task.creator_id.clone());
-    match (was, will) {
-        (_, Some(at)) if was != will || title_changed => {
-            let req = ScheduleReminderRequest {
-                dedup_key: format!("schedule:{task_id}:{revision}"),
-                user_id,
-                task_id,
-                task_title: task.fields.title.clone(),
-                remind_time: Some(to_timestamp(at)),
-                revision,
-            };
-            outbox::enqueue(conn, &Outbox::ScheduleReminder(req)).await?;
-        }
-        (Some(_), None) => {
-            let req = CancelReminderRequest {
-                dedup_key: format!("cancel:{task_id}:{revision}"),
-                user_id,
-                task_id,
-                revision,
-            };
-            outbox::enqueue(conn, &Outbox::CancelReminder(req)).await?;
-        }
-        _ => {}
+    if !will.is_empty() && (was != will || title_changed) {
+        let req = ScheduleReminderRequest {
+            dedup_key: format!("schedule:{task_id}:{revision}"),
+            user_id,
+            task_id,
+            task_title: task.fields.title.clone(),
+            // For a notify service that reads one time only.
+            remind_time: will.first().copied().map(to_timestamp),
+            revision,
+            remind_times: will.into_iter().map(to_timestamp).collect(),
+        };
+        outbox::enqueue(conn, &Outbox::ScheduleReminder(req)).await?;
+    } else if !was.is_empty() && will.is_empty() {
+        let req = CancelReminderRequest {
+            dedup_key: format!("cancel:{task_id}:{revision}"),
+            user_id,
+            task_id,
+            revision,
+        };
+        outbox::enqueue(conn, &Outbox::CancelReminder(req)).await?;
     }
     Ok(())
 }

@@ -57,6 +57,8 @@ impl Deliver for Delivery {
                 Ok(())
             }
             Outbox::EraseTasks(req) => self.task.clone().erase_user_tasks(req).await.map(drop),
+            Outbox::TaskTimeZone(req) => self.task.clone().set_time_zone(req).await.map(drop),
+            Outbox::NotifyTimeZone(req) => self.notify.clone().set_time_zone(req).await.map(drop),
             Outbox::EraseNotifications(req) => {
                 self.notify.clone().erase_user_data(req).await.map(drop)
             }

@@ -3,8 +3,10 @@
 
 use prost::Message as _;
 use todo_proto::todo::notify::v1::RevokeAccessTokensRequest as NotifyRevoke;
+use todo_proto::todo::notify::v1::SetTimeZoneRequest as NotifyZone;
 use todo_proto::todo::notify::v1::{EraseUserDataRequest, SendEmailRequest};
 use todo_proto::todo::task::v1::RevokeAccessTokensRequest as TaskRevoke;
+use todo_proto::todo::task::v1::SetTimeZoneRequest as TaskZone;
 use todo_proto::todo::task::v1::{AnnounceInvitationsRequest, EraseUserTasksRequest};
 use todo_store::outbox::{Message, Undecodable};
 
@@ -17,6 +19,8 @@ const ERASE_NOTIFICATIONS: &str = "notify.EraseUserData";
 const REVOKE_TASK_TOKENS: &str = "task.RevokeAccessTokens";
 const REVOKE_NOTIFY_TOKENS: &str = "notify.RevokeAccessTokens";
 const ANNOUNCE_INVITATIONS: &str = "task.AnnounceInvitations";
+const TASK_TIME_ZONE: &str = "task.SetTimeZone";
+const NOTIFY_TIME_ZONE: &str = "notify.SetTimeZone";
 
 /// One message of the user service's outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +43,10 @@ pub enum Outbox {
     /// An address just verified: the task service announces the pending
     /// invitations to it.
     AnnounceInvitations(AnnounceInvitationsRequest),
+    /// A new time zone for the task service (all-day dues, recurrences).
+    TaskTimeZone(TaskZone),
+    /// A new time zone for the notify service (the daily digest).
+    NotifyTimeZone(NotifyZone),
 }
 
 impl Message for Outbox {
@@ -51,6 +59,8 @@ impl Message for Outbox {
             Self::RevokeTaskTokens(m) => (REVOKE_TASK_TOKENS, m.encode_to_vec()),
             Self::RevokeNotifyTokens(m) => (REVOKE_NOTIFY_TOKENS, m.encode_to_vec()),
             Self::AnnounceInvitations(m) => (ANNOUNCE_INVITATIONS, m.encode_to_vec()),
+            Self::TaskTimeZone(m) => (TASK_TIME_ZONE, m.encode_to_vec()),
+            Self::NotifyTimeZone(m) => (NOTIFY_TIME_ZONE, m.encode_to_vec()),
         }
     }
 
@@ -65,6 +75,8 @@ impl Message for Outbox {
             ANNOUNCE_INVITATIONS => {
                 Self::AnnounceInvitations(AnnounceInvitationsRequest::decode(payload)?)
             }
+            TASK_TIME_ZONE => Self::TaskTimeZone(TaskZone::decode(payload)?),
+            NOTIFY_TIME_ZONE => Self::NotifyTimeZone(NotifyZone::decode(payload)?),
             other => return Err(Undecodable::UnknownKind(other.to_owned())),
         })
     }
@@ -99,7 +111,19 @@ mod tests {
                 user_id: user_id.clone(),
                 issued_before: 7,
             }),
-            Outbox::AnnounceInvitations(AnnounceInvitationsRequest { user_id }),
+            Outbox::AnnounceInvitations(AnnounceInvitationsRequest {
+                user_id: user_id.clone(),
+            }),
+            Outbox::TaskTimeZone(TaskZone {
+                user_id: user_id.clone(),
+                time_zone: "Europe/Berlin".to_owned(),
+                revision: 9,
+            }),
+            Outbox::NotifyTimeZone(NotifyZone {
+                user_id,
+                time_zone: "Europe/Berlin".to_owned(),
+                revision: 9,
+            }),
         ];
         for message in messages {
             let (kind, payload) = message.encode();

@@ -84,6 +84,31 @@ async fn announce_invitations(tx: &mut sqlx::AnyConnection, user_id: &str) -> Re
 }
 
 /// Tells the task and notify services, through the outbox in the caller's
+/// transaction, the user's new time zone: the task service places all-day
+/// dues and recurrences in it, the notify service times the digest by it.
+/// The change's time orders the announcements.
+async fn announce_time_zone(
+    tx: &mut sqlx::AnyConnection,
+    user_id: &str,
+    zone: &str,
+    now: i64,
+) -> Result<(), Error> {
+    let task = todo_proto::todo::task::v1::SetTimeZoneRequest {
+        user_id: user_id.to_owned(),
+        time_zone: zone.to_owned(),
+        revision: now,
+    };
+    let notify = todo_proto::todo::notify::v1::SetTimeZoneRequest {
+        user_id: user_id.to_owned(),
+        time_zone: zone.to_owned(),
+        revision: now,
+    };
+    outbox::enqueue(tx, &Outbox::TaskTimeZone(task)).await?;
+    outbox::enqueue(tx, &Outbox::NotifyTimeZone(notify)).await?;
+    Ok(())
+}
+
+/// Tells the task and notify services, through the outbox in the caller's
 /// transaction, to refuse `user_id`'s access tokens issued before
 /// `issued_before`, as this service does from its own table.
 async fn revoke_access_tokens_elsewhere(
@@ -510,16 +535,24 @@ impl State {
             .map(|z| TimeZone::parse(z, "timeZone"))
             .transpose();
         let (name, zone, ()) = collect(name, zone, Ok(()))?;
-        let found = store::update_profile(
-            &self.db.pool,
+        let now = now_micros();
+        let mut tx = self.db.begin_write().await?;
+        let before = store::update_profile(
+            &mut tx,
             user_id,
             name.as_ref().map(DisplayName::as_str),
             zone.as_ref().map(TimeZone::as_str),
-            now_micros(),
+            now,
         )
-        .await?;
-        if !found {
-            return Err(Error::NotFound);
+        .await?
+        .ok_or(Error::NotFound)?;
+        let moved = zone.as_ref().filter(|z| z.as_str() != before);
+        if let Some(zone) = moved {
+            announce_time_zone(&mut tx, user_id, zone.as_str(), now).await?;
+        }
+        tx.commit().await?;
+        if moved.is_some() {
+            self.relay.poke();
         }
         Ok(self.me(user_id).await?.to_proto())
     }

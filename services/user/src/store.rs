@@ -142,24 +142,33 @@ pub async fn users_by_ids(pool: &Pool, ids: &[&str]) -> Result<Vec<UserRow>, Err
         .collect::<Result<_, _>>()?)
 }
 
-/// Changes the display name and time zone where given.
+/// Changes the display name and time zone where given, in the caller's
+/// transaction; the time zone it had before, or `None` when there is no
+/// such account.
 pub async fn update_profile(
-    pool: &Pool,
+    conn: &mut sqlx::AnyConnection,
     id: &str,
     display_name: Option<&str>,
     time_zone: Option<&str>,
     now: i64,
-) -> Result<bool, Error> {
-    let done = sqlx::query(
+) -> Result<Option<String>, Error> {
+    let before: Option<String> = sqlx::query_scalar("SELECT time_zone FROM users WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if before.is_none() {
+        return Ok(None);
+    }
+    sqlx::query(
         "UPDATE users SET display_name = COALESCE(?, display_name), time_zone = COALESCE(?, time_zone), update_time = ? WHERE id = ?",
     )
     .bind(display_name)
     .bind(time_zone)
     .bind(now)
     .bind(id)
-    .execute(pool)
+    .execute(conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(before)
 }
 
 /// What an e-mailed token is for.

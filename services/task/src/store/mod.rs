@@ -4,3 +4,4 @@
 pub mod invitations;
 pub mod lists;
 pub mod tasks;
+pub mod zones;

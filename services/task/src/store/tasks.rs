@@ -12,6 +12,7 @@ use todo_store::db::Pool;
 
 use crate::access::{Role, WRITER_CODES};
 use crate::domain::{Filter, Order, Parent, TaskFields};
+use crate::due::{self, Due, Placed, Recurrence, Schedule};
 use crate::error::Error;
 
 /// A task as stored.
@@ -26,6 +27,10 @@ pub struct TaskRow {
     /// Who created it (the `owner_id` column, named before lists existed).
     pub creator_id: String,
     pub fields: TaskFields,
+    /// The schedule placed in the creator's time zone.
+    pub placed: Placed,
+    /// The number of the current due in its recurrence (for COUNT).
+    pub occurrence: i64,
     pub complete_time: Option<i64>,
     pub create_time: i64,
     pub update_time: i64,
@@ -41,7 +46,8 @@ pub struct Visible {
 
 const COLUMNS: &str = "t.id, t.list_id, t.parent_id, t.position, t.subtask_count, t.owner_id, t.title, \
                        t.description, t.done, t.complete_time, t.due_time, t.remind_time, t.priority, \
-                       t.labels, t.create_time, t.update_time, t.revision";
+                       t.labels, t.create_time, t.update_time, t.revision, t.due_date, t.recurrence, \
+                       t.occurrence, t.reminders";
 
 /// The membership join every read starts from: `t` the task, `m` the
 /// caller's membership of its list (the first bind).
@@ -50,6 +56,27 @@ const VISIBLE: &str = "tasks t JOIN list_members m ON m.list_id = t.list_id AND 
 impl TaskRow {
     fn from_row(r: &AnyRow) -> Result<Self, Error> {
         let labels: String = r.try_get("labels")?;
+        let due_time: Option<i64> = r.try_get("due_time")?;
+        let due_date: Option<String> = r.try_get("due_date")?;
+        let due = match (due_date.as_deref(), due_time) {
+            (Some(text), _) => Some(Due::Day(due::decode_date(text).ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!("stored due date {text:?} is malformed"))
+            })?)),
+            (None, Some(t)) => Some(Due::At(t)),
+            (None, None) => None,
+        };
+        let recurrence = r
+            .try_get::<Option<String>, _>("recurrence")?
+            .map(|text| {
+                Recurrence::parse(&text).map_err(|reason| {
+                    Error::Internal(anyhow::anyhow!("stored recurrence {text:?}: {reason}"))
+                })
+            })
+            .transpose()?;
+        let column: Option<String> = r.try_get("reminders")?;
+        let (reminders, fires) =
+            due::decode_reminders(column.as_deref(), r.try_get("remind_time")?)
+                .map_err(|e| Error::Internal(e.into()))?;
         Ok(Self {
             id: r.try_get("id")?,
             list_id: r.try_get("list_id")?,
@@ -61,11 +88,19 @@ impl TaskRow {
                 title: r.try_get("title")?,
                 description: r.try_get("description")?,
                 done: r.try_get::<i64, _>("done")? != 0,
-                due_time: r.try_get("due_time")?,
-                remind_time: r.try_get("remind_time")?,
+                schedule: Schedule {
+                    due,
+                    recurrence,
+                    reminders,
+                },
                 priority: i32::try_from(r.try_get::<i64, _>("priority")?).unwrap_or_default(),
                 labels: serde_json::from_str(&labels).map_err(|e| Error::Internal(e.into()))?,
             },
+            placed: Placed {
+                due_at: due_time,
+                fires,
+            },
+            occurrence: r.try_get("occurrence")?,
             complete_time: r.try_get("complete_time")?,
             create_time: r.try_get("create_time")?,
             update_time: r.try_get("update_time")?,
@@ -80,14 +115,12 @@ impl TaskRow {
 
     pub fn to_proto(&self) -> Task {
         let f = &self.fields;
-        Task {
+        let mut task = Task {
             id: self.id.clone(),
             title: f.title.clone(),
             description: f.description.clone(),
             done: f.done,
             complete_time: self.complete_time.map(to_timestamp),
-            due_time: f.due_time.map(to_timestamp),
-            remind_time: f.remind_time.map(to_timestamp),
             priority: f.priority,
             labels: f.labels.clone(),
             create_time: Some(to_timestamp(self.create_time)),
@@ -98,7 +131,39 @@ impl TaskRow {
             position: self.position.clone(),
             subtask_count: i32::try_from(self.subtask_count).unwrap_or(i32::MAX),
             creator_id: self.creator_id.clone(),
-        }
+            ..Task::default()
+        };
+        f.schedule.write_to(&self.placed, &mut task);
+        task
+    }
+}
+
+/// The columns a task's schedule is stored in.
+struct ScheduleColumns {
+    due_time: Option<i64>,
+    due_key: i64,
+    due_date: Option<String>,
+    recurrence: Option<String>,
+    remind_time: Option<i64>,
+    reminders: String,
+}
+
+impl ScheduleColumns {
+    fn of(t: &TaskRow) -> Result<Self, Error> {
+        let s = &t.fields.schedule;
+        Ok(Self {
+            due_time: t.placed.due_at,
+            due_key: due_key(t.placed.due_at),
+            due_date: match s.due {
+                Some(Due::Day(date)) => Some(due::encode_date(date)),
+                _ => None,
+            },
+            recurrence: s.recurrence.as_ref().map(|r| r.as_str().to_owned()),
+            // The previous release reads this column alone.
+            remind_time: s.absolute().next(),
+            reminders: due::encode_reminders(s, &t.placed)
+                .map_err(|e| Error::Internal(e.into()))?,
+        })
     }
 }
 
@@ -115,10 +180,12 @@ fn labels_json(labels: &[String]) -> Result<String, Error> {
 /// same transaction.
 pub async fn insert(conn: &mut AnyConnection, t: &TaskRow) -> Result<(), Error> {
     let f = &t.fields;
+    let c = ScheduleColumns::of(t)?;
     sqlx::query(
         "INSERT INTO tasks (id, list_id, parent_id, position, subtask_count, owner_id, title, description, \
-         done, complete_time, due_time, due_key, remind_time, priority, labels, create_time, update_time, revision) \
-         VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         done, complete_time, due_time, due_key, remind_time, priority, labels, create_time, update_time, revision, \
+         due_date, recurrence, occurrence, reminders) \
+         VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&t.id)
     .bind(&t.list_id)
@@ -129,14 +196,18 @@ pub async fn insert(conn: &mut AnyConnection, t: &TaskRow) -> Result<(), Error> 
     .bind(&f.description)
     .bind(i64::from(f.done))
     .bind(t.complete_time)
-    .bind(f.due_time)
-    .bind(due_key(f.due_time))
-    .bind(f.remind_time)
+    .bind(c.due_time)
+    .bind(c.due_key)
+    .bind(c.remind_time)
     .bind(i64::from(f.priority))
     .bind(labels_json(&f.labels)?)
     .bind(t.create_time)
     .bind(t.update_time)
     .bind(t.revision)
+    .bind(c.due_date)
+    .bind(c.recurrence)
+    .bind(t.occurrence)
+    .bind(c.reminders)
     .execute(conn)
     .await?;
     Ok(())
@@ -161,9 +232,11 @@ pub async fn update(
     expected_revision: i64,
 ) -> Result<bool, Error> {
     let f = &t.fields;
+    let c = ScheduleColumns::of(t)?;
     let done = sqlx::query(&format!(
         "UPDATE tasks SET title = ?, description = ?, done = ?, complete_time = ?, due_time = ?, due_key = ?, \
-         remind_time = ?, priority = ?, labels = ?, update_time = ?, revision = ? \
+         remind_time = ?, priority = ?, labels = ?, update_time = ?, revision = ?, due_date = ?, \
+         recurrence = ?, occurrence = ?, reminders = ? \
          WHERE id = ? AND revision = ? AND {}",
         writer_guard()
     ))
@@ -171,13 +244,17 @@ pub async fn update(
     .bind(&f.description)
     .bind(i64::from(f.done))
     .bind(t.complete_time)
-    .bind(f.due_time)
-    .bind(due_key(f.due_time))
-    .bind(f.remind_time)
+    .bind(c.due_time)
+    .bind(c.due_key)
+    .bind(c.remind_time)
     .bind(i64::from(f.priority))
     .bind(labels_json(&f.labels)?)
     .bind(t.update_time)
     .bind(t.revision)
+    .bind(c.due_date)
+    .bind(c.recurrence)
+    .bind(t.occurrence)
+    .bind(c.reminders)
     .bind(&t.id)
     .bind(expected_revision)
     .bind(writer)
@@ -296,7 +373,8 @@ pub async fn with_pending_reminders(
         ""
     };
     let sql = format!(
-        "SELECT {COLUMNS} FROM tasks t WHERE t.list_id = ? AND t.remind_time IS NOT NULL AND t.done = 0{by_creator}"
+        "SELECT {COLUMNS} FROM tasks t WHERE t.list_id = ? AND t.done = 0 \
+         AND (t.remind_time IS NOT NULL OR t.reminders <> '[]'){by_creator}"
     );
     let mut query = sqlx::query(&sql).bind(list_id);
     if let Some(creator) = creator {
@@ -304,6 +382,74 @@ pub async fn with_pending_reminders(
     }
     let rows = query.fetch_all(conn).await?;
     rows.iter().map(TaskRow::from_row).collect()
+}
+
+/// The tasks `creator` made with an all-day due: what a change of their
+/// time zone places again.
+pub async fn all_day_of(conn: &mut AnyConnection, creator: &str) -> Result<Vec<TaskRow>, Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM tasks t WHERE t.owner_id = ? AND t.due_date IS NOT NULL"
+    ))
+    .bind(creator)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(TaskRow::from_row).collect()
+}
+
+/// Writes a task's schedule placed anew (its creator's zone changed), at
+/// `expected_revision`. Not a user's write: no role is checked.
+pub async fn replace_placement(
+    conn: &mut AnyConnection,
+    t: &TaskRow,
+    expected_revision: i64,
+) -> Result<bool, Error> {
+    let c = ScheduleColumns::of(t)?;
+    let done = sqlx::query(
+        "UPDATE tasks SET due_time = ?, due_key = ?, reminders = ?, update_time = ?, revision = ? \
+         WHERE id = ? AND revision = ?",
+    )
+    .bind(c.due_time)
+    .bind(c.due_key)
+    .bind(c.reminders)
+    .bind(t.update_time)
+    .bind(t.revision)
+    .bind(&t.id)
+    .bind(expected_revision)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The not-done tasks `creator` made, in the lists they are still a
+/// member of, due before `before`: up to `limit` of them, earliest due
+/// first, and how many there are in all.
+pub async fn due_of(
+    pool: &Pool,
+    creator: &str,
+    before: i64,
+    limit: i64,
+) -> Result<(Vec<TaskRow>, i64), Error> {
+    const WHERE: &str = "t.owner_id = ? AND t.done = 0 AND t.due_key < ?";
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM {VISIBLE} WHERE {WHERE} ORDER BY t.due_key, t.id LIMIT ?"
+    ))
+    .bind(creator)
+    .bind(creator)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {VISIBLE} WHERE {WHERE}"))
+        .bind(creator)
+        .bind(creator)
+        .bind(before)
+        .fetch_one(pool)
+        .await?;
+    let tasks = rows
+        .iter()
+        .map(TaskRow::from_row)
+        .collect::<Result<_, _>>()?;
+    Ok((tasks, total))
 }
 
 /// Moves the tasks `ids` (a moved task's subtasks) from one list to
@@ -455,7 +601,7 @@ impl Order {
     pub fn cursor(self, row: &TaskRow) -> Cursor {
         let key = match self {
             Self::CreateTime | Self::CreateTimeDesc => Key::Number(0),
-            Self::DueTime | Self::DueTimeDesc => Key::Number(due_key(row.fields.due_time)),
+            Self::DueTime | Self::DueTimeDesc => Key::Number(due_key(row.placed.due_at)),
             Self::PriorityDesc => Key::Number(i64::from(row.fields.priority)),
             Self::UpdateTimeDesc => Key::Number(row.update_time),
             Self::Position => Key::Place(vec![
