@@ -10,6 +10,7 @@
 //!   parsed at the boundary; `list_fields`: the same for lists and
 //!   sharing, with the limits.
 //! - `position`: the keys that keep manual order.
+//! - [`recurrence`]: repeat rules (RFC 5545 RRULE) and the next due.
 //! - `store`: the SQL, every read joined with the caller's membership.
 //! - [`State`]: what every request handler shares.
 //! - `service`: the gRPC services; the use cases behind them are in
