@@ -121,7 +121,7 @@ async fn a_digest_lists_the_due_and_overdue_tasks_once(sys: &TestSystem) {
         .smtp
         .next_containing("Your ToDo tasks for", Duration::from_secs(30))
         .await;
-    assert_eq!(mail.to, ["digest@example.com"]);
+    assert_eq!(mail.to, ["<digest@example.com>"]);
     let text = decoded(&mail.data);
     assert!(text.contains(&format!("- Overdue since yesterday (due {})", date_key(-1))), "{text}");
     assert!(text.contains(&format!("- Due today (due {})", date_key(0))), "{text}");
