@@ -69,10 +69,30 @@ both_databases!(a_digest_lists_the_due_and_overdue_tasks_once);
 async fn a_digest_lists_the_due_and_overdue_tasks_once(sys: &TestSystem) {
     let (user_id, token) = sys.signup("digest@example.com").await;
     verify_address(sys).await;
-    create(sys, &token, json!({"title": "Overdue since yesterday", "dueDate": date_in(-1)})).await;
-    create(sys, &token, json!({"title": "Due today", "dueDate": date_in(0)})).await;
-    create(sys, &token, json!({"title": "Due in two days", "dueDate": date_in(2)})).await;
-    let done = create(sys, &token, json!({"title": "Done already", "dueDate": date_in(-1)})).await;
+    create(
+        sys,
+        &token,
+        json!({"title": "Overdue since yesterday", "dueDate": date_in(-1)}),
+    )
+    .await;
+    create(
+        sys,
+        &token,
+        json!({"title": "Due today", "dueDate": date_in(0)}),
+    )
+    .await;
+    create(
+        sys,
+        &token,
+        json!({"title": "Due in two days", "dueDate": date_in(2)}),
+    )
+    .await;
+    let done = create(
+        sys,
+        &token,
+        json!({"title": "Done already", "dueDate": date_in(-1)}),
+    )
+    .await;
     let path = format!("/v1/tasks/{}", done["id"].as_str().unwrap());
     let (status, _) = sys
         .call("PATCH", &path, Some(&token), Some(json!({"done": true})))
@@ -81,7 +101,9 @@ async fn a_digest_lists_the_due_and_overdue_tasks_once(sys: &TestSystem) {
 
     // Settings over REST: off at 08:00 at first; a malformed time is a
     // 400 naming the field, and nothing is written.
-    let (status, settings) = sys.call("GET", "/v1/notificationSettings", Some(&token), None).await;
+    let (status, settings) = sys
+        .call("GET", "/v1/notificationSettings", Some(&token), None)
+        .await;
     assert_eq!(status, 200, "{settings}");
     assert_eq!(settings["dailyDigest"]["localTime"], "08:00");
     assert_ne!(settings["dailyDigest"]["enabled"], true);
@@ -94,8 +116,13 @@ async fn a_digest_lists_the_due_and_overdue_tasks_once(sys: &TestSystem) {
         )
         .await;
     assert_eq!(status, 400, "{err}");
-    assert_eq!(err["error"]["details"][0]["fieldViolations"][0]["field"], "dailyDigest.localTime");
-    let (_, unchanged) = sys.call("GET", "/v1/notificationSettings", Some(&token), None).await;
+    assert_eq!(
+        err["error"]["details"][0]["fieldViolations"][0]["field"],
+        "dailyDigest.localTime"
+    );
+    let (_, unchanged) = sys
+        .call("GET", "/v1/notificationSettings", Some(&token), None)
+        .await;
     assert_eq!(unchanged, settings);
     let (status, on) = sys
         .call(
@@ -106,7 +133,10 @@ async fn a_digest_lists_the_due_and_overdue_tasks_once(sys: &TestSystem) {
         )
         .await;
     assert_eq!(status, 200, "{on}");
-    assert_eq!(on["dailyDigest"], json!({"enabled": true, "localTime": "06:45"}));
+    assert_eq!(
+        on["dailyDigest"],
+        json!({"enabled": true, "localTime": "06:45"})
+    );
 
     // Rather than wait for 06:45: today's digest comes due now.
     let mut notify = sys.db_of("notify").await;
@@ -123,8 +153,14 @@ async fn a_digest_lists_the_due_and_overdue_tasks_once(sys: &TestSystem) {
         .await;
     assert_eq!(mail.to, ["<digest@example.com>"]);
     let text = decoded(&mail.data);
-    assert!(text.contains(&format!("- Overdue since yesterday (due {})", date_key(-1))), "{text}");
-    assert!(text.contains(&format!("- Due today (due {})", date_key(0))), "{text}");
+    assert!(
+        text.contains(&format!("- Overdue since yesterday (due {})", date_key(-1))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("- Due today (due {})", date_key(0))),
+        "{text}"
+    );
     assert!(!text.contains("Due in two days"), "{text}");
     assert!(!text.contains("Done already"), "{text}");
 
@@ -141,10 +177,16 @@ async fn a_digest_lists_the_due_and_overdue_tasks_once(sys: &TestSystem) {
             .cloned()
             .collect::<Vec<Value>>()
     };
-    eventually("the digest in the inbox", || async { !inbox().await.is_empty() }).await;
+    eventually("the digest in the inbox", || async {
+        !inbox().await.is_empty()
+    })
+    .await;
     let digests = inbox().await;
     assert_eq!(digests.len(), 1, "{digests:?}");
-    assert_eq!(digests[0]["title"], format!("Your tasks for {}", date_key(0)));
+    assert_eq!(
+        digests[0]["title"],
+        format!("Your tasks for {}", date_key(0))
+    );
     // Done for the day: the next is tomorrow's, at 06:45 UTC.
     let (run_date, last_date): (String, String) =
         sqlx::query_as("SELECT run_date, last_date FROM digests WHERE user_id = ?")

@@ -514,7 +514,10 @@ async fn settings_change_the_profile_the_password_and_delete_the_account() {
     assert!(page.html.contains("value=\"08:00\""));
     let page = browser.submit("/settings", &digest("07:30")).await;
     assert_eq!((page.status, page.path.as_str()), (200, "/settings"));
-    assert!(page.html.contains("name=\"dailyDigest\" type=\"checkbox\" checked"));
+    assert!(
+        page.html
+            .contains("name=\"dailyDigest\" type=\"checkbox\" checked")
+    );
     assert!(page.html.contains("value=\"07:30\""));
 
     // A wrong current password is shown on the form and changes nothing.
