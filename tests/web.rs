@@ -483,6 +483,43 @@ async fn settings_change_the_profile_the_password_and_delete_the_account() {
     // The reminders checkbox was left unticked.
     assert!(!page.html.contains("checked"));
 
+    // The daily digest: off, at 08:00, for a new user. A malformed time is
+    // shown at its field, as typed, and turns nothing on.
+    assert!(
+        page.html
+            .contains("id=\"localTime\" name=\"localTime\" type=\"time\" value=\"08:00\""),
+        "{}",
+        page.html
+    );
+    let digest = |time: &'static str| {
+        [
+            ("displayName", "Samira"),
+            ("timeZone", "Europe/Berlin"),
+            ("dailyDigest", "on"),
+            ("localTime", time),
+        ]
+    };
+    let page = browser.submit("/settings", &digest("25:00")).await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(
+        page.html.contains(
+            "value=\"25:00\" autocomplete=\"off\" aria-invalid=\"true\" aria-describedby=\"localTime-error\""
+        ),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("id=\"localTime-error\""));
+    let page = browser.get("/settings").await;
+    assert!(!page.html.contains("checked"), "{}", page.html);
+    assert!(page.html.contains("value=\"08:00\""));
+    let page = browser.submit("/settings", &digest("07:30")).await;
+    assert_eq!((page.status, page.path.as_str()), (200, "/settings"));
+    assert!(
+        page.html
+            .contains("name=\"dailyDigest\" type=\"checkbox\" checked")
+    );
+    assert!(page.html.contains("value=\"07:30\""));
+
     // A wrong current password is shown on the form and changes nothing.
     let page = browser
         .submit(

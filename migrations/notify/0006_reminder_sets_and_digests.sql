@@ -63,5 +63,6 @@ CREATE TABLE digests (
 );
 CREATE INDEX digests_due ON digests (next_run);
 
--- What a digest e-mail lists (JSON: its date, lines and how many more).
-ALTER TABLE emails ADD COLUMN digest MEDIUMTEXT NULL;
+-- What a digest e-mail lists: JSON (its date, lines and how many more) as
+-- bytes, up to 50 lines of 500-character titles.
+ALTER TABLE emails ADD COLUMN digest MEDIUMBLOB NULL;

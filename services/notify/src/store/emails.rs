@@ -60,7 +60,7 @@ where
     } = email;
     let invitation = mail.invitation.as_ref();
     let digest = match &mail.digest {
-        Some(d) => Some(serde_json::to_string(d).map_err(|e| sqlx::Error::Encode(e.into()))?),
+        Some(d) => Some(serde_json::to_vec(d).map_err(|e| sqlx::Error::Encode(e.into()))?),
         None => None,
     };
     sqlx::query(
@@ -180,8 +180,8 @@ pub async fn load(pool: &Pool, id: &str) -> Result<(Outgoing, i64), Error> {
         ),
         // Unreadable, the e-mail fails to render and is declared dead.
         digest: row
-            .try_get::<Option<String>, _>("digest")?
-            .and_then(|json| serde_json::from_str(&json).ok()),
+            .try_get::<Option<Vec<u8>>, _>("digest")?
+            .and_then(|json| serde_json::from_slice(&json).ok()),
     };
     Ok((mail, row.try_get("attempts")?))
 }
@@ -319,11 +319,9 @@ mod tests {
         assert_eq!(attempts, 0);
     }
 
-    #[tokio::test]
-    async fn a_digest_comes_out_of_the_queue_as_it_went_in() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = crate::testing::state(&dir).await;
-        let pool = &state.db.pool;
+    crate::testing::both_databases!(a_digest_comes_out_of_the_queue_as_it_went_in);
+    async fn a_digest_comes_out_of_the_queue_as_it_went_in(db: &Db) {
+        let pool = &db.pool;
         let email = NewEmail {
             dedup_key: "digest-email:u:2030-01-15".into(),
             user_id: "u".into(),
@@ -336,7 +334,11 @@ mod tests {
                 invitation: None,
                 digest: Some(crate::domain::Digest {
                     date: "2030-01-15".into(),
-                    lines: vec!["Pay rent (due 2030-01-14)".into(), "ä\"'<>".into()],
+                    lines: vec![
+                        "Pay rent (due 2030-01-14)".into(),
+                        "ä\"'<>".into(),
+                        "x".repeat(500),
+                    ],
                     more: 2,
                 }),
             },
