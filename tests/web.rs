@@ -8,6 +8,7 @@ mod support;
 
 use std::time::Duration;
 
+use serde_json::json;
 use sqlx::Row;
 use support::{Db, TestSystem, decoded, eventually};
 
@@ -193,7 +194,13 @@ async fn a_person_signs_up_verifies_signs_in_and_manages_tasks() {
         .await;
     assert_eq!((page.status, page.path.as_str()), (200, "/tasks"));
     assert!(page.html.contains("Water the plants"));
-    assert!(page.html.contains("2030-01-15T09:00"));
+    // No time zone set: UTC.
+    assert!(
+        page.html
+            .contains("<time datetime=\"2030-01-15T09:00:00Z\">2030-01-15 09:00</time>"),
+        "{}",
+        page.html
+    );
     assert!(page.html.contains(">garden</a>"));
     let ids = task_ids(&page.html);
     assert_eq!(ids.len(), 1, "{}", page.html);
@@ -955,4 +962,312 @@ async fn list_forms_without_the_csrf_token_are_refused_and_write_nothing() {
         assert_eq!(count, expected, "{sql}");
     }
     system.stop().await;
+}
+
+/// A person in Berlin: signed up through the pages, the time zone chosen
+/// on the settings page.
+async fn berliner(system: &TestSystem, email: &str) -> Browser {
+    let mut browser = person(system, email).await;
+    browser.get("/settings").await;
+    let page = browser
+        .submit(
+            "/settings",
+            &[("displayName", "Ada"), ("timeZone", "Europe/Berlin")],
+        )
+        .await;
+    assert_eq!((page.status, page.path.as_str()), (200, "/settings"));
+    browser
+}
+
+/// The team meeting as the create form sends it: Monday 25 March 2030 at
+/// 09:00 on the wall clock, every Monday, a reminder 15 minutes before;
+/// the other reminder rows are left empty.
+const MEETING: [(&str, &str); 10] = [
+    ("title", "Team meeting"),
+    ("dueDate", ""),
+    ("dueTime", "2030-03-25T09:00"),
+    ("repeat", "weekly"),
+    ("byday", "MO"),
+    ("recurrence", ""),
+    ("reminder0Before", "15"),
+    ("reminder0Unit", "minutes"),
+    ("reminder1Before", ""),
+    ("reminder1At", ""),
+];
+
+/// The caller's tasks as the API returns them.
+async fn api_tasks(system: &TestSystem, email: &str) -> Vec<serde_json::Value> {
+    let token = system.login(email, PASSWORD).await;
+    let (status, list) = system.call("GET", "/v1/tasks", Some(&token), None).await;
+    assert_eq!(status, 200, "{list}");
+    list["tasks"].as_array().cloned().unwrap_or_default()
+}
+
+both_databases!(a_weekly_task_with_a_reminder_is_entered_in_the_users_time_zone);
+async fn a_weekly_task_with_a_reminder_is_entered_in_the_users_time_zone(system: &TestSystem) {
+    let mut browser = berliner(system, "ada@example.com").await;
+    let page = browser.get("/tasks").await;
+    assert!(page.html.contains("Europe/Berlin"), "{}", page.html);
+    let page = browser.submit("/tasks", &MEETING).await;
+    assert_eq!(
+        (page.status, page.path.as_str()),
+        (200, "/tasks"),
+        "{}",
+        page.html
+    );
+    let ids = task_ids(&page.html);
+    assert_eq!(ids.len(), 1, "{}", page.html);
+
+    // 09:00 in Berlin in March (before the clocks go forward) is 08:00 UTC;
+    // the reminder is relative, firing at 08:45 Berlin time.
+    let tasks = api_tasks(system, "ada@example.com").await;
+    assert_eq!(tasks.len(), 1);
+    let task = &tasks[0];
+    assert_eq!(task["dueTime"], "2030-03-25T08:00:00Z", "{task}");
+    assert!(task.get("dueDate").is_none(), "{task}");
+    assert_eq!(task["recurrence"], "FREQ=WEEKLY;BYDAY=MO");
+    assert_eq!(
+        task["reminders"],
+        json!([{"beforeDue": "900s", "fireTime": "2030-03-25T07:45:00Z"}])
+    );
+
+    // The list shows it on Berlin's wall clock, with the rule in words.
+    assert!(
+        page.html
+            .contains("<time datetime=\"2030-03-25T08:00:00Z\">2030-03-25 09:00</time>"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("every week on Monday"), "{}", page.html);
+    assert!(page.html.contains("1 reminder"));
+
+    // The edit form holds what was entered.
+    let page = browser.get(&format!("/tasks/{}/edit", ids[0])).await;
+    assert!(
+        page.html.contains("value=\"2030-03-25T09:00\""),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("<option value=\"weekly\" selected>"));
+    assert!(page.html.contains("value=\"MO\" checked"));
+    assert!(
+        page.html
+            .contains("name=\"reminder0Before\" type=\"number\" min=\"0\" value=\"15\"")
+    );
+
+    // And in German.
+    let page = browser
+        .submit("/language", &[("lang", "de"), ("back", "/tasks")])
+        .await;
+    assert!(page.html.contains("jede Woche am Montag"), "{}", page.html);
+    assert!(page.html.contains("1 Erinnerung"));
+
+    // Edited into an all-day due on the last day of each month, reminded a
+    // day before: the day replaces the time.
+    let page = browser
+        .submit(
+            &format!("/tasks/{}/edit", ids[0]),
+            &[
+                ("title", "Pay rent"),
+                ("dueDate", "2030-03-31"),
+                ("dueTime", ""),
+                ("repeat", "monthlyLast"),
+                ("reminder0Before", "1"),
+                ("reminder0Unit", "days"),
+                ("back", "/tasks"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (page.status, page.path.as_str()),
+        (200, "/tasks"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("jeden Monat am letzten Tag"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html
+            .contains("<time datetime=\"2030-03-31\">2030-03-31</time>")
+    );
+    let task = &api_tasks(system, "ada@example.com").await[0];
+    assert_eq!(
+        task["dueDate"],
+        json!({"year": 2030, "month": 3, "day": 31})
+    );
+    assert!(task.get("dueTime").is_none(), "{task}");
+    assert_eq!(task["recurrence"], "FREQ=MONTHLY;BYMONTHDAY=-1");
+    assert_eq!(task["reminders"][0]["beforeDue"], "86400s", "{task}");
+}
+
+both_databases!(a_bad_rule_or_reminder_is_shown_at_its_field_and_nothing_is_written);
+async fn a_bad_rule_or_reminder_is_shown_at_its_field_and_nothing_is_written(system: &TestSystem) {
+    let mut browser = berliner(system, "bea@example.com").await;
+    browser.get("/tasks").await;
+    let page = browser
+        .submit(
+            "/tasks",
+            &[
+                ("title", "Odd one"),
+                ("dueDate", "2030-03-25"),
+                ("repeat", "custom"),
+                ("recurrence", "FREQ=SOMETIMES;BYDAY=MO"),
+                ("reminder1Before", "1"),
+                ("reminder1Unit", "days"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    let field = page.html.find("id=\"recurrence\"").unwrap();
+    let error = page
+        .html
+        .find("id=\"recurrence-error\"")
+        .expect("no error for the rule");
+    let next_field = page.html[field..]
+        .find("<label")
+        .map_or(usize::MAX, |at| at + field);
+    assert!(
+        field < error && error < next_field,
+        "the error is not next to the rule"
+    );
+    assert!(page.html.contains("aria-describedby=\"recurrence-error\""));
+    assert!(page.html.contains("value=\"FREQ=SOMETIMES;BYDAY=MO\""));
+    assert!(page.html.contains("<option value=\"custom\" selected>"));
+    assert!(page.html.contains("value=\"Odd one\""));
+    assert!(page.html.contains("value=\"2030-03-25\""));
+    assert!(page.html.contains("<option value=\"days\" selected>"));
+
+    // A reminder in the past, in the third row with the first two empty:
+    // the service names the first reminder it got, which is that row.
+    let page = browser
+        .submit(
+            "/tasks",
+            &[
+                ("title", "Odd one"),
+                ("dueDate", "2030-03-25"),
+                ("repeat", "daily"),
+                ("reminder2At", "2020-01-01T09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    assert!(
+        page.html.contains("id=\"reminder2-error\""),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("aria-describedby=\"reminder2-error\""));
+    assert!(page.html.contains("value=\"2020-01-01T09:00\""));
+
+    assert!(api_tasks(system, "bea@example.com").await.is_empty());
+    let mut db = system.db_of("task").await;
+    let count: i64 = sqlx::query("SELECT COUNT(*) AS n FROM tasks")
+        .fetch_one(&mut db)
+        .await
+        .unwrap()
+        .get("n");
+    assert_eq!(count, 0);
+}
+
+both_databases!(ticking_off_a_recurring_task_shows_it_again_with_its_next_due);
+async fn ticking_off_a_recurring_task_shows_it_again_with_its_next_due(system: &TestSystem) {
+    let mut browser = berliner(system, "cal@example.com").await;
+    browser.get("/tasks").await;
+    let page = browser.submit("/tasks", &MEETING).await;
+    let ids = task_ids(&page.html);
+    assert_eq!(ids.len(), 1, "{}", page.html);
+    assert!(page.html.contains(">2030-03-25 09:00</time>"));
+
+    let page = browser
+        .submit(
+            &format!("/tasks/{}/done", ids[0]),
+            &[("done", "true"), ("back", "/tasks")],
+        )
+        .await;
+    assert_eq!(page.path, "/tasks");
+    // Still open, a week later; the clocks went forward on 31 March, and
+    // the meeting stays at 09:00 in Berlin (07:00 UTC).
+    assert_eq!(task_ids(&page.html), ids, "{}", page.html);
+    assert!(
+        page.html
+            .contains("<time datetime=\"2030-04-01T07:00:00Z\">2030-04-01 09:00</time>"),
+        "{}",
+        page.html
+    );
+    assert!(!page.html.contains("2030-03-25"), "{}", page.html);
+}
+
+both_databases!(the_due_filters_count_the_users_days);
+async fn the_due_filters_count_the_users_days(system: &TestSystem) {
+    use todo_common::time_zone;
+    let mut browser = berliner(system, "dan@example.com").await;
+    let berlin = time_zone::parse("Europe/Berlin").unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let today = time_zone::local_date(i64::try_from(now.as_micros()).unwrap(), berlin);
+    let day = |offset: i32| {
+        let mut day = today;
+        for _ in 0..offset.abs() {
+            day = if offset > 0 {
+                day.succ_opt()
+            } else {
+                day.pred_opt()
+            }
+            .unwrap();
+        }
+        day.to_string()
+    };
+    browser.get("/tasks").await;
+    for (title, due) in [
+        ("Yesterday", day(-1)),
+        ("Today", day(0)),
+        ("In three days", day(3)),
+        ("Next month", day(30)),
+        ("Some day", String::new()),
+    ] {
+        let page = browser
+            .submit("/tasks", &[("title", title), ("dueDate", &due)])
+            .await;
+        assert_eq!(page.status, 200, "{}", page.html);
+    }
+    let titles = |html: &str| -> Vec<String> {
+        html.match_indices("<p class=\"title\">")
+            .map(|(at, m)| {
+                html[at + m.len()..]
+                    .chars()
+                    .take_while(|c| *c != '<')
+                    .collect()
+            })
+            .collect()
+    };
+    for (filter, expected) in [
+        ("overdue", vec!["Yesterday"]),
+        ("today", vec!["Today"]),
+        ("week", vec!["Today", "In three days"]),
+        ("none", vec!["Some day"]),
+        (
+            "",
+            vec![
+                "Yesterday",
+                "Today",
+                "In three days",
+                "Next month",
+                "Some day",
+            ],
+        ),
+    ] {
+        let page = browser.get(&format!("/tasks?due={filter}")).await;
+        assert_eq!(titles(&page.html), expected, "{filter}");
+        if !filter.is_empty() {
+            assert!(
+                page.html
+                    .contains(&format!("<option value=\"{filter}\" selected>")),
+                "{filter}"
+            );
+        }
+    }
 }

@@ -35,15 +35,19 @@ impl Errors {
     /// never the status message itself (which may say more than a visitor
     /// should read).
     pub fn from_status(status: &tonic::Status) -> Self {
+        Self::from_status_named(status, |path| {
+            path.rsplit('.').next().unwrap_or_default().to_owned()
+        })
+    }
+
+    /// As [`Self::from_status`], with `name` giving the form's field of
+    /// each violation's path (`task.reminders[1].beforeDue`), for forms
+    /// whose fields are not simply the paths' last parts.
+    pub fn from_status_named(status: &tonic::Status, name: impl Fn(&str) -> String) -> Self {
         let mut errors = Self::default();
         if let Some(bad_request) = status.get_details_bad_request() {
             for violation in bad_request.field_violations {
-                let field = violation
-                    .field
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned();
+                let field = name(&violation.field);
                 errors.fields.entry(field).or_insert(violation.description);
             }
         }
@@ -66,6 +70,11 @@ impl Errors {
     /// Whether `field` has an error.
     pub fn has(&self, field: &str) -> bool {
         self.fields.contains_key(field)
+    }
+
+    /// Whether a field whose name starts with `prefix` has an error.
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        self.fields.keys().any(|field| field.starts_with(prefix))
     }
 
     /// The error of `field`, or an empty string.

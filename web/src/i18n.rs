@@ -126,7 +126,103 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         "task_title" => ("Title", "Titel"),
         "task_description" => ("Description", "Beschreibung"),
         "task_priority" => ("Priority", "Priorität"),
-        "task_due" => ("Due (UTC)", "Fällig (UTC)"),
+        "task_due" => ("Due", "Fällig"),
+        "times_in_zone" => (
+            "Give a day (all day) or a date and time. Times are in your time zone:",
+            "Gib einen Tag (ganztägig) oder ein Datum mit Uhrzeit an. Uhrzeiten gelten in deiner Zeitzone:",
+        ),
+        "task_due_date" => ("On this day (all day)", "An diesem Tag (ganztägig)"),
+        "task_due_time" => (
+            "Or at this date and time",
+            "Oder zu diesem Datum und dieser Uhrzeit",
+        ),
+        "repeat" => ("Repeat", "Wiederholen"),
+        "repeat_choice" => ("Repeats", "Wiederholung"),
+        "repeat_none" => ("Does not repeat", "Keine Wiederholung"),
+        "repeat_daily" => ("Every day", "Jeden Tag"),
+        "repeat_weekdays" => (
+            "Every weekday (Monday to Friday)",
+            "Jeden Werktag (Montag bis Freitag)",
+        ),
+        "repeat_weekly" => (
+            "Every week, on the days ticked below",
+            "Jede Woche, an den unten angekreuzten Tagen",
+        ),
+        "repeat_monthly" => ("Every month on the same day", "Jeden Monat am selben Tag"),
+        "repeat_monthly_last" => ("Every month on the last day", "Jeden Monat am letzten Tag"),
+        "repeat_yearly" => ("Every year", "Jedes Jahr"),
+        "repeat_custom" => ("Custom rule, given below", "Eigene Regel, unten angegeben"),
+        "repeat_days" => (
+            "Weekly on (none ticked: the due's weekday)",
+            "Wöchentlich am (nichts angekreuzt: am Wochentag der Fälligkeit)",
+        ),
+        "repeat_rule" => (
+            "Custom rule (RFC 5545 RRULE, such as FREQ=WEEKLY;INTERVAL=2;BYDAY=FR)",
+            "Eigene Regel (RRULE nach RFC 5545, etwa FREQ=WEEKLY;INTERVAL=2;BYDAY=FR)",
+        ),
+        "repeat_count" => (
+            "Ends after this many times (optional)",
+            "Endet nach so vielen Malen (optional)",
+        ),
+        "repeat_until" => (
+            "Or ends on this day (optional)",
+            "Oder endet an diesem Tag (optional)",
+        ),
+        "wd_mo" => ("Mon", "Mo"),
+        "wd_tu" => ("Tue", "Di"),
+        "wd_we" => ("Wed", "Mi"),
+        "wd_th" => ("Thu", "Do"),
+        "wd_fr" => ("Fri", "Fr"),
+        "wd_sa" => ("Sat", "Sa"),
+        "wd_su" => ("Sun", "So"),
+        "day_mo" => ("Monday", "Montag"),
+        "day_tu" => ("Tuesday", "Dienstag"),
+        "day_we" => ("Wednesday", "Mittwoch"),
+        "day_th" => ("Thursday", "Donnerstag"),
+        "day_fr" => ("Friday", "Freitag"),
+        "day_sa" => ("Saturday", "Samstag"),
+        "day_su" => ("Sunday", "Sonntag"),
+        "rec_hourly" => ("every hour", "jede Stunde"),
+        "rec_hourly_n" => ("every {n} hours", "alle {n} Stunden"),
+        "rec_daily" => ("every day", "jeden Tag"),
+        "rec_daily_n" => ("every {n} days", "alle {n} Tage"),
+        "rec_weekdays" => ("every weekday", "jeden Werktag"),
+        "rec_weekly" => ("every week", "jede Woche"),
+        "rec_weekly_n" => ("every {n} weeks", "alle {n} Wochen"),
+        "rec_weekly_on" => ("every week on {days}", "jede Woche am {days}"),
+        "rec_weekly_n_on" => ("every {n} weeks on {days}", "alle {n} Wochen am {days}"),
+        "rec_monthly" => ("every month", "jeden Monat"),
+        "rec_monthly_n" => ("every {n} months", "alle {n} Monate"),
+        "rec_monthly_last" => ("every month on the last day", "jeden Monat am letzten Tag"),
+        "rec_monthly_n_last" => (
+            "every {n} months on the last day",
+            "alle {n} Monate am letzten Tag",
+        ),
+        "rec_monthly_day" => ("every month on day {day}", "jeden Monat am {day}."),
+        "rec_monthly_n_day" => ("every {n} months on day {day}", "alle {n} Monate am {day}."),
+        "rec_yearly" => ("every year", "jedes Jahr"),
+        "rec_yearly_n" => ("every {n} years", "alle {n} Jahre"),
+        "rec_count" => ("{n} times", "{n}-mal"),
+        "rec_until" => ("until {date}", "bis {date}"),
+        "rec_custom" => ("repeats: {rule}", "wiederholt sich: {rule}"),
+        "rec_and" => (" and ", " und "),
+        "reminders" => ("Reminders", "Erinnerungen"),
+        "reminders_hint" => (
+            "Up to 5. Fill in a row with a time before the due, or with a date and time; empty rows are ignored. Before an all-day due counts back from 09:00 that day.",
+            "Bis zu 5. Fülle eine Zeile mit einer Zeit vor der Fälligkeit oder mit Datum und Uhrzeit; leere Zeilen werden ignoriert. Vor einer ganztägigen Fälligkeit wird ab 9:00 Uhr des Tages zurückgerechnet.",
+        ),
+        "reminder" => ("Reminder", "Erinnerung"),
+        "reminder_before" => ("This long before the due", "So lange vor der Fälligkeit"),
+        "reminder_unit" => ("Unit", "Einheit"),
+        "reminder_at" => (
+            "Or at this date and time",
+            "Oder zu diesem Datum und dieser Uhrzeit",
+        ),
+        "unit_minutes" => ("minutes", "Minuten"),
+        "unit_hours" => ("hours", "Stunden"),
+        "unit_days" => ("days", "Tage"),
+        "reminders_one" => ("1 reminder", "1 Erinnerung"),
+        "reminders_many" => ("{n} reminders", "{n} Erinnerungen"),
         "task_due_short" => ("due", "fällig"),
         "task_labels" => (
             "Labels, separated by commas",
@@ -142,6 +238,12 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         "filter_done" => ("Done", "Erledigte"),
         "filter_all" => ("All", "Alle"),
         "filter_label" => ("Label", "Schlagwort"),
+        "filter_due" => ("Due", "Fällig"),
+        "due_any" => ("Any time", "Egal wann"),
+        "due_overdue" => ("Overdue", "Überfällig"),
+        "due_today" => ("Today", "Heute"),
+        "due_week" => ("In the next 7 days", "In den nächsten 7 Tagen"),
+        "due_none" => ("No due", "Ohne Fälligkeit"),
         "filter_apply" => ("Filter", "Filtern"),
         "no_tasks" => ("No tasks here.", "Hier sind keine Aufgaben."),
         "tick" => ("Mark as done", "Als erledigt markieren"),
@@ -269,6 +371,35 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
             "Enter a date and time.",
             "Gib ein Datum und eine Uhrzeit ein.",
         ),
+        "err_date" => ("Enter a date.", "Gib ein Datum ein."),
+        "err_due_both" => (
+            "Give a day or a date and time, not both.",
+            "Gib einen Tag oder ein Datum mit Uhrzeit an, nicht beides.",
+        ),
+        "err_repeat" => (
+            "Choose one of the repeats.",
+            "Wähle eine der Wiederholungen.",
+        ),
+        "err_rule_empty" => (
+            "Enter a rule, or choose another repeat.",
+            "Gib eine Regel ein oder wähle eine andere Wiederholung.",
+        ),
+        "err_count" => (
+            "Enter a whole number from 1.",
+            "Gib eine ganze Zahl ab 1 ein.",
+        ),
+        "err_count_or_until" => (
+            "End after a number of times or on a day, not both.",
+            "Beende nach einer Anzahl oder an einem Tag, nicht beides.",
+        ),
+        "err_reminder_amount" => (
+            "Enter a whole number of minutes, hours or days.",
+            "Gib eine ganze Zahl von Minuten, Stunden oder Tagen ein.",
+        ),
+        "err_reminder_both" => (
+            "Give a time before the due or a date and time, not both.",
+            "Gib eine Zeit vor der Fälligkeit oder ein Datum mit Uhrzeit an, nicht beides.",
+        ),
         _ => return None,
     })
 }
@@ -276,6 +407,20 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::schedule::{DUE_FILTERS, REPEATS, UNITS, WEEKDAYS};
+
+    #[test]
+    fn the_task_forms_choices_are_in_the_catalog() {
+        let keys = REPEATS
+            .iter()
+            .chain(&DUE_FILTERS)
+            .map(|(_, key)| *key)
+            .chain(WEEKDAYS.iter().flat_map(|(_, short, long)| [*short, *long]))
+            .chain(UNITS.iter().map(|(_, key, _)| *key));
+        for key in keys {
+            assert!(entry(key).is_some(), "{key}");
+        }
+    }
 
     #[test]
     fn accept_language_picks_the_heaviest_supported_language() {

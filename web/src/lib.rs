@@ -13,6 +13,8 @@
 //! - [`csrf`]: the token every state-changing form carries.
 //! - [`i18n`]: the German and English message catalogs.
 //! - [`forms`]: field errors from `google.rpc.BadRequest`.
+//! - [`schedule`]: dues, recurrences and reminders in the user's time
+//!   zone: the task form's parts, a rule in words, the due filters.
 //! - [`page`]: what every page shares (request context, layout, errors,
 //!   security headers).
 //! - [`pages`]: one module per area (auth, tasks, inbox, settings).
@@ -30,6 +32,7 @@ pub mod forms;
 pub mod i18n;
 pub mod page;
 pub mod pages;
+pub mod schedule;
 pub mod services;
 pub mod session;
 

@@ -8,6 +8,7 @@ use todo_proto::todo::task::v1::{GetTaskRequest, MoveTaskRequest};
 
 use crate::page::{Ctx, Form};
 use crate::pages::tasks::Filter;
+use crate::schedule::{self, Now, Tz};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -20,6 +21,7 @@ pub struct MoveForm {
     /// above, not one it hides (a done task in the open view, say).
     show: String,
     label: String,
+    due: String,
     back: String,
 }
 
@@ -61,13 +63,21 @@ async fn step(
     let filter = Filter {
         show: form.show.clone(),
         label: form.label.clone(),
+        due: form.due.clone(),
     };
+    // The user's days only matter to a due filter.
+    let tz = if filter.due().needs_zone() {
+        schedule::user_zone(ctx).await?
+    } else {
+        Tz::UTC
+    };
+    let now = Now::in_zone(tz);
     let parent = if task.parent_id.is_empty() {
         "root"
     } else {
         task.parent_id.as_str()
     };
-    let request = ctx.request(filter.request(&task.list_id, parent));
+    let request = ctx.request(filter.request(&task.list_id, parent, &now));
     let siblings: Vec<String> = ctx
         .services()
         .task
@@ -77,6 +87,7 @@ async fn step(
         .into_inner()
         .tasks
         .into_iter()
+        .filter(|t| filter.keeps(t, &now))
         .map(|t| t.id)
         .collect();
     let Some(at) = siblings.iter().position(|s| s == id) else {

@@ -1,5 +1,7 @@
 //! A list's tasks (and a task's subtasks) in the order users arranged
 //! them, with their filters; creating, editing, ticking off and deleting.
+//! Dues, recurrences and reminders are read and shown in the user's time
+//! zone (one GetMe per page), with the parts in [`crate::schedule`].
 //! Moving is in [`crate::pages::moves`].
 
 use askama::Template;
@@ -13,8 +15,12 @@ use todo_proto::todo::task::v1::{
 };
 
 use crate::forms::Errors;
+use crate::i18n::Lang;
 use crate::page::{Chrome, Ctx, Form};
 use crate::pages::lists::{ListView, all_lists, get_list};
+use crate::schedule::{
+    self, DUE_FILTERS, DueFilter, Now, REPEATS, ReminderRow, RepeatForm, Tz, UNITS, WEEKDAYS,
+};
 
 /// How many tasks the page lists; paging is for a later version.
 const PAGE_SIZE: i32 = 200;
@@ -28,10 +34,8 @@ pub const PRIORITIES: [(i32, &str); 5] = [
     (Priority::Urgent as i32, "priority_urgent"),
 ];
 
-/// The format of `<input type="datetime-local">`; the time is taken as
-/// UTC in this version, and the form says so.
-const LOCAL_INPUT: &[time::format_description::BorrowedFormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]");
+/// The reminder rows the form offers: as many as a task may have.
+pub const REMINDER_ROWS: usize = 5;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -39,6 +43,8 @@ pub struct Filter {
     /// `open` (the default), `done` or `all`.
     pub show: String,
     pub label: String,
+    /// One of [`DUE_FILTERS`]' values; empty for any.
+    pub due: String,
 }
 
 impl Filter {
@@ -51,9 +57,16 @@ impl Filter {
         }
     }
 
+    pub fn due(&self) -> DueFilter {
+        DueFilter::from_query(&self.due)
+    }
+
     /// The tasks under `parent` (a task id, or `root`) of list `list_id`
-    /// that the filter lets through, in the order users arranged them.
-    pub fn request(&self, list_id: &str, parent: &str) -> ListTasksRequest {
+    /// that the filter lets through, in the order users arranged them,
+    /// with the due filter's bounds in the user's days of `now`. What the
+    /// service returns still goes through [`Self::keeps`].
+    pub fn request(&self, list_id: &str, parent: &str, now: &Now) -> ListTasksRequest {
+        let (due_after, due_before) = self.due().bounds(now);
         ListTasksRequest {
             page_size: PAGE_SIZE,
             done: match self.show() {
@@ -65,8 +78,15 @@ impl Filter {
             order_by: "position".to_owned(),
             list_id: list_id.to_owned(),
             parent_id: parent.to_owned(),
+            due_after,
+            due_before,
             ..ListTasksRequest::default()
         }
+    }
+
+    /// Whether the page shows `task`, one the request returned.
+    pub fn keeps(&self, task: &Task, now: &Now) -> bool {
+        self.due().keeps(task, now)
     }
 }
 
@@ -78,16 +98,37 @@ pub struct TaskView {
     pub done: bool,
     pub priority: &'static str,
     pub labels: Vec<String>,
+    /// The due in the user's zone: a date for an all-day due, else date
+    /// and time; empty for none.
     pub due: String,
+    /// The due for `<time datetime>`: the date, or the instant in UTC.
+    pub due_machine: String,
+    /// The recurrence in words; empty for none.
+    pub repeats: String,
+    /// How many reminders, in words; empty for none.
+    pub reminders: String,
     pub parent_id: String,
     pub subtask_count: i32,
 }
 
 impl TaskView {
-    fn from(task: Task) -> Self {
+    fn from(task: Task, tz: Tz, lang: Lang) -> Self {
+        let (due, due_machine) = match (&task.due_date, &task.due_time) {
+            (Some(day), _) => (schedule::date_text(day), schedule::date_text(day)),
+            (None, Some(at)) => (schedule::local_text(at, tz), schedule::rfc3339(at)),
+            (None, None) => (String::new(), String::new()),
+        };
+        let repeats = if task.recurrence.is_empty() {
+            String::new()
+        } else {
+            schedule::describe(&task.recurrence, lang)
+        };
         Self {
             priority: priority_key(task.priority),
-            due: task.due_time.as_ref().map(format_input).unwrap_or_default(),
+            due,
+            due_machine,
+            repeats,
+            reminders: schedule::reminders_text(task.reminders.len(), lang),
             id: task.id,
             title: task.title,
             description: task.description,
@@ -100,60 +141,153 @@ impl TaskView {
 }
 
 /// The fields of the create and edit forms, as typed; named as the API
-/// names them, so that the services' field errors find their fields.
+/// names them where there is one field for one of the API's, so that the
+/// services' field errors find their fields. Read from the raw pairs, as
+/// the weekday checkboxes share one name.
 #[derive(Debug, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[serde(from = "Vec<(String, String)>")]
 pub struct TaskForm {
     pub title: String,
     pub description: String,
     pub priority: String,
     /// Comma-separated.
     pub labels: String,
-    /// `datetime-local`, UTC.
+    /// `date`: due all day.
+    pub due_date: String,
+    /// `datetime-local`, in the user's zone.
     pub due_time: String,
+    pub repeat: RepeatForm,
+    /// Rows `reminder{i}Before`, `reminder{i}Unit`, `reminder{i}At`.
+    pub reminders: [ReminderRow; REMINDER_ROWS],
     /// The edit form's way back: the page it was opened from.
     pub back: String,
 }
 
+impl From<Vec<(String, String)>> for TaskForm {
+    fn from(pairs: Vec<(String, String)>) -> Self {
+        let mut form = Self::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "title" => form.title = value,
+                "description" => form.description = value,
+                "priority" => form.priority = value,
+                "labels" => form.labels = value,
+                "dueDate" => form.due_date = value,
+                "dueTime" => form.due_time = value,
+                "repeat" => form.repeat.choice = value,
+                "byday" => form.repeat.tick(&value),
+                "recurrence" => form.repeat.rule = value,
+                "repeatCount" => form.repeat.count = value,
+                "repeatUntil" => form.repeat.until = value,
+                "back" => form.back = value,
+                other => {
+                    let Some((i, part)) = reminder_field(other) else {
+                        continue;
+                    };
+                    let row = &mut form.reminders[i];
+                    match part {
+                        "Before" => row.before = value,
+                        "Unit" => row.unit = value,
+                        "At" => row.at = value,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        form
+    }
+}
+
+/// The row and part of a reminder field's name (`reminder2At`).
+fn reminder_field(name: &str) -> Option<(usize, &str)> {
+    let rest = name.strip_prefix("reminder")?;
+    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+    let row: usize = rest[..digits].parse().ok()?;
+    (row < REMINDER_ROWS).then_some((row, &rest[digits..]))
+}
+
+/// The error key of reminder row `i`.
+fn row_key(i: usize) -> String {
+    format!("reminder{i}")
+}
+
 impl TaskForm {
-    fn of(task: &Task, back: String) -> Self {
+    /// The form showing `task`, its times in `tz`.
+    fn of(task: &Task, back: String, tz: Tz) -> Self {
+        let mut reminders: [ReminderRow; REMINDER_ROWS] = Default::default();
+        for (row, reminder) in reminders.iter_mut().zip(&task.reminders) {
+            *row = ReminderRow::of(reminder, tz);
+        }
         Self {
             title: task.title.clone(),
             description: task.description.clone(),
             priority: task.priority.to_string(),
             labels: task.labels.join(", "),
-            due_time: task.due_time.as_ref().map(format_input).unwrap_or_default(),
+            due_date: task
+                .due_date
+                .as_ref()
+                .map(schedule::date_text)
+                .unwrap_or_default(),
+            due_time: task
+                .due_time
+                .as_ref()
+                .map(|at| schedule::local_input(at, tz))
+                .unwrap_or_default(),
+            repeat: RepeatForm::of(&task.recurrence),
+            reminders,
             back,
         }
     }
 
-    /// The task the form describes, or the errors of the fields this side
-    /// parses (the services check everything else).
-    fn task(&self, ctx: &Ctx) -> Result<Task, Errors> {
+    /// The task the form describes, its local times read in `tz`, or the
+    /// errors of the fields this side parses (the services check
+    /// everything else).
+    fn task(&self, lang: Lang, tz: Tz) -> Result<Task, Errors> {
         let mut errors = Errors::none();
         let priority = match self.priority.trim() {
             "" => 0,
             raw => match raw.parse::<i32>() {
                 Ok(p) if PRIORITIES.iter().any(|(value, _)| *value == p) => p,
                 _ => {
-                    errors.add("priority", ctx.lang.t("err_priority"));
+                    errors.add("priority", lang.t("err_priority"));
                     0
                 }
             },
         };
+        let due_date = match self.due_date.trim() {
+            "" => None,
+            raw => {
+                let day = schedule::read_date(raw);
+                if day.is_none() {
+                    errors.add("dueDate", lang.t("err_date"));
+                }
+                day
+            }
+        };
         let due_time = match self.due_time.trim() {
             "" => None,
-            raw => match time::PrimitiveDateTime::parse(raw, LOCAL_INPUT) {
-                Ok(at) => Some(prost_types::Timestamp {
-                    seconds: at.assume_utc().unix_timestamp(),
-                    nanos: 0,
-                }),
-                Err(_) => {
-                    errors.add("dueTime", ctx.lang.t("err_due"));
-                    None
+            raw => {
+                let at = schedule::read_local(raw, tz);
+                if at.is_none() {
+                    errors.add("dueTime", lang.t("err_due"));
                 }
-            },
+                at
+            }
         };
+        if !self.due_date.trim().is_empty() && !self.due_time.trim().is_empty() {
+            errors.add("dueTime", lang.t("err_due_both"));
+        }
+        let recurrence = self.repeat.rule(lang, &mut errors);
+        let mut reminders = Vec::new();
+        for (i, row) in self.reminders.iter().enumerate() {
+            if row.is_empty() {
+                continue;
+            }
+            match row.reminder(tz) {
+                Ok(reminder) => reminders.push(reminder),
+                Err(key) => errors.add(&row_key(i), lang.t(key)),
+            }
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -168,9 +302,49 @@ impl TaskForm {
                 .filter(|l| !l.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            due_date,
             due_time,
+            recurrence,
+            reminders,
             ..Task::default()
         })
+    }
+
+    /// The errors of a refused write, each at the form's field: a
+    /// reminder's at its row (the request listed the filled rows only, so
+    /// `reminders[1]` is the second filled row), the rest by the path's
+    /// last part.
+    fn errors(&self, status: &tonic::Status) -> Errors {
+        Errors::from_status_named(status, |path| {
+            let path = path.strip_prefix("task.").unwrap_or(path);
+            if let Some(rest) = path.strip_prefix("reminders[") {
+                let sent = rest.split(']').next().and_then(|i| i.parse::<usize>().ok());
+                let row = sent.and_then(|sent| {
+                    self.reminders
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, row)| !row.is_empty())
+                        .nth(sent)
+                        .map(|(i, _)| i)
+                });
+                return row.map_or_else(|| "reminders".to_owned(), row_key);
+            }
+            match path {
+                // The old single field is the first absolute reminder.
+                "remindTime" => "reminders".to_owned(),
+                _ => path.rsplit('.').next().unwrap_or_default().to_owned(),
+            }
+        })
+    }
+
+    /// Whether the reminders fieldset has anything to show open.
+    pub fn has_reminders(&self) -> bool {
+        self.reminders.iter().any(|row| !row.is_empty())
+    }
+
+    /// The error key of reminder row `i`, for the template.
+    pub fn row_key(&self, i: &usize) -> String {
+        row_key(*i)
     }
 
     /// Where the edit form's cancel link leads.
@@ -226,7 +400,7 @@ struct Place {
     targets: Vec<ListView>,
 }
 
-async fn place(ctx: &Ctx, at: &At) -> Result<Place, tonic::Status> {
+async fn place(ctx: &Ctx, at: &At, tz: Tz) -> Result<Place, tonic::Status> {
     let mut all = None;
     let (list, parent) = match at {
         At::Default => {
@@ -245,7 +419,7 @@ async fn place(ctx: &Ctx, at: &At) -> Result<Place, tonic::Status> {
             let task = task.into_inner();
             (
                 get_list(ctx, &task.list_id).await?,
-                Some(TaskView::from(task)),
+                Some(TaskView::from(task, tz, ctx.lang)),
             )
         }
     };
@@ -269,6 +443,28 @@ async fn place(ctx: &Ctx, at: &At) -> Result<Place, tonic::Status> {
     })
 }
 
+/// What the task form offers, the same wherever it is shown.
+pub struct Choices {
+    pub priorities: &'static [(i32, &'static str)],
+    pub repeats: &'static [(&'static str, &'static str)],
+    pub weekdays: &'static [(&'static str, &'static str, &'static str)],
+    pub units: &'static [(&'static str, &'static str, i64)],
+    /// The user's zone, which the form's dates and times are read in.
+    pub zone: &'static str,
+}
+
+impl Choices {
+    fn in_zone(tz: Tz) -> Self {
+        Self {
+            priorities: &PRIORITIES,
+            repeats: &REPEATS,
+            weekdays: &WEEKDAYS,
+            units: &UNITS,
+            zone: tz.name(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "tasks.html")]
 struct TasksPage {
@@ -281,12 +477,18 @@ struct TasksPage {
     create_action: String,
     show: &'static str,
     label: String,
+    due: &'static str,
+    due_filters: &'static [(&'static str, &'static str)],
     form: TaskForm,
     errors: Errors,
-    priorities: &'static [(i32, &'static str)],
+    choices: Choices,
 }
 
 impl TasksPage {
+    fn is_due(&self, value: &&str) -> bool {
+        self.due == *value
+    }
+
     /// Where the link above a subtasks page leads: the parent's parent,
     /// or the list.
     fn up(&self) -> String {
@@ -313,17 +515,30 @@ async fn view(mut ctx: Ctx, at: At, filter: Filter) -> Response {
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
-    show(ctx, at, filter, TaskForm::default(), Errors::none()).await
+    let tz = match schedule::user_zone(&ctx).await {
+        Ok(tz) => tz,
+        Err(status) => return ctx.failed(&status).await,
+    };
+    show(ctx, at, filter, tz, TaskForm::default(), Errors::none()).await
 }
 
-/// The page `at`, with the create form holding `form` and its `errors`.
-async fn show(ctx: Ctx, at: At, filter: Filter, form: TaskForm, errors: Errors) -> Response {
-    let place = match place(&ctx, &at).await {
+/// The page `at` in the user's zone `tz`, with the create form holding
+/// `form` and its `errors`.
+async fn show(
+    ctx: Ctx,
+    at: At,
+    filter: Filter,
+    tz: Tz,
+    form: TaskForm,
+    errors: Errors,
+) -> Response {
+    let place = match place(&ctx, &at, tz).await {
         Ok(place) => place,
         Err(status) => return ctx.failed(&status).await,
     };
     let parent = place.parent.as_ref().map_or("root", |p| p.id.as_str());
-    let request = ctx.request(filter.request(&place.list.id, parent));
+    let now = Now::in_zone(tz);
+    let request = ctx.request(filter.request(&place.list.id, parent, &now));
     let tasks = match ctx.services().task.clone().list_tasks(request).await {
         Ok(list) => list.into_inner().tasks,
         Err(status) => return ctx.failed(&status).await,
@@ -343,14 +558,20 @@ async fn show(ctx: Ctx, at: At, filter: Filter, form: TaskForm, errors: Errors) 
         list: place.list,
         parent: place.parent,
         targets: place.targets,
-        tasks: tasks.into_iter().map(TaskView::from).collect(),
+        tasks: tasks
+            .into_iter()
+            .filter(|task| filter.keeps(task, &now))
+            .map(|task| TaskView::from(task, tz, ctx.lang))
+            .collect(),
         here: at.here(),
         create_action: at.create_action(),
         show: filter.show(),
+        due: filter.due().as_str(),
+        due_filters: &DUE_FILTERS,
         label: filter.label,
         form,
         errors,
-        priorities: &PRIORITIES,
+        choices: Choices::in_zone(tz),
     };
     ctx.page_with_status(status, &page)
 }
@@ -372,9 +593,13 @@ async fn create(at: At, Form { mut ctx, form }: Form<TaskForm>) -> Response {
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
-    let task = match form.task(&ctx) {
+    let tz = match schedule::user_zone(&ctx).await {
+        Ok(tz) => tz,
+        Err(status) => return ctx.failed(&status).await,
+    };
+    let task = match form.task(ctx.lang, tz) {
         Ok(task) => task,
-        Err(errors) => return show(ctx, at, Filter::default(), form, errors).await,
+        Err(errors) => return show(ctx, at, Filter::default(), tz, form, errors).await,
     };
     // Without a list the service picks the default list, or the parent's.
     let task = match &at {
@@ -392,8 +617,9 @@ async fn create(at: At, Form { mut ctx, form }: Form<TaskForm>) -> Response {
     match ctx.services().task.clone().create_task(request).await {
         Ok(_) => ctx.redirect(&at.here()),
         Err(status) => {
-            on_write_error(ctx, status, |ctx, errors| {
-                show(ctx, at, Filter::default(), form, errors)
+            let errors = form.errors(&status);
+            on_write_error(ctx, &status, errors, |ctx, errors| {
+                show(ctx, at, Filter::default(), tz, form, errors)
             })
             .await
         }
@@ -402,15 +628,20 @@ async fn create(at: At, Form { mut ctx, form }: Form<TaskForm>) -> Response {
 
 /// A refused write (a VIEWER's forged form, a list that is gone) ends on
 /// the error page, as no form on the page could show it; anything else
-/// goes back to the form through `reshow`.
-async fn on_write_error<F, Fut>(ctx: Ctx, status: tonic::Status, reshow: F) -> Response
+/// goes back to the form through `reshow`, with `errors`.
+async fn on_write_error<F, Fut>(
+    ctx: Ctx,
+    status: &tonic::Status,
+    errors: Errors,
+    reshow: F,
+) -> Response
 where
     F: FnOnce(Ctx, Errors) -> Fut,
     Fut: std::future::Future<Output = Response>,
 {
     match status.code() {
-        tonic::Code::PermissionDenied | tonic::Code::NotFound => ctx.failed(&status).await,
-        _ => reshow(ctx, Errors::from_status(&status)).await,
+        tonic::Code::PermissionDenied | tonic::Code::NotFound => ctx.failed(status).await,
+        _ => reshow(ctx, errors).await,
     }
 }
 
@@ -421,7 +652,7 @@ struct EditPage {
     id: String,
     form: TaskForm,
     errors: Errors,
-    priorities: &'static [(i32, &'static str)],
+    choices: Choices,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -435,17 +666,21 @@ pub async fn edit_page(mut ctx: Ctx, Path(id): Path<String>, Query(back): Query<
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
+    let tz = match schedule::user_zone(&ctx).await {
+        Ok(tz) => tz,
+        Err(status) => return ctx.failed(&status).await,
+    };
     let request = ctx.request(GetTaskRequest { id: id.clone() });
     match ctx.services().task.clone().get_task(request).await {
         Ok(task) => {
-            let form = TaskForm::of(&task.into_inner(), back.back);
+            let form = TaskForm::of(&task.into_inner(), back.back, tz);
             let c = ctx.chrome("edit_task").await;
             ctx.page(&EditPage {
                 c,
                 id,
                 form,
                 errors: Errors::none(),
-                priorities: &PRIORITIES,
+                choices: Choices::in_zone(tz),
             })
         }
         Err(status) => ctx.failed(&status).await,
@@ -456,32 +691,50 @@ pub async fn edit(Path(id): Path<String>, Form { mut ctx, form }: Form<TaskForm>
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
-    let task = match form.task(&ctx) {
+    let tz = match schedule::user_zone(&ctx).await {
+        Ok(tz) => tz,
+        Err(status) => return ctx.failed(&status).await,
+    };
+    let task = match form.task(ctx.lang, tz) {
         Ok(task) => task,
-        Err(errors) => return edit_again(ctx, id, form, errors).await,
+        Err(errors) => return edit_again(ctx, id, form, errors, tz).await,
     };
     let request = ctx.request(UpdateTaskRequest {
         task: Some(Task {
             id: id.clone(),
             ..task
         }),
-        // Exactly the form's fields: an emptied one is cleared.
+        // Exactly the form's fields: an emptied one is cleared. Of the two
+        // dues at most one is set, and setting it clears the other.
         update_mask: Some(prost_types::FieldMask {
-            paths: ["title", "description", "priority", "labels", "due_time"]
-                .map(str::to_owned)
-                .to_vec(),
+            paths: [
+                "title",
+                "description",
+                "priority",
+                "labels",
+                "due_time",
+                "due_date",
+                "recurrence",
+                "reminders",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
         }),
     });
     match ctx.services().task.clone().update_task(request).await {
         Ok(_) => ctx.redirect_back(&form.back, "/tasks"),
         Err(status) => {
-            on_write_error(ctx, status, |ctx, errors| edit_again(ctx, id, form, errors)).await
+            let errors = form.errors(&status);
+            on_write_error(ctx, &status, errors, |ctx, errors| {
+                edit_again(ctx, id, form, errors, tz)
+            })
+            .await
         }
     }
 }
 
 /// The edit form again, with the input kept and its errors.
-async fn edit_again(ctx: Ctx, id: String, form: TaskForm, errors: Errors) -> Response {
+async fn edit_again(ctx: Ctx, id: String, form: TaskForm, errors: Errors, tz: Tz) -> Response {
     let c = ctx.chrome("edit_task").await;
     ctx.page_with_status(
         StatusCode::BAD_REQUEST,
@@ -490,7 +743,7 @@ async fn edit_again(ctx: Ctx, id: String, form: TaskForm, errors: Errors) -> Res
             id,
             form,
             errors,
-            priorities: &PRIORITIES,
+            choices: Choices::in_zone(tz),
         },
     )
 }
@@ -539,11 +792,4 @@ fn priority_key(value: i32) -> &'static str {
         .iter()
         .find(|(v, _)| *v == value)
         .map_or("priority_none", |(_, key)| key)
-}
-
-fn format_input(at: &prost_types::Timestamp) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at.seconds)
-        .ok()
-        .and_then(|at| at.format(LOCAL_INPUT).ok())
-        .unwrap_or_default()
 }
