@@ -3,8 +3,8 @@
 # suites (SQLite always; MariaDB too when TODO_TEST_MYSQL_URL is set, e.g.
 # mysql://root@127.0.0.1:3306, the server started here if need be), the
 # schemathesis run, the smoke test of the release build with curl and
-# grpcurl, the shipping checks, and mutation testing of the security
-# controls.
+# grpcurl, the smoke form of the benchmark harness, the shipping checks,
+# and mutation testing of the security controls.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TERM_COLOR=never
@@ -40,6 +40,9 @@ scripts/check-schemathesis.sh
 
 step "smoke test of the release build"
 scripts/smoke.sh
+
+step "benchmark harness, smoke form (SQLite, both modes, 1 s per case, no failed request)"
+scripts/bench.sh --smoke
 
 step "shipping checks"
 bash tests/shipping/run.sh
