@@ -803,7 +803,7 @@ mod tests {
         };
         let current = Task {
             remind_time: at(10),
-            reminders: vec![relative.clone(), absolute],
+            reminders: vec![relative, absolute],
             ..task("a")
         };
         // The old field alone moves the absolute one and keeps the other.
@@ -822,7 +822,7 @@ mod tests {
         let replaced = apply_mask(
             &current,
             &Task {
-                reminders: vec![relative.clone()],
+                reminders: vec![relative],
                 ..Task::default()
             },
             None,
