@@ -3,9 +3,11 @@
 use std::net::SocketAddr;
 
 use todo_common::auth::{ServiceCredential, TokenSettings};
-use todo_common::config::{Lookup, var_or};
+use todo_common::config::{ConfigError, Lookup, var_opt, var_or};
 use todo_common::services;
 use todo_store::db::DbConfig;
+
+use crate::preview;
 
 /// Everything the task service needs to start.
 #[derive(Debug, Clone)]
@@ -27,6 +29,9 @@ pub struct Config {
     /// same for every service. Unset: a random one, which only works when
     /// every service runs in one process (the launcher shares one).
     pub service_credential: ServiceCredential,
+    /// Link previews: `TODO_PREVIEW_ALLOW_LOOPBACK`, `TODO_PREVIEW_PORTS`,
+    /// `TODO_PREVIEW_MAX_CONCURRENT` (see [`preview::Settings`]).
+    pub preview: preview::Settings,
 }
 
 impl Default for Config {
@@ -39,6 +44,7 @@ impl Default for Config {
             notify_url: services::NOTIFY.default_url(),
             tokens: TokenSettings::default(),
             service_credential: ServiceCredential::random(),
+            preview: preview::Settings::default(),
         }
     }
 }
@@ -67,6 +73,28 @@ impl Config {
             tokens: TokenSettings::from_lookup(lookup)?,
             service_credential: ServiceCredential::from_lookup(lookup)?
                 .unwrap_or(d.service_credential),
+            preview: preview::Settings {
+                allow_loopback: var_or(
+                    lookup,
+                    "TODO_PREVIEW_ALLOW_LOOPBACK",
+                    d.preview.allow_loopback,
+                )?,
+                ports: match var_opt(lookup, "TODO_PREVIEW_PORTS") {
+                    None => d.preview.ports,
+                    Some(raw) => {
+                        preview::parse_ports(&raw).map_err(|reason| ConfigError::Invalid {
+                            name: "TODO_PREVIEW_PORTS".to_owned(),
+                            reason,
+                        })?
+                    }
+                },
+                max_concurrent: var_or(
+                    lookup,
+                    "TODO_PREVIEW_MAX_CONCURRENT",
+                    d.preview.max_concurrent,
+                )?,
+                ..d.preview
+            },
         })
     }
 }
@@ -94,6 +122,31 @@ mod tests {
         assert_eq!(config.user_url, "http://127.0.0.1:50051");
         assert_eq!(config.notify_url, "http://127.0.0.1:50053");
         assert_eq!(config.db.url, "sqlite://data/task.db");
+        assert!(!config.preview.allow_loopback);
+        assert_eq!(config.preview.ports, [80, 443]);
+        assert_eq!(config.preview.max_concurrent, 16);
+    }
+
+    #[test]
+    fn preview_settings_are_read() {
+        let config = Config::from_lookup(lookup(&[
+            ("TODO_PREVIEW_ALLOW_LOOPBACK", "true"),
+            ("TODO_PREVIEW_PORTS", "80,443,8080"),
+            ("TODO_PREVIEW_MAX_CONCURRENT", "4"),
+        ]))
+        .unwrap();
+        assert!(config.preview.allow_loopback);
+        assert_eq!(config.preview.ports, [80, 443, 8080]);
+        assert_eq!(config.preview.max_concurrent, 4);
+        for (name, value) in [
+            ("TODO_PREVIEW_ALLOW_LOOPBACK", "yes"),
+            ("TODO_PREVIEW_PORTS", "80,x"),
+        ] {
+            let error = Config::from_lookup(lookup(&[(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(name), "{error}");
+        }
     }
 
     #[test]

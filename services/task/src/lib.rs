@@ -22,6 +22,8 @@
 //!   worker that forgets expired ones; `upkeep`: adopting tasks the
 //!   previous release wrote and forgetting old invitations.
 //! - `error`: the error enum and its mapping to gRPC status.
+//! - [`preview`]: link previews: the URLs in a task's text, fetching their
+//!   pages within the SSRF guard, and reading what the pages say.
 //!
 //! This file only wires them together: [`build`] and [`grpc_service`].
 
@@ -37,6 +39,7 @@ mod list_fields;
 mod lists;
 mod outbox;
 mod position;
+pub mod preview;
 pub mod recurrence;
 mod request;
 mod service;
