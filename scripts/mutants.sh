@@ -32,6 +32,7 @@ readonly GROUPS_TABLE=(
     "passwords||todo-user|services/user/src/password.rs services/user/src/domain.rs|"
     "throttle||todo-user|services/user/src/throttle.rs|"
     "edge-limits||todo-edge|edge/src/limits.rs edge/src/error.rs edge/src/metadata.rs|"
+    "ssrf||todo-task|services/task/src/preview/guard.rs|"
 )
 
 ci=
