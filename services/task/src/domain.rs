@@ -63,7 +63,9 @@ impl TaskFields {
                 labels.push(label.to_owned());
             }
         }
-        if labels.len() > LABELS_MAX {
+        // Counted as sent: duplicates dropped afterwards still count
+        // against the limit the document states.
+        if task.labels.len() > LABELS_MAX {
             errs.push(FieldViolation::new(
                 "task.labels",
                 format!("at most {LABELS_MAX} labels"),
@@ -571,6 +573,8 @@ mod tests {
         t.labels = vec!["b".into(), "a".into(), "b".into()];
         assert_eq!(TaskFields::parse(&t).unwrap().labels, vec!["b", "a"]);
         t.labels = (0..21).map(|i| i.to_string()).collect();
+        assert!(TaskFields::parse(&t).is_err());
+        t.labels = vec!["same".to_owned(); 21];
         assert!(TaskFields::parse(&t).is_err());
         t.labels = vec!["x".repeat(51)];
         assert!(TaskFields::parse(&t).is_err());
