@@ -46,29 +46,10 @@ async fn create(sys: &TestSystem, token: &str, task: Value) -> Value {
     task
 }
 
-/// Confirms the address of the user just signed up, from the welcome
-/// e-mail.
-async fn verify_address(sys: &TestSystem) {
-    let welcome = sys
-        .smtp
-        .next_containing("Welcome", Duration::from_secs(30))
-        .await;
-    let token = support::link_token(&welcome.data);
-    let (status, _) = sys
-        .call(
-            "POST",
-            "/v1/auth:verifyEmail",
-            None,
-            Some(json!({"token": token})),
-        )
-        .await;
-    assert_eq!(status, 200);
-}
-
 both_databases!(a_digest_lists_the_due_and_overdue_tasks_once);
 async fn a_digest_lists_the_due_and_overdue_tasks_once(sys: &TestSystem) {
     let (user_id, token) = sys.signup("digest@example.com").await;
-    verify_address(sys).await;
+    sys.verify_welcome_address().await;
     create(
         sys,
         &token,

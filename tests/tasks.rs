@@ -527,31 +527,10 @@ async fn mail_with_subject(sys: &TestSystem, needle: &str) -> support::smtp::Rec
     }
 }
 
-/// Confirms the address of the user just signed up, from the welcome
-/// e-mail, so reminders are e-mailed too.
-async fn verify_address(sys: &TestSystem) {
-    let welcome = mail_with_subject(sys, "Welcome").await;
-    let data = welcome.data.replace("=\r\n", "").replace("=3D", "=");
-    let start = data.find("token=").unwrap() + 6;
-    let verify: String = data[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
-    let (status, _) = sys
-        .call(
-            "POST",
-            "/v1/auth:verifyEmail",
-            None,
-            Some(json!({"token": verify})),
-        )
-        .await;
-    assert_eq!(status, 200);
-}
-
 both_databases!(reminders_fire_once_and_moved_or_cancelled_ones_do_not);
 async fn reminders_fire_once_and_moved_or_cancelled_ones_do_not(sys: &TestSystem) {
     let (_, token) = sys.signup("rem@example.com").await;
-    verify_address(sys).await;
+    sys.verify_welcome_address().await;
 
     // Moved, then cancelled by deletion: must never fire.
     let moved = create(
@@ -621,7 +600,7 @@ async fn reminders_fire_once_and_moved_or_cancelled_ones_do_not(sys: &TestSystem
 both_databases!(a_reminder_set_while_notify_is_down_still_fires_once);
 async fn a_reminder_set_while_notify_is_down_still_fires_once(sys: &TestSystem) {
     let (_, token) = sys.signup("down@example.com").await;
-    verify_address(sys).await;
+    sys.verify_welcome_address().await;
     sys.stop_notify().await;
     // The task service commits the task and its reminder call to its own
     // outbox; the call fails while notify is down and is retried.

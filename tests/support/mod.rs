@@ -217,6 +217,25 @@ impl TestSystem {
         pair["accessToken"].as_str().unwrap().to_owned()
     }
 
+    /// Confirms the address of the user who signed up last, with the
+    /// token of their welcome e-mail (other e-mails before it are dropped).
+    pub async fn verify_welcome_address(&self) {
+        let welcome = self
+            .smtp
+            .next_containing("Welcome", std::time::Duration::from_secs(30))
+            .await;
+        let token = link_token(&welcome.data);
+        let (status, body) = self
+            .call(
+                "POST",
+                "/v1/auth:verifyEmail",
+                None,
+                Some(serde_json::json!({"token": token})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// Stops the notify service, as if its process went down.
     pub async fn stop_notify(&self) {
         let running = self.notify.lock().unwrap().take();
