@@ -464,9 +464,19 @@ pub async fn queue_emails(clients: &[NotifyInternalServiceClient<ServiceChannel>
 
 /// The time `seconds` from now, in RFC 3339 (UTC, whole seconds).
 pub fn rfc3339_in(seconds: i64) -> String {
-    let t = std::time::SystemTime::now()
-        + std::time::Duration::from_secs(u64::try_from(seconds).unwrap());
-    let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    rfc3339_at(now_secs() + u64::try_from(seconds).unwrap())
+}
+
+/// Now, in whole seconds since the epoch.
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `secs` since the epoch in RFC 3339 (UTC).
+pub fn rfc3339_at(secs: u64) -> String {
     // Civil date from days since the epoch (Howard Hinnant's algorithm).
     let days = i64::try_from(secs / 86_400).unwrap();
     let rem = secs % 86_400;
