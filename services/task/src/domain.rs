@@ -4,6 +4,7 @@ use prost_types::Timestamp;
 use todo_common::clock::from_timestamp;
 
 use crate::due::Schedule;
+use crate::ids::{Id, ListId, TaskId, UserId};
 use todo_common::paging::page_size;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{ListTasksRequest, Priority, Task};
@@ -76,8 +77,8 @@ impl TaskFields {
         }
         // The list and parent are set on create and changed by a move
         // only; a malformed one is refused wherever it is sent.
-        optional_id(&task.list_id, "task.listId", &mut errs);
-        optional_id(&task.parent_id, "task.parentId", &mut errs);
+        optional_id::<ListId>(&task.list_id, "task.listId", &mut errs);
+        optional_id::<TaskId>(&task.parent_id, "task.parentId", &mut errs);
         let schedule = Schedule::parse(task, &mut errs);
         if !errs.is_empty() {
             return Err(errs);
@@ -273,14 +274,14 @@ pub enum Parent {
     /// Top-level tasks only (`parentId=root`).
     Root,
     /// The direct subtasks of this task.
-    Of(String),
+    Of(TaskId),
 }
 
 /// Filters of a list request, already validated.
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     /// Only this list (the caller must be a member).
-    pub list_id: Option<String>,
+    pub list_id: Option<ListId>,
     pub parent: Option<Parent>,
     pub done: Option<bool>,
     pub label: Option<String>,
@@ -338,27 +339,19 @@ impl Order {
 
 /// An id given as a filter or reference: empty is none; anything else
 /// must look like an id (a malformed one is a client mistake, not a miss).
-pub fn optional_id(raw: &str, field: &str, errs: &mut Vec<FieldViolation>) -> Option<String> {
+pub fn optional_id<I: Id>(raw: &str, field: &str, errs: &mut Vec<FieldViolation>) -> Option<I> {
     let raw = raw.trim();
     if raw.is_empty() {
         return None;
     }
-    if !todo_common::clock::is_id(raw) {
-        errs.push(FieldViolation::new(field, "must be an id"));
-        return None;
-    }
-    Some(raw.to_owned())
+    required_id(raw, field, errs)
 }
 
 /// An id a request must name: a missing or malformed one is a violation
 /// of `field`, added to `errs`, so every input's problems are reported
 /// together.
-pub fn required_id(raw: &str, field: &str, errs: &mut Vec<FieldViolation>) -> Option<String> {
-    if todo_common::clock::is_id(raw) {
-        return Some(raw.to_owned());
-    }
-    errs.push(FieldViolation::new(field, "must be an id"));
-    None
+pub fn required_id<I: Id>(raw: &str, field: &str, errs: &mut Vec<FieldViolation>) -> Option<I> {
+    I::parse(raw, field).map_err(|v| errs.push(v)).ok()
 }
 
 /// The violation of a timestamp outside what the database stores.
@@ -457,7 +450,7 @@ impl ListQuery {
     /// filter, so a token cannot be replayed by another user or on another
     /// query. Encoded as a JSON array of the values, not with `Debug`,
     /// so a change of a type's debug output cannot void the tokens in use.
-    pub fn scope(&self, owner: &str) -> String {
+    pub fn scope(&self, owner: &UserId) -> String {
         let Filter {
             list_id,
             parent,
@@ -468,14 +461,14 @@ impl ListQuery {
             q,
         } = &self.filter;
         serde_json::json!([
-            owner,
+            owner.as_str(),
             self.order.as_str(),
             done,
             label,
             due_before,
             due_after,
             q,
-            list_id,
+            list_id.as_deref(),
             match parent {
                 None => None,
                 Some(Parent::Root) => Some("root"),
@@ -524,8 +517,8 @@ impl Edit<'_> {
                 // The list and parent never change here, but a malformed
                 // one is still refused.
                 let mut errs = Vec::new();
-                optional_id(&patch.list_id, "task.listId", &mut errs);
-                optional_id(&patch.parent_id, "task.parentId", &mut errs);
+                optional_id::<ListId>(&patch.list_id, "task.listId", &mut errs);
+                optional_id::<TaskId>(&patch.parent_id, "task.parentId", &mut errs);
                 // Applying would let the later one win; a request that
                 // sends both is refused instead.
                 if patch.due_time.is_some() && patch.due_date.is_some() {
@@ -677,8 +670,9 @@ mod tests {
             ..ListTasksRequest::default()
         })
         .unwrap();
+        let (u1, u2) = (UserId::trusted("u1"), UserId::trusted("u2"));
         assert_eq!(
-            query.scope("u1"),
+            query.scope(&u1),
             r#"["u1","createTime",true,"a|b",null,null,null,null,null]"#
         );
         let other = ListQuery::try_from(&ListTasksRequest {
@@ -688,8 +682,8 @@ mod tests {
             ..ListTasksRequest::default()
         })
         .unwrap();
-        assert_ne!(query.scope("u1"), other.scope("u1"));
-        assert_ne!(query.scope("u1"), query.scope("u2"));
+        assert_ne!(query.scope(&u1), other.scope(&u1));
+        assert_ne!(query.scope(&u1), query.scope(&u2));
     }
 
     #[test]
@@ -735,9 +729,10 @@ mod tests {
     fn a_required_id_reports_a_missing_or_malformed_one() {
         let mut errs = Vec::new();
         let id = "019ad2f4-c1e8-7b3a-9f0e-6d5c4b3a2910";
-        assert_eq!(required_id(id, "listId", &mut errs).as_deref(), Some(id));
-        assert_eq!(required_id("", "listId", &mut errs), None);
-        assert_eq!(required_id("x", "userId", &mut errs), None);
+        let list: Option<ListId> = required_id(id, "listId", &mut errs);
+        assert_eq!(list.as_deref(), Some(id));
+        assert_eq!(required_id::<ListId>("", "listId", &mut errs), None);
+        assert_eq!(required_id::<UserId>("x", "userId", &mut errs), None);
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["listId", "userId"]);
     }

@@ -10,11 +10,12 @@ use todo_store::erased;
 
 use crate::State;
 use crate::error::Error;
+use crate::ids::UserId;
 use crate::request::retry;
 use crate::store::{invitations, lists, tasks, zones};
 
 impl State {
-    pub(crate) async fn erase(&self, user_id: &str) -> Result<(), Error> {
+    pub(crate) async fn erase(&self, user_id: &UserId) -> Result<(), Error> {
         let now = now_micros();
         let owned = retry(|| async {
             let mut tx = self.db.begin_write().await?;

@@ -44,7 +44,7 @@ pub enum Error {
     /// not recorded yet: it is looked up and the write runs again (see
     /// `time_zones`). Never reaches a client in practice.
     #[error("the time zone of a task's creator is not known yet")]
-    ZoneUnknown(String),
+    ZoneUnknown(crate::ids::UserId),
     /// INTERNAL: logged with its cause chain, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

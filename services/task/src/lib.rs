@@ -6,6 +6,8 @@
 //! # Layout
 //! - [`Config`]: settings from the environment.
 //! - `access`: roles and what each may do, the one place that decides.
+//! - `ids`: `UserId`, `TaskId` and `ListId`, so ids side by side in a
+//!   call cannot be swapped, parsed from a request once.
 //! - `domain`: a task's writable fields, field masks and list queries,
 //!   parsed at the boundary; `list_fields`: the same for lists and
 //!   sharing, with the limits.
@@ -35,6 +37,7 @@ mod due;
 mod erasure;
 mod error;
 mod idempotency;
+mod ids;
 mod list_fields;
 mod lists;
 mod outbox;

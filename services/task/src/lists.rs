@@ -11,9 +11,10 @@ use crate::State;
 use crate::access::{Action, Role};
 use crate::domain::snake;
 use crate::error::{Error, LIST};
+use crate::ids::{Id, ListId, UserId};
 use crate::list_fields::{LISTS_PER_USER, ListFields};
 use crate::outbox::Outbox;
-use crate::request::{check_etag, id_of, retry};
+use crate::request::{check_etag, retry};
 use crate::store::lists::{self, ListRow, Membership};
 use crate::store::tasks::{self, TaskRow};
 
@@ -34,16 +35,16 @@ const OUTPUT_ONLY: [&str; 7] = [
 impl State {
     pub(crate) async fn create_list(
         &self,
-        caller: &str,
+        caller: &UserId,
         list: &TaskList,
     ) -> Result<Membership, Error> {
         let fields = ListFields::parse(list).map_err(Error::Invalid)?;
         let now = now_micros();
         let row = ListRow {
-            id: new_id(),
+            id: ListId::trusted(new_id()),
             title: fields.title,
             color: fields.color,
-            owner_id: caller.to_owned(),
+            owner_id: caller.clone(),
             is_default: false,
             task_count: 0,
             member_count: 1,
@@ -74,8 +75,8 @@ impl State {
     /// The caller's membership of `list_id`, or NOT_FOUND.
     pub(crate) async fn membership(
         &self,
-        caller: &str,
-        list_id: &str,
+        caller: &UserId,
+        list_id: &ListId,
     ) -> Result<Membership, Error> {
         let mut conn = self.db.pool.acquire().await?;
         lists::get(&mut conn, caller, list_id)
@@ -88,7 +89,7 @@ impl State {
     /// made.
     pub(crate) async fn list_lists(
         &self,
-        caller: &str,
+        caller: &UserId,
         req: &ListListsRequest,
     ) -> Result<ListListsResponse, Error> {
         let size = page_size(req.page_size).map_err(|v| Error::Invalid(vec![v]))?;
@@ -106,7 +107,9 @@ impl State {
             .unwrap_or(i64::MAX)
             .saturating_add(1);
         let mut conn = self.db.pool.acquire().await?;
-        let mut rest = lists::page(&mut conn, caller, after.as_deref(), limit).await?;
+        // The token is signed by this service: its id needs no check.
+        let after = after.filter(|a| !a.is_empty()).map(ListId::trusted);
+        let mut rest = lists::page(&mut conn, caller, after.as_ref(), limit).await?;
         let room = size.saturating_sub(page.len());
         let more = rest.len() > room;
         rest.truncate(room);
@@ -127,8 +130,9 @@ impl State {
     }
 
     /// The caller's default list, made if this is its first use.
-    async fn default_list(&self, caller: &str) -> Result<Membership, Error> {
-        if let Ok(found) = self.membership(caller, caller).await {
+    async fn default_list(&self, caller: &UserId) -> Result<Membership, Error> {
+        let default = ListId::default_of(caller);
+        if let Ok(found) = self.membership(caller, &default).await {
             return Ok(found);
         }
         let now = now_micros();
@@ -139,18 +143,18 @@ impl State {
             Ok(())
         })
         .await?;
-        self.membership(caller, caller).await
+        self.membership(caller, &default).await
     }
 
     /// Renames or recolours a list: OWNER or EDITOR.
     pub(crate) async fn update_list(
         &self,
-        caller: &str,
+        caller: &UserId,
         req: &UpdateListRequest,
         expected: Option<&[String]>,
     ) -> Result<Membership, Error> {
         let patch = req.list.clone().unwrap_or_default();
-        let list_id = id_of(&patch.id, "list.id")?;
+        let list_id = ListId::parse(&patch.id, "list.id")?;
         let mask: Vec<String> = match &req.update_mask {
             Some(m) => m.paths.iter().map(|p| snake(p.trim())).collect(),
             None => {
@@ -233,8 +237,8 @@ impl State {
     /// The other members are told; the tasks' reminders are cancelled.
     pub(crate) async fn delete_list(
         &self,
-        caller: &str,
-        list_id: &str,
+        caller: &UserId,
+        list_id: &ListId,
         expected: Option<&[String]>,
     ) -> Result<(), Error> {
         retry(|| async {
@@ -263,13 +267,13 @@ impl State {
         &self,
         conn: &mut sqlx::AnyConnection,
         list: &ListRow,
-        by: &str,
+        by: &UserId,
     ) -> Result<(), Error> {
         for task in tasks::with_pending_reminders(conn, &list.id, None).await? {
             crate::tasks::sync_reminders(conn, Some(&task), None::<&TaskRow>, now_micros()).await?;
         }
         for member in lists::members(conn, &list.id).await? {
-            if member.user_id != by {
+            if member.user_id != *by {
                 let notice = crate::outbox::sharing_notice(
                     &member.user_id,
                     &format!("list-deleted:{}", list.id),

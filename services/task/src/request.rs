@@ -1,23 +1,12 @@
-//! What every handler reads from a request besides its message: ids,
+//! What every handler reads from a request besides its message:
 //! `If-Match` and `Idempotency-Key`; and how a write retries after losing
 //! to a concurrent one.
 
 use tonic::metadata::MetadataMap;
 
-use todo_common::clock::is_id;
 use todo_common::status::FieldViolation;
 
 use crate::error::Error;
-
-/// The id a request names, which must be one this service could have
-/// made: a malformed id is a client mistake, not a miss.
-pub fn id_of(raw: &str, field: &str) -> Result<String, Error> {
-    if is_id(raw) {
-        Ok(raw.to_owned())
-    } else {
-        Err(FieldViolation::new(field, "must be an id").into())
-    }
-}
 
 /// The `idempotency-key` metadata, if any: 1..=200 visible ASCII characters.
 pub fn idempotency_key(metadata: &MetadataMap) -> Result<Option<String>, Error> {

@@ -24,12 +24,13 @@ use crate::State;
 use crate::access::{Action, Role};
 use crate::domain::required_id;
 use crate::error::{Error, LIST};
+use crate::ids::{Id, InvitationId, ListId, UserId};
 use crate::list_fields::{
     INVITATION_TTL_MICROS, INVITATIONS_PER_DAY, LISTS_PER_USER, MEMBERS_PER_LIST,
     PENDING_INVITATIONS_PER_LIST, requested_role,
 };
 use crate::outbox::{Outbox, invitation_notice, sharing_notice};
-use crate::request::{id_of, retry};
+use crate::request::retry;
 use crate::store::invitations::{self, InvitationRow, State as InvitationState};
 use crate::store::lists::{self, Membership};
 use crate::store::tasks;
@@ -43,11 +44,11 @@ const RETRY_INVITING: Duration = Duration::from_secs(3600);
 impl State {
     pub(crate) async fn invite(
         &self,
-        caller: &str,
+        caller: &UserId,
         req: &InviteMemberRequest,
     ) -> Result<(), Error> {
         let mut errs = Vec::new();
-        let list_id = required_id(&req.list_id, "listId", &mut errs);
+        let list_id: Option<ListId> = required_id(&req.list_id, "listId", &mut errs);
         let email = Email::parse(&req.email, "email")
             .map_err(|v| errs.push(v))
             .ok();
@@ -59,12 +60,12 @@ impl State {
         };
         let now = now_micros();
         let invitation = InvitationRow {
-            id: new_id(),
+            id: InvitationId::trusted(new_id()),
             list_id: list_id.clone(),
             list_title: String::new(),
             email: email.key(),
             role,
-            inviter_id: caller.to_owned(),
+            inviter_id: caller.clone(),
             create_time: now,
             expire_time: now + INVITATION_TTL_MICROS,
         };
@@ -95,10 +96,10 @@ impl State {
             }
             invitations::insert(&mut tx, &invitation).await?;
             let notice = InvitationNotice {
-                invitation_id: invitation.id.clone(),
-                list_id: list_id.clone(),
+                invitation_id: invitation.id.to_string(),
+                list_id: list_id.to_string(),
                 list_title: list.list.title.clone(),
-                inviter_id: caller.to_owned(),
+                inviter_id: caller.to_string(),
                 email: email.as_str().to_owned(),
                 role: role.to_proto().into(),
             };
@@ -116,7 +117,7 @@ impl State {
     /// just been verified: one INVITATION notification each, with the same
     /// deduplication key as when the invitation was relayed, so an
     /// invitation is announced once whichever came first.
-    pub(crate) async fn announce_invitations(&self, user_id: &str) -> Result<(), Error> {
+    pub(crate) async fn announce_invitations(&self, user_id: &UserId) -> Result<(), Error> {
         let Some(email) = self.verified_address(user_id).await? else {
             return Ok(());
         };
@@ -150,11 +151,11 @@ impl State {
     }
 
     /// The key of the caller's address if it is verified, else `None`.
-    async fn verified_address(&self, caller: &str) -> Result<Option<String>, Error> {
+    async fn verified_address(&self, caller: &UserId) -> Result<Option<String>, Error> {
         let mut users = self.users.clone();
         let contact = users
             .lookup_user(LookupUserRequest {
-                user_id: caller.to_owned(),
+                user_id: caller.to_string(),
             })
             .await
             .map_err(|s| upstream(&s))?
@@ -164,7 +165,7 @@ impl State {
 
     pub(crate) async fn list_invitations(
         &self,
-        caller: &str,
+        caller: &UserId,
     ) -> Result<ListInvitationsResponse, Error> {
         let Some(email) = self.verified_address(caller).await? else {
             return Ok(ListInvitationsResponse::default());
@@ -177,8 +178,8 @@ impl State {
             .into_iter()
             .map(|r| Invitation {
                 inviter_name: names.get(&r.inviter_id).cloned().unwrap_or_default(),
-                id: r.id,
-                list_id: r.list_id,
+                id: r.id.into(),
+                list_id: r.list_id.into(),
                 list_title: r.list_title,
                 role: r.role.to_proto().into(),
                 create_time: Some(to_timestamp(r.create_time)),
@@ -191,8 +192,8 @@ impl State {
     /// Joins the invitation's list with its role; accepting again, or an
     /// invitation to a list the caller is already in, just answers the
     /// list.
-    pub(crate) async fn accept(&self, caller: &str, id: &str) -> Result<Membership, Error> {
-        let id = id_of(id, "id")?;
+    pub(crate) async fn accept(&self, caller: &UserId, id: &str) -> Result<Membership, Error> {
+        let id = InvitationId::parse(id, "id")?;
         let email = self
             .verified_address(caller)
             .await?
@@ -230,8 +231,8 @@ impl State {
         self.membership(caller, &list_id).await
     }
 
-    pub(crate) async fn decline(&self, caller: &str, id: &str) -> Result<(), Error> {
-        let id = id_of(id, "id")?;
+    pub(crate) async fn decline(&self, caller: &UserId, id: &str) -> Result<(), Error> {
+        let id = InvitationId::parse(id, "id")?;
         let email = self
             .verified_address(caller)
             .await?
@@ -253,10 +254,10 @@ impl State {
 
     pub(crate) async fn list_members(
         &self,
-        caller: &str,
+        caller: &UserId,
         list_id: &str,
     ) -> Result<ListMembersResponse, Error> {
-        let list_id = id_of(list_id, "listId")?;
+        let list_id = ListId::parse(list_id, "listId")?;
         let mut conn = self.db.pool.acquire().await?;
         lists::get(&mut conn, caller, &list_id)
             .await?
@@ -268,7 +269,7 @@ impl State {
             .into_iter()
             .map(|m| Member {
                 display_name: names.get(&m.user_id).cloned().unwrap_or_default(),
-                user_id: m.user_id,
+                user_id: m.user_id.into(),
                 role: m.role.to_proto().into(),
             })
             .collect();
@@ -279,12 +280,12 @@ impl State {
     /// list over: the old owner becomes EDITOR.
     pub(crate) async fn update_member(
         &self,
-        caller: &str,
+        caller: &UserId,
         req: &UpdateMemberRequest,
     ) -> Result<Member, Error> {
         let mut errs = Vec::new();
-        let list_id = required_id(&req.list_id, "listId", &mut errs);
-        let user_id = required_id(&req.user_id, "userId", &mut errs);
+        let list_id: Option<ListId> = required_id(&req.list_id, "listId", &mut errs);
+        let user_id: Option<UserId> = required_id(&req.user_id, "userId", &mut errs);
         let role = requested_role(req.role, true)
             .map_err(|v| errs.push(v))
             .ok();
@@ -297,7 +298,7 @@ impl State {
                 .await?
                 .ok_or(Error::NotFound(LIST))?;
             list.role.require(Action::Administer)?;
-            if user_id == caller {
+            if user_id == *caller {
                 if role == Role::Owner {
                     return Ok(());
                 }
@@ -320,7 +321,7 @@ impl State {
         let names = display_names(&self.users, [user_id.clone()]).await?;
         Ok(Member {
             display_name: names.get(&user_id).cloned().unwrap_or_default(),
-            user_id,
+            user_id: user_id.into(),
             role: role.to_proto().into(),
         })
     }
@@ -331,12 +332,12 @@ impl State {
     /// list they left reaches them.
     pub(crate) async fn remove_member(
         &self,
-        caller: &str,
+        caller: &UserId,
         req: &RemoveMemberRequest,
     ) -> Result<(), Error> {
         let mut errs = Vec::new();
-        let list_id = required_id(&req.list_id, "listId", &mut errs);
-        let user_id = required_id(&req.user_id, "userId", &mut errs);
+        let list_id: Option<ListId> = required_id(&req.list_id, "listId", &mut errs);
+        let user_id: Option<UserId> = required_id(&req.user_id, "userId", &mut errs);
         let (Some(list_id), Some(user_id)) = (list_id, user_id) else {
             return Err(Error::Invalid(errs));
         };
@@ -345,7 +346,7 @@ impl State {
             let list = lists::get(&mut tx, caller, &list_id)
                 .await?
                 .ok_or(Error::NotFound(LIST))?;
-            if user_id == caller {
+            if user_id == *caller {
                 if list.role == Role::Owner {
                     return Err(Error::Precondition(
                         "the owner must hand ownership over before leaving",
@@ -360,7 +361,7 @@ impl State {
             for task in tasks::with_pending_reminders(&mut tx, &list_id, Some(&user_id)).await? {
                 crate::tasks::sync_reminders(&mut tx, Some(&task), None, now_micros()).await?;
             }
-            if user_id != caller {
+            if user_id != *caller {
                 let notice = sharing_notice(
                     &user_id,
                     &format!("removed:{list_id}:{}", now_micros()),
@@ -393,9 +394,9 @@ fn upstream(status: &tonic::Status) -> Error {
 /// The display names of `ids`, in one call (erased users are left out).
 async fn display_names(
     users: &UserInternalServiceClient<ServiceChannel>,
-    ids: impl IntoIterator<Item = String>,
-) -> Result<std::collections::HashMap<String, String>, Error> {
-    let mut user_ids: Vec<String> = ids.into_iter().collect();
+    ids: impl IntoIterator<Item = UserId>,
+) -> Result<std::collections::HashMap<UserId, String>, Error> {
+    let mut user_ids: Vec<String> = ids.into_iter().map(String::from).collect();
     user_ids.sort();
     user_ids.dedup();
     if user_ids.is_empty() {
@@ -410,6 +411,6 @@ async fn display_names(
     Ok(found
         .users
         .into_iter()
-        .map(|c| (c.user_id, c.display_name))
+        .map(|c| (UserId::trusted(c.user_id), c.display_name))
         .collect())
 }

@@ -20,10 +20,11 @@ use crate::domain::{Edit, ListQuery, TaskFields, optional_id};
 use crate::due::Schedule;
 use crate::error::{Error, LIST, TASK};
 use crate::idempotency;
+use crate::ids::{Id, ListId, TaskId, UserId};
 use crate::list_fields::TASKS_PER_LIST;
 use crate::outbox::Outbox;
 use crate::position;
-use crate::request::{check_etag, id_of, retry};
+use crate::request::{check_etag, retry};
 use crate::store::lists;
 use crate::store::tasks::{self, Cursor, TaskRow, Visible};
 use crate::time_zones::zone_for;
@@ -63,14 +64,14 @@ fn check_new_reminders(
 
 /// Where a new task goes, as the request says.
 struct Placement {
-    list_id: Option<String>,
-    parent_id: Option<String>,
+    list_id: Option<ListId>,
+    parent_id: Option<TaskId>,
 }
 
 impl State {
     pub(crate) async fn create_task(
         &self,
-        caller: &str,
+        caller: &UserId,
         req: CreateTaskRequest,
         key: Option<String>,
     ) -> Result<TaskRow, Error> {
@@ -85,7 +86,7 @@ impl State {
         let now = now_micros();
         check_new_reminders(&fields.schedule, None, &task, now)?;
         let hash = hex::encode(Sha256::digest(req.encode_to_vec()));
-        let id = new_id();
+        let id = TaskId::trusted(new_id());
         let made = self
             .with_zones(|| {
                 retry(|| async {
@@ -113,7 +114,7 @@ impl State {
                         parent_id,
                         position: next_key(last.as_deref(), None)?,
                         subtask_count: 0,
-                        creator_id: caller.to_owned(),
+                        creator_id: caller.clone(),
                         complete_time: fields.done.then_some(now),
                         placed: fields.schedule.place(tz),
                         occurrence: 1,
@@ -145,13 +146,13 @@ impl State {
     async fn place(
         &self,
         conn: &mut AnyConnection,
-        caller: &str,
+        caller: &UserId,
         placement: &Placement,
         now: i64,
-    ) -> Result<(String, String), Error> {
+    ) -> Result<(ListId, String), Error> {
         let parent = match &placement.parent_id {
             Some(id) => Some(
-                self.parent_in(conn, caller, id, placement.list_id.as_deref(), 1)
+                self.parent_in(conn, caller, id, placement.list_id.as_ref(), 1)
                     .await?,
             ),
             None => None,
@@ -161,7 +162,7 @@ impl State {
             (None, Some(list_id)) => list_id.clone(),
             (None, None) => {
                 lists::ensure_default(conn, caller, now).await?;
-                caller.to_owned()
+                ListId::default_of(caller)
             }
         };
         let list = lists::get(conn, caller, &list_id)
@@ -171,7 +172,10 @@ impl State {
         if list.list.task_count >= TASKS_PER_LIST {
             return Err(Error::Precondition("a list holds at most 10,000 tasks"));
         }
-        Ok((list_id, parent.map(|p| p.task.id).unwrap_or_default()))
+        Ok((
+            list_id,
+            parent.map(|p| p.task.id.into()).unwrap_or_default(),
+        ))
     }
 
     /// The task `id` as a new parent of a subtree `height` levels high:
@@ -180,9 +184,9 @@ impl State {
     async fn parent_in(
         &self,
         conn: &mut AnyConnection,
-        caller: &str,
-        id: &str,
-        list_id: Option<&str>,
+        caller: &UserId,
+        id: &TaskId,
+        list_id: Option<&ListId>,
         height: usize,
     ) -> Result<Visible, Error> {
         let field = "task.parentId";
@@ -190,7 +194,7 @@ impl State {
         let parent = tasks::get(conn, caller, id)
             .await?
             .ok_or(Error::NotFound(PARENT))?;
-        if list_id.is_some_and(|l| l != parent.task.list_id) {
+        if list_id.is_some_and(|l| *l != parent.task.list_id) {
             return Err(FieldViolation::new(field, "must be a task of the same list").into());
         }
         let depth = ancestors(conn, caller, &parent.task).await?.len() + 1;
@@ -209,11 +213,11 @@ impl State {
     /// lost.
     pub(crate) async fn change_task(
         &self,
-        caller: &str,
+        caller: &UserId,
         edit: Edit<'_>,
         expected: Option<&[String]>,
     ) -> Result<TaskRow, Error> {
-        let id = id_of(edit.task_id(), "task.id")?;
+        let id = TaskId::parse(edit.task_id(), "task.id")?;
         let row = self
             .with_zones(|| {
                 retry(|| async {
@@ -253,7 +257,7 @@ impl State {
         req: &ListDueTasksRequest,
     ) -> Result<ListDueTasksResponse, Error> {
         let mut errs = Vec::new();
-        let user_id = crate::domain::required_id(&req.user_id, "userId", &mut errs);
+        let user_id: Option<UserId> = crate::domain::required_id(&req.user_id, "userId", &mut errs);
         let before = req.due_before.as_ref().and_then(from_timestamp);
         if before.is_none() {
             errs.push(FieldViolation::new("dueBefore", "must be a valid time"));
@@ -283,8 +287,8 @@ impl State {
     /// Deletes a task with all its subtasks, and cancels their reminders.
     pub(crate) async fn delete_task(
         &self,
-        caller: &str,
-        id: &str,
+        caller: &UserId,
+        id: &TaskId,
         expected: Option<&[String]>,
     ) -> Result<(), Error> {
         let gone = retry(|| async {
@@ -298,7 +302,7 @@ impl State {
                     .into_iter()
                     .flatten(),
             );
-            let ids: Vec<String> = doomed.iter().map(|t| t.id.clone()).collect();
+            let ids: Vec<TaskId> = doomed.iter().map(|t| t.id.clone()).collect();
             let n = tasks::delete_ids(&mut tx, caller, &current.list_id, &ids).await?;
             if n != ids.len() as u64 {
                 return Err(Error::Contended);
@@ -321,7 +325,7 @@ impl State {
     /// A page of the tasks the caller can see.
     pub(crate) async fn list_tasks(
         &self,
-        caller: &str,
+        caller: &UserId,
         req: &ListTasksRequest,
     ) -> Result<ListTasksResponse, Error> {
         let query = ListQuery::try_from(req).map_err(Error::Invalid)?;
@@ -366,17 +370,17 @@ impl State {
     /// unless keys have grown so long that its siblings are renumbered.
     pub(crate) async fn move_task(
         &self,
-        caller: &str,
+        caller: &UserId,
         req: &MoveTaskRequest,
     ) -> Result<TaskRow, Error> {
-        let id = id_of(&req.id, "id")?;
         let mut errs = Vec::new();
-        let to_list = optional_id(&req.list_id, "listId", &mut errs);
-        let to_parent = optional_id(&req.parent_id, "parentId", &mut errs);
-        let after = optional_id(&req.after_id, "afterId", &mut errs);
-        if !errs.is_empty() {
+        let id: Option<TaskId> = crate::domain::required_id(&req.id, "id", &mut errs);
+        let to_list: Option<ListId> = optional_id(&req.list_id, "listId", &mut errs);
+        let to_parent: Option<TaskId> = optional_id(&req.parent_id, "parentId", &mut errs);
+        let after: Option<TaskId> = optional_id(&req.after_id, "afterId", &mut errs);
+        let (Some(id), true) = (id, errs.is_empty()) else {
             return Err(Error::Invalid(errs));
-        }
+        };
         let row = retry(|| async {
             let mut tx = self.db.begin_write().await?;
             let current = writable(&mut tx, caller, &id).await?;
@@ -410,6 +414,7 @@ impl State {
                         .map_err(|e| rename_field(e, "task.parentId", "parentId"))?
                         .task
                         .id
+                        .into()
                 }
                 None => String::new(),
             };
@@ -419,7 +424,7 @@ impl State {
                 &current,
                 &list_id,
                 &parent_id,
-                after.as_deref(),
+                after.as_ref(),
             )
             .await?;
             let now = now_micros();
@@ -439,7 +444,7 @@ impl State {
                 tasks::add_subtasks(&mut tx, &parent_id, 1).await?;
             }
             if list_id != current.list_id {
-                let ids: Vec<String> = subtree.iter().flatten().map(|t| t.id.clone()).collect();
+                let ids: Vec<TaskId> = subtree.iter().flatten().map(|t| t.id.clone()).collect();
                 tasks::set_list(&mut tx, &ids, &current.list_id, &list_id).await?;
                 let n = i64::try_from(moved).unwrap_or(i64::MAX);
                 lists::add_tasks(&mut tx, &current.list_id, -n).await?;
@@ -456,7 +461,11 @@ impl State {
 
 /// The task `id` for a write by `caller`: NOT_FOUND unless they are a
 /// member of its list, PERMISSION_DENIED unless their role may write it.
-async fn writable(conn: &mut AnyConnection, caller: &str, id: &str) -> Result<TaskRow, Error> {
+async fn writable(
+    conn: &mut AnyConnection,
+    caller: &UserId,
+    id: &TaskId,
+) -> Result<TaskRow, Error> {
     let found = tasks::get(conn, caller, id)
         .await?
         .ok_or(Error::NotFound(TASK))?;
@@ -468,11 +477,11 @@ async fn writable(conn: &mut AnyConnection, caller: &str, id: &str) -> Result<Ta
 /// `list_id`: right after the sibling `after`, or first.
 async fn sibling_key(
     conn: &mut AnyConnection,
-    caller: &str,
+    caller: &UserId,
     task: &TaskRow,
-    list_id: &str,
+    list_id: &ListId,
     parent_id: &str,
-    after: Option<&str>,
+    after: Option<&TaskId>,
 ) -> Result<String, Error> {
     for attempt in 0..2 {
         let lo = match after {
@@ -481,7 +490,7 @@ async fn sibling_key(
                     .await?
                     .map(|v| v.task)
                     .ok_or(Error::NotFound(AFTER))?;
-                if sibling.list_id != list_id
+                if sibling.list_id != *list_id
                     || sibling.parent_id != parent_id
                     || sibling.id == task.id
                 {
@@ -537,13 +546,13 @@ fn rename_field(e: Error, from: &str, to: &str) -> Error {
 /// [`MAX_DEPTH`] deep, so this is at most that many lookups.
 async fn ancestors(
     conn: &mut AnyConnection,
-    caller: &str,
+    caller: &UserId,
     task: &TaskRow,
 ) -> Result<Vec<TaskRow>, Error> {
     let mut chain: Vec<TaskRow> = Vec::new();
     let mut parent = task.parent_id.clone();
     while !parent.is_empty() && chain.len() < MAX_DEPTH {
-        let Some(p) = tasks::get(conn, caller, &parent).await? else {
+        let Some(p) = tasks::get(conn, caller, &TaskId::trusted(parent.as_str())).await? else {
             break;
         };
         parent.clone_from(&p.task.parent_id);
@@ -555,7 +564,7 @@ async fn ancestors(
 /// The subtasks of `task`, level by level (children first).
 async fn descendants(
     conn: &mut AnyConnection,
-    caller: &str,
+    caller: &UserId,
     task: &TaskRow,
 ) -> Result<Vec<Vec<TaskRow>>, Error> {
     let mut levels = Vec::new();
@@ -641,7 +650,7 @@ pub async fn sync_reminders(
     let Some(task) = after.or(before) else {
         return Ok(());
     };
-    let (task_id, user_id) = (task.id.clone(), task.creator_id.clone());
+    let (task_id, user_id) = (task.id.to_string(), task.creator_id.to_string());
     if !will.is_empty() && (was != will || title_changed) {
         let req = ScheduleReminderRequest {
             dedup_key: format!("schedule:{task_id}:{revision}"),

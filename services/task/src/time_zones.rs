@@ -4,7 +4,7 @@
 
 use std::future::Future;
 
-use todo_common::clock::{is_id, now_micros};
+use todo_common::clock::now_micros;
 use todo_common::status::FieldViolation;
 use todo_common::time_zone::{self, Tz};
 use todo_proto::todo::task::v1::SetTimeZoneRequest;
@@ -14,6 +14,7 @@ use tonic::Code;
 use crate::State;
 use crate::due::Schedule;
 use crate::error::Error;
+use crate::ids::{Id, UserId};
 use crate::request::retry;
 use crate::store::{tasks, zones};
 use crate::tasks::sync_reminders;
@@ -23,7 +24,7 @@ use crate::tasks::sync_reminders;
 /// when no zone is recorded yet, which [`State::with_zones`] resolves.
 pub async fn zone_for(
     conn: &mut sqlx::AnyConnection,
-    creator: &str,
+    creator: &UserId,
     schedule: &Schedule,
 ) -> Result<Tz, Error> {
     if !schedule.needs_zone() {
@@ -31,7 +32,7 @@ pub async fn zone_for(
     }
     let name = zones::get(conn, creator)
         .await?
-        .ok_or_else(|| Error::ZoneUnknown(creator.to_owned()))?;
+        .ok_or_else(|| Error::ZoneUnknown(creator.clone()))?;
     // A recorded name was checked when it was recorded.
     time_zone::parse(&name)
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("recorded time zone {name:?} is unknown")))
@@ -59,12 +60,12 @@ impl State {
     /// Records the zone the user service holds for `user_id` (UTC for an
     /// account that is gone). A change announced meanwhile has a later
     /// revision and wins.
-    async fn learn_zone(&self, user_id: &str) -> Result<(), Error> {
+    async fn learn_zone(&self, user_id: &UserId) -> Result<(), Error> {
         let looked_up = self
             .users
             .clone()
             .lookup_user(LookupUserRequest {
-                user_id: user_id.to_owned(),
+                user_id: user_id.to_string(),
             })
             .await;
         let name = match looked_up {
@@ -90,9 +91,9 @@ impl State {
     /// tasks they created, with their reminders, in it.
     pub(crate) async fn set_time_zone(&self, req: &SetTimeZoneRequest) -> Result<(), Error> {
         let mut errs = Vec::new();
-        if !is_id(&req.user_id) {
-            errs.push(FieldViolation::new("userId", "must be a user id"));
-        }
+        let user_id = UserId::parse(&req.user_id, "userId")
+            .map_err(|_| errs.push(FieldViolation::new("userId", "must be a user id")))
+            .ok();
         let tz = time_zone::parse(&req.time_zone);
         if tz.is_none() {
             errs.push(FieldViolation::new(
@@ -103,17 +104,17 @@ impl State {
         if req.revision < 1 {
             errs.push(FieldViolation::new("revision", "must be positive"));
         }
-        let Some(tz) = tz.filter(|_| errs.is_empty()) else {
+        let (Some(tz), Some(user_id), true) = (tz, user_id, errs.is_empty()) else {
             return Err(Error::Invalid(errs));
         };
         let moved = retry(|| async {
             let mut tx = self.db.begin_write().await?;
-            if !zones::set(&mut tx, &req.user_id, &req.time_zone, req.revision).await? {
+            if !zones::set(&mut tx, &user_id, &req.time_zone, req.revision).await? {
                 return Ok(0);
             }
             let now = now_micros();
             let mut moved = 0;
-            for current in tasks::all_day_of(&mut tx, &req.user_id).await? {
+            for current in tasks::all_day_of(&mut tx, &user_id).await? {
                 let placed = current.fields.schedule.place(tz);
                 if placed == current.placed {
                     continue;

@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::access::Role;
 use crate::error::Error;
+use crate::ids::{InvitationId, ListId, UserId};
 
 /// The stored states of an invitation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,12 +22,12 @@ pub enum State {
 /// An invitation as stored, with its list's title.
 #[derive(Debug, Clone)]
 pub struct InvitationRow {
-    pub id: String,
-    pub list_id: String,
+    pub id: InvitationId,
+    pub list_id: ListId,
     pub list_title: String,
     pub email: String,
     pub role: Role,
-    pub inviter_id: String,
+    pub inviter_id: UserId,
     pub create_time: i64,
     pub expire_time: i64,
 }
@@ -79,7 +80,7 @@ pub async fn insert(conn: &mut AnyConnection, i: &InvitationRow) -> Result<(), E
 /// How many invitations of a list are pending and unexpired.
 pub async fn pending_of_list(
     conn: &mut AnyConnection,
-    list_id: &str,
+    list_id: &ListId,
     now: i64,
 ) -> Result<i64, Error> {
     let row = sqlx::query(
@@ -95,7 +96,11 @@ pub async fn pending_of_list(
 
 /// How many invitations `inviter` sent since `since`, whatever became of
 /// them.
-pub async fn sent_since(conn: &mut AnyConnection, inviter: &str, since: i64) -> Result<i64, Error> {
+pub async fn sent_since(
+    conn: &mut AnyConnection,
+    inviter: &UserId,
+    since: i64,
+) -> Result<i64, Error> {
     let row = sqlx::query(
         "SELECT COUNT(*) AS n FROM invitations WHERE inviter_id = ? AND create_time >= ?",
     )
@@ -127,7 +132,7 @@ pub async fn pending_for(
 /// One pending, unexpired invitation to the address `email`.
 pub async fn get_pending(
     conn: &mut AnyConnection,
-    id: &str,
+    id: &InvitationId,
     email: &str,
     now: i64,
 ) -> Result<Option<InvitationRow>, Error> {
@@ -145,7 +150,11 @@ pub async fn get_pending(
 }
 
 /// Settles a pending invitation; `false` when it was no longer pending.
-pub async fn settle(conn: &mut AnyConnection, id: &str, state: State) -> Result<bool, Error> {
+pub async fn settle(
+    conn: &mut AnyConnection,
+    id: &InvitationId,
+    state: State,
+) -> Result<bool, Error> {
     let done = sqlx::query("UPDATE invitations SET state = ? WHERE id = ? AND state = ?")
         .bind(state as i64)
         .bind(id)
@@ -156,7 +165,7 @@ pub async fn settle(conn: &mut AnyConnection, id: &str, state: State) -> Result<
 }
 
 /// Forgets invitations sent by `inviter` (their account is gone).
-pub async fn delete_sent_by(conn: &mut AnyConnection, inviter: &str) -> Result<(), Error> {
+pub async fn delete_sent_by(conn: &mut AnyConnection, inviter: &UserId) -> Result<(), Error> {
     sqlx::query("DELETE FROM invitations WHERE inviter_id = ?")
         .bind(inviter)
         .execute(conn)

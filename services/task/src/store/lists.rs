@@ -8,6 +8,7 @@ use todo_proto::todo::task::v1::TaskList;
 
 use crate::access::Role;
 use crate::error::Error;
+use crate::ids::{ListId, UserId};
 
 /// The title of every user's default list.
 pub const DEFAULT_TITLE: &str = "Inbox";
@@ -15,10 +16,10 @@ pub const DEFAULT_TITLE: &str = "Inbox";
 /// A list as stored.
 #[derive(Debug, Clone)]
 pub struct ListRow {
-    pub id: String,
+    pub id: ListId,
     pub title: String,
     pub color: String,
-    pub owner_id: String,
+    pub owner_id: UserId,
     pub is_default: bool,
     pub task_count: i64,
     pub member_count: i64,
@@ -70,7 +71,7 @@ impl Membership {
     pub fn to_proto(&self) -> TaskList {
         let l = &self.list;
         TaskList {
-            id: l.id.clone(),
+            id: l.id.to_string(),
             title: l.title.clone(),
             color: l.color.clone(),
             is_default: l.is_default,
@@ -86,8 +87,8 @@ impl Membership {
 /// The caller's membership of one list, with the list: one round trip.
 pub async fn get(
     conn: &mut AnyConnection,
-    caller: &str,
-    list_id: &str,
+    caller: &UserId,
+    list_id: &ListId,
 ) -> Result<Option<Membership>, Error> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS}, m.role FROM lists l JOIN list_members m ON m.list_id = l.id AND m.user_id = ? \
@@ -103,8 +104,8 @@ pub async fn get(
 /// A page of the caller's lists other than the default one, by id.
 pub async fn page(
     conn: &mut AnyConnection,
-    caller: &str,
-    after: Option<&str>,
+    caller: &UserId,
+    after: Option<&ListId>,
     limit: i64,
 ) -> Result<Vec<Membership>, Error> {
     let rows = sqlx::query(&format!(
@@ -112,7 +113,7 @@ pub async fn page(
          WHERE m.user_id = ? AND l.is_default = 0 AND m.list_id > ? ORDER BY m.list_id LIMIT ?"
     ))
     .bind(caller)
-    .bind(after.unwrap_or(""))
+    .bind(after.map_or("", |a| a.as_str()))
     .bind(limit)
     .fetch_all(conn)
     .await?;
@@ -122,7 +123,11 @@ pub async fn page(
 /// Makes `user`'s default list unless it exists (its id is the user's).
 /// Safe to race: the second insert hits the primary key, and its
 /// transaction is retried.
-pub async fn ensure_default(conn: &mut AnyConnection, user: &str, now: i64) -> Result<(), Error> {
+pub async fn ensure_default(
+    conn: &mut AnyConnection,
+    user: &UserId,
+    now: i64,
+) -> Result<(), Error> {
     let exists = sqlx::query("SELECT 1 AS one FROM lists WHERE id = ?")
         .bind(user)
         .fetch_optional(&mut *conn)
@@ -143,7 +148,7 @@ pub async fn ensure_default(conn: &mut AnyConnection, user: &str, now: i64) -> R
     .execute(&mut *conn)
     .await;
     match made {
-        Ok(_) => add_member(conn, user, user, Role::Owner, now).await,
+        Ok(_) => add_member(conn, &ListId::default_of(user), user, Role::Owner, now).await,
         // A concurrent first use made it: start over in a transaction
         // that sees it (MariaDB's snapshot predates it).
         Err(e) if todo_store::db::is_unique_violation(&e) => Err(Error::Contended),
@@ -190,7 +195,7 @@ pub async fn update(
 }
 
 /// Deletes a list with its tasks, members and invitations.
-pub async fn delete(conn: &mut AnyConnection, list_id: &str) -> Result<(), Error> {
+pub async fn delete(conn: &mut AnyConnection, list_id: &ListId) -> Result<(), Error> {
     for sql in [
         "DELETE FROM tasks WHERE list_id = ?",
         "DELETE FROM list_members WHERE list_id = ?",
@@ -204,7 +209,11 @@ pub async fn delete(conn: &mut AnyConnection, list_id: &str) -> Result<(), Error
 
 /// Adds `delta` to a list's task count, and bumps nothing else: the
 /// count is not part of the list's etag.
-pub async fn add_tasks(conn: &mut AnyConnection, list_id: &str, delta: i64) -> Result<(), Error> {
+pub async fn add_tasks(
+    conn: &mut AnyConnection,
+    list_id: &ListId,
+    delta: i64,
+) -> Result<(), Error> {
     if delta != 0 {
         sqlx::query("UPDATE lists SET task_count = task_count + ? WHERE id = ?")
             .bind(delta)
@@ -216,7 +225,7 @@ pub async fn add_tasks(conn: &mut AnyConnection, list_id: &str, delta: i64) -> R
 }
 
 /// The lists `user` owns.
-pub async fn owned_by(conn: &mut AnyConnection, user: &str) -> Result<Vec<ListRow>, Error> {
+pub async fn owned_by(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<ListRow>, Error> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM lists l WHERE l.owner_id = ?"
     ))
@@ -228,7 +237,7 @@ pub async fn owned_by(conn: &mut AnyConnection, user: &str) -> Result<Vec<ListRo
 
 /// How many members a list has. For a caller authorised otherwise (by an
 /// invitation): it reads the list without a membership.
-pub async fn member_count(conn: &mut AnyConnection, list_id: &str) -> Result<i64, Error> {
+pub async fn member_count(conn: &mut AnyConnection, list_id: &ListId) -> Result<i64, Error> {
     let row = sqlx::query("SELECT member_count FROM lists WHERE id = ?")
         .bind(list_id)
         .fetch_optional(conn)
@@ -240,7 +249,7 @@ pub async fn member_count(conn: &mut AnyConnection, list_id: &str) -> Result<i64
 }
 
 /// How many lists `user` is a member of.
-pub async fn count_of(conn: &mut AnyConnection, user: &str) -> Result<i64, Error> {
+pub async fn count_of(conn: &mut AnyConnection, user: &UserId) -> Result<i64, Error> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM list_members WHERE user_id = ?")
         .bind(user)
         .fetch_one(conn)
@@ -251,12 +260,12 @@ pub async fn count_of(conn: &mut AnyConnection, user: &str) -> Result<i64, Error
 /// One member of a list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberRow {
-    pub user_id: String,
+    pub user_id: UserId,
     pub role: Role,
 }
 
 /// Every member of a list, the owner first.
-pub async fn members(conn: &mut AnyConnection, list_id: &str) -> Result<Vec<MemberRow>, Error> {
+pub async fn members(conn: &mut AnyConnection, list_id: &ListId) -> Result<Vec<MemberRow>, Error> {
     let rows = sqlx::query(
         "SELECT user_id, role FROM list_members WHERE list_id = ? ORDER BY role, join_time, user_id",
     )
@@ -276,8 +285,8 @@ pub async fn members(conn: &mut AnyConnection, list_id: &str) -> Result<Vec<Memb
 /// Adds a member and counts them in.
 pub async fn add_member(
     conn: &mut AnyConnection,
-    list_id: &str,
-    user: &str,
+    list_id: &ListId,
+    user: &UserId,
     role: Role,
     now: i64,
 ) -> Result<(), Error> {
@@ -300,8 +309,8 @@ pub async fn add_member(
 /// Changes a member's role; `false` when they are not a member.
 pub async fn set_role(
     conn: &mut AnyConnection,
-    list_id: &str,
-    user: &str,
+    list_id: &ListId,
+    user: &UserId,
     role: Role,
 ) -> Result<bool, Error> {
     let done = sqlx::query("UPDATE list_members SET role = ? WHERE list_id = ? AND user_id = ?")
@@ -314,7 +323,11 @@ pub async fn set_role(
 }
 
 /// Records a new owner on the list row.
-pub async fn set_owner(conn: &mut AnyConnection, list_id: &str, owner: &str) -> Result<(), Error> {
+pub async fn set_owner(
+    conn: &mut AnyConnection,
+    list_id: &ListId,
+    owner: &UserId,
+) -> Result<(), Error> {
     sqlx::query("UPDATE lists SET owner_id = ? WHERE id = ?")
         .bind(owner)
         .bind(list_id)
@@ -326,8 +339,8 @@ pub async fn set_owner(conn: &mut AnyConnection, list_id: &str, owner: &str) -> 
 /// Removes a member; `false` when they were not one.
 pub async fn remove_member(
     conn: &mut AnyConnection,
-    list_id: &str,
-    user: &str,
+    list_id: &ListId,
+    user: &UserId,
 ) -> Result<bool, Error> {
     let done = sqlx::query("DELETE FROM list_members WHERE list_id = ? AND user_id = ?")
         .bind(list_id)
@@ -345,7 +358,7 @@ pub async fn remove_member(
 }
 
 /// The lists `user` is a member of without owning them.
-pub async fn joined_by(conn: &mut AnyConnection, user: &str) -> Result<Vec<String>, Error> {
+pub async fn joined_by(conn: &mut AnyConnection, user: &UserId) -> Result<Vec<ListId>, Error> {
     let rows = sqlx::query("SELECT list_id FROM list_members WHERE user_id = ? AND role <> ?")
         .bind(user)
         .bind(Role::Owner.code())
@@ -358,7 +371,7 @@ pub async fn joined_by(conn: &mut AnyConnection, user: &str) -> Result<Vec<Strin
 /// each goes into its creator's default list, made if need be. Returns
 /// how many were adopted; a pass handles at most `batch` creators.
 pub async fn adopt_orphans(conn: &mut AnyConnection, now: i64, batch: i64) -> Result<u64, Error> {
-    let owners: Vec<String> =
+    let owners: Vec<UserId> =
         sqlx::query("SELECT DISTINCT owner_id FROM tasks WHERE list_id IS NULL LIMIT ?")
             .bind(batch)
             .fetch_all(&mut *conn)
@@ -377,7 +390,12 @@ pub async fn adopt_orphans(conn: &mut AnyConnection, now: i64, batch: i64) -> Re
         .execute(&mut *conn)
         .await?;
         let n = done.rows_affected();
-        add_tasks(conn, &owner, i64::try_from(n).unwrap_or(i64::MAX)).await?;
+        add_tasks(
+            conn,
+            &ListId::default_of(&owner),
+            i64::try_from(n).unwrap_or(i64::MAX),
+        )
+        .await?;
         adopted += n;
     }
     Ok(adopted)

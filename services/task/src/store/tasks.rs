@@ -14,18 +14,19 @@ use crate::access::{Role, WRITER_CODES};
 use crate::domain::{Filter, Order, Parent, TaskFields};
 use crate::due::{self, Due, Placed, Recurrence, Schedule};
 use crate::error::Error;
+use crate::ids::{ListId, TaskId, UserId};
 
 /// A task as stored.
 #[derive(Debug, Clone)]
 pub struct TaskRow {
-    pub id: String,
-    pub list_id: String,
+    pub id: TaskId,
+    pub list_id: ListId,
     /// Empty at the top level.
     pub parent_id: String,
     pub position: String,
     pub subtask_count: i64,
     /// Who created it (the `owner_id` column, named before lists existed).
-    pub creator_id: String,
+    pub creator_id: UserId,
     pub fields: TaskFields,
     /// The schedule placed in the creator's time zone.
     pub placed: Placed,
@@ -116,7 +117,7 @@ impl TaskRow {
     pub fn to_proto(&self) -> Task {
         let f = &self.fields;
         let mut task = Task {
-            id: self.id.clone(),
+            id: self.id.to_string(),
             title: f.title.clone(),
             description: f.description.clone(),
             done: f.done,
@@ -126,11 +127,11 @@ impl TaskRow {
             create_time: Some(to_timestamp(self.create_time)),
             update_time: Some(to_timestamp(self.update_time)),
             etag: self.etag(),
-            list_id: self.list_id.clone(),
+            list_id: self.list_id.to_string(),
             parent_id: self.parent_id.clone(),
             position: self.position.clone(),
             subtask_count: i32::try_from(self.subtask_count).unwrap_or(i32::MAX),
-            creator_id: self.creator_id.clone(),
+            creator_id: self.creator_id.to_string(),
             ..Task::default()
         };
         f.schedule.write_to(&self.placed, &mut task);
@@ -227,7 +228,7 @@ fn writer_guard() -> String {
 /// a concurrent change got there first (or it is gone).
 pub async fn update(
     conn: &mut AnyConnection,
-    writer: &str,
+    writer: &UserId,
     t: &TaskRow,
     expected_revision: i64,
 ) -> Result<bool, Error> {
@@ -266,7 +267,7 @@ pub async fn update(
 /// Moves a task: its list, parent and position, at `expected_revision`.
 pub async fn relocate(
     conn: &mut AnyConnection,
-    writer: &str,
+    writer: &UserId,
     t: &TaskRow,
     expected_revision: i64,
 ) -> Result<bool, Error> {
@@ -292,8 +293,8 @@ pub async fn relocate(
 /// trip, the membership joined.
 pub async fn get(
     conn: &mut AnyConnection,
-    caller: &str,
-    id: &str,
+    caller: &UserId,
+    id: &TaskId,
 ) -> Result<Option<Visible>, Error> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS}, m.role FROM {VISIBLE} WHERE t.id = ?"
@@ -316,9 +317,9 @@ pub async fn get(
 /// already been shown to see).
 pub async fn children(
     conn: &mut AnyConnection,
-    caller: &str,
-    list_id: &str,
-    parents: &[String],
+    caller: &UserId,
+    list_id: &ListId,
+    parents: &[TaskId],
 ) -> Result<Vec<TaskRow>, Error> {
     if parents.is_empty() {
         return Ok(Vec::new());
@@ -339,9 +340,9 @@ pub async fn children(
 /// how many went.
 pub async fn delete_ids(
     conn: &mut AnyConnection,
-    writer: &str,
-    list_id: &str,
-    ids: &[String],
+    writer: &UserId,
+    list_id: &ListId,
+    ids: &[TaskId],
 ) -> Result<u64, Error> {
     if ids.is_empty() {
         return Ok(0);
@@ -364,8 +365,8 @@ pub async fn delete_ids(
 /// them.
 pub async fn with_pending_reminders(
     conn: &mut AnyConnection,
-    list_id: &str,
-    creator: Option<&str>,
+    list_id: &ListId,
+    creator: Option<&UserId>,
 ) -> Result<Vec<TaskRow>, Error> {
     let by_creator = if creator.is_some() {
         " AND t.owner_id = ?"
@@ -386,7 +387,7 @@ pub async fn with_pending_reminders(
 
 /// The tasks `creator` made with an all-day due: what a change of their
 /// time zone places again.
-pub async fn all_day_of(conn: &mut AnyConnection, creator: &str) -> Result<Vec<TaskRow>, Error> {
+pub async fn all_day_of(conn: &mut AnyConnection, creator: &UserId) -> Result<Vec<TaskRow>, Error> {
     let rows = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM tasks t WHERE t.owner_id = ? AND t.due_date IS NOT NULL"
     ))
@@ -425,7 +426,7 @@ pub async fn replace_placement(
 /// first, and how many there are in all.
 pub async fn due_of(
     pool: &Pool,
-    creator: &str,
+    creator: &UserId,
     before: i64,
     limit: i64,
 ) -> Result<(Vec<TaskRow>, i64), Error> {
@@ -456,9 +457,9 @@ pub async fn due_of(
 /// another; their parents and positions stay.
 pub async fn set_list(
     conn: &mut AnyConnection,
-    ids: &[String],
-    from: &str,
-    to: &str,
+    ids: &[TaskId],
+    from: &ListId,
+    to: &ListId,
 ) -> Result<(), Error> {
     if ids.is_empty() {
         return Ok(());
@@ -497,7 +498,7 @@ pub async fn add_subtasks(
 /// `after`.
 pub async fn next_position(
     conn: &mut AnyConnection,
-    list_id: &str,
+    list_id: &ListId,
     parent_id: &str,
     after: Option<&str>,
 ) -> Result<Option<String>, Error> {
@@ -525,7 +526,7 @@ pub async fn next_position(
 /// The first position among the siblings, if any.
 pub async fn first_position(
     conn: &mut AnyConnection,
-    list_id: &str,
+    list_id: &ListId,
     parent_id: &str,
 ) -> Result<Option<String>, Error> {
     let row = sqlx::query(
@@ -543,10 +544,10 @@ pub async fn first_position(
 /// intermediate state repeats a position.
 pub async fn renumber(
     conn: &mut AnyConnection,
-    list_id: &str,
+    list_id: &ListId,
     parent_id: &str,
 ) -> Result<(), Error> {
-    let ids: Vec<String> =
+    let ids: Vec<TaskId> =
         sqlx::query("SELECT id FROM tasks WHERE list_id = ? AND parent_id = ? ORDER BY position")
             .bind(list_id)
             .bind(parent_id)
@@ -605,14 +606,14 @@ impl Order {
             Self::PriorityDesc => Key::Number(i64::from(row.fields.priority)),
             Self::UpdateTimeDesc => Key::Number(row.update_time),
             Self::Position => Key::Place(vec![
-                row.list_id.clone(),
+                row.list_id.to_string(),
                 row.parent_id.clone(),
                 row.position.clone(),
             ]),
         };
         Cursor {
             key,
-            id: row.id.clone(),
+            id: row.id.to_string(),
         }
     }
 }
@@ -701,7 +702,7 @@ fn list_sql(filter: &Filter, order: Order, paged: bool) -> String {
 /// list, so the cost does not grow with the depth).
 pub async fn list(
     pool: &Pool,
-    caller: &str,
+    caller: &UserId,
     filter: &Filter,
     order: Order,
     after: Option<&Cursor>,
@@ -715,7 +716,7 @@ pub async fn list(
     if let Some(parent) = &filter.parent {
         query = query.bind(match parent {
             Parent::Root => String::new(),
-            Parent::Of(id) => id.clone(),
+            Parent::Of(id) => id.to_string(),
         });
     }
     if let Some(done) = filter.done {
@@ -770,7 +771,7 @@ pub async fn list(
 
 /// Deletes what is left of a user whose account is gone: idempotency keys,
 /// and tasks the previous release wrote that were never put in a list.
-pub async fn delete_unlisted(conn: &mut AnyConnection, user: &str) -> Result<(), Error> {
+pub async fn delete_unlisted(conn: &mut AnyConnection, user: &UserId) -> Result<(), Error> {
     sqlx::query("DELETE FROM idempotency_keys WHERE owner_id = ?")
         .bind(user)
         .execute(&mut *conn)
@@ -786,7 +787,7 @@ pub async fn delete_unlisted(conn: &mut AnyConnection, user: &str) -> Result<(),
 #[derive(Debug)]
 pub struct IdempotentCreate {
     pub request_hash: String,
-    pub task_id: String,
+    pub task_id: TaskId,
 }
 
 /// Claims `key` for a create inside the caller's transaction; when it is
@@ -795,10 +796,10 @@ pub struct IdempotentCreate {
 /// waits for the first to commit and then sees its row.
 pub async fn claim_idempotency_key(
     conn: &mut AnyConnection,
-    owner: &str,
+    owner: &UserId,
     key: &str,
     request_hash: &str,
-    task_id: &str,
+    task_id: &TaskId,
     now: i64,
     not_before: i64,
 ) -> Result<Option<IdempotentCreate>, Error> {
@@ -858,6 +859,7 @@ pub async fn expire_idempotency_keys(pool: &Pool, before: i64) -> Result<u64, Er
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::Id;
 
     #[test]
     fn cursors_of_earlier_releases_still_decode_and_positions_round_trip() {
@@ -896,7 +898,7 @@ mod tests {
         ];
         for (order, index) in expected {
             let filter = Filter {
-                list_id: Some("l".to_owned()),
+                list_id: Some(ListId::trusted("l")),
                 ..Filter::default()
             };
             for paged in [false, true] {

@@ -5,9 +5,10 @@
 use sqlx::AnyConnection;
 
 use crate::error::Error;
+use crate::ids::UserId;
 
 /// The zone recorded for `user_id`, if any.
-pub async fn get(conn: &mut AnyConnection, user_id: &str) -> Result<Option<String>, Error> {
+pub async fn get(conn: &mut AnyConnection, user_id: &UserId) -> Result<Option<String>, Error> {
     let zone = sqlx::query_scalar("SELECT time_zone FROM user_zones WHERE user_id = ?")
         .bind(user_id)
         .fetch_optional(conn)
@@ -19,7 +20,7 @@ pub async fn get(conn: &mut AnyConnection, user_id: &str) -> Result<Option<Strin
 /// recorded already; whether it was recorded.
 pub async fn set(
     conn: &mut AnyConnection,
-    user_id: &str,
+    user_id: &UserId,
     zone: &str,
     revision: i64,
 ) -> Result<bool, Error> {
@@ -55,7 +56,7 @@ pub async fn set(
 }
 
 /// Forgets an erased user's zone.
-pub async fn delete(conn: &mut AnyConnection, user_id: &str) -> Result<(), Error> {
+pub async fn delete(conn: &mut AnyConnection, user_id: &UserId) -> Result<(), Error> {
     sqlx::query("DELETE FROM user_zones WHERE user_id = ?")
         .bind(user_id)
         .execute(conn)
