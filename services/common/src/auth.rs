@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 use tonic::{Request, Status};
 
+use crate::verified_tokens::{Verified, VerifiedTokens};
 use todo_proto::todo::user::v1::{GetJwksRequest, Jwks, user_service_client::UserServiceClient};
 
 /// The JWT `typ` of access tokens (RFC 9068), so that no other kind of
@@ -131,6 +132,9 @@ pub struct TokenVerifier {
     /// Where erased users and token cut-offs are recorded, for a service
     /// that refuses their tokens.
     revoked: Option<Arc<dyn RevokedTokens>>,
+    /// Tokens verified before, so each is verified once (see
+    /// [`crate::verified_tokens`]).
+    verified: Arc<VerifiedTokens>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -154,6 +158,7 @@ impl TokenVerifier {
             max_age: KEY_MAX_AGE,
             min_refresh: MIN_REFRESH_INTERVAL,
             revoked: None,
+            verified: Arc::default(),
         }
     }
 
@@ -189,7 +194,8 @@ impl TokenVerifier {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| Status::unauthenticated("authorization must be a bearer token"))?;
-        let claims = self.verify(token).await?;
+        let verified = self.verified(token).await?;
+        let claims = &verified.claims;
         if let Some(revoked) = &self.revoked {
             let gone = revoked
                 .refuses(&claims.sub, claims.iat)
@@ -203,7 +209,7 @@ impl TokenVerifier {
             }
         }
         Ok(Caller {
-            user_id: claims.sub,
+            user_id: claims.sub.clone(),
         })
     }
 
@@ -213,7 +219,21 @@ impl TokenVerifier {
     /// UNAUTHENTICATED for any token that is not a valid access token,
     /// UNAVAILABLE when the keys cannot be fetched.
     pub async fn verify(&self, token: &str) -> Result<AccessClaims, Status> {
+        Ok(self.verified(token).await?.claims.clone())
+    }
+
+    /// A token verified now, or before: a token seen before is served from
+    /// the cache while unexpired and signed by a key still trusted.
+    async fn verified(&self, token: &str) -> Result<Arc<Verified>, Status> {
         let invalid = || Status::unauthenticated("invalid access token");
+        let now = unix_now();
+        if let Some(hit) = self.verified.get(token, now) {
+            if self.key(&hit.kid).await?.is_some() {
+                return Ok(hit);
+            }
+            self.verified.forget(token);
+            return Err(invalid());
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid())?;
         if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
             return Err(invalid());
@@ -225,7 +245,14 @@ impl TokenVerifier {
                 tracing::debug!(reason = %e, "access token rejected");
                 invalid()
             })?;
-        Ok(data.claims)
+        let verified = Arc::new(Verified {
+            claims: data.claims,
+            kid,
+        });
+        if now < verified.claims.exp {
+            self.verified.insert(token, Arc::clone(&verified), now);
+        }
+        Ok(verified)
     }
 
     /// The key named `kid`, refreshing the cache when it is unknown and the
@@ -272,6 +299,13 @@ impl TokenVerifier {
             .collect();
         Ok(cache.keys.get(kid).cloned())
     }
+}
+
+/// Now, in Unix seconds (the unit of `exp`).
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Whether the cached key set is old enough to fetch again even for a
@@ -521,6 +555,38 @@ mod tests {
             tonic::Code::Unauthenticated
         );
         assert!(v.verify(&token(&new, "new")).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_remembered_and_stops_with_its_key() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let keys = Arc::new(Keys::default());
+        *keys.jwks.lock().unwrap() = Jwks {
+            keys: vec![jwk(&key, "k")],
+        };
+        let v = verifier(&keys, Duration::ZERO);
+        let t = token(&key, "k");
+        assert_eq!(v.verify(&t).await.unwrap().sub, "user");
+        assert_eq!(v.verified.len(), 1, "remembered once verified");
+        assert_eq!(v.verify(&t).await.unwrap().sub, "user");
+        assert_eq!(v.verified.len(), 1);
+
+        // Altered bytes are not the remembered token: verified in full.
+        let mut forged = t.clone();
+        let last = if forged.ends_with('A') { "B" } else { "A" };
+        forged.replace_range(forged.len() - 1.., last);
+        assert_eq!(
+            v.verify(&forged).await.unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+
+        // Its key withdrawn: the remembered token is refused and forgotten.
+        *keys.jwks.lock().unwrap() = Jwks { keys: vec![] };
+        assert_eq!(
+            v.verify(&t).await.unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        assert!(v.verified.is_empty());
     }
 
     #[tokio::test]

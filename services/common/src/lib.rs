@@ -8,7 +8,8 @@
 //! - [`telemetry`]: the tracing subscriber.
 //! - [`shutdown`]: SIGINT/SIGTERM as a future.
 //! - [`auth`]: local verification of access tokens with keys fetched from
-//!   the user service, and the service credential for internal RPCs.
+//!   the user service, and the service credential for internal RPCs;
+//!   [`verified_tokens`]: tokens verified once, remembered until `exp`.
 //! - [`grpc`]: a tonic server with health, reflection and request spans, and
 //!   client channels balanced over comma-separated replicas; [`dial`]: how
 //!   a channel dials, pausing after failures.
@@ -34,5 +35,6 @@ pub mod status;
 pub mod telemetry;
 pub mod text;
 pub mod time_zone;
+pub mod verified_tokens;
 
 pub use tokio_util::sync::CancellationToken;

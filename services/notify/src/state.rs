@@ -10,6 +10,7 @@ use todo_proto::todo::task::v1::task_internal_service_client::TaskInternalServic
 use todo_proto::todo::user::v1::user_internal_service_client::UserInternalServiceClient;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
 use todo_store::db::Db;
+use todo_store::erased::Records;
 
 use crate::workers::{digests, emails, reminders};
 use crate::{Config, MIGRATOR, mail};
@@ -19,6 +20,9 @@ use crate::{Config, MIGRATOR, mail};
 pub struct State {
     pub(crate) db: Db,
     pub(crate) verifier: TokenVerifier,
+    /// The verifier's copy of the erased users and token cut-offs, told
+    /// when this process records one.
+    pub(crate) revocations: Arc<Records>,
     pub(crate) mail_worker: emails::Worker,
     pub(crate) firer: reminders::Firer,
     pub(crate) digester: digests::Digester,
@@ -38,8 +42,9 @@ impl State {
     pub(crate) async fn new(config: &Config) -> anyhow::Result<Self> {
         let db = todo_store::db::connect(&config.db, &MIGRATOR).await?;
         let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
+        let revocations = Arc::new(Records::new(db.pool.clone()));
         let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
-            .refusing_revoked_tokens(Arc::new(todo_store::erased::Records(db.pool.clone())));
+            .refusing_revoked_tokens(revocations.clone());
         let mail_worker = emails::Worker::new(db.clone(), mail::Mailer::new(&config.mail)?);
         let user_contacts = UserInternalServiceClient::with_interceptor(
             todo_common::grpc::channel(&config.user_url)?,
@@ -59,6 +64,7 @@ impl State {
         Ok(Self {
             db,
             verifier,
+            revocations,
             mail_worker,
             firer,
             digester,

@@ -7,28 +7,178 @@
 //! user data therefore records, in its own database, each user it is told
 //! to erase and each credential change it is told of (both relayed through
 //! the user service's outbox); [`todo_common::auth::TokenVerifier`] then refuses
-//! those tokens on every replica. A record is needed only while such
-//! tokens can live, and is kept a day.
+//! those tokens: at once on the replica that recorded it, within
+//! [`MAX_LAG`] on the others ([`Records`]). A record is needed only while
+//! such tokens can live, and is kept a day.
 //!
 //! Each such service's migrations create [`ERASED_USERS_TABLE`] and
 //! [`TOKEN_CUTOFFS_TABLE`] (sqlx migrations are per service, so each keeps
 //! a copy; a test holds every copy to these).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use sqlx::AnyConnection;
 use todo_common::auth::RevokedTokens;
 
 use crate::db::{Pool, is_unique_violation};
 
-/// The records in one service's database, as the token verifier consults
-/// them ([`todo_common::auth::TokenVerifier::refusing_revoked_tokens`]).
-#[derive(Debug, Clone)]
-pub struct Records(pub Pool);
+/// How stale the records held in memory may be: a record written by
+/// another replica refuses its tokens here within this long.
+pub const MAX_LAG: Duration = Duration::from_secs(1);
+
+/// The most records held in memory; with more (a day of mass erasures),
+/// each request asks the tables instead.
+pub const HELD_MAX: usize = 20_000;
+
+/// The records of one service's database as the token verifier consults
+/// them ([`todo_common::auth::TokenVerifier::refusing_revoked_tokens`]),
+/// on every authenticated request. They are held in memory and read again
+/// when older than [`MAX_LAG`], so a request costs no query. A record this
+/// process writes counts at once: the writer calls [`Records::changed`]
+/// after its commit. The tables hold a day of records; past [`HELD_MAX`]
+/// rows the requests query them one by one, so memory stays bounded.
+#[derive(Debug)]
+pub struct Records {
+    pool: Pool,
+    max_lag: Duration,
+    /// Bumped by [`Records::changed`]: a copy loaded under an older
+    /// generation may miss a record and is not used.
+    generation: AtomicU64,
+    held: RwLock<Option<Held>>,
+    /// One reload at a time; the others wait for its result.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+/// A copy of the tables.
+#[derive(Debug)]
+struct Held {
+    /// When the reload began (so the age bound includes the reload).
+    loaded_at: Instant,
+    generation: u64,
+    /// `None`: more than [`HELD_MAX`] records, asked for one by one.
+    rows: Option<Rows>,
+}
+
+#[derive(Debug, Default)]
+struct Rows {
+    erased: HashSet<String>,
+    /// A user's tokens issued (`iat`) before this are refused.
+    cutoffs: HashMap<String, i64>,
+}
+
+impl Rows {
+    /// The answer of [`refuses`], from memory.
+    fn refuse(&self, user_id: &str, iat: i64) -> bool {
+        self.erased.contains(user_id) || self.cutoffs.get(user_id).is_some_and(|b| *b > iat)
+    }
+}
+
+/// What the held copy says of a token.
+enum Verdict {
+    Known(bool),
+    /// Too many records to hold: ask the tables.
+    Ask,
+}
+
+impl Records {
+    #[must_use]
+    pub fn new(pool: Pool) -> Self {
+        Self::with_max_lag(pool, MAX_LAG)
+    }
+
+    #[must_use]
+    pub fn with_max_lag(pool: Pool, max_lag: Duration) -> Self {
+        Self {
+            pool,
+            max_lag,
+            generation: AtomicU64::new(0),
+            held: RwLock::new(None),
+            reloading: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Tells the copy in memory that this process has just committed a
+    /// record: the next request reads the tables again.
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The held copy's verdict, if it is fresh.
+    fn verdict(&self, user_id: &str, iat: i64) -> Option<Verdict> {
+        let held = self.held.read().unwrap_or_else(PoisonError::into_inner);
+        let held = held.as_ref()?;
+        if held.generation != self.generation.load(Ordering::SeqCst)
+            || held.loaded_at.elapsed() >= self.max_lag
+        {
+            return None;
+        }
+        Some(match &held.rows {
+            Some(rows) => Verdict::Known(rows.refuse(user_id, iat)),
+            None => Verdict::Ask,
+        })
+    }
+
+    async fn answer(&self, verdict: Verdict, user_id: &str, iat: i64) -> Result<bool, sqlx::Error> {
+        match verdict {
+            Verdict::Known(refused) => Ok(refused),
+            Verdict::Ask => refuses(&self.pool, user_id, iat).await,
+        }
+    }
+
+    async fn check(&self, user_id: &str, iat: i64) -> Result<bool, sqlx::Error> {
+        if let Some(v) = self.verdict(user_id, iat) {
+            return self.answer(v, user_id, iat).await;
+        }
+        let _one = self.reloading.lock().await;
+        // Another request may have reloaded while this one waited.
+        if let Some(v) = self.verdict(user_id, iat) {
+            return self.answer(v, user_id, iat).await;
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let loaded_at = Instant::now();
+        let rows = load(&self.pool).await?;
+        let verdict = match &rows {
+            Some(rows) => Verdict::Known(rows.refuse(user_id, iat)),
+            None => Verdict::Ask,
+        };
+        *self.held.write().unwrap_or_else(PoisonError::into_inner) = Some(Held {
+            loaded_at,
+            generation,
+            rows,
+        });
+        self.answer(verdict, user_id, iat).await
+    }
+}
 
 #[tonic::async_trait]
 impl RevokedTokens for Records {
     async fn refuses(&self, user_id: &str, issued_at: i64) -> anyhow::Result<bool> {
-        Ok(refuses(&self.0, user_id, issued_at).await?)
+        Ok(self.check(user_id, issued_at).await?)
     }
+}
+
+/// Both tables, or `None` when they hold more than [`HELD_MAX`] records.
+async fn load(pool: &Pool) -> Result<Option<Rows>, sqlx::Error> {
+    let over = i64::try_from(HELD_MAX + 1).unwrap_or(i64::MAX);
+    let erased: Vec<String> = sqlx::query_scalar("SELECT user_id FROM erased_users LIMIT ?")
+        .bind(over)
+        .fetch_all(pool)
+        .await?;
+    let cutoffs: Vec<(String, i64)> =
+        sqlx::query_as("SELECT user_id, issued_before FROM token_cutoffs LIMIT ?")
+            .bind(over)
+            .fetch_all(pool)
+            .await?;
+    if erased.len() + cutoffs.len() > HELD_MAX {
+        return Ok(None);
+    }
+    Ok(Some(Rows {
+        erased: erased.into_iter().collect(),
+        cutoffs: cutoffs.into_iter().collect(),
+    }))
 }
 
 /// The table of erased users, as every service that refuses their tokens
@@ -152,7 +302,8 @@ async fn forget_before(pool: &Pool, kept: Kept, cutoff: i64) {
 
 /// Whether an access token of `user_id` issued at `iat` (Unix seconds) is
 /// refused: its user was erased, or it predates the user's last credential
-/// change. One query, since it runs for every authenticated request.
+/// change, asked of the tables directly (see [`Records`] for the copy in
+/// memory that requests consult).
 ///
 /// # Errors
 /// On database failure.

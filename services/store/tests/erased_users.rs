@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::time::Duration;
+
 use sqlx::migrate::Migrator;
 use todo_store::db::{Db, DbConfig, connect};
 use todo_store::erased::{self, RETENTION_MICROS};
@@ -177,7 +179,89 @@ async fn the_verifier_sees_the_records_through_its_trait() {
         .await
         .unwrap();
     drop(conn);
-    let records = erased::Records(db.pool.clone());
+    let records = erased::Records::new(db.pool.clone());
     assert!(records.refuses("u1", 999).await.unwrap());
     assert!(!records.refuses("u1", 1_000).await.unwrap());
+}
+
+/// The copy in memory answers without a query: the tables can go away and
+/// a fresh copy still answers.
+#[tokio::test]
+async fn a_fresh_copy_answers_without_asking_the_tables() {
+    use todo_common::auth::RevokedTokens;
+    let dir = tempfile::tempdir().unwrap();
+    let db = with_cutoffs(&dir).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::record(&mut conn, "gone", 5).await.unwrap();
+    erased::revoke_tokens_before(&mut conn, "u1", 1_000, 5)
+        .await
+        .unwrap();
+    let records = erased::Records::with_max_lag(db.pool.clone(), Duration::from_secs(3600));
+    assert!(records.refuses("gone", 0).await.unwrap());
+    sqlx::raw_sql("DROP TABLE erased_users; DROP TABLE token_cutoffs")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    assert!(records.refuses("gone", 2_000).await.unwrap());
+    assert!(records.refuses("u1", 999).await.unwrap());
+    assert!(!records.refuses("u1", 1_000).await.unwrap());
+    assert!(!records.refuses("other", 0).await.unwrap());
+    // Told of a change, it reads the tables again (gone now: an error,
+    // which the verifier turns into UNAVAILABLE, never a pass).
+    records.changed();
+    assert!(records.refuses("gone", 0).await.is_err());
+}
+
+/// A record this process writes counts at once once it says so; one that
+/// another replica writes, when the copy is older than its lag.
+#[tokio::test]
+async fn a_new_record_counts_when_changed_or_when_the_copy_ages() {
+    use todo_common::auth::RevokedTokens;
+    let dir = tempfile::tempdir().unwrap();
+    let db = with_cutoffs(&dir).await;
+    let mut conn = db.pool.acquire().await.unwrap();
+    let held = erased::Records::with_max_lag(db.pool.clone(), Duration::from_secs(3600));
+    let fresh = erased::Records::with_max_lag(db.pool.clone(), Duration::ZERO);
+    assert!(!held.refuses("u2", 5).await.unwrap());
+    assert!(!fresh.refuses("u2", 5).await.unwrap());
+
+    erased::record(&mut conn, "u2", 10).await.unwrap();
+    assert!(
+        !held.refuses("u2", 5).await.unwrap(),
+        "within the lag, the copy may not know yet"
+    );
+    assert!(
+        fresh.refuses("u2", 5).await.unwrap(),
+        "an aged copy reloads"
+    );
+    held.changed();
+    assert!(
+        held.refuses("u2", 5).await.unwrap(),
+        "a change is seen at once"
+    );
+}
+
+/// With more records than it holds, every request asks the tables, so a
+/// new record counts at once and memory stays bounded.
+#[tokio::test]
+async fn too_many_records_are_asked_for_one_by_one() {
+    use todo_common::auth::RevokedTokens;
+    let dir = tempfile::tempdir().unwrap();
+    let db = with_cutoffs(&dir).await;
+    let many = erased::HELD_MAX + 1;
+    sqlx::query(
+        "INSERT INTO erased_users (user_id, erase_time) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+         SELECT 'bulk' || i, 0 FROM n",
+    )
+    .bind(i64::try_from(many).unwrap())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let records = erased::Records::with_max_lag(db.pool.clone(), Duration::from_secs(3600));
+    assert!(records.refuses("bulk7", 0).await.unwrap());
+    assert!(!records.refuses("late", 0).await.unwrap());
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::record(&mut conn, "late", 10).await.unwrap();
+    assert!(records.refuses("late", 0).await.unwrap());
 }

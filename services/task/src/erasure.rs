@@ -34,6 +34,7 @@ impl State {
             Ok(owned.len())
         })
         .await?;
+        self.revocations.changed();
         self.relay.poke();
         tracing::info!(user_id = %user_id, lists = owned, "user's lists erased");
         erased::prune(&self.db.pool, now).await;

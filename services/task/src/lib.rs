@@ -95,8 +95,9 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
     let db = todo_store::db::connect(&config.db, &MIGRATOR).await?;
     let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
+    let revocations = Arc::new(todo_store::erased::Records::new(db.pool.clone()));
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
-        .refusing_revoked_tokens(Arc::new(todo_store::erased::Records(db.pool.clone())));
+        .refusing_revoked_tokens(revocations.clone());
     let notify = NotifyInternalServiceClient::with_interceptor(
         todo_common::grpc::channel(&config.notify_url)?,
         AttachServiceCredential(config.service_credential.clone()),
@@ -114,6 +115,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     let state = State {
         db: db.clone(),
         verifier,
+        revocations,
         relay: relay.clone(),
         page_tokens,
         users: users_internal,

@@ -217,6 +217,7 @@ impl TaskInternalService for State {
             Ok(())
         })
         .await?;
+        self.revocations.changed();
         tracing::info!(user_id = %req.user_id, "access tokens before a credential change refused");
         erased::prune_cutoffs(&self.db.pool, now).await;
         Ok(Response::new(()))

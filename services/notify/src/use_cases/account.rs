@@ -23,6 +23,7 @@ impl State {
             tx.commit().await
         })
         .await?;
+        self.revocations.changed();
         tracing::info!(user_id = %user_id, "user's notifications erased");
         erased::prune(&self.db.pool, now).await;
         Ok(())
@@ -41,6 +42,7 @@ impl State {
             tx.commit().await
         })
         .await?;
+        self.revocations.changed();
         tracing::info!(user_id = %user_id, "access tokens before a credential change refused");
         erased::prune_cutoffs(&self.db.pool, now).await;
         Ok(())
