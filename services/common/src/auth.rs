@@ -557,6 +557,16 @@ mod tests {
         assert!(v.verify(&token(&new, "new")).await.is_ok());
     }
 
+    #[test]
+    fn the_clock_of_the_cache_is_unix_seconds() {
+        let system = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ours = u64::try_from(unix_now()).unwrap();
+        assert!(ours.abs_diff(system) <= 1, "{ours} vs {system}");
+    }
+
     #[tokio::test]
     async fn a_verified_token_is_remembered_and_stops_with_its_key() {
         let key = SigningKey::from_bytes(&[3; 32]);

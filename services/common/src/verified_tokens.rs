@@ -153,18 +153,25 @@ mod tests {
     }
 
     #[test]
+    fn a_full_cache_drops_the_expired_tokens_and_keeps_the_live_ones() {
+        let cache = VerifiedTokens::with_capacity(3);
+        cache.insert("live", verified("u", 500), 10);
+        cache.insert("old1", verified("u", 50), 10);
+        cache.insert("old2", verified("u", 50), 10);
+        assert!(!cache.is_empty());
+        cache.insert("new", verified("u", 500), 60);
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get("live", 60).is_some(), "a live token stays");
+        assert!(cache.get("new", 60).is_some());
+    }
+
+    #[test]
     fn the_cache_never_grows_past_its_capacity() {
         let cache = VerifiedTokens::with_capacity(3);
-        for i in 0..3 {
-            cache.insert(&format!("old{i}"), verified("u", 50), 10);
-        }
-        // Full of tokens expired by now: they make room.
-        cache.insert("new", verified("u", 500), 60);
-        assert_eq!(cache.len(), 1);
-        assert!(cache.get("new", 60).is_some());
         for i in 0..10 {
             cache.insert(&format!("live{i}"), verified("u", 500), 60);
             assert!(cache.len() <= 3, "{} entries", cache.len());
         }
+        assert!(cache.get("live9", 60).is_some(), "the newest is kept");
     }
 }

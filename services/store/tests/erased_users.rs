@@ -242,26 +242,46 @@ async fn a_new_record_counts_when_changed_or_when_the_copy_ages() {
 }
 
 /// With more records than it holds, every request asks the tables, so a
-/// new record counts at once and memory stays bounded.
+/// new record counts at once and memory stays bounded. Up to the limit,
+/// erased users and cut-offs together, the copy is held.
 #[tokio::test]
 async fn too_many_records_are_asked_for_one_by_one() {
     use todo_common::auth::RevokedTokens;
     let dir = tempfile::tempdir().unwrap();
     let db = with_cutoffs(&dir).await;
-    let many = erased::HELD_MAX + 1;
-    sqlx::query(
-        "INSERT INTO erased_users (user_id, erase_time) \
-         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
-         SELECT 'bulk' || i, 0 FROM n",
-    )
-    .bind(i64::try_from(many).unwrap())
-    .execute(&db.pool)
-    .await
-    .unwrap();
-    let records = erased::Records::with_max_lag(db.pool.clone(), Duration::from_secs(3600));
-    assert!(records.refuses("bulk7", 0).await.unwrap());
-    assert!(!records.refuses("late", 0).await.unwrap());
+    let bulk = |n: usize| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query(
+                "INSERT INTO erased_users (user_id, erase_time) \
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+                 SELECT 'bulk' || (SELECT COUNT(*) FROM erased_users) || '-' || i, 0 FROM n",
+            )
+            .bind(i64::try_from(n).unwrap())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    };
     let mut conn = db.pool.acquire().await.unwrap();
+    erased::revoke_tokens_before(&mut conn, "cut", 1_000, 5)
+        .await
+        .unwrap();
+    bulk(erased::HELD_MAX - 1).await;
+    let records = erased::Records::with_max_lag(db.pool.clone(), Duration::from_secs(3600));
+    assert!(records.refuses("cut", 0).await.unwrap());
     erased::record(&mut conn, "late", 10).await.unwrap();
+    assert!(
+        !records.refuses("late", 0).await.unwrap(),
+        "at the limit the copy is held, and does not know yet"
+    );
+
+    bulk(1).await;
+    records.changed();
     assert!(records.refuses("late", 0).await.unwrap());
+    erased::record(&mut conn, "later", 10).await.unwrap();
+    assert!(
+        records.refuses("later", 0).await.unwrap(),
+        "past the limit every request asks"
+    );
 }
