@@ -285,3 +285,26 @@ async fn too_many_records_are_asked_for_one_by_one() {
         "past the limit every request asks"
     );
 }
+
+/// One table alone past the limit is not held either: a copy cut short at
+/// the limit would let the users beyond it through.
+#[tokio::test]
+async fn erased_users_alone_past_the_limit_are_asked_for_one_by_one() {
+    use todo_common::auth::RevokedTokens;
+    let dir = tempfile::tempdir().unwrap();
+    let db = with_cutoffs(&dir).await;
+    sqlx::query(
+        "INSERT INTO erased_users (user_id, erase_time) \
+         WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) \
+         SELECT 'bulk' || i, 0 FROM n",
+    )
+    .bind(i64::try_from(erased::HELD_MAX + 1).unwrap())
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let records = erased::Records::with_max_lag(db.pool.clone(), Duration::from_secs(3600));
+    assert!(!records.refuses("late", 0).await.unwrap());
+    let mut conn = db.pool.acquire().await.unwrap();
+    erased::record(&mut conn, "late", 10).await.unwrap();
+    assert!(records.refuses("late", 0).await.unwrap());
+}
