@@ -199,19 +199,28 @@ impl<'a> Tab<'a> {
         field.send_keys(text).await.unwrap();
     }
 
-    /// Clicks `css` and waits (bounded) until the page it was on is gone.
+    /// Clicks `css` and waits until the next page has come.
     async fn click(&self, css: &str) {
         let page = self.find("html").await;
         self.find(css).await.click().await.unwrap();
+        self.left(page, css).await;
+    }
+
+    /// Waits (bounded) until `page`, the root of the page that was shown
+    /// before `what`, is gone.
+    async fn left(&self, page: Element, what: &str) {
         let deadline = Instant::now() + Duration::from_secs(10);
         // An element of a page that was left can no longer be read.
         while page.tag_name().await.is_ok() {
-            assert!(
-                Instant::now() < deadline,
-                "clicking {css} loaded no new page"
-            );
+            assert!(Instant::now() < deadline, "{what} loaded no new page");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Whether the page's script ran (it marks the root element).
+    async fn script_ran(&self) -> bool {
+        let class = self.find("html").await.attr("class").await.unwrap();
+        class.is_some_and(|class| class.split(' ').any(|c| c == "js"))
     }
 
     /// Presses the submit button of the page's main form (the last form
@@ -427,6 +436,29 @@ async fn a_person_signs_up_manages_and_shares_a_list_and_resets_the_password() {
     tab.click("button[value=down][aria-label$=': Eggs']").await;
     assert_eq!(tab.task_titles().await, ["Oat milk", "Eggs"]);
 
+    // Drag and drop (app.js). WebDriver's pointer actions do not start
+    // an HTML5 drag in Chromium, so the test sends the drag events a
+    // person's drag would: Eggs dropped on the upper half of Oat milk.
+    assert!(tab.script_ran().await);
+    let page = tab.find("html").await;
+    tab.client
+        .execute(
+            "const [eggs, milk] = [...document.querySelectorAll('li[data-task]')].reverse(); \
+             const data = new DataTransfer(); \
+             const box = milk.getBoundingClientRect(); \
+             const at = { bubbles: true, cancelable: true, dataTransfer: data, \
+                          clientX: box.left + 10, clientY: box.top + 2 }; \
+             eggs.dispatchEvent(new DragEvent('dragstart', at)); \
+             milk.dispatchEvent(new DragEvent('dragover', at)); \
+             milk.dispatchEvent(new DragEvent('drop', at));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    tab.left(page, "the drop").await;
+    assert_eq!(tab.path().await, list);
+    assert_eq!(tab.task_titles().await, ["Eggs", "Oat milk"]);
+
     // Share with a second person, who accepts in their own browser.
     let guest = Tab::open(&driver, &system, ENGLISH).await;
     guest.sign_up_verified("Gus", "gus@example.com").await;
@@ -445,7 +477,7 @@ async fn a_person_signs_up_manages_and_shares_a_list_and_resets_the_password() {
     guest.shot("invitations").await;
     guest.click("form[action$='/accept'] button").await;
     assert_eq!(guest.path().await, list);
-    assert_eq!(guest.task_titles().await, ["Oat milk", "Eggs"]);
+    assert_eq!(guest.task_titles().await, ["Eggs", "Oat milk"]);
     tab.goto(&format!("{list}/members")).await;
     assert!(tab.text().await.contains("Gus"));
     tab.shot("sharing").await;
@@ -488,6 +520,7 @@ async fn without_javascript_a_person_signs_in_and_adds_a_task() {
     let tab = Tab::open(&driver, &system, options).await;
 
     tab.sign_in("nora@example.com", PASSWORD).await;
+    assert!(!tab.script_ran().await, "JavaScript is on");
     tab.fill("#title", "Plain forms work").await;
     tab.submit().await;
     assert_eq!(tab.path().await, "/tasks");

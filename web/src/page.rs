@@ -360,18 +360,27 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 
 /// The one stylesheet, compiled in.
 pub async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../static/app.css"))
+}
+
+/// The one script, compiled in: drag-and-drop over the Up/Down buttons.
+pub async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/app.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
+            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=3600"),
             ),
         ],
-        include_str!("../static/app.css"),
+        body,
     )
         .into_response()
 }
