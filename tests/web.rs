@@ -723,6 +723,13 @@ async fn share(owner: &mut Browser, invitee: &mut Browser, list: &str, email: &s
     let page = invitee.get("/invitations").await;
     let invitations = form_ids(&page.html, "/invitations/", "accept");
     assert_eq!(invitations.len(), 1, "{}", page.html);
+    // Every page's header counts the pending invitation.
+    assert!(
+        page.html
+            .contains("id=\"pending-invitations\" aria-label=\"Pending invitations\">1</span>"),
+        "{}",
+        page.html
+    );
     let page = invitee
         .submit(&format!("/invitations/{}/accept", invitations[0]), &[])
         .await;
@@ -732,6 +739,7 @@ async fn share(owner: &mut Browser, invitee: &mut Browser, list: &str, email: &s
         "{}",
         page.html
     );
+    assert!(!page.html.contains("pending-invitations"), "{}", page.html);
 }
 
 /// An owner's list with one task ("Look only"), shared with a second
