@@ -339,15 +339,24 @@ impl<'a> Tab<'a> {
             .unwrap();
     }
 
+    /// A browser signed in to a verified account made through the API, for
+    /// stories about the pages after sign-in.
+    async fn signed_in(
+        driver: &Driver,
+        system: &'a TestSystem,
+        options: Options,
+        email: &str,
+    ) -> Self {
+        system.signup(email).await;
+        system.verify_welcome_address().await;
+        let tab = Self::open(driver, system, options).await;
+        tab.sign_in(email, PASSWORD).await;
+        tab
+    }
+
     async fn close(self) {
         self.client.close().await.unwrap();
     }
-}
-
-/// A verified account made through the API, for stories about later pages.
-async fn account(system: &TestSystem, email: &str) {
-    system.signup(email).await;
-    system.verify_welcome_address().await;
 }
 
 async fn count(system: &TestSystem, service: &str, table: &str) -> i64 {
@@ -512,14 +521,11 @@ async fn without_javascript_a_person_signs_in_and_adds_a_task() {
     let _one = ONE_AT_A_TIME.lock().await;
     let Some(driver) = driver().await else { return };
     let system = TestSystem::start(Db::Sqlite).await.unwrap();
-    account(&system, "nora@example.com").await;
     let options = Options {
         javascript: false,
         ..ENGLISH
     };
-    let tab = Tab::open(&driver, &system, options).await;
-
-    tab.sign_in("nora@example.com", PASSWORD).await;
+    let tab = Tab::signed_in(&driver, &system, options, "nora@example.com").await;
     assert!(!tab.script_ran().await, "JavaScript is on");
     tab.fill("#title", "Plain forms work").await;
     tab.submit().await;
@@ -535,9 +541,7 @@ async fn a_form_posted_without_its_csrf_token_is_refused_and_writes_nothing() {
     let _one = ONE_AT_A_TIME.lock().await;
     let Some(driver) = driver().await else { return };
     let system = TestSystem::start(Db::Sqlite).await.unwrap();
-    account(&system, "cato@example.com").await;
-    let tab = Tab::open(&driver, &system, ENGLISH).await;
-    tab.sign_in("cato@example.com", PASSWORD).await;
+    let tab = Tab::signed_in(&driver, &system, ENGLISH, "cato@example.com").await;
 
     tab.fill("#title", "Forged").await;
     let token = tab.find("main form.card input[name=csrf]").await;
@@ -565,9 +569,7 @@ async fn a_field_error_is_shown_at_its_field_and_the_input_is_kept() {
     let _one = ONE_AT_A_TIME.lock().await;
     let Some(driver) = driver().await else { return };
     let system = TestSystem::start(Db::Sqlite).await.unwrap();
-    account(&system, "fred@example.com").await;
-    let tab = Tab::open(&driver, &system, ENGLISH).await;
-    tab.sign_in("fred@example.com", PASSWORD).await;
+    let tab = Tab::signed_in(&driver, &system, ENGLISH, "fred@example.com").await;
 
     for title in ["", &"x".repeat(1000)] {
         tab.goto("/tasks").await;
