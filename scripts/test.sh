@@ -26,8 +26,11 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "Chromium and chromedriver for the browser tests"
+scripts/ensure-chromium.sh
+
 step "cargo test"
-cargo test --workspace --locked
+TODO_TEST_BROWSER=required cargo test --workspace --locked
 
 step "release build"
 scripts/build-release.sh

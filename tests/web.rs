@@ -420,13 +420,16 @@ async fn pages_carry_the_security_headers_and_the_api_still_answers() {
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
-    let css = system
-        .http
-        .get(system.url("/static/app.css"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(css.status(), 200);
+    for (path, kind) in [
+        ("/static/app.css", "text/css"),
+        ("/static/app.js", "text/javascript"),
+    ] {
+        let asset = system.http.get(system.url(path)).send().await.unwrap();
+        assert_eq!(asset.status(), 200, "{path}");
+        let header = |name: &str| asset.headers()[name].to_str().unwrap().to_owned();
+        assert!(header("content-type").starts_with(kind), "{path}");
+        assert_eq!(header("cache-control"), "public, max-age=3600", "{path}");
+    }
     for path in ["/healthz", "/openapi.json", "/.well-known/jwks.json"] {
         let status = system
             .http
@@ -720,6 +723,13 @@ async fn share(owner: &mut Browser, invitee: &mut Browser, list: &str, email: &s
     let page = invitee.get("/invitations").await;
     let invitations = form_ids(&page.html, "/invitations/", "accept");
     assert_eq!(invitations.len(), 1, "{}", page.html);
+    // Every page's header counts the pending invitation.
+    assert!(
+        page.html
+            .contains("id=\"pending-invitations\" aria-label=\"Pending invitations\">1</span>"),
+        "{}",
+        page.html
+    );
     let page = invitee
         .submit(&format!("/invitations/{}/accept", invitations[0]), &[])
         .await;
@@ -729,6 +739,7 @@ async fn share(owner: &mut Browser, invitee: &mut Browser, list: &str, email: &s
         "{}",
         page.html
     );
+    assert!(!page.html.contains("pending-invitations"), "{}", page.html);
 }
 
 /// An owner's list with one task ("Look only"), shared with a second
@@ -888,6 +899,45 @@ async fn up_and_down_buttons_reorder_the_tasks() {
     );
     // The last stays last.
     assert_eq!(press(&b, "down").await, vec![c, a, b]);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_drop_places_the_task_after_the_sibling_it_names() {
+    let (system, mut browser, list) = with_a_list("dora@example.com", "Drops").await;
+    let a = new_task(&mut browser, &list, "A").await;
+    let b = new_task(&mut browser, &list, "B").await;
+    let c = new_task(&mut browser, &list, "C").await;
+    let back = format!("/lists/{list}");
+    // What static/app.js posts: the row's order form with `after`.
+    let mut drop = async |id: &str, after: &str| {
+        let page = browser
+            .submit(
+                &format!("/tasks/{id}/move"),
+                &[("after", after), ("back", &back)],
+            )
+            .await;
+        assert_eq!((page.status, &page.path), (200, &back), "{}", page.html);
+        task_ids(&page.html)
+    };
+    assert_eq!(drop(&c, &a).await, vec![a.clone(), c.clone(), b.clone()]);
+    assert_eq!(
+        drop(&b, "first").await,
+        vec![b.clone(), a.clone(), c.clone()]
+    );
+    assert_eq!(drop(&b, &c).await, vec![a.clone(), c.clone(), b.clone()]);
+    // A task that is no sibling is refused, and the order stays.
+    let other = new_list(&mut browser, "Elsewhere").await;
+    let stranger = new_task(&mut browser, &other, "Elsewhere").await;
+    let page = browser
+        .submit(
+            &format!("/tasks/{a}/move"),
+            &[("after", &stranger), ("back", &back)],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.html);
+    let page = browser.get(&back).await;
+    assert_eq!(task_ids(&page.html), vec![a, c, b]);
     system.stop().await;
 }
 

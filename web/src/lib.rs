@@ -131,6 +131,7 @@ pub fn router(edge: &EdgeConfig, config: &WebConfig) -> anyhow::Result<Router> {
     };
     Ok(pages::routes()
         .route("/static/app.css", get(page::stylesheet))
+        .route("/static/app.js", get(page::script))
         // The edge's metrics and logs then name a page by its route
         // (`/tasks/{id}/edit`), as they name the API's.
         .route_layer(axum::middleware::from_fn(

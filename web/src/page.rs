@@ -19,6 +19,7 @@ use http::header::{
 use http::{HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
 use todo_proto::todo::notify::v1::ListNotificationsRequest;
+use todo_proto::todo::task::v1::ListInvitationsRequest;
 use todo_proto::todo::user::v1::RefreshTokenRequest;
 
 use crate::i18n::Lang;
@@ -159,37 +160,49 @@ impl Ctx {
     }
 
     /// The layout's data for a page titled by catalog key `title`; for a
-    /// signed-in user with the inbox's unread count.
+    /// signed-in user with the inbox's unread count and the number of
+    /// pending invitations (one call each, side by side).
     pub async fn chrome(&self, title: &'static str) -> Chrome {
-        let unread = match &self.session {
-            None => 0,
-            Some(_) => {
-                let request = self.request(ListNotificationsRequest {
-                    page_size: 1,
-                    page_token: String::new(),
-                    unread_only: true,
-                });
-                match self
-                    .services()
-                    .notify
-                    .clone()
-                    .list_notifications(request)
-                    .await
-                {
-                    Ok(list) => list.into_inner().unread_count,
-                    // The header is not worth failing the page for.
-                    Err(_) => 0,
-                }
-            }
+        let (unread, invitations) = match &self.session {
+            None => (0, 0),
+            Some(_) => tokio::join!(self.unread(), self.pending_invitations()),
         };
         Chrome {
             lang: self.lang,
             csrf: self.csrf.clone(),
             signed_in: self.session.is_some(),
             unread,
+            invitations,
             title,
             heading: String::new(),
             path: self.path.clone(),
+        }
+    }
+
+    async fn unread(&self) -> i64 {
+        let request = self.request(ListNotificationsRequest {
+            page_size: 1,
+            page_token: String::new(),
+            unread_only: true,
+        });
+        match self
+            .services()
+            .notify
+            .clone()
+            .list_notifications(request)
+            .await
+        {
+            Ok(list) => list.into_inner().unread_count,
+            // The header is not worth failing the page for.
+            Err(_) => 0,
+        }
+    }
+
+    async fn pending_invitations(&self) -> usize {
+        let request = self.request(ListInvitationsRequest {});
+        match self.services().task.clone().list_invitations(request).await {
+            Ok(list) => list.into_inner().invitations.len(),
+            Err(_) => 0,
         }
     }
 
@@ -261,12 +274,14 @@ pub fn is_local(path: &str) -> bool {
 }
 
 /// The layout's data: language, CSRF token for the header's forms, whether
-/// someone is signed in, the unread count, the page title's key.
+/// someone is signed in, the unread count, the pending invitations, the
+/// page title's key.
 pub struct Chrome {
     pub lang: Lang,
     pub csrf: String,
     pub signed_in: bool,
     pub unread: i64,
+    pub invitations: usize,
     pub title: &'static str,
     /// The page's heading when it is the user's text (a list's title)
     /// rather than the catalog's `title`.
@@ -360,18 +375,27 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 
 /// The one stylesheet, compiled in.
 pub async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", include_str!("../static/app.css"))
+}
+
+/// The one script, compiled in: drag-and-drop over the Up/Down buttons.
+pub async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../static/app.js"),
+    )
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/css; charset=utf-8"),
-            ),
+            (CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (
                 CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=3600"),
             ),
         ],
-        include_str!("../static/app.css"),
+        body,
     )
         .into_response()
 }

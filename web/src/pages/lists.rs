@@ -8,8 +8,7 @@ use axum::response::Response;
 use http::StatusCode;
 use serde::Deserialize;
 use todo_proto::todo::task::v1::{
-    CreateListRequest, DeleteListRequest, GetListRequest, ListInvitationsRequest, ListListsRequest,
-    Role, TaskList,
+    CreateListRequest, DeleteListRequest, GetListRequest, ListListsRequest, Role, TaskList,
 };
 
 use crate::forms::Errors;
@@ -137,20 +136,14 @@ async fn page_with(ctx: Ctx, form: ListForm, errors: Errors) -> Response {
         Ok(lists) => lists,
         Err(status) => return ctx.failed(&status).await,
     };
-    // Here rather than in the header: each call costs the task service a
-    // look-up of the caller's address at the user service, and the
-    // invitation's notification already counts in the inbox badge.
-    let request = ctx.request(ListInvitationsRequest {});
-    let invitations = match ctx.services().task.clone().list_invitations(request).await {
-        Ok(list) => list.into_inner().invitations.len(),
-        Err(_) => 0,
-    };
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
     };
     let c = ctx.chrome("lists_title").await;
+    // The header's count, so the page asks only once.
+    let invitations = c.invitations;
     let page = ListsPage {
         c,
         lists,

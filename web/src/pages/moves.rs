@@ -1,5 +1,6 @@
-//! Moving a task without JavaScript: one place up or down among the
-//! siblings the page shows, or into another list.
+//! Moving a task: one place up or down among the siblings the page shows
+//! (the buttons), after a given sibling (a drag and drop, through
+//! static/app.js), or into another list.
 
 use axum::extract::Path;
 use axum::response::Response;
@@ -13,8 +14,11 @@ use crate::schedule::{self, Now, Tz};
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct MoveForm {
-    /// `up` or `down`; ignored when `list_id` is set.
+    /// `up` or `down`; ignored when `list_id` or `after` is set.
     direction: String,
+    /// The sibling to place the task after, or `first`: where a drop put
+    /// it. Ignored when `list_id` is set.
+    after: String,
     /// The list to move the task into (to its top level, first).
     list_id: String,
     /// The page's filter, so that "up" passes the sibling the page shows
@@ -29,7 +33,12 @@ pub async fn move_task(Path(id): Path<String>, Form { mut ctx, form }: Form<Move
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
-    let request = if form.list_id.is_empty() {
+    let request = if form.list_id.is_empty() && !form.after.is_empty() {
+        match placed(&ctx, &id, &form.after).await {
+            Ok(request) => request,
+            Err(status) => return ctx.failed(&status).await,
+        }
+    } else if form.list_id.is_empty() {
         match step(&ctx, &id, &form).await {
             Ok(Some(request)) => request,
             // Already first or last: nothing to do.
@@ -48,6 +57,23 @@ pub async fn move_task(Path(id): Path<String>, Form { mut ctx, form }: Form<Move
         Ok(_) => ctx.redirect_back(&form.back, "/tasks"),
         Err(status) => ctx.failed(&status).await,
     }
+}
+
+/// The move to just after `after` (`first`: to the top), under the same
+/// parent; the task service checks that `after` is a sibling.
+async fn placed(ctx: &Ctx, id: &str, after: &str) -> Result<MoveTaskRequest, tonic::Status> {
+    let request = ctx.request(GetTaskRequest { id: id.to_owned() });
+    let task = ctx.services().task.clone().get_task(request).await?;
+    Ok(MoveTaskRequest {
+        id: id.to_owned(),
+        list_id: String::new(),
+        parent_id: task.into_inner().parent_id,
+        after_id: if after == "first" {
+            String::new()
+        } else {
+            after.to_owned()
+        },
+    })
 }
 
 /// The move one place up or down among the task's siblings as the page
