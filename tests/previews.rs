@@ -116,6 +116,12 @@ async fn create(sys: &TestSystem, token: &str, title: &str, description: &str) -
     task
 }
 
+/// Sends `POST /v1/tasks:fromUrl` with `body`.
+async fn from_url(sys: &TestSystem, token: &str, body: Value) -> (u16, Value) {
+    sys.call("POST", "/v1/tasks:fromUrl", Some(token), Some(body))
+        .await
+}
+
 /// Reads a task until none of its links is PENDING, within [`SETTLE`].
 async fn settled(sys: &TestSystem, token: &str, id: &str) -> Value {
     let deadline = tokio::time::Instant::now() + SETTLE;
@@ -294,8 +300,23 @@ async fn unchanged_links_are_not_fetched_again_and_results_are_shared(
     settled(sys, &ada, &id).await;
     assert_eq!(requests_for(server, "/kept"), 1);
 
-    // A change that keeps the link and adds one: only the new one is
-    // fetched, and the kept one comes first, as in the text.
+    // Another user's task with the same page (its URL spelt differently)
+    // is READY at once, from the shared result, without a fetch.
+    let shared = url("/kept").replace("http://", "HTTP://") + "#top";
+    let theirs = create(sys, &bob, "Mine too", &shared).await;
+    assert_eq!(theirs["links"][0]["state"], "READY", "{theirs}");
+    assert_eq!(theirs["links"][0]["title"], "Page /kept");
+    assert_eq!(requests_for(server, "/kept"), 1);
+
+    // A day later (the result aged instead of waiting), a change that
+    // keeps the link and adds one fetches only the new one; the kept one
+    // comes first, as in the text.
+    let mut conn = sys.db_of("task").await;
+    sqlx::query("UPDATE link_previews SET fetched_at = fetched_at - 90000000000 WHERE url = ?")
+        .bind(url("/kept"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let (status, changed) = sys
         .call(
             "PATCH",
@@ -308,8 +329,8 @@ async fn unchanged_links_are_not_fetched_again_and_results_are_shared(
     let changed = settled(sys, &ada, &id).await;
     assert_eq!(link(&changed, server, "/added")["state"], "READY");
     assert_eq!(changed["links"][0]["url"], url("/kept"));
-    assert_eq!(requests_for(server, "/kept"), 1);
     assert_eq!(requests_for(server, "/added"), 1);
+    assert_eq!(requests_for(server, "/kept"), 1);
 
     // A change that drops a link drops it from the task.
     let (status, dropped) = sys
@@ -323,14 +344,6 @@ async fn unchanged_links_are_not_fetched_again_and_results_are_shared(
     assert_eq!(status, 200, "{dropped}");
     assert_eq!(dropped["links"].as_array().unwrap().len(), 1);
     assert_eq!(dropped["links"][0]["url"], url("/added"));
-
-    // Another user's task with the same page (its URL spelt differently)
-    // is READY at once, from the shared result, without a fetch.
-    let shared = url("/kept").replace("http://", "HTTP://") + "#top";
-    let theirs = create(sys, &bob, "Mine too", &shared).await;
-    assert_eq!(theirs["links"][0]["state"], "READY", "{theirs}");
-    assert_eq!(theirs["links"][0]["title"], "Page /kept");
-    assert_eq!(requests_for(server, "/kept"), 1);
 
     // Bob cannot read Ada's task, nor find its links in his list.
     let (status, body) = sys
@@ -377,14 +390,7 @@ async fn a_user_over_the_fetch_limit_waits_and_is_never_dropped(sys: &TestSystem
     assert_eq!(fetched, 2);
 
     // fromUrl counts against the same limit.
-    let (status, body) = sys
-        .call(
-            "POST",
-            "/v1/tasks:fromUrl",
-            Some(&ada),
-            Some(json!({"url": url("/from")})),
-        )
-        .await;
+    let (status, body) = from_url(sys, &ada, json!({"url": url("/from")})).await;
     assert_eq!((status, error_status(&body)), (429, "RESOURCE_EXHAUSTED"));
     assert_eq!(requests_for(server, "/from"), 0);
 
@@ -404,6 +410,43 @@ async fn a_user_over_the_fetch_limit_waits_and_is_never_dropped(sys: &TestSystem
             .all(|l| l["state"] == "READY"),
         "{done}"
     );
+
+    // Deleting the account removes the links Ada wrote and the fetches
+    // counted against her.
+    let (ada_id,): (String,) =
+        sqlx::query_as("SELECT user_id FROM task_links WHERE task_id = ? LIMIT 1")
+            .bind(&id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let (status, body) = sys
+        .call(
+            "POST",
+            "/v1/users/me:delete",
+            Some(&ada),
+            Some(json!({"password": "a long enough secret"})),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!({})));
+    support::eventually("the erased user's links are gone", || {
+        let sys = &sys;
+        let ada_id = ada_id.clone();
+        async move {
+            let mut conn = sys.db_of("task").await;
+            let mut left = 0;
+            for table in ["task_links", "link_fetches"] {
+                let (n,): (i64,) =
+                    sqlx::query_as(&format!("SELECT COUNT(*) FROM {table} WHERE user_id = ?"))
+                        .bind(&ada_id)
+                        .fetch_one(&mut conn)
+                        .await
+                        .unwrap();
+                left += n;
+            }
+            left == 0
+        }
+    })
+    .await;
 }
 
 on_both_databases!(
@@ -418,14 +461,7 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
     let bob = user(sys, "other@example.com").await;
     let url = |path: &str| server.url(path).to_string();
 
-    let (status, task) = sys
-        .call(
-            "POST",
-            "/v1/tasks:fromUrl",
-            Some(&ada),
-            Some(json!({"url": url("/article")})),
-        )
-        .await;
+    let (status, task) = from_url(sys, &ada, json!({"url": url("/article")})).await;
     assert_eq!(status, 200, "{task}");
     assert_eq!(task["title"], "Page /article");
     assert_eq!(
@@ -441,14 +477,8 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
     let (status, lists) = sys.call("GET", "/v1/lists", Some(&ada), None).await;
     assert_eq!(status, 200);
     let list_id = lists["lists"][0]["id"].as_str().unwrap().to_owned();
-    let (status, plain) = sys
-        .call(
-            "POST",
-            "/v1/tasks:fromUrl",
-            Some(&ada),
-            Some(json!({"url": url("/plain"), "listId": list_id})),
-        )
-        .await;
+    let (status, plain) =
+        from_url(sys, &ada, json!({"url": url("/plain"), "listId": list_id})).await;
     assert_eq!(status, 200, "{plain}");
     assert_eq!(plain["title"], "Plain title");
     assert_eq!(plain["listId"], list_id.as_str());
@@ -460,14 +490,7 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
     let before = count(ada.clone()).await;
 
     // A page that is not HTML: 422 with the reason, and no task.
-    let (status, body) = sys
-        .call(
-            "POST",
-            "/v1/tasks:fromUrl",
-            Some(&ada),
-            Some(json!({"url": url("/image")})),
-        )
-        .await;
+    let (status, body) = from_url(sys, &ada, json!({"url": url("/image")})).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"][0]["reason"], "LINK_FETCH_FAILED");
     assert_eq!(
@@ -481,14 +504,7 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
 
     // A URL that is no http(s) URL: 400 naming it, nothing fetched.
     for bad in ["ftp://example.com/", "not a url", ""] {
-        let (status, body) = sys
-            .call(
-                "POST",
-                "/v1/tasks:fromUrl",
-                Some(&ada),
-                Some(json!({"url": bad})),
-            )
-            .await;
+        let (status, body) = from_url(sys, &ada, json!({"url": bad})).await;
         assert_eq!(status, 400, "{bad}: {body}");
         assert_eq!(
             body["error"]["details"][0]["fieldViolations"][0]["field"],
@@ -498,14 +514,12 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
     assert_eq!(count(ada.clone()).await, before);
 
     // Someone else's list is not found, and nothing is fetched for it.
-    let (status, body) = sys
-        .call(
-            "POST",
-            "/v1/tasks:fromUrl",
-            Some(&bob),
-            Some(json!({"url": url("/for-bob"), "listId": list_id})),
-        )
-        .await;
+    let (status, body) = from_url(
+        sys,
+        &bob,
+        json!({"url": url("/for-bob"), "listId": list_id}),
+    )
+    .await;
     assert_eq!((status, error_status(&body)), (404, "NOT_FOUND"));
     assert_eq!(requests_for(server, "/for-bob"), 0);
     assert_eq!(count(bob).await, 0);
