@@ -149,21 +149,17 @@ pub async fn run_until_stopped(db: Db, previews: Previews, stop: CancellationTok
 /// it concurrently and stores the outcomes.
 async fn pass(db: &Db, previews: &Previews) -> Result<Pass, Error> {
     let now = now_micros();
-    store::links::prune_fetches(&db.pool, now - MINUTE_MICROS).await?;
-    let pending = store::links::pending(&db.pool, now, BATCH).await?;
+    let since = now - MINUTE_MICROS;
+    store::links::prune_fetches(&db.pool, since).await?;
+    let limit = previews.per_user_per_minute;
+    let pending = store::links::pending(&db.pool, now, since, limit, BATCH).await?;
     let mut fetches = JoinSet::new();
     let mut claimed = 0;
     for item in pending {
         let mut tx = db.begin_write().await?;
-        let ok = store::links::claim(
-            &mut tx,
-            &item,
-            now,
-            now - MINUTE_MICROS,
-            previews.per_user_per_minute,
-            now + LEASE_MICROS,
-        )
-        .await?;
+        // The limit again: this pass's own claims count too, and so do
+        // other replicas'.
+        let ok = store::links::claim(&mut tx, &item, now, since, limit, now + LEASE_MICROS).await?;
         tx.commit().await?;
         if !ok {
             // Over its user's limit (or another replica's): a later pass.

@@ -177,14 +177,26 @@ pub async fn erase_user(conn: &mut AnyConnection, user: &UserId) -> Result<(), E
 }
 
 /// Up to `limit` previews waiting for a fetch, oldest request first,
-/// whose lease (if any) is over.
-pub async fn pending(pool: &Pool, now: i64, limit: i64) -> Result<Vec<Pending>, Error> {
+/// whose lease (if any) is over, and whose user has made fewer than
+/// `per_user` fetches since `since`: one user's backlog beyond their
+/// limit does not hold back everyone else's links.
+pub async fn pending(
+    pool: &Pool,
+    now: i64,
+    since: i64,
+    per_user: i64,
+    limit: i64,
+) -> Result<Vec<Pending>, Error> {
     let rows = sqlx::query(
-        "SELECT url_key, url, requested_by FROM link_previews \
-         WHERE state = ? AND lease_until <= ? ORDER BY requested_at, url_key LIMIT ?",
+        "SELECT p.url_key, p.url, p.requested_by FROM link_previews p \
+         WHERE p.state = ? AND p.lease_until <= ? \
+         AND (SELECT COUNT(*) FROM link_fetches f WHERE f.user_id = p.requested_by AND f.fetched_at > ?) < ? \
+         ORDER BY p.requested_at, p.url_key LIMIT ?",
     )
     .bind(LinkState::Pending as i64)
     .bind(now)
+    .bind(since)
+    .bind(per_user)
     .bind(limit)
     .fetch_all(pool)
     .await?;
