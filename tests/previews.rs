@@ -473,6 +473,23 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
     assert_eq!(task["links"][0]["siteName"], "Test site");
     assert_eq!(requests_for(server, "/article"), 1);
 
+    // An Idempotency-Key makes a retry answer with the same task.
+    let mut made = Vec::new();
+    for _ in 0..2 {
+        let reply = sys
+            .http
+            .post(sys.url("/v1/tasks:fromUrl"))
+            .bearer_auth(&ada)
+            .header("idempotency-key", "read-later-1")
+            .json(&json!({"url": url("/again")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        made.push(reply.json::<Value>().await.unwrap()["id"].clone());
+    }
+    assert_eq!(made[0], made[1]);
+
     // Plain <title> pages work too; the list is the one named.
     let (status, lists) = sys.call("GET", "/v1/lists", Some(&ada), None).await;
     assert_eq!(status, 200);
