@@ -1321,3 +1321,66 @@ async fn the_due_filters_count_the_users_days(system: &TestSystem) {
         }
     }
 }
+
+#[tokio::test]
+async fn a_task_from_a_web_page_shows_its_preview_and_an_unreadable_page_its_error() {
+    use todo_task::preview::testing::{Server, html, page};
+    let server = Server::start(|request| match request.path.as_str() {
+        "/image" => page("image/png", b"\x89PNG".to_vec()),
+        _ => html(
+            r#"<head><meta property="og:title" content="A good read">
+            <meta property="og:site_name" content="Test site">
+            <meta property="og:image" content="/cover.png"></head>"#,
+        ),
+    })
+    .await;
+    let port = server.addr.port();
+    let system =
+        TestSystem::start_configured(Db::Sqlite, support::smtp::Listener::start().await, |c| {
+            c.task.preview.allow_loopback = true;
+            c.task.preview.ports = vec![port];
+        })
+        .await
+        .unwrap();
+    let mut browser = person(&system, "reader@example.com").await;
+    let list = new_list(&mut browser, "Reading").await;
+    let here = format!("/lists/{list}");
+    browser.get(&here).await;
+
+    let good = server.url("/article").to_string();
+    let done = browser
+        .submit(
+            &format!("{here}/from-url"),
+            &[("url", &good), ("listId", &list)],
+        )
+        .await;
+    assert_eq!((done.status, done.path.as_str()), (200, here.as_str()));
+    assert!(
+        done.html.contains("<p class=\"title\">A good read</p>"),
+        "{}",
+        done.html
+    );
+    // The preview under the task links its page; its image is not shown.
+    assert!(done.html.contains(&format!(
+        "<a href=\"{good}\" rel=\"noopener noreferrer nofollow\">A good read</a>"
+    )));
+    assert!(done.html.contains("Test site"));
+    assert!(!done.html.contains("cover.png"));
+
+    let bad = server.url("/image").to_string();
+    let refused = browser
+        .submit(
+            &format!("{here}/from-url"),
+            &[("url", &bad), ("listId", &list)],
+        )
+        .await;
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.html.contains("id=\"url-error\""),
+        "{}",
+        refused.html
+    );
+    assert!(refused.html.contains("This page could not be read"));
+    assert_eq!(task_ids(&refused.html).len(), 1, "no task was made");
+    system.stop().await;
+}

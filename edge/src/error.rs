@@ -22,7 +22,9 @@ use crate::details;
 /// status for than the gRPC code's.
 fn reason_status(reason: &str) -> Option<StatusCode> {
     match reason {
-        todo_common::status::IDEMPOTENCY_KEY_REUSED => Some(StatusCode::UNPROCESSABLE_ENTITY),
+        todo_common::status::IDEMPOTENCY_KEY_REUSED | todo_common::status::LINK_FETCH_FAILED => {
+            Some(StatusCode::UNPROCESSABLE_ENTITY)
+        }
         _ => None,
     }
 }

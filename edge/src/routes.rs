@@ -476,6 +476,11 @@ mod tests {
                 "todo.task.v1.TaskService.DeleteTask",
             ),
             (
+                "POST",
+                "/v1/tasks:fromUrl",
+                "todo.task.v1.TaskService.CreateTaskFromUrl",
+            ),
+            (
                 "GET",
                 "/v1/notifications",
                 "todo.notify.v1.NotifyService.ListNotifications",

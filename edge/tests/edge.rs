@@ -18,12 +18,12 @@ use todo_edge::{CancellationToken, Edge, EdgeConfig, EdgeState, Upstream, router
 use todo_proto::google::rpc;
 use todo_proto::todo::task::v1::task_service_server::{TaskService, TaskServiceServer};
 use todo_proto::todo::task::v1::{
-    AcceptInvitationRequest, CreateListRequest, CreateTaskRequest, DeclineInvitationRequest,
-    DeleteListRequest, DeleteTaskRequest, GetListRequest, GetTaskRequest, InviteMemberRequest,
-    ListInvitationsRequest, ListInvitationsResponse, ListListsRequest, ListListsResponse,
-    ListMembersRequest, ListMembersResponse, ListTasksRequest, ListTasksResponse, Member,
-    MoveTaskRequest, RemoveMemberRequest, ReplaceTaskRequest, Task, TaskList, UpdateListRequest,
-    UpdateMemberRequest, UpdateTaskRequest,
+    AcceptInvitationRequest, CreateListRequest, CreateTaskFromUrlRequest, CreateTaskRequest,
+    DeclineInvitationRequest, DeleteListRequest, DeleteTaskRequest, GetListRequest, GetTaskRequest,
+    InviteMemberRequest, Link, LinkState, ListInvitationsRequest, ListInvitationsResponse,
+    ListListsRequest, ListListsResponse, ListMembersRequest, ListMembersResponse, ListTasksRequest,
+    ListTasksResponse, Member, MoveTaskRequest, RemoveMemberRequest, ReplaceTaskRequest, Task,
+    TaskList, UpdateListRequest, UpdateMemberRequest, UpdateTaskRequest,
 };
 use tokio::sync::{Semaphore, mpsc};
 use tonic::{Code, Status};
@@ -204,6 +204,31 @@ impl TaskService for StubTasks {
             Some(_) => Err(Status::failed_precondition("etag mismatch")),
             None => Ok(tonic::Response::new(())),
         }
+    }
+
+    async fn create_task_from_url(
+        &self,
+        request: tonic::Request<CreateTaskFromUrlRequest>,
+    ) -> Result<tonic::Response<Task>, Status> {
+        let url = request.into_inner().url;
+        if url.contains("broken") {
+            return Err(todo_common::status::link_fetch_failed(
+                "url",
+                "NOT_HTML",
+                "not an HTML page",
+            ));
+        }
+        Ok(tonic::Response::new(Task {
+            title: "Page".into(),
+            links: vec![Link {
+                url,
+                state: LinkState::Ready.into(),
+                site_name: "Site".into(),
+                image_url: "https://img.example/a.png".into(),
+                ..Link::default()
+            }],
+            ..Task::default()
+        }))
     }
 
     // The sharing RPCs are not what these tests exercise.
@@ -451,6 +476,7 @@ async fn a_call_round_trips_with_headers_forwarded_and_etag_set() {
             "creatorId": "",
             "recurrence": "",
             "reminders": [],
+            "links": [],
         })
     );
 }
@@ -518,6 +544,48 @@ async fn upstream_errors_become_json_errors() {
         call(&fixture, stale).await.status,
         StatusCode::PRECONDITION_FAILED
     );
+}
+
+#[tokio::test]
+async fn a_task_from_a_page_has_camel_case_links_and_a_failed_fetch_is_422() {
+    let fixture = standard().await;
+    let made = call(
+        &fixture,
+        request(
+            Method::POST,
+            "/v1/tasks:fromUrl",
+            r#"{"url":"https://page.example/","listId":""}"#,
+        ),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::OK);
+    assert_eq!(
+        made.body["links"],
+        json!([{
+            "url": "https://page.example/",
+            "state": "READY",
+            "title": "",
+            "description": "",
+            "siteName": "Site",
+            "imageUrl": "https://img.example/a.png",
+        }])
+    );
+
+    let failed = call(
+        &fixture,
+        request(
+            Method::POST,
+            "/v1/tasks:fromUrl",
+            r#"{"url":"https://broken.example/"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(failed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(failed.body["error"]["status"], "FAILED_PRECONDITION");
+    let details = &failed.body["error"]["details"];
+    assert_eq!(details[0]["reason"], "LINK_FETCH_FAILED");
+    assert_eq!(details[0]["metadata"]["reason"], "NOT_HTML");
+    assert_eq!(details[1]["fieldViolations"][0]["field"], "url");
 }
 
 #[tokio::test]

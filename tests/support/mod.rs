@@ -75,6 +75,16 @@ impl TestSystem {
 
     /// Starts everything with e-mail going to `smtp`.
     pub async fn start_with_smtp(db: Db, smtp: smtp::Listener) -> Option<Self> {
+        Self::start_configured(db, smtp, |_| {}).await
+    }
+
+    /// Starts everything with e-mail going to `smtp` and the settings as
+    /// `adjust` leaves them.
+    pub async fn start_configured(
+        db: Db,
+        smtp: smtp::Listener,
+        adjust: impl FnOnce(&mut SystemConfig),
+    ) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let mut schemas = Vec::new();
         let db_config = |name: &str, schemas: &mut Vec<String>| -> Option<DbConfig> {
@@ -134,6 +144,7 @@ impl TestSystem {
             },
             web: todo_web::WebConfig::default(),
         };
+        adjust(&mut config);
         config.share_credential(credential.clone());
         let system = System::build(config.clone()).await.unwrap();
         let addr = system.addresses().unwrap();

@@ -122,6 +122,18 @@ fn entry(key: &str) -> Option<(&'static str, &'static str)> {
         ),
         "tasks_title" => ("Tasks", "Aufgaben"),
         "new_task" => ("New task", "Neue Aufgabe"),
+        "links" => ("Links", "Links"),
+        "link_pending" => ("(preview on its way)", "(Vorschau folgt)"),
+        "from_url_heading" => (
+            "New task from a web page",
+            "Neue Aufgabe aus einer Webseite",
+        ),
+        "from_url_url" => ("Address of the page", "Adresse der Seite"),
+        "from_url_list" => ("List", "Liste"),
+        "from_url_failed" => (
+            "This page could not be read, so no task was made. Check the address, or try again later.",
+            "Diese Seite ließ sich nicht lesen, daher wurde keine Aufgabe angelegt. Prüfe die Adresse oder versuche es später noch einmal.",
+        ),
         "edit_task" => ("Edit task", "Aufgabe bearbeiten"),
         "task_title" => ("Title", "Titel"),
         "task_description" => ("Description", "Beschreibung"),

@@ -38,8 +38,29 @@ pub fn invalid_argument(violations: &[FieldViolation]) -> Status {
 /// as the IETF Idempotency-Key draft asks.
 pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
 
+/// The `google.rpc.ErrorInfo` reason of a task made from a web page that
+/// could not be fetched, or said nothing. The edge answers it with 422.
+pub const LINK_FETCH_FAILED: &str = "LINK_FETCH_FAILED";
+
 /// The `google.rpc.ErrorInfo` domain of the platform's own reasons.
 pub const ERROR_DOMAIN: &str = "todo";
+
+/// FAILED_PRECONDITION for a page that could not be used: an `ErrorInfo`
+/// with [`LINK_FETCH_FAILED`] whose `reason` metadata is the failure's
+/// code, and a `BadRequest` naming `field` with `description`.
+pub fn link_fetch_failed(field: &str, code: &str, description: &str) -> Status {
+    let mut details = ErrorDetails::with_error_info(
+        LINK_FETCH_FAILED,
+        ERROR_DOMAIN,
+        std::collections::HashMap::from([("reason".to_owned(), code.to_owned())]),
+    );
+    details.add_bad_request_violation(field, description);
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        "the page could not be used",
+        details,
+    )
+}
 
 /// INVALID_ARGUMENT for an `Idempotency-Key` reused with a different
 /// request: an `ErrorInfo` with [`IDEMPOTENCY_KEY_REUSED`] and a

@@ -30,7 +30,7 @@ pub struct Config {
     /// every service runs in one process (the launcher shares one).
     pub service_credential: ServiceCredential,
     /// Link previews: `TODO_PREVIEW_ALLOW_LOOPBACK`, `TODO_PREVIEW_PORTS`,
-    /// `TODO_PREVIEW_MAX_CONCURRENT` (see [`preview::Settings`]).
+    /// `TODO_PREVIEW_MAX_CONCURRENT`, `TODO_PREVIEW_FETCHES_PER_MINUTE` (see [`preview::Settings`]).
     pub preview: preview::Settings,
 }
 
@@ -93,6 +93,11 @@ impl Config {
                     "TODO_PREVIEW_MAX_CONCURRENT",
                     d.preview.max_concurrent,
                 )?,
+                per_user_per_minute: var_or(
+                    lookup,
+                    "TODO_PREVIEW_FETCHES_PER_MINUTE",
+                    d.preview.per_user_per_minute,
+                )?,
                 ..d.preview
             },
         })
@@ -125,6 +130,7 @@ mod tests {
         assert!(!config.preview.allow_loopback);
         assert_eq!(config.preview.ports, [80, 443]);
         assert_eq!(config.preview.max_concurrent, 16);
+        assert_eq!(config.preview.per_user_per_minute, 60);
     }
 
     #[test]
@@ -133,8 +139,10 @@ mod tests {
             ("TODO_PREVIEW_ALLOW_LOOPBACK", "true"),
             ("TODO_PREVIEW_PORTS", "80,443,8080"),
             ("TODO_PREVIEW_MAX_CONCURRENT", "4"),
+            ("TODO_PREVIEW_FETCHES_PER_MINUTE", "3"),
         ]))
         .unwrap();
+        assert_eq!(config.preview.per_user_per_minute, 3);
         assert!(config.preview.allow_loopback);
         assert_eq!(config.preview.ports, [80, 443, 8080]);
         assert_eq!(config.preview.max_concurrent, 4);

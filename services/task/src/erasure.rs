@@ -1,7 +1,8 @@
 //! What deleting an account does here: the lists the user owns are
 //! deleted for everyone (the members are told), their memberships
 //! elsewhere end, and the tasks they made in other people's lists stay
-//! (their `creatorId` names an erased user). The user is recorded as
+//! (their `creatorId` names an erased user), without the links the user
+//! wrote into them. The user is recorded as
 //! erased in the same transaction, which refuses their unexpired access
 //! tokens from then on, so nothing new is written after.
 
@@ -12,7 +13,7 @@ use crate::State;
 use crate::error::Error;
 use crate::ids::UserId;
 use crate::request::retry;
-use crate::store::{invitations, lists, tasks, zones};
+use crate::store::{invitations, links, lists, tasks, zones};
 
 impl State {
     pub(crate) async fn erase(&self, user_id: &UserId) -> Result<(), Error> {
@@ -30,6 +31,7 @@ impl State {
             invitations::delete_sent_by(&mut tx, user_id).await?;
             tasks::delete_unlisted(&mut tx, user_id).await?;
             zones::delete(&mut tx, user_id).await?;
+            links::erase_user(&mut tx, user_id).await?;
             tx.commit().await?;
             Ok(owned.len())
         })

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use todo_common::status::{
-    FieldViolation, idempotency_key_reused, internal, invalid_argument, resource_exhausted,
+    FieldViolation, idempotency_key_reused, internal, invalid_argument, link_fetch_failed,
+    resource_exhausted,
 };
 use tonic::Status;
 
@@ -34,6 +35,11 @@ pub enum Error {
     /// `Idempotency-Key` reused for a different request.
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
+    /// FAILED_PRECONDITION with reason `LINK_FETCH_FAILED` (HTTP 422): the
+    /// page of a `CreateTaskFromUrl` could not be used. The failure's code
+    /// and what it means; both say only what the caller's own URL did.
+    #[error("the page could not be used: {1}")]
+    LinkFetchFailed(&'static str, String),
     /// ABORTED: the task kept changing under a write; the client may retry.
     #[error("the task is being changed concurrently; retry")]
     Contended,
@@ -83,6 +89,7 @@ impl From<Error> for Status {
             Error::TooMany(message, retry_after) => resource_exhausted(message, retry_after),
             Error::StaleEtag => Status::failed_precondition(e.to_string()),
             Error::IdempotencyKeyReused => idempotency_key_reused(&e.to_string()),
+            Error::LinkFetchFailed(code, why) => link_fetch_failed("url", code, &why),
             Error::Contended => Status::aborted(e.to_string()),
             Error::Unavailable(_) | Error::ZoneUnknown(_) => Status::unavailable(e.to_string()),
             Error::Internal(err) => internal(&err),

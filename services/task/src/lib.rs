@@ -25,7 +25,9 @@
 //!   previous release wrote and forgetting old invitations.
 //! - `error`: the error enum and its mapping to gRPC status.
 //! - [`preview`]: link previews: the URLs in a task's text, fetching their
-//!   pages within the SSRF guard, and reading what the pages say.
+//!   pages within the SSRF guard, and reading what the pages say;
+//!   `links`: the links a task records, the worker that fetches them,
+//!   the shared cache and `CreateTaskFromUrl`.
 //!
 //! This file only wires them together: [`build`] and [`grpc_service`].
 
@@ -38,6 +40,7 @@ mod erasure;
 mod error;
 mod idempotency;
 mod ids;
+mod links;
 mod list_fields;
 mod lists;
 mod outbox;
@@ -112,6 +115,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     };
     let relay = Relay::new(db.pool.clone(), Arc::new(delivery));
     let page_tokens = PageTokens::new(&config.service_credential, "tasks");
+    let previews = links::Previews::new(&config.preview)?;
     let state = State {
         db: db.clone(),
         verifier,
@@ -119,6 +123,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         relay: relay.clone(),
         page_tokens,
         users: users_internal,
+        previews: previews.clone(),
     };
     let routes = grpc_service(&state, &config);
     Ok(Server::new(
@@ -128,6 +133,10 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         todo_proto::port_descriptors::TASK,
     )
     .with_worker(|stop| relay.run(stop))
+    .with_worker({
+        let db = db.clone();
+        |stop| links::run_until_stopped(db, previews, stop)
+    })
     .with_worker({
         let db = db.clone();
         |stop| idempotency::expire_until_stopped(db, stop)

@@ -7,14 +7,15 @@ use tonic::{Request, Response, Status};
 use todo_common::clock::now_micros;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{
-    AcceptInvitationRequest, AnnounceInvitationsRequest, CreateListRequest, CreateTaskRequest,
-    DeclineInvitationRequest, DeleteListRequest, DeleteTaskRequest, EraseUserTasksRequest,
-    GetListRequest, GetTaskRequest, InviteMemberRequest, ListDueTasksRequest, ListDueTasksResponse,
-    ListInvitationsRequest, ListInvitationsResponse, ListListsRequest, ListListsResponse,
-    ListMembersRequest, ListMembersResponse, ListTasksRequest, ListTasksResponse, Member,
-    MoveTaskRequest, RemoveMemberRequest, ReplaceTaskRequest, RevokeAccessTokensRequest,
-    SetTimeZoneRequest, Task, TaskList, UpdateListRequest, UpdateMemberRequest, UpdateTaskRequest,
-    task_internal_service_server::TaskInternalService, task_service_server::TaskService,
+    AcceptInvitationRequest, AnnounceInvitationsRequest, CreateListRequest,
+    CreateTaskFromUrlRequest, CreateTaskRequest, DeclineInvitationRequest, DeleteListRequest,
+    DeleteTaskRequest, EraseUserTasksRequest, GetListRequest, GetTaskRequest, InviteMemberRequest,
+    ListDueTasksRequest, ListDueTasksResponse, ListInvitationsRequest, ListInvitationsResponse,
+    ListListsRequest, ListListsResponse, ListMembersRequest, ListMembersResponse, ListTasksRequest,
+    ListTasksResponse, Member, MoveTaskRequest, RemoveMemberRequest, ReplaceTaskRequest,
+    RevokeAccessTokensRequest, SetTimeZoneRequest, Task, TaskList, UpdateListRequest,
+    UpdateMemberRequest, UpdateTaskRequest, task_internal_service_server::TaskInternalService,
+    task_service_server::TaskService,
 };
 use todo_store::erased;
 
@@ -47,7 +48,7 @@ impl TaskService for State {
         let caller = self.caller(&request).await?;
         let key = idempotency_key(request.metadata())?;
         let row = self.create_task(&caller, request.into_inner(), key).await?;
-        Ok(Response::new(row.to_proto()))
+        Ok(Response::new(self.task_with_links(&caller, &row).await?))
     }
 
     async fn list_tasks(&self, request: Request<ListTasksRequest>) -> Rpc<ListTasksResponse> {
@@ -65,7 +66,13 @@ impl TaskService for State {
         let found = tasks::get(&mut conn, &caller, &id)
             .await?
             .ok_or(Error::NotFound(TASK))?;
-        Ok(Response::new(found.task.to_proto()))
+        // And one more for its links.
+        let mut task = self
+            .with_links(&mut conn, &caller, std::slice::from_ref(&found.task))
+            .await?;
+        Ok(Response::new(
+            task.pop().unwrap_or_else(|| found.task.to_proto()),
+        ))
     }
 
     async fn replace_task(&self, request: Request<ReplaceTaskRequest>) -> Rpc<Task> {
@@ -75,7 +82,7 @@ impl TaskService for State {
         let row = self
             .change_task(&caller, Edit::Replace(&task), expected.as_deref())
             .await?;
-        Ok(Response::new(row.to_proto()))
+        Ok(Response::new(self.task_with_links(&caller, &row).await?))
     }
 
     async fn update_task(&self, request: Request<UpdateTaskRequest>) -> Rpc<Task> {
@@ -89,7 +96,7 @@ impl TaskService for State {
             mask: mask.as_deref(),
         };
         let row = self.change_task(&caller, edit, expected.as_deref()).await?;
-        Ok(Response::new(row.to_proto()))
+        Ok(Response::new(self.task_with_links(&caller, &row).await?))
     }
 
     async fn delete_task(&self, request: Request<DeleteTaskRequest>) -> Rpc<()> {
@@ -103,7 +110,16 @@ impl TaskService for State {
     async fn move_task(&self, request: Request<MoveTaskRequest>) -> Rpc<Task> {
         let caller = self.caller(&request).await?;
         let row = self.move_task(&caller, request.get_ref()).await?;
-        Ok(Response::new(row.to_proto()))
+        Ok(Response::new(self.task_with_links(&caller, &row).await?))
+    }
+
+    async fn create_task_from_url(&self, request: Request<CreateTaskFromUrlRequest>) -> Rpc<Task> {
+        let caller = self.caller(&request).await?;
+        let key = idempotency_key(request.metadata())?;
+        let row = self
+            .create_task_from_url(&caller, request.get_ref(), key)
+            .await?;
+        Ok(Response::new(self.task_with_links(&caller, &row).await?))
     }
 
     async fn create_list(&self, request: Request<CreateListRequest>) -> Rpc<TaskList> {

@@ -22,4 +22,6 @@ pub struct State {
     /// The user service's internal API: a caller's verified address and
     /// members' display names.
     pub(crate) users: UserInternalServiceClient<ServiceChannel>,
+    /// Link previews: the fetcher, the worker's wake-up, the limits.
+    pub(crate) previews: crate::links::Previews,
 }

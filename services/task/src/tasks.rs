@@ -21,10 +21,12 @@ use crate::due::Schedule;
 use crate::error::{Error, LIST, TASK};
 use crate::idempotency;
 use crate::ids::{Id, ListId, TaskId, UserId};
+use crate::links;
 use crate::list_fields::TASKS_PER_LIST;
 use crate::outbox::Outbox;
 use crate::position;
 use crate::request::{check_etag, retry};
+use crate::store::links as store_links;
 use crate::store::lists;
 use crate::store::tasks::{self, Cursor, TaskRow, Visible};
 use crate::time_zones::zone_for;
@@ -75,6 +77,19 @@ impl State {
         req: CreateTaskRequest,
         key: Option<String>,
     ) -> Result<TaskRow, Error> {
+        let hash = hex::encode(Sha256::digest(req.encode_to_vec()));
+        self.create_task_hashed(caller, req, key, hash).await
+    }
+
+    /// Creates a task; `hash` stands for the request an idempotency key
+    /// is remembered with.
+    pub(crate) async fn create_task_hashed(
+        &self,
+        caller: &UserId,
+        req: CreateTaskRequest,
+        key: Option<String>,
+        hash: String,
+    ) -> Result<TaskRow, Error> {
         let task = req.task.clone().unwrap_or_default();
         // Checks the list and parent ids too.
         let fields = TaskFields::parse(&task).map_err(Error::Invalid)?;
@@ -85,7 +100,6 @@ impl State {
         };
         let now = now_micros();
         check_new_reminders(&fields.schedule, None, &task, now)?;
-        let hash = hex::encode(Sha256::digest(req.encode_to_vec()));
         let id = TaskId::trusted(new_id());
         let made = self
             .with_zones(|| {
@@ -127,6 +141,8 @@ impl State {
                     tasks::add_subtasks(&mut tx, &row.parent_id, 1).await?;
                     lists::add_tasks(&mut tx, &row.list_id, 1).await?;
                     sync_reminders(&mut tx, None, Some(&row), now).await?;
+                    let f = &row.fields;
+                    links::record(&mut tx, &row.id, caller, &f.title, &f.description, now).await?;
                     tx.commit().await?;
                     Ok(row)
                 })
@@ -134,6 +150,7 @@ impl State {
             .await?;
         if made.id == id {
             self.relay.poke();
+            self.previews.wake.poke();
             tracing::info!(task_id = %id, "task created");
         }
         Ok(made)
@@ -241,12 +258,15 @@ impl State {
                         return Err(Error::Contended);
                     }
                     sync_reminders(&mut tx, Some(&current), Some(&row), now).await?;
+                    let f = &row.fields;
+                    links::record(&mut tx, &row.id, caller, &f.title, &f.description, now).await?;
                     tx.commit().await?;
                     Ok(row)
                 })
             })
             .await?;
         self.relay.poke();
+        self.previews.wake.poke();
         Ok(row)
     }
 
@@ -307,6 +327,7 @@ impl State {
             if n != ids.len() as u64 {
                 return Err(Error::Contended);
             }
+            store_links::delete_of(&mut tx, &ids).await?;
             tasks::add_subtasks(&mut tx, &current.parent_id, -1).await?;
             lists::add_tasks(&mut tx, &current.list_id, -i64::try_from(n).unwrap_or(0)).await?;
             let now = now_micros();
@@ -359,8 +380,10 @@ impl State {
             Some(last) if more => self.page_tokens.encode(&scope, &order.cursor(last)),
             _ => String::new(),
         };
+        // The page's links: one more query, by the page's task ids.
+        let mut conn = self.db.pool.acquire().await?;
         Ok(ListTasksResponse {
-            tasks: rows.iter().map(TaskRow::to_proto).collect(),
+            tasks: self.with_links(&mut conn, caller, &rows).await?,
             next_page_token,
         })
     }

@@ -6,6 +6,7 @@ use axum::routing::{get, post};
 use crate::AppState;
 
 pub mod auth;
+pub mod from_url;
 pub mod inbox;
 pub mod invitations;
 pub mod lists;
@@ -33,6 +34,8 @@ pub fn routes() -> Router<AppState> {
             "/tasks",
             get(tasks::default_list).post(tasks::create_default),
         )
+        .route("/tasks/from-url", post(from_url::create_default))
+        .route("/lists/{id}/from-url", post(from_url::create_in_list))
         .route("/tasks/{id}/edit", get(tasks::edit_page).post(tasks::edit))
         .route("/tasks/{id}/done", post(tasks::set_done))
         .route("/tasks/{id}/delete", post(tasks::delete))

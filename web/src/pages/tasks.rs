@@ -10,13 +10,14 @@ use axum::response::Response;
 use http::StatusCode;
 use serde::Deserialize;
 use todo_proto::todo::task::v1::{
-    CreateTaskRequest, DeleteTaskRequest, GetTaskRequest, ListTasksRequest, Priority, Task,
-    UpdateTaskRequest,
+    CreateTaskRequest, DeleteTaskRequest, GetTaskRequest, Link, LinkState, ListTasksRequest,
+    Priority, Task, UpdateTaskRequest,
 };
 
 use crate::forms::Errors;
 use crate::i18n::Lang;
 use crate::page::{Chrome, Ctx, Form};
+use crate::pages::from_url::FromUrlForm;
 use crate::pages::lists::{ListView, all_lists, get_list};
 use crate::schedule::{
     self, DUE_FILTERS, DueFilter, Now, REPEATS, ReminderRow, RepeatForm, Tz, UNITS, WEEKDAYS,
@@ -109,6 +110,31 @@ pub struct TaskView {
     pub reminders: String,
     pub parent_id: String,
     pub subtask_count: i32,
+    pub links: Vec<LinkView>,
+}
+
+/// A link in a task's text with what its page says. Its image is not
+/// shown: the page would load it from a third party.
+pub struct LinkView {
+    /// http or https only: the task service records no other.
+    pub url: String,
+    pub title: String,
+    pub site_name: String,
+    pub description: String,
+    /// Not fetched yet.
+    pub pending: bool,
+}
+
+impl LinkView {
+    fn from(link: Link) -> Self {
+        Self {
+            pending: link.state() == LinkState::Pending,
+            url: link.url,
+            title: link.title,
+            site_name: link.site_name,
+            description: link.description,
+        }
+    }
 }
 
 impl TaskView {
@@ -136,6 +162,7 @@ impl TaskView {
             labels: task.labels,
             parent_id: task.parent_id,
             subtask_count: task.subtask_count,
+            links: task.links.into_iter().map(LinkView::from).collect(),
         }
     }
 }
@@ -374,7 +401,7 @@ pub enum At {
 
 impl At {
     /// The page's own address, where its forms come back to.
-    fn here(&self) -> String {
+    pub fn here(&self) -> String {
         match self {
             Self::Default => "/tasks".to_owned(),
             Self::List(id) => format!("/lists/{id}"),
@@ -388,6 +415,15 @@ impl At {
             Self::Default => "/tasks".to_owned(),
             Self::List(id) => format!("/lists/{id}/tasks"),
             Self::Subtasks(id) => format!("/tasks/{id}/subtasks"),
+        }
+    }
+
+    /// Where the page's "new task from a web page" form posts; a subtasks
+    /// page has none.
+    fn page_form_action(&self) -> String {
+        match self {
+            Self::Default | Self::Subtasks(_) => "/tasks/from-url".to_owned(),
+            Self::List(id) => format!("/lists/{id}/from-url"),
         }
     }
 }
@@ -475,6 +511,8 @@ struct TasksPage {
     tasks: Vec<TaskView>,
     here: String,
     create_action: String,
+    from_url_action: String,
+    from_url: FromUrlForm,
     show: &'static str,
     label: String,
     due: &'static str,
@@ -532,6 +570,20 @@ async fn show(
     form: TaskForm,
     errors: Errors,
 ) -> Response {
+    show_with(ctx, at, filter, tz, form, errors, FromUrlForm::default()).await
+}
+
+/// As [`show`], with the "new task from a web page" form holding
+/// `from_url`.
+pub async fn show_with(
+    ctx: Ctx,
+    at: At,
+    filter: Filter,
+    tz: Tz,
+    form: TaskForm,
+    errors: Errors,
+    from_url: FromUrlForm,
+) -> Response {
     let place = match place(&ctx, &at, tz).await {
         Ok(place) => place,
         Err(status) => return ctx.failed(&status).await,
@@ -543,7 +595,7 @@ async fn show(
         Ok(list) => list.into_inner().tasks,
         Err(status) => return ctx.failed(&status).await,
     };
-    let status = if errors.is_empty() {
+    let status = if errors.is_empty() && from_url.errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::BAD_REQUEST
@@ -565,6 +617,8 @@ async fn show(
             .collect(),
         here: at.here(),
         create_action: at.create_action(),
+        from_url_action: at.page_form_action(),
+        from_url,
         show: filter.show(),
         due: filter.due().as_str(),
         due_filters: &DUE_FILTERS,

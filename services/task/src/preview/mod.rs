@@ -17,8 +17,9 @@ pub mod extract;
 pub mod fetch;
 pub mod guard;
 pub mod links;
-#[cfg(test)]
-mod testing;
+#[cfg(any(test, feature = "testing"))]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,11 @@ pub struct Settings {
     /// `TODO_PREVIEW_MAX_CONCURRENT`, default 16: fetches at once in this
     /// process; more wait their turn.
     pub max_concurrent: usize,
+    /// `TODO_PREVIEW_FETCHES_PER_MINUTE`, default 60: the fetches one
+    /// user's links (and `fromUrl` calls) may cause in a minute, counted
+    /// in the database across replicas. Links beyond it stay PENDING and
+    /// are fetched in a later minute.
+    pub per_user_per_minute: u32,
     /// A whole fetch, redirects and body included: 5 s.
     pub timeout: Duration,
 }
@@ -53,6 +59,7 @@ impl Default for Settings {
             allow_loopback: false,
             ports: vec![80, 443],
             max_concurrent: 16,
+            per_user_per_minute: 60,
             timeout: Duration::from_secs(5),
         }
     }

@@ -197,6 +197,8 @@ pub async fn update(
 /// Deletes a list with its tasks, members and invitations.
 pub async fn delete(conn: &mut AnyConnection, list_id: &ListId) -> Result<(), Error> {
     for sql in [
+        // The tasks' links first, while the tasks still say which they are.
+        "DELETE FROM task_links WHERE task_id IN (SELECT id FROM tasks WHERE list_id = ?)",
         "DELETE FROM tasks WHERE list_id = ?",
         "DELETE FROM list_members WHERE list_id = ?",
         "DELETE FROM invitations WHERE list_id = ?",

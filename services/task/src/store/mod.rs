@@ -2,6 +2,7 @@
 //! task or list joins the caller's membership (see `access`).
 
 pub mod invitations;
+pub mod links;
 pub mod lists;
 pub mod tasks;
 pub mod zones;

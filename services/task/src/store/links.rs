@@ -1,0 +1,296 @@
+//! The SQL of link previews: the links of each task (`task_links`), the
+//! shared fetch results (`link_previews`) and the fetches each user caused
+//! (`link_fetches`).
+
+use sqlx::{AnyConnection, Row};
+
+use todo_store::db::Pool;
+
+use crate::error::Error;
+use crate::ids::{Id, TaskId, UserId};
+use todo_proto::todo::task::v1::{Link, LinkState};
+
+use crate::links::{Fetched, Pending, Recorded};
+
+/// The links of `task_id` as stored, in order.
+pub async fn of_task(conn: &mut AnyConnection, task_id: &TaskId) -> Result<Vec<Recorded>, Error> {
+    let rows =
+        sqlx::query("SELECT url, url_key FROM task_links WHERE task_id = ? ORDER BY ordinal")
+            .bind(task_id)
+            .fetch_all(conn)
+            .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Recorded {
+                url: r.try_get("url")?,
+                key: r.try_get("url_key")?,
+            })
+        })
+        .collect()
+}
+
+/// Replaces the links of `task_id` with `links`, written by `user`.
+pub async fn replace(
+    conn: &mut AnyConnection,
+    task_id: &TaskId,
+    user: &UserId,
+    links: &[Recorded],
+) -> Result<(), Error> {
+    delete_of(conn, std::slice::from_ref(task_id)).await?;
+    for (ordinal, link) in links.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO task_links (task_id, ordinal, url, url_key, user_id) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(task_id)
+        .bind(i64::try_from(ordinal).unwrap_or(i64::MAX))
+        .bind(&link.url)
+        .bind(&link.key)
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Makes sure `link` has a preview that is fresh or on its way: a new
+/// one is PENDING; one fetched before `stale_before` is PENDING again;
+/// any other is kept (the shared cache). Returns whether a fetch is due.
+pub async fn request(
+    conn: &mut AnyConnection,
+    link: &Recorded,
+    user: &UserId,
+    now: i64,
+    stale_before: i64,
+) -> Result<bool, Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO link_previews (url_key, url, state, requested_by, requested_at, lease_until) \
+         VALUES (?, ?, ?, ?, ?, 0)",
+    )
+    .bind(&link.key)
+    .bind(&link.url)
+    .bind(LinkState::Pending as i64)
+    .bind(user)
+    .bind(now)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => return Ok(true),
+        Err(e) if todo_store::db::is_unique_violation(&e) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let renewed = sqlx::query(
+        "UPDATE link_previews SET state = ?, url = ?, requested_by = ?, requested_at = ?, lease_until = 0 \
+         WHERE url_key = ? AND state <> ? AND fetched_at < ?",
+    )
+    .bind(LinkState::Pending as i64)
+    .bind(&link.url)
+    .bind(user)
+    .bind(now)
+    .bind(&link.key)
+    .bind(LinkState::Pending as i64)
+    .bind(stale_before)
+    .execute(conn)
+    .await?;
+    Ok(renewed.rows_affected() == 1)
+}
+
+/// The links of `task_ids` that `caller` can see, with their previews,
+/// in order: one query for a whole page. A task of a list the caller is
+/// not a member of has none here, as it has no row elsewhere.
+pub async fn for_tasks(
+    conn: &mut AnyConnection,
+    caller: &UserId,
+    task_ids: &[&TaskId],
+) -> Result<Vec<(TaskId, Link)>, Error> {
+    if task_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; task_ids.len()].join(", ");
+    let sql = format!(
+        "SELECT l.task_id, l.url, p.state, p.title, p.description, p.site_name, p.image_url \
+         FROM task_links l \
+         JOIN tasks t ON t.id = l.task_id \
+         JOIN list_members m ON m.list_id = t.list_id AND m.user_id = ? \
+         LEFT JOIN link_previews p ON p.url_key = l.url_key \
+         WHERE l.task_id IN ({marks}) ORDER BY l.task_id, l.ordinal"
+    );
+    let mut query = sqlx::query(&sql).bind(caller);
+    for id in task_ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let state: Option<i64> = r.try_get("state")?;
+            let id: String = r.try_get("task_id")?;
+            let text = |column: &str| -> Result<String, sqlx::Error> {
+                Ok(r.try_get::<Option<String>, _>(column)?.unwrap_or_default())
+            };
+            // A link whose preview row is missing waits for it.
+            let state = state
+                .and_then(|s| i32::try_from(s).ok())
+                .and_then(|s| LinkState::try_from(s).ok())
+                .unwrap_or(LinkState::Pending);
+            Ok((
+                TaskId::trusted(id),
+                Link {
+                    url: r.try_get("url")?,
+                    state: state.into(),
+                    title: text("title")?,
+                    description: text("description")?,
+                    site_name: text("site_name")?,
+                    image_url: text("image_url")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Deletes the links of `task_ids`.
+pub async fn delete_of(conn: &mut AnyConnection, task_ids: &[TaskId]) -> Result<(), Error> {
+    if task_ids.is_empty() {
+        return Ok(());
+    }
+    let marks = vec!["?"; task_ids.len()].join(", ");
+    let sql = format!("DELETE FROM task_links WHERE task_id IN ({marks})");
+    let mut query = sqlx::query(&sql);
+    for id in task_ids {
+        query = query.bind(id);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Forgets what ties `user` to links: the links they wrote (the tasks
+/// that stay keep their text, and get links again on their next change),
+/// the fetches they caused and the previews they asked for (which stay,
+/// as the public pages' say, unattributed).
+pub async fn erase_user(conn: &mut AnyConnection, user: &UserId) -> Result<(), Error> {
+    for sql in [
+        "DELETE FROM task_links WHERE user_id = ?",
+        "DELETE FROM link_fetches WHERE user_id = ?",
+        "UPDATE link_previews SET requested_by = '' WHERE requested_by = ?",
+    ] {
+        sqlx::query(sql).bind(user).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Up to `limit` previews waiting for a fetch, oldest request first,
+/// whose lease (if any) is over, and whose user has made fewer than
+/// `per_user` fetches since `since`: one user's backlog beyond their
+/// limit does not hold back everyone else's links.
+pub async fn pending(
+    pool: &Pool,
+    now: i64,
+    since: i64,
+    per_user: i64,
+    limit: i64,
+) -> Result<Vec<Pending>, Error> {
+    let rows = sqlx::query(
+        "SELECT p.url_key, p.url, p.requested_by FROM link_previews p \
+         WHERE p.state = ? AND p.lease_until <= ? \
+         AND (SELECT COUNT(*) FROM link_fetches f WHERE f.user_id = p.requested_by AND f.fetched_at > ?) < ? \
+         ORDER BY p.requested_at, p.url_key LIMIT ?",
+    )
+    .bind(LinkState::Pending as i64)
+    .bind(now)
+    .bind(since)
+    .bind(per_user)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Pending {
+                key: r.try_get("url_key")?,
+                url: r.try_get("url")?,
+                user: r.try_get("requested_by")?,
+            })
+        })
+        .collect()
+}
+
+/// Counts a fetch against `user`'s limit and takes the lease of `key`,
+/// unless the user has made `limit` fetches since `since` or another
+/// replica holds the lease. Returns whether the caller may fetch.
+pub async fn claim(
+    conn: &mut AnyConnection,
+    pending: &Pending,
+    now: i64,
+    since: i64,
+    limit: i64,
+    lease_until: i64,
+) -> Result<bool, Error> {
+    if fetches_since(conn, &pending.user, since).await? >= limit {
+        return Ok(false);
+    }
+    let leased = sqlx::query(
+        "UPDATE link_previews SET lease_until = ? WHERE url_key = ? AND state = ? AND lease_until <= ?",
+    )
+    .bind(lease_until)
+    .bind(&pending.key)
+    .bind(LinkState::Pending as i64)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if leased.rows_affected() != 1 {
+        return Ok(false);
+    }
+    count_fetch(conn, &pending.user, now).await?;
+    Ok(true)
+}
+
+/// Records a fetch `user` caused at `now`.
+pub async fn count_fetch(conn: &mut AnyConnection, user: &str, now: i64) -> Result<(), Error> {
+    sqlx::query("INSERT INTO link_fetches (user_id, fetched_at) VALUES (?, ?)")
+        .bind(user)
+        .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The fetches `user` caused after `since`.
+pub async fn fetches_since(conn: &mut AnyConnection, user: &str, since: i64) -> Result<i64, Error> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM link_fetches WHERE user_id = ? AND fetched_at > ?")
+            .bind(user)
+            .bind(since)
+            .fetch_one(conn)
+            .await?;
+    Ok(n)
+}
+
+/// Stores the result of a fetch of `key`, READY or FAILED.
+pub async fn finish(pool: &Pool, key: &str, fetched: &Fetched, now: i64) -> Result<(), Error> {
+    let (state, preview, reason) = match fetched {
+        Fetched::Ready(preview) => (LinkState::Ready, Some(preview.as_ref()), None),
+        Fetched::Failed(code) => (LinkState::Failed, None, Some(*code)),
+    };
+    sqlx::query(
+        "UPDATE link_previews SET state = ?, title = ?, description = ?, site_name = ?, image_url = ?, \
+         reason = ?, fetched_at = ?, lease_until = 0 WHERE url_key = ? AND state = ?",
+    )
+    .bind(state as i64)
+    .bind(preview.and_then(|p| p.title.clone()))
+    .bind(preview.and_then(|p| p.description.clone()))
+    .bind(preview.and_then(|p| p.site_name.clone()))
+    .bind(preview.and_then(|p| p.image_url.as_ref().map(ToString::to_string)))
+    .bind(reason)
+    .bind(now)
+    .bind(key)
+    .bind(LinkState::Pending as i64)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Forgets fetches counted before `before`: only the last minute matters.
+pub async fn prune_fetches(pool: &Pool, before: i64) -> Result<(), Error> {
+    sqlx::query("DELETE FROM link_fetches WHERE fetched_at < ?")
+        .bind(before)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
