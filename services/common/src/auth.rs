@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 use tonic::{Request, Status};
 
-use crate::verified_tokens::{Verified, VerifiedTokens};
+use crate::verified_tokens::VerifiedTokens;
 use todo_proto::todo::user::v1::{GetJwksRequest, Jwks, user_service_client::UserServiceClient};
 
 /// The JWT `typ` of access tokens (RFC 9068), so that no other kind of
@@ -134,7 +134,15 @@ pub struct TokenVerifier {
     revoked: Option<Arc<dyn RevokedTokens>>,
     /// Tokens verified before, so each is verified once (see
     /// [`crate::verified_tokens`]).
-    verified: Arc<VerifiedTokens>,
+    verified: Arc<VerifiedTokens<Verified>>,
+}
+
+/// What verifying a token established.
+#[derive(Debug)]
+struct Verified {
+    claims: AccessClaims,
+    /// The key it was signed with, checked again on every use.
+    kid: String,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -250,7 +258,8 @@ impl TokenVerifier {
             kid,
         });
         if now < verified.claims.exp {
-            self.verified.insert(token, Arc::clone(&verified), now);
+            let exp = verified.claims.exp;
+            self.verified.insert(token, Arc::clone(&verified), exp, now);
         }
         Ok(verified)
     }

@@ -14,37 +14,35 @@
 //! it is still full it starts afresh (the next requests verify again).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sha2::{Digest, Sha256};
-
-use crate::auth::AccessClaims;
 
 /// How many verified tokens a process remembers.
 pub const CAPACITY: usize = 10_000;
 
-/// What verifying a token established.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verified {
-    pub claims: AccessClaims,
-    /// The key it was signed with, checked again on every use.
-    pub kid: String,
-}
-
-/// The verified tokens of one process.
+/// One remembered token: what verifying it established, and its `exp`.
 #[derive(Debug)]
-pub struct VerifiedTokens {
-    capacity: usize,
-    entries: Mutex<HashMap<[u8; 32], Arc<Verified>>>,
+struct Entry<T> {
+    exp: i64,
+    verified: Arc<T>,
 }
 
-impl Default for VerifiedTokens {
+/// The verified tokens of one process, each with what verifying it
+/// established (`T`: the claims and the signing key, for the verifier).
+#[derive(Debug)]
+pub struct VerifiedTokens<T> {
+    capacity: usize,
+    entries: Mutex<HashMap<[u8; 32], Entry<T>>>,
+}
+
+impl<T> Default for VerifiedTokens<T> {
     fn default() -> Self {
         Self::with_capacity(CAPACITY)
     }
 }
 
-impl VerifiedTokens {
+impl<T> VerifiedTokens<T> {
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
@@ -55,27 +53,28 @@ impl VerifiedTokens {
 
     /// What verifying `token` established, if it was verified before and
     /// has not expired at `now` (Unix seconds).
-    pub fn get(&self, token: &str, now: i64) -> Option<Arc<Verified>> {
+    pub fn get(&self, token: &str, now: i64) -> Option<Arc<T>> {
         let key = digest(token);
         let mut entries = self.lock();
         let found = entries.get(&key)?;
-        if now < found.claims.exp {
-            return Some(Arc::clone(found));
+        if now < found.exp {
+            return Some(Arc::clone(&found.verified));
         }
         entries.remove(&key);
         None
     }
 
-    /// Remembers that `token` verified as `verified`.
-    pub fn insert(&self, token: &str, verified: Arc<Verified>, now: i64) {
+    /// Remembers that `token`, which expires at `exp`, verified as
+    /// `verified`.
+    pub fn insert(&self, token: &str, verified: Arc<T>, exp: i64, now: i64) {
         let mut entries = self.lock();
         if entries.len() >= self.capacity {
-            entries.retain(|_, v| now < v.claims.exp);
+            entries.retain(|_, e| now < e.exp);
             if entries.len() >= self.capacity {
                 entries.clear();
             }
         }
-        entries.insert(digest(token), verified);
+        entries.insert(digest(token), Entry { exp, verified });
     }
 
     /// Forgets `token` (its key is no longer trusted).
@@ -94,12 +93,10 @@ impl VerifiedTokens {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Arc<Verified>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<[u8; 32], Entry<T>>> {
         // A panic while holding the lock leaves a map that is still
         // consistent (every operation is a single map call).
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -111,26 +108,15 @@ fn digest(token: &str) -> [u8; 32] {
 mod tests {
     use super::*;
 
-    fn verified(sub: &str, exp: i64) -> Arc<Verified> {
-        Arc::new(Verified {
-            claims: AccessClaims {
-                iss: "todo-user".to_owned(),
-                aud: "todo".to_owned(),
-                sub: sub.to_owned(),
-                iat: 0,
-                nbf: 0,
-                exp,
-                jti: sub.to_owned(),
-            },
-            kid: "k1".to_owned(),
-        })
+    fn verified(sub: &str) -> Arc<String> {
+        Arc::new(sub.to_owned())
     }
 
     #[test]
     fn a_token_is_found_until_it_expires_and_not_after() {
         let cache = VerifiedTokens::default();
-        cache.insert("a.b.c", verified("u1", 100), 10);
-        assert_eq!(cache.get("a.b.c", 99).unwrap().claims.sub, "u1");
+        cache.insert("a.b.c", verified("u1"), 100, 10);
+        assert_eq!(cache.get("a.b.c", 99).unwrap().as_str(), "u1");
         assert!(cache.get("a.b.c", 100).is_none(), "expired at exp");
         assert!(cache.is_empty(), "an expired entry is dropped when met");
     }
@@ -138,7 +124,7 @@ mod tests {
     #[test]
     fn only_the_very_same_token_is_found() {
         let cache = VerifiedTokens::default();
-        cache.insert("a.b.c", verified("u1", 100), 10);
+        cache.insert("a.b.c", verified("u1"), 100, 10);
         for other in ["a.b.C", "a.b.c ", "a.b", ""] {
             assert!(cache.get(other, 10).is_none(), "{other:?}");
         }
@@ -147,7 +133,7 @@ mod tests {
     #[test]
     fn a_forgotten_token_is_not_found() {
         let cache = VerifiedTokens::default();
-        cache.insert("t", verified("u1", 100), 10);
+        cache.insert("t", verified("u1"), 100, 10);
         cache.forget("t");
         assert!(cache.get("t", 10).is_none());
     }
@@ -155,11 +141,11 @@ mod tests {
     #[test]
     fn a_full_cache_drops_the_expired_tokens_and_keeps_the_live_ones() {
         let cache = VerifiedTokens::with_capacity(3);
-        cache.insert("live", verified("u", 500), 10);
-        cache.insert("old1", verified("u", 50), 10);
-        cache.insert("old2", verified("u", 50), 10);
+        cache.insert("live", verified("u"), 500, 10);
+        cache.insert("old1", verified("u"), 50, 10);
+        cache.insert("old2", verified("u"), 50, 10);
         assert!(!cache.is_empty());
-        cache.insert("new", verified("u", 500), 60);
+        cache.insert("new", verified("u"), 500, 60);
         assert_eq!(cache.len(), 2);
         assert!(cache.get("live", 60).is_some(), "a live token stays");
         assert!(cache.get("new", 60).is_some());
@@ -169,7 +155,7 @@ mod tests {
     fn the_cache_never_grows_past_its_capacity() {
         let cache = VerifiedTokens::with_capacity(3);
         for i in 0..10 {
-            cache.insert(&format!("live{i}"), verified("u", 500), 60);
+            cache.insert(&format!("live{i}"), verified("u"), 500, 60);
             assert!(cache.len() <= 3, "{} entries", cache.len());
         }
         assert!(cache.get("live9", 60).is_some(), "the newest is kept");

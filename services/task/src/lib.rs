@@ -19,7 +19,8 @@
 //!   `tasks`, `lists`, `sharing` and `erasure`; `request`: what they read
 //!   from request metadata.
 //! - `outbox`: the calls relayed to notify (reminders, notices,
-//!   invitations); `delivery`: how the relay delivers them.
+//!   invitations); `delivery`: how the relay delivers them; `reminders`:
+//!   the reminder call each change of a task queues.
 //! - `idempotency`: how long an `Idempotency-Key` is remembered, and the
 //!   worker that forgets expired ones; `upkeep`: adopting tasks the
 //!   previous release wrote and forgetting old invitations.
@@ -47,6 +48,7 @@ mod outbox;
 mod position;
 pub mod preview;
 pub mod recurrence;
+mod reminders;
 mod request;
 mod service;
 mod sharing;

@@ -270,7 +270,7 @@ impl State {
         by: &UserId,
     ) -> Result<(), Error> {
         for task in tasks::with_pending_reminders(conn, &list.id, None).await? {
-            crate::tasks::sync_reminders(conn, Some(&task), None::<&TaskRow>, now_micros()).await?;
+            crate::reminders::sync(conn, Some(&task), None::<&TaskRow>, now_micros()).await?;
         }
         for member in lists::members(conn, &list.id).await? {
             if member.user_id != *by {

@@ -359,7 +359,7 @@ impl State {
                 return Err(Error::NotFound(MEMBER));
             }
             for task in tasks::with_pending_reminders(&mut tx, &list_id, Some(&user_id)).await? {
-                crate::tasks::sync_reminders(&mut tx, Some(&task), None, now_micros()).await?;
+                crate::reminders::sync(&mut tx, Some(&task), None, now_micros()).await?;
             }
             if user_id != *caller {
                 let notice = sharing_notice(

@@ -5,14 +5,12 @@ use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
-use todo_common::clock::{from_timestamp, new_id, now_micros, to_timestamp};
+use todo_common::clock::{from_timestamp, new_id, now_micros};
 use todo_common::status::FieldViolation;
-use todo_proto::todo::notify::v1::{CancelReminderRequest, ScheduleReminderRequest};
 use todo_proto::todo::task::v1::{
     CreateTaskRequest, ListDueTasksRequest, ListDueTasksResponse, ListTasksRequest,
     ListTasksResponse, MoveTaskRequest, Task,
 };
-use todo_store::outbox;
 
 use crate::State;
 use crate::access::Action;
@@ -23,8 +21,8 @@ use crate::idempotency;
 use crate::ids::{Id, ListId, TaskId, UserId};
 use crate::links;
 use crate::list_fields::TASKS_PER_LIST;
-use crate::outbox::Outbox;
 use crate::position;
+use crate::reminders;
 use crate::request::{check_etag, retry};
 use crate::store::links as store_links;
 use crate::store::lists;
@@ -140,7 +138,7 @@ impl State {
                     tasks::insert(&mut tx, &row).await?;
                     tasks::add_subtasks(&mut tx, &row.parent_id, 1).await?;
                     lists::add_tasks(&mut tx, &row.list_id, 1).await?;
-                    sync_reminders(&mut tx, None, Some(&row), now).await?;
+                    reminders::sync(&mut tx, None, Some(&row), now).await?;
                     let f = &row.fields;
                     links::record(&mut tx, &row.id, caller, &f.title, &f.description, now).await?;
                     tx.commit().await?;
@@ -257,7 +255,7 @@ impl State {
                     if !tasks::update(&mut tx, caller, &row, current.revision).await? {
                         return Err(Error::Contended);
                     }
-                    sync_reminders(&mut tx, Some(&current), Some(&row), now).await?;
+                    reminders::sync(&mut tx, Some(&current), Some(&row), now).await?;
                     let f = &row.fields;
                     links::record(&mut tx, &row.id, caller, &f.title, &f.description, now).await?;
                     tx.commit().await?;
@@ -332,7 +330,7 @@ impl State {
             lists::add_tasks(&mut tx, &current.list_id, -i64::try_from(n).unwrap_or(0)).await?;
             let now = now_micros();
             for task in &doomed {
-                sync_reminders(&mut tx, Some(task), None, now).await?;
+                reminders::sync(&mut tx, Some(task), None, now).await?;
             }
             tx.commit().await?;
             Ok(n)
@@ -645,55 +643,4 @@ fn changed(current: &TaskRow, mut fields: TaskFields, tz: Tz, now: i64) -> TaskR
         revision: current.revision + 1,
         ..current.clone()
     }
-}
-
-/// Queues the notify call that makes the task's pending reminders match
-/// its new state (`after: None` when deleted), in the caller's
-/// transaction: every reminder time still to come at `now`, for a task
-/// that is not done. Reminders go to the task's creator, whoever changed
-/// it.
-pub async fn sync_reminders(
-    conn: &mut AnyConnection,
-    before: Option<&TaskRow>,
-    after: Option<&TaskRow>,
-    now: i64,
-) -> Result<(), Error> {
-    let pending = |r: &TaskRow| {
-        if r.fields.done {
-            Vec::new()
-        } else {
-            r.placed.pending(now)
-        }
-    };
-    let was = before.map(pending).unwrap_or_default();
-    let will = after.map(pending).unwrap_or_default();
-    let title_changed =
-        matches!((before, after), (Some(b), Some(a)) if b.fields.title != a.fields.title);
-    let revision = after.map_or_else(|| before.map_or(1, |b| b.revision + 1), |a| a.revision);
-    let Some(task) = after.or(before) else {
-        return Ok(());
-    };
-    let (task_id, user_id) = (task.id.to_string(), task.creator_id.to_string());
-    if !will.is_empty() && (was != will || title_changed) {
-        let req = ScheduleReminderRequest {
-            dedup_key: format!("schedule:{task_id}:{revision}"),
-            user_id,
-            task_id,
-            task_title: task.fields.title.clone(),
-            // For a notify service that reads one time only.
-            remind_time: will.first().copied().map(to_timestamp),
-            revision,
-            remind_times: will.into_iter().map(to_timestamp).collect(),
-        };
-        outbox::enqueue(conn, &Outbox::ScheduleReminder(req)).await?;
-    } else if !was.is_empty() && will.is_empty() {
-        let req = CancelReminderRequest {
-            dedup_key: format!("cancel:{task_id}:{revision}"),
-            user_id,
-            task_id,
-            revision,
-        };
-        outbox::enqueue(conn, &Outbox::CancelReminder(req)).await?;
-    }
-    Ok(())
 }

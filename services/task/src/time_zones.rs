@@ -15,9 +15,9 @@ use crate::State;
 use crate::due::Schedule;
 use crate::error::Error;
 use crate::ids::{Id, UserId};
+use crate::reminders;
 use crate::request::retry;
 use crate::store::{tasks, zones};
-use crate::tasks::sync_reminders;
 
 /// The zone a schedule is placed in: its creator's when it needs one (an
 /// all-day due or a recurrence), as recorded here. `Error::ZoneUnknown`
@@ -128,7 +128,7 @@ impl State {
                 if !tasks::replace_placement(&mut tx, &row, current.revision).await? {
                     return Err(Error::Contended);
                 }
-                sync_reminders(&mut tx, Some(&current), Some(&row), now).await?;
+                reminders::sync(&mut tx, Some(&current), Some(&row), now).await?;
                 moved += 1;
             }
             tx.commit().await?;

@@ -4,33 +4,14 @@
 
 use axum::extract::Path;
 use axum::response::Response;
-use serde::Deserialize;
 use todo_proto::todo::task::v1::CreateTaskFromUrlRequest;
 use tonic_types::StatusExt;
 
 use crate::forms::Errors;
 use crate::i18n::Lang;
 use crate::page::Form;
-use crate::pages::tasks::{At, Filter, TaskForm, show_with};
+use crate::pages::tasks::{At, Filter, FromUrlForm, TaskForm, show_with};
 use crate::schedule;
-
-/// The form as typed, and its errors when shown again.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct FromUrlForm {
-    pub url: String,
-    #[serde(rename = "listId")]
-    pub list_id: String,
-    #[serde(skip)]
-    pub errors: Errors,
-}
-
-impl FromUrlForm {
-    /// Whether `list_id` is the list the form had chosen.
-    pub fn chose(&self, list_id: &str) -> bool {
-        self.list_id == list_id
-    }
-}
 
 pub async fn create_default(form: Form<FromUrlForm>) -> Response {
     create(At::Default, form).await

@@ -17,7 +17,6 @@ use todo_proto::todo::task::v1::{
 use crate::forms::Errors;
 use crate::i18n::Lang;
 use crate::page::{Chrome, Ctx, Form};
-use crate::pages::from_url::FromUrlForm;
 use crate::pages::lists::{ListView, all_lists, get_list};
 use crate::schedule::{
     self, DUE_FILTERS, DueFilter, Now, REPEATS, ReminderRow, RepeatForm, Tz, UNITS, WEEKDAYS,
@@ -846,4 +845,23 @@ fn priority_key(value: i32) -> &'static str {
         .iter()
         .find(|(v, _)| *v == value)
         .map_or("priority_none", |(_, key)| key)
+}
+
+/// The form "New task from a web page" (handled in `from_url`) as
+/// typed, and its errors when shown again.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct FromUrlForm {
+    pub url: String,
+    #[serde(rename = "listId")]
+    pub list_id: String,
+    #[serde(skip)]
+    pub errors: Errors,
+}
+
+impl FromUrlForm {
+    /// Whether `list_id` is the list the form had chosen.
+    pub fn chose(&self, list_id: &str) -> bool {
+        self.list_id == list_id
+    }
 }
