@@ -489,6 +489,11 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
         made.push(reply.json::<Value>().await.unwrap()["id"].clone());
     }
     assert_eq!(made[0], made[1]);
+    assert_eq!(
+        requests_for(server, "/again"),
+        1,
+        "a retry answers without fetching the page again"
+    );
 
     // Plain <title> pages work too; the list is the one named.
     let (status, lists) = sys.call("GET", "/v1/lists", Some(&ada), None).await;
@@ -518,6 +523,16 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
         body["error"]["details"][1]["fieldViolations"][0]["field"],
         "url"
     );
+
+    // An internal address reads "unreachable", as a name that does not
+    // resolve would, and the answer names no address.
+    let (status, body) = from_url(sys, &ada, json!({"url": "http://10.0.0.1/admin"})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"]["details"][0]["metadata"]["reason"],
+        "UNREACHABLE"
+    );
+    assert!(!body.to_string().contains("10.0.0"), "{body}");
 
     // A URL that is no http(s) URL: 400 naming it, nothing fetched.
     for bad in ["ftp://example.com/", "not a url", ""] {

@@ -29,10 +29,11 @@ use todo_store::poll::{self, Pass, Schedule, Wake};
 use crate::State;
 use crate::access::Action;
 use crate::domain::{DESCRIPTION_MAX, TITLE_MAX, optional_id};
-use crate::error::{Error, LIST};
+use crate::error::{Error, LIST, TASK};
 use crate::ids::{ListId, TaskId, UserId};
 use crate::preview::{self, Preview, Previewer, links};
 use crate::store;
+use crate::store::links::{Fetched, Recorded};
 use crate::store::tasks::TaskRow;
 
 /// How long a fetched page's preview is reused, for any task.
@@ -48,32 +49,6 @@ const BATCH: i64 = 32;
 const IDLE: Duration = Duration::from_secs(2);
 /// The longest `CreateTaskFromUrl` waits for a fetch slot and the fetch.
 const FROM_URL_WAIT: Duration = Duration::from_secs(8);
-
-/// A link as a task records it: the URL as found, and the key of its
-/// shared preview.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Recorded {
-    pub url: String,
-    /// SHA-256 (hex) of the normalised URL ([`links::cache_key`]).
-    pub key: String,
-}
-
-/// A preview waiting for its fetch.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    pub key: String,
-    pub url: String,
-    /// The user whose link asked for it (empty once they are erased).
-    pub user: String,
-}
-
-/// The outcome of a fetch, as stored.
-#[derive(Debug, Clone)]
-pub enum Fetched {
-    Ready(Box<Preview>),
-    /// The failure's code: kept, never shown.
-    Failed(&'static str),
-}
 
 /// What link previews need at run time: the fetcher, the worker's wake-up
 /// and the per-user limit.
@@ -249,6 +224,11 @@ impl State {
             return Err(Error::Invalid(errs));
         };
         let now = now_micros();
+        // A retry with the same idempotency key is the same request even if
+        // the page changed since.
+        let hash = hex::encode(Sha256::digest(
+            [b"fromUrl:".as_slice(), &req.encode_to_vec()].concat(),
+        ));
         {
             let mut conn = self.db.pool.acquire().await?;
             if let Some(list_id) = &list_id {
@@ -257,35 +237,58 @@ impl State {
                     .ok_or(Error::NotFound(LIST))?;
                 list.role.require(Action::Write)?;
             }
+            // A retry answers with the task made before, without fetching
+            // the page again or counting against the limit.
+            if let Some(key) = key.as_deref() {
+                let not_before = now - crate::idempotency::TTL_MICROS;
+                if let Some(earlier) =
+                    store::tasks::idempotency_key_use(&mut conn, caller, key, not_before).await?
+                {
+                    if earlier.request_hash != hash {
+                        return Err(Error::IdempotencyKeyReused);
+                    }
+                    let found = store::tasks::get(&mut conn, caller, &earlier.task_id).await?;
+                    return found.map(|v| v.task).ok_or(Error::NotFound(TASK));
+                }
+            }
+            // Counted first and checked after, so concurrent requests
+            // cannot all pass one check: each sees every fetch counted
+            // before its own, and the one past the limit takes its back.
+            store::links::count_fetch(&mut conn, caller.as_str(), now).await?;
             let recent =
                 store::links::fetches_since(&mut conn, caller.as_str(), now - MINUTE_MICROS)
                     .await?;
-            if recent >= self.previews.per_user_per_minute {
+            if recent > self.previews.per_user_per_minute {
+                store::links::uncount_fetch(&mut conn, caller.as_str(), now).await?;
                 return Err(Error::TooMany(
                     "too many pages fetched in the last minute",
                     Duration::from_secs(60),
                 ));
             }
-            store::links::count_fetch(&mut conn, caller.as_str(), now).await?;
         }
         let url = Url::parse(&link.url).map_err(|_| FieldViolation::new("url", "must be a URL"))?;
         let preview =
             tokio::time::timeout(FROM_URL_WAIT, self.previews.previewer.preview(&url)).await;
+        let failed = |failure: &preview::Failure| {
+            let (code, why) = failure.public();
+            Error::LinkFetchFailed(code, why.to_owned())
+        };
         let preview = match preview {
             Ok(Ok(preview)) => preview,
-            Ok(Err(failure)) => {
-                return Err(Error::LinkFetchFailed(failure.code(), failure.to_string()));
-            }
-            Err(_) => {
-                let failure = preview::Failure::Timeout;
-                return Err(Error::LinkFetchFailed(failure.code(), failure.to_string()));
-            }
+            Ok(Err(failure)) => return Err(failed(&failure)),
+            Err(_) => return Err(failed(&preview::Failure::Timeout)),
         };
+        // The fetch took seconds: an account erased meanwhile gets nothing
+        // written for it.
+        if todo_store::erased::contains(&self.db.pool, caller).await? {
+            return Err(Error::Forbidden("the account is gone"));
+        }
         // The page was just fetched: the task's link shares the result
-        // instead of fetching it again.
+        // instead of fetching it again, and the result replaces whatever
+        // was stored for the URL (a failure of a minute ago among them).
         {
             let mut conn = self.db.pool.acquire().await?;
-            store::links::request(&mut conn, &link, caller, now, now - CACHE_MICROS).await?;
+            store::links::request(&mut conn, &link, caller, now, now).await?;
         }
         store::links::finish(
             &self.db.pool,
@@ -300,11 +303,6 @@ impl State {
             list_id: req.list_id.trim().to_owned(),
             ..Task::default()
         };
-        // A retry with the same idempotency key is the same request even if
-        // the page changed since.
-        let hash = hex::encode(Sha256::digest(
-            [b"fromUrl:".as_slice(), &req.encode_to_vec()].concat(),
-        ));
         self.create_task_hashed(caller, CreateTaskRequest { task: Some(task) }, key, hash)
             .await
     }

@@ -117,6 +117,36 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// What the client of `CreateTaskFromUrl` is told: a code and a fixed
+    /// text, never an address or a detail of the fetch. A name that
+    /// resolves to a non-public address, a name that does not resolve and
+    /// a host that refuses the connection all read "unreachable", so the
+    /// answers cannot map internal names to their addresses.
+    pub fn public(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::Refused(Refused::Address(_)) | Self::Dns | Self::Connect => {
+                ("UNREACHABLE", "the site could not be reached")
+            }
+            Self::Refused(Refused::Scheme(_)) => (
+                "UNSUPPORTED_SCHEME",
+                "only http and https pages can be read",
+            ),
+            Self::Refused(Refused::Credentials) => (
+                "CREDENTIALS_IN_URL",
+                "the address must not hold a user name or password",
+            ),
+            Self::Refused(Refused::Port(_)) => ("PORT_NOT_ALLOWED", "this port is not allowed"),
+            Self::Refused(Refused::NoHost) => ("INVALID_URL", "the address names no host"),
+            Self::Timeout => ("TIMEOUT", "the page took too long"),
+            Self::TooManyRedirects => ("TOO_MANY_REDIRECTS", "the page redirects too often"),
+            Self::BadRedirect => ("BAD_REDIRECT", "a redirect led nowhere"),
+            Self::Status(_) => ("HTTP_STATUS", "the site did not return the page"),
+            Self::NotHtml => ("NOT_HTML", "not an HTML page"),
+            Self::Read => ("READ_FAILED", "reading the page failed"),
+            Self::Empty => ("NO_PREVIEW", "the page has no title, description or image"),
+        }
+    }
+
     /// The stable code stored with a FAILED link.
     pub fn code(&self) -> &'static str {
         match self {

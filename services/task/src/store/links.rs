@@ -6,11 +6,37 @@ use sqlx::{AnyConnection, Row};
 
 use todo_store::db::Pool;
 
-use crate::error::Error;
-use crate::ids::{Id, TaskId, UserId};
 use todo_proto::todo::task::v1::{Link, LinkState};
 
-use crate::links::{Fetched, Pending, Recorded};
+use crate::error::Error;
+use crate::ids::{Id, TaskId, UserId};
+use crate::preview::Preview;
+
+/// A link as a task records it: the URL as found, and the key of its
+/// shared preview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    pub url: String,
+    /// SHA-256 (hex) of the normalised URL ([`crate::preview::links::cache_key`]).
+    pub key: String,
+}
+
+/// A preview waiting for its fetch.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub key: String,
+    pub url: String,
+    /// The user whose link asked for it (empty once they are erased).
+    pub user: String,
+}
+
+/// The outcome of a fetch, as stored.
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    Ready(Box<Preview>),
+    /// The failure's code: kept, never shown.
+    Failed(&'static str),
+}
 
 /// The links of `task_id` as stored, in order.
 pub async fn of_task(conn: &mut AnyConnection, task_id: &TaskId) -> Result<Vec<Recorded>, Error> {
@@ -246,6 +272,16 @@ pub async fn count_fetch(conn: &mut AnyConnection, user: &str, now: i64) -> Resu
     sqlx::query("INSERT INTO link_fetches (user_id, fetched_at) VALUES (?, ?)")
         .bind(user)
         .bind(now)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes back a fetch counted by [`count_fetch`] that the limit refused.
+pub async fn uncount_fetch(conn: &mut AnyConnection, user: &str, at: i64) -> Result<(), Error> {
+    sqlx::query("DELETE FROM link_fetches WHERE user_id = ? AND fetched_at = ?")
+        .bind(user)
+        .bind(at)
         .execute(conn)
         .await?;
     Ok(())

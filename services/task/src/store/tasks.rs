@@ -847,6 +847,33 @@ pub async fn claim_idempotency_key(
     }))
 }
 
+/// What `key` of `owner` stands for, if it was used at or after
+/// `not_before`: read before a create that costs something (a page
+/// fetch), so a retry answers without doing it again.
+pub async fn idempotency_key_use(
+    conn: &mut AnyConnection,
+    owner: &UserId,
+    key: &str,
+    not_before: i64,
+) -> Result<Option<IdempotentCreate>, Error> {
+    let row = sqlx::query(
+        "SELECT request_hash, task_id FROM idempotency_keys \
+         WHERE owner_id = ? AND idem_key = ? AND create_time >= ?",
+    )
+    .bind(owner)
+    .bind(key)
+    .bind(not_before)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
+        Ok(IdempotentCreate {
+            request_hash: row.try_get("request_hash")?,
+            task_id: row.try_get("task_id")?,
+        })
+    })
+    .transpose()
+}
+
 /// Forgets idempotency keys older than `before`.
 pub async fn expire_idempotency_keys(pool: &Pool, before: i64) -> Result<u64, Error> {
     let done = sqlx::query("DELETE FROM idempotency_keys WHERE create_time < ?")
