@@ -556,3 +556,43 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
     assert_eq!(requests_for(server, "/for-bob"), 0);
     assert_eq!(count(bob).await, 0);
 }
+
+on_both_databases!(previews_no_task_links_to_are_forgotten_after_a_day, 60);
+async fn previews_no_task_links_to_are_forgotten_after_a_day(sys: &TestSystem, server: &Server) {
+    let ada = user(sys, "keeper@example.com").await;
+    let url = |path: &str| server.url(path).to_string();
+    let dropped = create(sys, &ada, "Dropped", &url("/unlinked")).await;
+    let dropped_id = dropped["id"].as_str().unwrap().to_owned();
+    settled(sys, &ada, &dropped_id).await;
+    let kept = create(sys, &ada, "Kept", &url("/linked")).await;
+    settled(sys, &ada, kept["id"].as_str().unwrap()).await;
+
+    // One task drops its link; both results age past a day.
+    let (status, body) = sys
+        .call(
+            "PATCH",
+            &format!("/v1/tasks/{dropped_id}"),
+            Some(&ada),
+            Some(json!({"description": "no link any more"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let mut conn = sys.db_of("task").await;
+    sqlx::query("UPDATE link_previews SET fetched_at = fetched_at - 90000000000")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+
+    // The worker's next pass (woken by a new link) forgets the result no
+    // task links to, and keeps the one a task still shows.
+    let next = create(sys, &ada, "Next", &url("/next")).await;
+    settled(sys, &ada, next["id"].as_str().unwrap()).await;
+    for (path, expected) in [("/unlinked", 0), ("/linked", 1)] {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM link_previews WHERE url = ?")
+            .bind(url(path))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, expected, "{path}");
+    }
+}

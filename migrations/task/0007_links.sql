@@ -19,6 +19,7 @@ CREATE TABLE task_links (
     PRIMARY KEY (task_id, ordinal)
 );
 CREATE INDEX task_links_user ON task_links (user_id);
+CREATE INDEX task_links_url ON task_links (url_key);
 
 -- One fetch result per normalised URL, shared by every task that links
 -- it: only what the public page says. `state` is 1 PENDING, 2 READY,
@@ -41,6 +42,7 @@ CREATE TABLE link_previews (
     fetched_at   BIGINT        NULL
 );
 CREATE INDEX link_previews_state ON link_previews (state, requested_at);
+CREATE INDEX link_previews_fetched ON link_previews (fetched_at);
 
 -- The fetches each user caused in the last minute: the per-user limit,
 -- kept in the database so it holds across replicas.

@@ -126,6 +126,7 @@ async fn pass(db: &Db, previews: &Previews) -> Result<Pass, Error> {
     let now = now_micros();
     let since = now - MINUTE_MICROS;
     store::links::prune_fetches(&db.pool, since).await?;
+    store::links::prune_unlinked(&db.pool, now - CACHE_MICROS).await?;
     let limit = previews.per_user_per_minute;
     let pending = store::links::pending(&db.pool, now, since, limit, BATCH).await?;
     let mut fetches = JoinSet::new();

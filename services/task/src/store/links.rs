@@ -322,6 +322,22 @@ pub async fn finish(pool: &Pool, key: &str, fetched: &Fetched, now: i64) -> Resu
     Ok(())
 }
 
+/// Forgets the previews fetched before `before` that no task links to any
+/// more (the task changed or went, or its writer's account did): a page's
+/// address can carry a secret, and is kept no longer than the cache needs
+/// it.
+pub async fn prune_unlinked(pool: &Pool, before: i64) -> Result<(), Error> {
+    sqlx::query(
+        "DELETE FROM link_previews WHERE fetched_at < ? AND state <> ? \
+         AND NOT EXISTS (SELECT 1 FROM task_links l WHERE l.url_key = link_previews.url_key)",
+    )
+    .bind(before)
+    .bind(LinkState::Pending as i64)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 /// Forgets fetches counted before `before`: only the last minute matters.
 pub async fn prune_fetches(pool: &Pool, before: i64) -> Result<(), Error> {
     sqlx::query("DELETE FROM link_fetches WHERE fetched_at < ?")
