@@ -651,6 +651,19 @@ async fn a_german_browser_gets_german_pages_and_the_footer_switches_language() {
     tab.click("footer button[value=de]").await;
     assert_eq!(lang().await.as_deref(), Some("de"));
 
+    // A service's field error, in German at its field.
+    tab.fill("#displayName", "Greta").await;
+    tab.fill("#email", "greta@example.com").await;
+    tab.fill("#password", "passwortpasswort").await;
+    tab.submit().await;
+    let error = tab.find("#password-error").await.text().await.unwrap();
+    assert!(error.starts_with("ist zu leicht zu erraten"), "{error}");
+    tab.fill("#password", PASSWORD).await;
+    tab.fill("#displayName", &"G".repeat(101)).await;
+    tab.submit().await;
+    let error = tab.find("#displayName-error").await.text().await.unwrap();
+    assert_eq!(error, "muss 1 bis 100 Zeichen lang sein");
+
     tab.close().await;
     system.stop().await;
 }

@@ -384,6 +384,42 @@ async fn pages_are_german_for_german_browsers() {
     assert!(page.html.contains("<html lang=\"de\">"));
     assert!(page.html.contains("Anmelden"));
     assert!(page.html.contains("Registrieren"));
+    // A service's field errors are German too.
+    browser.get("/sign-up").await;
+    let page = browser
+        .submit(
+            "/sign-up",
+            &[
+                ("displayName", &"G".repeat(101)),
+                ("email", "greta@example.com"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 400);
+    assert!(
+        page.html.contains(">muss 1 bis 100 Zeichen lang sein</p>"),
+        "{}",
+        page.html
+    );
+    assert!(!page.html.contains("characters long"), "{}", page.html);
+    let page = browser
+        .submit(
+            "/sign-up",
+            &[
+                ("displayName", "Greta"),
+                ("email", "greta@example.com"),
+                ("password", "passwortpasswort"),
+            ],
+        )
+        .await;
+    assert!(
+        page.html.contains(
+            ">ist zu leicht zu erraten. Nimm mehrere Wörter oder ein längeres Passwort.</p>"
+        ),
+        "{}",
+        page.html
+    );
     // The footer's switch outranks the header.
     let page = browser
         .submit("/language", &[("lang", "en"), ("back", "/sign-in")])

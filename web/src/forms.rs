@@ -7,6 +7,9 @@ use std::collections::HashMap;
 use tonic::Code;
 use tonic_types::StatusExt;
 
+use crate::i18n::Lang;
+use crate::violation_texts;
+
 /// The errors of one submission. Field names are the API's lowerCamelCase
 /// ones without the message prefix (`task.title` is `title`).
 #[derive(Debug, Default, Clone)]
@@ -31,11 +34,11 @@ impl Errors {
     }
 
     /// The errors a failed call means. Field violations keep the service's
-    /// description; everything else becomes one form-level message by code,
-    /// never the status message itself (which may say more than a visitor
-    /// should read).
-    pub fn from_status(status: &tonic::Status) -> Self {
-        Self::from_status_named(status, |path| {
+    /// description, in `lang`; everything else becomes one form-level
+    /// message by code, never the status message itself (which may say
+    /// more than a visitor should read).
+    pub fn from_status(status: &tonic::Status, lang: Lang) -> Self {
+        Self::from_status_named(status, lang, |path| {
             path.rsplit('.').next().unwrap_or_default().to_owned()
         })
     }
@@ -43,12 +46,19 @@ impl Errors {
     /// As [`Self::from_status`], with `name` giving the form's field of
     /// each violation's path (`task.reminders[1].beforeDue`), for forms
     /// whose fields are not simply the paths' last parts.
-    pub fn from_status_named(status: &tonic::Status, name: impl Fn(&str) -> String) -> Self {
+    pub fn from_status_named(
+        status: &tonic::Status,
+        lang: Lang,
+        name: impl Fn(&str) -> String,
+    ) -> Self {
         let mut errors = Self::default();
         if let Some(bad_request) = status.get_details_bad_request() {
             for violation in bad_request.field_violations {
                 let field = name(&violation.field);
-                errors.fields.entry(field).or_insert(violation.description);
+                errors
+                    .fields
+                    .entry(field)
+                    .or_insert_with(|| violation_texts::render(&violation.description, lang));
             }
         }
         if errors.fields.is_empty() {

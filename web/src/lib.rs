@@ -13,6 +13,8 @@
 //! - [`csrf`]: the token every state-changing form carries.
 //! - [`i18n`]: the German and English message catalogs.
 //! - [`forms`]: field errors from `google.rpc.BadRequest`.
+//! - [`violation_texts`]: the services' field-error descriptions in the
+//!   page's language.
 //! - [`schedule`]: dues, recurrences and reminders in the user's time
 //!   zone: the task form's parts, a rule in words, the due filters.
 //! - [`page`]: what every page shares (request context, layout, errors,
@@ -35,6 +37,7 @@ pub mod pages;
 pub mod schedule;
 pub mod services;
 pub mod session;
+pub mod violation_texts;
 
 /// The web app's own settings; everything else (service addresses,
 /// trusted proxies, the service credential) it shares with the edge.

@@ -246,7 +246,7 @@ impl Ctx {
             this.sign_out();
             return this.redirect("/sign-in");
         }
-        let key = crate::forms::Errors::from_status(status)
+        let key = crate::forms::Errors::from_status(status, self.lang)
             .form
             .unwrap_or("err_invalid");
         let (code, title) = match status.code() {

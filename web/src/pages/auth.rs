@@ -69,20 +69,14 @@ pub async fn sign_up(Form { ctx, form }: Form<SignUp>) -> Response {
                 .await
         }
         Err(status) => {
+            let errors = Errors::from_status(&status, ctx.lang);
             let c = ctx.chrome("sign_up").await;
             let form = SignUp {
                 // A password is never sent back to the browser.
                 password: String::new(),
                 ..form
             };
-            ctx.page_with_status(
-                StatusCode::BAD_REQUEST,
-                &SignUpPage {
-                    c,
-                    form,
-                    errors: Errors::from_status(&status),
-                },
-            )
+            ctx.page_with_status(StatusCode::BAD_REQUEST, &SignUpPage { c, form, errors })
         }
     }
 }
@@ -126,19 +120,13 @@ pub async fn sign_in(Form { mut ctx, form }: Form<SignIn>) -> Response {
             ctx.redirect("/tasks")
         }
         Err(status) => {
+            let errors = Errors::from_status(&status, ctx.lang);
             let c = ctx.chrome("sign_in").await;
             let form = SignIn {
                 email: form.email,
                 password: String::new(),
             };
-            ctx.page_with_status(
-                StatusCode::BAD_REQUEST,
-                &SignInPage {
-                    c,
-                    form,
-                    errors: Errors::from_status(&status),
-                },
-            )
+            ctx.page_with_status(StatusCode::BAD_REQUEST, &SignInPage { c, form, errors })
         }
     }
 }
@@ -237,15 +225,9 @@ pub async fn forgot(Form { ctx, form }: Form<Forgot>) -> Response {
                 .await
         }
         Err(status) => {
+            let errors = Errors::from_status(&status, ctx.lang);
             let c = ctx.chrome("forgot_title").await;
-            ctx.page_with_status(
-                StatusCode::BAD_REQUEST,
-                &ForgotPage {
-                    c,
-                    form,
-                    errors: Errors::from_status(&status),
-                },
-            )
+            ctx.page_with_status(StatusCode::BAD_REQUEST, &ForgotPage { c, form, errors })
         }
     }
 }
@@ -285,13 +267,14 @@ pub async fn reset(Form { ctx, form }: Form<Reset>) -> Response {
                 .await
         }
         Err(status) => {
+            let errors = Errors::from_status(&status, ctx.lang);
             let c = ctx.chrome("reset_title").await;
             ctx.page_with_status(
                 StatusCode::BAD_REQUEST,
                 &ResetPage {
                     c,
                     token: form.token,
-                    errors: Errors::from_status(&status),
+                    errors,
                 },
             )
         }

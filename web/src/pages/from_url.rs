@@ -75,7 +75,7 @@ fn errors_of(status: &tonic::Status, lang: Lang) -> Errors {
         errors.add("url", lang.t("from_url_failed"));
         return errors;
     }
-    Errors::from_status(status)
+    Errors::from_status(status, lang)
 }
 
 #[cfg(test)]

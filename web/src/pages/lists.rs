@@ -163,7 +163,10 @@ pub async fn create(Form { mut ctx, form }: Form<ListForm>) -> Response {
     });
     match ctx.services().task.clone().create_list(request).await {
         Ok(list) => ctx.redirect(&format!("/lists/{}", list.into_inner().id)),
-        Err(status) => page_with(ctx, form, Errors::from_status(&status)).await,
+        Err(status) => {
+            let errors = Errors::from_status(&status, ctx.lang);
+            page_with(ctx, form, errors).await
+        }
     }
 }
 

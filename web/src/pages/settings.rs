@@ -152,7 +152,7 @@ pub async fn save(Form { mut ctx, form }: Form<Profile>) -> Response {
         time_zone: Some(form.time_zone.clone()),
     });
     if let Err(status) = ctx.services().user.clone().update_me(request).await {
-        let errors = Errors::from_status(&status);
+        let errors = Errors::from_status(&status, ctx.lang);
         return show(ctx, Some(form), Section::Profile, errors).await;
     }
     // After the profile, so a digest turned on with a new time zone is
@@ -174,7 +174,7 @@ pub async fn save(Form { mut ctx, form }: Form<Profile>) -> Response {
     {
         Ok(_) => ctx.redirect("/settings"),
         Err(status) => {
-            let errors = Errors::from_status(&status);
+            let errors = Errors::from_status(&status, ctx.lang);
             show(ctx, Some(form), Section::Profile, errors).await
         }
     }
@@ -226,7 +226,10 @@ async fn refused(ctx: Ctx, section: Section, status: &tonic::Status) -> Response
             show(ctx, None, section, Errors::form("err_password")).await
         }
         tonic::Code::Unauthenticated => ctx.failed(status).await,
-        _ => show(ctx, None, section, Errors::from_status(status)).await,
+        _ => {
+            let errors = Errors::from_status(status, ctx.lang);
+            show(ctx, None, section, errors).await
+        }
     }
 }
 

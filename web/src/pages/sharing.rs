@@ -174,7 +174,7 @@ pub async fn invite(Path(id): Path<String>, Form { mut ctx, form }: Form<InviteF
         Err(status) if status.code() == tonic::Code::InvalidArgument => {
             let forms = Forms {
                 invite: form,
-                invite_errors: Errors::from_status(&status),
+                invite_errors: Errors::from_status(&status, ctx.lang),
                 ..Forms::default()
             };
             page_with(ctx, &id, forms).await
@@ -255,7 +255,7 @@ pub async fn update(Path(id): Path<String>, Form { mut ctx, form }: Form<ListFor
         Err(status) => {
             let forms = Forms {
                 settings: Some(form),
-                settings_errors: Errors::from_status(&status),
+                settings_errors: Errors::from_status(&status, ctx.lang),
                 ..Forms::default()
             };
             page_with(ctx, &id, forms).await

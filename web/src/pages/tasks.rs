@@ -340,8 +340,8 @@ impl TaskForm {
     /// reminder's at its row (the request listed the filled rows only, so
     /// `reminders[1]` is the second filled row), the rest by the path's
     /// last part.
-    fn errors(&self, status: &tonic::Status) -> Errors {
-        Errors::from_status_named(status, |path| {
+    fn errors(&self, status: &tonic::Status, lang: Lang) -> Errors {
+        Errors::from_status_named(status, lang, |path| {
             let path = path.strip_prefix("task.").unwrap_or(path);
             if let Some(rest) = path.strip_prefix("reminders[") {
                 let sent = rest.split(']').next().and_then(|i| i.parse::<usize>().ok());
@@ -670,7 +670,7 @@ async fn create(at: At, Form { mut ctx, form }: Form<TaskForm>) -> Response {
     match ctx.services().task.clone().create_task(request).await {
         Ok(_) => ctx.redirect(&at.here()),
         Err(status) => {
-            let errors = form.errors(&status);
+            let errors = form.errors(&status, ctx.lang);
             on_write_error(ctx, &status, errors, |ctx, errors| {
                 show(ctx, at, Filter::default(), tz, form, errors)
             })
@@ -777,7 +777,7 @@ pub async fn edit(Path(id): Path<String>, Form { mut ctx, form }: Form<TaskForm>
     match ctx.services().task.clone().update_task(request).await {
         Ok(_) => ctx.redirect_back(&form.back, "/tasks"),
         Err(status) => {
-            let errors = form.errors(&status);
+            let errors = form.errors(&status, ctx.lang);
             on_write_error(ctx, &status, errors, |ctx, errors| {
                 edit_again(ctx, id, form, errors, tz)
             })
