@@ -133,6 +133,93 @@ async fn an_all_day_due_is_the_local_midnight_that_starts_it(sys: &TestSystem) {
     );
 }
 
+both_databases!(has_due_lists_the_tasks_with_or_without_a_due_across_pages);
+async fn has_due_lists_the_tasks_with_or_without_a_due_across_pages(sys: &TestSystem) {
+    let (_, token) = sys.signup("hasdue@example.com").await;
+    let timed = create(
+        sys,
+        &token,
+        json!({"title": "timed", "dueTime": "2030-01-15T10:00:00Z"}),
+    )
+    .await;
+    let day = create(
+        sys,
+        &token,
+        json!({"title": "all day", "dueDate": {"year": 2030, "month": 1, "day": 16}}),
+    )
+    .await;
+    let mut undated = Vec::new();
+    for title in ["a", "b", "c"] {
+        undated.push(id(&create(sys, &token, json!({ "title": title })).await));
+    }
+    // Undated again: the filter follows the current due.
+    let cleared = create(
+        sys,
+        &token,
+        json!({"title": "cleared", "dueTime": "2030-01-17T10:00:00Z"}),
+    )
+    .await;
+    let path = format!("/v1/tasks/{}?updateMask=dueTime", id(&cleared));
+    let (status, body) = sys
+        .call("PATCH", &path, Some(&token), Some(json!({})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    undated.push(id(&cleared));
+
+    assert_eq!(
+        ids(sys, &token, "hasDue=true").await,
+        [id(&timed), id(&day)]
+    );
+    assert_eq!(ids(sys, &token, "hasDue=false").await, undated);
+    assert_eq!(ids(sys, &token, "").await.len(), 6);
+
+    // Page by page, in the web's order (a list's top level by position):
+    // every undated task once, none of the others.
+    let list = timed["listId"].as_str().unwrap();
+    let query = format!("hasDue=false&listId={list}&parentId=root&orderBy=position&pageSize=3");
+    let (status, first) = sys
+        .call("GET", &format!("/v1/tasks?{query}"), Some(&token), None)
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let page_token = first["nextPageToken"].as_str().unwrap().to_owned();
+    assert!(!page_token.is_empty(), "{first}");
+    let mut seen: Vec<String> = first["tasks"].as_array().unwrap().iter().map(id).collect();
+    seen.extend(ids(sys, &token, &format!("{query}&pageToken={page_token}")).await);
+    seen.sort();
+    let mut expected = undated.clone();
+    expected.sort();
+    assert_eq!(seen, expected);
+
+    // The token is bound to the filter: not valid without it or with
+    // the other value.
+    for other in ["hasDue=true&", "hasDue=false&label=x&", ""] {
+        let query = format!(
+            "{other}listId={list}&parentId=root&orderBy=position&pageSize=3&pageToken={page_token}"
+        );
+        let (status, body) = sys
+            .call("GET", &format!("/v1/tasks?{query}"), Some(&token), None)
+            .await;
+        assert_eq!(
+            (
+                status,
+                body["error"]["details"][0]["fieldViolations"][0]["field"].as_str()
+            ),
+            (400, Some("pageToken")),
+            "{other}: {body}"
+        );
+    }
+    // Not a boolean: refused, naming the parameter.
+    let (status, body) = sys
+        .call("GET", "/v1/tasks?hasDue=maybe", Some(&token), None)
+        .await;
+    assert_eq!(
+        (status, error_status(&body)),
+        (400, "INVALID_ARGUMENT"),
+        "{body}"
+    );
+    assert!(body.to_string().contains("hasDue"), "{body}");
+}
+
 both_databases!(bad_schedules_are_refused_naming_the_field_and_write_nothing);
 async fn bad_schedules_are_refused_naming_the_field_and_write_nothing(sys: &TestSystem) {
     let (_, token) = sys.signup("bad-due@example.com").await;

@@ -227,17 +227,23 @@ impl DueFilter {
         }
     }
 
-    /// Whether `task`, which the service let through the bounds, is shown.
-    /// The service has no "without a due" filter, and an all-day due of
-    /// today starts before now without being overdue.
+    /// `has_due` for the service: "no due" is its filter too.
+    pub fn has_due(self) -> Option<bool> {
+        match self {
+            Self::NoDue => Some(false),
+            Self::Any | Self::Overdue | Self::Today | Self::Week => None,
+        }
+    }
+
+    /// Whether `task`, which the service let through the bounds, is shown:
+    /// an all-day due of today starts before now without being overdue.
     pub fn keeps(self, task: &Task, now: &Now) -> bool {
         match self {
-            Self::NoDue => task.due_time.is_none() && task.due_date.is_none(),
             Self::Overdue => match task.due_date.as_ref().and_then(naive_date) {
                 Some(day) => day < now.today(),
                 None => true,
             },
-            Self::Any | Self::Today | Self::Week => true,
+            Self::Any | Self::Today | Self::Week | Self::NoDue => true,
         }
     }
 }
@@ -692,8 +698,9 @@ mod tests {
         };
         assert!(DueFilter::Overdue.keeps(&all_day(30), &now));
         assert!(!DueFilter::Overdue.keeps(&all_day(31), &now));
-        assert!(DueFilter::NoDue.keeps(&Task::default(), &now));
-        assert!(!DueFilter::NoDue.keeps(&all_day(31), &now));
+        assert_eq!(DueFilter::NoDue.has_due(), Some(false));
+        assert_eq!(DueFilter::NoDue.bounds(&now), (None, None));
+        assert_eq!(DueFilter::Overdue.has_due(), None);
         for (value, _) in DUE_FILTERS {
             assert_eq!(DueFilter::from_query(value).as_str(), value);
         }

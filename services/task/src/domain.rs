@@ -287,6 +287,8 @@ pub struct Filter {
     pub label: Option<String>,
     pub due_before: Option<i64>,
     pub due_after: Option<i64>,
+    /// Only tasks with (true) or without (false) a due.
+    pub has_due: Option<bool>,
     /// Lower-cased substring of title or description.
     pub q: Option<String>,
 }
@@ -404,6 +406,7 @@ impl TryFrom<&ListTasksRequest> for ListQuery {
             label: Some(req.label.trim().to_owned()).filter(|l| !l.is_empty()),
             due_before: time(req.due_before.as_ref(), "dueBefore"),
             due_after: time(req.due_after.as_ref(), "dueAfter"),
+            has_due: req.has_due,
             q: Some(req.q.trim().to_lowercase()).filter(|q| !q.is_empty()),
         };
         if filter
@@ -458,24 +461,30 @@ impl ListQuery {
             label,
             due_before,
             due_after,
+            has_due,
             q,
         } = &self.filter;
-        serde_json::json!([
-            owner.as_str(),
-            self.order.as_str(),
-            done,
-            label,
-            due_before,
-            due_after,
-            q,
-            list_id.as_deref(),
-            match parent {
+        let mut scope = vec![
+            serde_json::json!(owner.as_str()),
+            serde_json::json!(self.order.as_str()),
+            serde_json::json!(done),
+            serde_json::json!(label),
+            serde_json::json!(due_before),
+            serde_json::json!(due_after),
+            serde_json::json!(q),
+            serde_json::json!(list_id.as_deref()),
+            serde_json::json!(match parent {
                 None => None,
                 Some(Parent::Root) => Some("root"),
                 Some(Parent::Of(id)) => Some(id.as_str()),
-            }
-        ])
-        .to_string()
+            }),
+        ];
+        // Filters added later go last and only when given, so that the
+        // tokens of queries without them stay valid across the upgrade.
+        if let Some(has_due) = has_due {
+            scope.push(serde_json::json!({ "hasDue": has_due }));
+        }
+        serde_json::Value::Array(scope).to_string()
     }
 }
 
@@ -684,6 +693,24 @@ mod tests {
         .unwrap();
         assert_ne!(query.scope(&u1), other.scope(&u1));
         assert_ne!(query.scope(&u1), query.scope(&u2));
+        // `hasDue` binds the token when given, and only then, so the
+        // scopes of queries without it are what they were before it.
+        let scope_with = |has_due| {
+            ListQuery::try_from(&ListTasksRequest {
+                done: Some(true),
+                label: "a|b".to_owned(),
+                has_due,
+                ..ListTasksRequest::default()
+            })
+            .unwrap()
+            .scope(&u1)
+        };
+        assert_eq!(scope_with(None), query.scope(&u1));
+        assert_eq!(
+            scope_with(Some(false)),
+            r#"["u1","createTime",true,"a|b",null,null,null,null,null,{"hasDue":false}]"#
+        );
+        assert_ne!(scope_with(Some(true)), scope_with(Some(false)));
     }
 
     #[test]

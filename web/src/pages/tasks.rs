@@ -80,6 +80,7 @@ impl Filter {
             parent_id: parent.to_owned(),
             due_after,
             due_before,
+            has_due: self.due().has_due(),
             ..ListTasksRequest::default()
         }
     }

@@ -168,9 +168,13 @@ impl ScheduleColumns {
     }
 }
 
+/// The due key of a task without a due (the column's default, from
+/// migration 0002): the largest BIGINT, so undated tasks sort last.
+const NO_DUE: i64 = i64::MAX;
+
 /// The sort key of the due time: undated tasks sort last.
 fn due_key(due_time: Option<i64>) -> i64 {
-    due_time.unwrap_or(i64::MAX)
+    due_time.unwrap_or(NO_DUE)
 }
 
 fn labels_json(labels: &[String]) -> Result<String, Error> {
@@ -657,6 +661,12 @@ fn list_sql(filter: &Filter, order: Order, paged: bool) -> String {
     if filter.due_after.is_some() {
         sql.push_str(" AND t.due_time >= ?");
     }
+    // On the indexed sort key, which holds NO_DUE for a task without one.
+    match filter.has_due {
+        Some(true) => sql.push_str(" AND t.due_key < ?"),
+        Some(false) => sql.push_str(" AND t.due_key = ?"),
+        None => {}
+    }
     if filter.q.is_some() {
         sql.push_str(
             " AND (LOWER(t.title) LIKE ? ESCAPE '!' OR LOWER(t.description) LIKE ? ESCAPE '!')",
@@ -732,6 +742,9 @@ pub async fn list(
     }
     if let Some(t) = filter.due_after {
         query = query.bind(t);
+    }
+    if filter.has_due.is_some() {
+        query = query.bind(NO_DUE);
     }
     if let Some(q) = &filter.q {
         let pattern = format!("%{}%", like_literal(q));
