@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/ensure-chromium.sh
+scripts/ensure-axe.sh
 mkdir -p docs/screenshots
 TODO_SCREENSHOTS_DIR="$PWD/docs/screenshots" TODO_TEST_BROWSER=required \
     cargo test --locked --test browser

@@ -26,8 +26,9 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "Chromium and chromedriver for the browser tests"
+step "Chromium, chromedriver and axe-core for the browser tests"
 scripts/ensure-chromium.sh
+scripts/ensure-axe.sh
 
 step "cargo test"
 TODO_TEST_BROWSER=required cargo test --workspace --locked

@@ -8,6 +8,10 @@
 //!
 //! With `TODO_SCREENSHOTS_DIR` set (scripts/screenshots.sh), the stories
 //! also save PNGs of the pages they pass through into that folder.
+//!
+//! The accessibility check injects axe-core (scripts/ensure-axe.sh installs
+//! the pinned version into .tools/axe/) into each main page; without it the
+//! check says it is skipped, unless `TODO_TEST_BROWSER=required`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,7 +26,7 @@ use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use sqlx::Row;
-use support::{Db, TestSystem, decoded};
+use support::{Db, TestSystem, decoded, eventually};
 
 const PASSWORD: &str = "a long enough secret";
 const DESKTOP: (u32, u32) = (1280, 900);
@@ -57,7 +61,7 @@ fn chromedriver_path() -> Option<PathBuf> {
 /// installed and the browser tests are not required.
 async fn driver() -> Option<Driver> {
     let Some(program) = chromedriver_path() else {
-        if std::env::var("TODO_TEST_BROWSER").as_deref() == Ok("required") {
+        if required() {
             panic!(
                 "chromedriver not found but TODO_TEST_BROWSER=required; run scripts/ensure-chromium.sh"
             );
@@ -102,6 +106,35 @@ async fn driver() -> Option<Driver> {
             driver.url
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether the browser tests must run rather than be skipped.
+fn required() -> bool {
+    std::env::var("TODO_TEST_BROWSER").as_deref() == Ok("required")
+}
+
+/// The axe-core version scripts/ensure-axe.sh installs.
+const AXE_VERSION: &str = "4.14.1";
+
+/// axe-core's script, or `None` (after saying so) when it is not
+/// installed and the browser tests are not required.
+fn axe_script() -> Option<String> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.tools/axe/node_modules/axe-core/axe.min.js"
+    );
+    match std::fs::read_to_string(path) {
+        Ok(script) => Some(script),
+        Err(e) if required() => {
+            panic!(
+                "axe-core not found at {path} ({e}) but TODO_TEST_BROWSER=required; run scripts/ensure-axe.sh"
+            )
+        }
+        Err(_) => {
+            eprintln!("skipped: axe-core not found; run scripts/ensure-axe.sh");
+            None
+        }
     }
 }
 
@@ -356,6 +389,73 @@ impl<'a> Tab<'a> {
 
     async fn close(self) {
         self.client.close().await.unwrap();
+    }
+
+    /// The serious and critical axe-core violations of the page shown, at
+    /// the window's current size, one line each with its rule and the
+    /// elements at fault. `axe` is axe-core's script: WebDriver runs it
+    /// outside the page's CSP, which allows no script but the page's own.
+    async fn axe_violations(&self, axe: &str) -> Vec<String> {
+        let loaded = self
+            .client
+            .execute("return typeof axe !== 'undefined';", vec![])
+            .await
+            .unwrap();
+        if loaded != json!(true) {
+            self.client.execute(axe, vec![]).await.unwrap();
+        }
+        let version = self.client.execute("return axe.version;", vec![]).await;
+        assert_eq!(
+            version.unwrap(),
+            json!(AXE_VERSION),
+            "run scripts/ensure-axe.sh"
+        );
+        let found = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1]; \
+                 axe.run(document, { resultTypes: ['violations'] }).then( \
+                   (r) => done(r.violations.map((v) => ({ \
+                     id: v.id, impact: v.impact, help: v.help, \
+                     targets: v.nodes.map((n) => n.target.join(' ')) }))), \
+                   (e) => done({ error: String(e) }));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let Some(violations) = found.as_array() else {
+            panic!("axe-core failed on {}: {found}", self.path().await);
+        };
+        violations
+            .iter()
+            .filter(|v| matches!(v["impact"].as_str(), Some("serious" | "critical")))
+            .map(|v| {
+                format!(
+                    "{} ({}): {} at {}",
+                    v["id"].as_str().unwrap_or_default(),
+                    v["impact"].as_str().unwrap_or_default(),
+                    v["help"].as_str().unwrap_or_default(),
+                    v["targets"]
+                )
+            })
+            .collect()
+    }
+
+    /// [`Self::axe_violations`] at desktop and at phone size, each line
+    /// naming the page and the size.
+    async fn axe_both_sizes(&self, axe: &str, page: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for (size, (width, height)) in [("desktop", DESKTOP), ("phone", PHONE)] {
+            self.client.set_window_size(width, height).await.unwrap();
+            for violation in self.axe_violations(axe).await {
+                found.push(format!("{page} ({size}): {violation}"));
+            }
+        }
+        self.client
+            .set_window_size(DESKTOP.0, DESKTOP.1)
+            .await
+            .unwrap();
+        found
     }
 }
 
@@ -663,6 +763,114 @@ async fn a_german_browser_gets_german_pages_and_the_footer_switches_language() {
     tab.submit().await;
     let error = tab.find("#displayName-error").await.text().await.unwrap();
     assert_eq!(error, "muss 1 bis 100 Zeichen lang sein");
+
+    tab.close().await;
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn the_main_pages_have_no_serious_accessibility_violations() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let Some(driver) = driver().await else { return };
+    let Some(axe) = axe_script() else { return };
+    let system = TestSystem::start(Db::Sqlite).await.unwrap();
+    // Someone who invites the person checking, so that the invitation and
+    // inbox pages have something to show.
+    let (_, host) = system.signup("host@example.com").await;
+    system.verify_welcome_address().await;
+    system.signup("ada@example.com").await;
+    system.verify_welcome_address().await;
+    let (status, shared) = system
+        .call(
+            "POST",
+            "/v1/lists",
+            Some(&host),
+            Some(json!({"title": "Household"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{shared}");
+    let invite = format!(
+        "/v1/lists/{}/members:invite",
+        shared["id"].as_str().unwrap()
+    );
+    let body = json!({"email": "ada@example.com", "role": "EDITOR"});
+    let (status, answer) = system.call("POST", &invite, Some(&host), Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    let ada = system.login("ada@example.com", PASSWORD).await;
+    eventually("the invitation in the inbox", || async {
+        let (_, inbox) = system
+            .call("GET", "/v1/notifications", Some(&ada), None)
+            .await;
+        inbox["notifications"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty())
+    })
+    .await;
+
+    let tab = Tab::open(&driver, &system, ENGLISH).await;
+    let mut found = Vec::new();
+    for (path, page) in [
+        ("/", "landing"),
+        ("/sign-in", "sign-in"),
+        ("/sign-up", "sign-up"),
+        ("/forgot-password", "forgot password"),
+    ] {
+        tab.goto(path).await;
+        found.extend(tab.axe_both_sizes(&axe, page).await);
+    }
+    // A form with field errors.
+    tab.goto("/sign-up").await;
+    tab.submit().await;
+    assert!(tab.exists("[aria-invalid=true]").await);
+    found.extend(tab.axe_both_sizes(&axe, "sign-up with errors").await);
+
+    tab.sign_in("ada@example.com", PASSWORD).await;
+    tab.goto("/lists").await;
+    tab.fill("#title", "Groceries").await;
+    tab.submit().await;
+    let list = tab.path().await;
+    tab.fill("#title", "Milk").await;
+    tab.fill("#labels", "dairy").await;
+    tab.set_value("#dueTime", "2030-01-15T09:00").await;
+    tab.submit().await;
+    let edit = tab
+        .find("ul.tasks li:first-child .actions a")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let task = edit
+        .split(['?', '#'])
+        .next()
+        .unwrap()
+        .trim_end_matches("/edit")
+        .to_owned();
+    tab.goto(&format!("{list}/members")).await;
+    tab.fill("#email", "gus@example.com").await;
+    tab.click("form[action$='/members/invite'] button[type=submit]")
+        .await;
+    for (path, page) in [
+        ("/tasks".to_owned(), "default list"),
+        ("/lists".to_owned(), "lists"),
+        (list.clone(), "a list's tasks"),
+        (edit, "task edit"),
+        (format!("{task}/subtasks"), "subtasks"),
+        (format!("{list}/members"), "sharing"),
+        (format!("{list}/delete"), "list deletion"),
+        ("/invitations".to_owned(), "invitations"),
+        ("/inbox".to_owned(), "inbox"),
+        ("/settings".to_owned(), "settings"),
+    ] {
+        tab.goto(&path).await;
+        assert_eq!(tab.path().await, path.split('?').next().unwrap(), "{page}");
+        found.extend(tab.axe_both_sizes(&axe, page).await);
+    }
+    assert!(
+        found.is_empty(),
+        "serious or critical accessibility violations:\n{}",
+        found.join("\n")
+    );
 
     tab.close().await;
     system.stop().await;
