@@ -133,6 +133,13 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<D
                     sqlx::query("PRAGMA journal_mode = WAL")
                         .execute(&mut *conn)
                         .await?;
+                    // In WAL mode NORMAL syncs at checkpoints, not at every
+                    // commit: a crash of the process loses nothing, a power
+                    // cut can lose the last commits but never corrupts the
+                    // file. FULL made every write wait for an fsync.
+                    sqlx::query("PRAGMA synchronous = NORMAL")
+                        .execute(&mut *conn)
+                        .await?;
                     sqlx::query("PRAGMA busy_timeout = 10000")
                         .execute(&mut *conn)
                         .await?;
