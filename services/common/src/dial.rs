@@ -1,5 +1,6 @@
 //! How channels dial their upstream: plain TCP, with a pause after failed
-//! attempts and without ever talking to themselves.
+//! attempts and without ever talking to themselves; or, to a server of
+//! this same process, an in-memory pipe (see [`crate::in_process`]).
 //!
 //! tonic re-dials a lazy channel on every call while its upstream is down,
 //! so a busy caller hammers a dead address hundreds of times a second.
@@ -26,6 +27,8 @@ use hyper_util::rt::TokioIo;
 use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+use crate::in_process::{self, Conn};
 
 /// The pause after the first failed attempt.
 pub const FIRST_DELAY: Duration = Duration::from_millis(100);
@@ -92,7 +95,10 @@ impl Dialer {
         self.attempts.load(Ordering::Relaxed)
     }
 
-    async fn dial(self, uri: Uri) -> io::Result<TokioIo<TcpStream>> {
+    async fn dial(self, uri: Uri) -> io::Result<TokioIo<Conn>> {
+        if let Some(conn) = served_here(&uri) {
+            return Ok(TokioIo::new(conn));
+        }
         let now = Instant::now();
         let admitted = self
             .backoff
@@ -115,12 +121,12 @@ impl Dialer {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .record(connected.is_ok(), Instant::now(), jitter);
-        connected.map(TokioIo::new)
+        connected.map(|stream| TokioIo::new(Conn::Tcp(stream)))
     }
 }
 
 impl tower::Service<Uri> for Dialer {
-    type Response = TokioIo<TcpStream>;
+    type Response = TokioIo<Conn>;
     type Error = io::Error;
     type Future = Pin<Box<dyn Future<Output = io::Result<Self::Response>> + Send>>;
 
@@ -133,12 +139,20 @@ impl tower::Service<Uri> for Dialer {
     }
 }
 
-/// One TCP connection to the host and port of `uri`.
-async fn connect(uri: &Uri) -> io::Result<TcpStream> {
-    let invalid = || io::Error::new(io::ErrorKind::InvalidInput, format!("no host in {uri}"));
-    let host = uri.host().ok_or_else(invalid)?;
+/// An in-memory connection when `uri` names, by IP address and port, a
+/// server of this process. A host name is never resolved for this: such
+/// upstreams are other machines in practice.
+fn served_here(uri: &Uri) -> Option<Conn> {
+    let (host, port) = host_and_port(uri)?;
+    let ip = host.parse::<std::net::IpAddr>().ok()?;
+    in_process::connect(SocketAddr::new(ip, port))
+}
+
+/// The host (an IPv6 literal without its brackets) and the port of `uri`,
+/// the scheme's default port when none is written.
+fn host_and_port(uri: &Uri) -> Option<(&str, u16)> {
     // An IPv6 literal comes bracketed in a URI.
-    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
     let port = uri
         .port_u16()
         .unwrap_or(if uri.scheme_str() == Some("https") {
@@ -146,6 +160,13 @@ async fn connect(uri: &Uri) -> io::Result<TcpStream> {
         } else {
             80
         });
+    Some((host, port))
+}
+
+/// One TCP connection to the host and port of `uri`.
+async fn connect(uri: &Uri) -> io::Result<TcpStream> {
+    let (host, port) = host_and_port(uri)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("no host in {uri}")))?;
     let stream = TcpStream::connect((host, port)).await?;
     if is_self_connection(stream.local_addr()?, stream.peer_addr()?) {
         return Err(io::Error::new(

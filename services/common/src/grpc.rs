@@ -1,18 +1,23 @@
 //! A tonic server with what every service port offers besides its own
 //! RPCs: `grpc.health.v1`, server reflection in `v1` and `v1alpha` (grpcurl
 //! 1.8 speaks the latter), a span per call carrying the request id, and
-//! graceful shutdown.
+//! graceful shutdown. A server takes the connections of its own process
+//! in memory besides those of its TCP port (see [`crate::in_process`]).
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_reflection::server::v1::{ServerReflection, ServerReflectionServer};
 use tonic_reflection::server::v1alpha;
+
+use crate::in_process::{self, Conn};
 
 /// The metadata key that carries the request id minted by the edge.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -38,6 +43,81 @@ pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
 /// When the server fails.
 pub async fn serve(
     listener: TcpListener,
+    routes: Routes,
+    services: &[&str],
+    descriptors: &'static [u8],
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    serve_on(
+        Listening::new(listener),
+        routes,
+        services,
+        descriptors,
+        shutdown,
+    )
+    .await
+}
+
+/// A bound port, reachable from this process in memory too (see
+/// [`crate::in_process`]) from the moment it is made, so that callers
+/// built before the server runs do not settle on TCP.
+struct Listening {
+    tcp: TcpListener,
+    addr: SocketAddr,
+    /// `None` only if the bound address cannot be read, which a bound
+    /// listener never fails in practice; the port is then TCP only.
+    registration: Option<in_process::Registration>,
+    accepted: tokio::sync::mpsc::UnboundedReceiver<tokio::io::DuplexStream>,
+}
+
+impl Listening {
+    fn new(tcp: TcpListener) -> Self {
+        let (addr, registration, accepted) = match tcp.local_addr() {
+            Ok(addr) => {
+                let (registration, accepted) = in_process::register(addr);
+                (addr, Some(registration), accepted)
+            }
+            // A channel without a sender: no connection ever arrives.
+            Err(_) => (
+                SocketAddr::from(([0, 0, 0, 0], 0)),
+                None,
+                tokio::sync::mpsc::unbounded_channel().1,
+            ),
+        };
+        Self {
+            tcp,
+            addr,
+            registration,
+            accepted,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+
+    /// Every connection: TCP ones and those made in memory, in arrival
+    /// order. The in-memory entry lasts until the stream is dropped.
+    fn connections(self) -> impl tokio_stream::Stream<Item = std::io::Result<Conn>> {
+        let Self {
+            tcp,
+            addr,
+            registration,
+            accepted,
+        } = self;
+        let in_memory = UnboundedReceiverStream::new(accepted).map(move |stream| {
+            // Held by the stream, so the entry goes when serving ends.
+            let _held = &registration;
+            Ok(Conn::accepted(stream, addr))
+        });
+        incoming(tcp)
+            .map(|stream| stream.map(Conn::Tcp))
+            .merge(in_memory)
+    }
+}
+
+async fn serve_on(
+    listener: Listening,
     routes: Routes,
     services: &[&str],
     descriptors: &'static [u8],
@@ -77,7 +157,7 @@ pub async fn serve(
             tracing::info_span!("grpc", method = %req.uri().path(), request_id = %request_id)
         })
         .add_routes(routes)
-        .serve_with_incoming_shutdown(incoming(listener), drain)
+        .serve_with_incoming_shutdown(listener.connections(), drain)
         .await
         .context("gRPC server failed")
 }
@@ -217,7 +297,7 @@ type Worker = Box<
 /// ready. Every service crate's `build` returns one, so the binaries, the
 /// launcher and the tests start them all the same way.
 pub struct Server {
-    listener: TcpListener,
+    listener: Listening,
     routes: Routes,
     health: &'static [&'static str],
     descriptors: &'static [u8],
@@ -243,7 +323,7 @@ impl Server {
         descriptors: &'static [u8],
     ) -> Self {
         Self {
-            listener,
+            listener: Listening::new(listener),
             routes,
             health,
             descriptors,
@@ -282,7 +362,7 @@ impl Server {
             .into_iter()
             .map(|w| tokio::spawn(w(shutdown.clone())))
             .collect();
-        let served = serve(
+        let served = serve_on(
             self.listener,
             self.routes,
             self.health,
@@ -461,6 +541,36 @@ mod tests {
             .unwrap()
             .into_inner();
         assert_eq!(health.status, 1, "SERVING");
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_server_of_this_process_is_called_in_memory_even_before_it_runs() {
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Server::new(
+            listener,
+            Routes::default(),
+            &["todo.task.v1.TaskService"],
+            todo_proto::port_descriptors::TASK,
+        );
+        let dialer = crate::dial::Dialer::default();
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_with_connector_lazy(dialer.clone());
+        // The call is made before the server runs: it waits in memory.
+        let call = tokio::spawn(async move {
+            HealthClient::new(channel)
+                .check(HealthCheckRequest {
+                    service: "todo.task.v1.TaskService".into(),
+                })
+                .await
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(server.run_until_stopped(stop.clone()));
+        let health = call.await.unwrap().unwrap().into_inner();
+        assert_eq!(health.status, 1, "SERVING");
+        assert_eq!(dialer.attempts(), 0, "no TCP connection was dialed");
         stop.cancel();
     }
 

@@ -12,7 +12,8 @@
 //!   [`verified_tokens`]: tokens verified once, remembered until `exp`.
 //! - [`grpc`]: a tonic server with health, reflection and request spans, and
 //!   client channels balanced over comma-separated replicas; [`dial`]: how
-//!   a channel dials, pausing after failures.
+//!   a channel dials, pausing after failures; [`in_process`]: calls between
+//!   the parts of one process through memory instead of loopback TCP.
 //! - [`services`]: the table of services: gRPC names, variable prefix,
 //!   default port.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
@@ -28,6 +29,7 @@ pub mod config;
 pub mod dial;
 pub mod email;
 pub mod grpc;
+pub mod in_process;
 pub mod paging;
 pub mod services;
 pub mod shutdown;

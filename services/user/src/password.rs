@@ -2,27 +2,104 @@
 //! bounded concurrency.
 //!
 //! The work runs on a few threads of its own rather than tokio's blocking
-//! pool. Each hash takes a 19 MiB block; the allocator keeps a freed block
-//! in the arena of the thread that used it, so hashes spread over the
-//! blocking pool's many threads left hundreds of megabytes resident. On a
-//! fixed set of threads the same few blocks are reused.
+//! pool, and each of them keeps one argon2 work area (19 MiB) for every
+//! hash it computes. Allocated per hash, as argon2 does by default, the
+//! blocks stayed resident in the allocator's per-thread arenas (hundreds of
+//! megabytes on the blocking pool's many threads) and each new one was
+//! zeroed again. The memory of password hashing is now the number of
+//! hashing threads times 19 MiB, and no more.
 
+use std::cell::RefCell;
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString, rand_core::OsRng};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::Semaphore;
 
 use crate::domain::{NewPassword, Password};
 
 /// OWASP's argon2id baseline: 19 MiB, two passes, one lane.
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn params() -> Params {
+    Params::new(19_456, 2, 1, None).unwrap_or_default()
+}
+
+thread_local! {
+    /// The argon2 work area of the thread, kept for its next hash.
+    static WORK_AREA: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Computes `argon2` of `password` and `salt` into `out`. Up to the size
+/// [`params`] needs, the thread's work area is reused; a stored hash made
+/// with more memory (a former setting) gets a work area of its own.
+fn compute(
+    argon2: &Argon2<'_>,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> argon2::Result<()> {
+    let needed = argon2.params().block_count();
+    if needed > params().block_count() {
+        return argon2.hash_password_into(password, salt, out);
+    }
+    WORK_AREA.with_borrow_mut(|area| {
+        if area.len() < needed {
+            area.resize(needed, Block::default());
+        }
+        argon2.hash_password_into_with_memory(password, salt, out, &mut area[..needed])
+    })
+}
+
+/// A PHC-format argon2id hash of `password` with a fresh salt.
+fn hash_new(password: &[u8]) -> anyhow::Result<String> {
+    let failed = |e: argon2::password_hash::Error| anyhow::anyhow!("argon2: {e}");
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_buf = [0; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(failed)?;
+    let params = params();
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = Output::init_with(len, |out| {
+        compute(&argon2, password, salt_bytes, out).map_err(Into::into)
+    })
+    .map_err(failed)?;
+    Ok(PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(failed)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    }
+    .to_string())
+}
+
+/// Whether `password` matches the PHC-format hash `stored`, computed with
+/// the algorithm, version and parameters written in it.
+///
+/// # Errors
+/// When `stored` is not an argon2 hash.
+fn matches(password: &[u8], stored: &str) -> anyhow::Result<bool> {
+    let corrupt = |e: argon2::password_hash::Error| anyhow::anyhow!("stored hash: {e}");
+    let parsed = PasswordHash::new(stored).map_err(corrupt)?;
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        anyhow::bail!("stored hash: no salt or no hash");
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(corrupt)?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(|e| corrupt(e.into()))?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(&parsed).map_err(corrupt)?;
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut salt_buf = [0; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(corrupt)?;
+    let computed = Output::init_with(expected.len(), |out| {
+        compute(&argon2, password, salt_bytes, out).map_err(Into::into)
+    })
+    .map_err(corrupt)?;
+    // `Output` compares in constant time.
+    Ok(computed == expected)
 }
 
 /// Work for the hashing threads.
@@ -46,11 +123,7 @@ impl Hasher {
     /// # Errors
     /// When the dummy hash cannot be made.
     pub fn new(permits: usize) -> anyhow::Result<Self> {
-        let salt = SaltString::generate(&mut OsRng);
-        let dummy = argon2()
-            .hash_password(SaltString::generate(&mut OsRng).as_str().as_bytes(), &salt)
-            .map_err(|e| anyhow::anyhow!("argon2: {e}"))?
-            .to_string();
+        let dummy = hash_new(SaltString::generate(&mut OsRng).as_str().as_bytes())?;
         let permits = permits.max(1);
         let (jobs, queue) = channel::<Job>();
         let queue = Arc::new(Mutex::new(queue));
@@ -73,14 +146,7 @@ impl Hasher {
     /// When the blocking pool or argon2 fails.
     pub async fn hash(&self, password: &NewPassword) -> anyhow::Result<String> {
         let password = password.expose().to_owned();
-        self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| anyhow::anyhow!("argon2: {e}"))
-        })
-        .await
+        self.run(move || hash_new(password.as_bytes())).await
     }
 
     /// Whether `password` matches `hash`; with `None`, verifies against the
@@ -93,13 +159,7 @@ impl Hasher {
         let hash = hash.map_or_else(|| self.dummy.to_string(), str::to_owned);
         let password = password.expose().to_owned();
         let ok = self
-            .run(move || {
-                let parsed =
-                    PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
-                Ok(argon2()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok())
-            })
+            .run(move || matches(password.as_bytes(), &hash))
             .await?;
         Ok(known && ok)
     }
@@ -158,6 +218,58 @@ mod tests {
         let wrong = Password::offered("another long secret", "p").unwrap();
         assert!(!hasher.verify(&wrong, Some(&hash)).await.unwrap());
         assert!(!hasher.verify(&pw, None).await.unwrap());
+    }
+
+    #[test]
+    fn hashes_agree_with_argon2s_own_hashing_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
+        let ours = hash_new(b"correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(stock.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(stock.verify_password(b"correct horsE", &parsed).is_err());
+
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = stock
+            .hash_password(b"battery staple", &salt)
+            .unwrap()
+            .to_string();
+        assert!(matches(b"battery staple", &theirs).unwrap());
+        assert!(!matches(b"battery stapler", &theirs).unwrap());
+    }
+
+    #[test]
+    fn a_hash_stored_with_other_parameters_is_checked_with_them() {
+        use argon2::password_hash::PasswordHasher;
+        let salt = SaltString::generate(&mut OsRng);
+        for (m, t) in [(8_192, 3), (32_768, 1)] {
+            let former = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(m, t, 1, None).unwrap(),
+            );
+            let stored = former
+                .hash_password(b"old secret", &salt)
+                .unwrap()
+                .to_string();
+            assert!(matches(b"old secret", &stored).unwrap(), "m={m} t={t}");
+            assert!(!matches(b"new secret", &stored).unwrap(), "m={m} t={t}");
+        }
+    }
+
+    #[test]
+    fn a_corrupt_stored_hash_is_an_error_not_a_match() {
+        assert!(matches(b"x", "not a hash").is_err());
+        assert!(matches(b"x", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ").is_err());
+    }
+
+    #[test]
+    fn a_thread_reuses_its_work_area() {
+        hash_new(b"first").unwrap();
+        let area = WORK_AREA.with_borrow(|a| (a.as_ptr(), a.len()));
+        hash_new(b"second").unwrap();
+        assert_eq!(WORK_AREA.with_borrow(|a| (a.as_ptr(), a.len())), area);
+        assert_eq!(area.1, params().block_count());
     }
 
     #[tokio::test]
