@@ -255,6 +255,9 @@ mod tests {
             assert!(matches(b"old secret", &stored).unwrap(), "m={m} t={t}");
             assert!(!matches(b"new secret", &stored).unwrap(), "m={m} t={t}");
         }
+        // The larger former setting did not grow the kept work area.
+        let kept = WORK_AREA.with_borrow(Vec::len);
+        assert!(kept <= params().block_count(), "{kept} blocks kept");
     }
 
     #[test]
