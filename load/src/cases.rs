@@ -39,6 +39,9 @@ pub enum Op {
     PatchTask,
     /// A successful login (one password hash).
     Login,
+    /// The web app's page of the shared list (`/lists/{id}`), each worker
+    /// signed in once through the sign-in form; its first page of tasks.
+    WebTaskPage,
 }
 
 impl Op {
@@ -51,6 +54,7 @@ impl Op {
             Op::PostTask => "post-task",
             Op::PatchTask => "patch-task",
             Op::Login => "login",
+            Op::WebTaskPage => "web-task-page",
         }
     }
 }
@@ -69,11 +73,12 @@ pub enum Case {
 
 /// Every case, in the order they run: the floor, the reads, the writes
 /// (which grow the list, after the reads), the logins.
-pub const ALL: [Case; 14] = [
+pub const ALL: [Case; 15] = [
     Case::Edge(Op::Floor),
     Case::Edge(Op::GetTask),
     Case::Edge(Op::ListFirstPage),
     Case::Edge(Op::ListDeepPage),
+    Case::Edge(Op::WebTaskPage),
     Case::Grpc(Op::GetTask),
     Case::Grpc(Op::ListFirstPage),
     Case::Grpc(Op::ListDeepPage),
@@ -135,16 +140,24 @@ pub async fn run(
     target: &Target,
     load: Load,
 ) -> anyhow::Result<Vec<(String, Outcome)>> {
+    let n = load.concurrency;
+    // The web page's sign-ins come before the clock starts.
+    let web = match case {
+        Case::Edge(Op::WebTaskPage) => Some(web_workers(target, n).await?),
+        _ => None,
+    };
     let plan = Plan {
         start: std::time::Instant::now(),
         ..load.plan
     };
-    let n = load.concurrency;
     Ok(match case {
-        Case::Edge(op) => vec![(
-            case.name(),
-            measure(edge_workers(op, target, n)?, plan).await,
-        )],
+        Case::Edge(op) => {
+            let workers = match web {
+                Some(workers) => workers,
+                None => edge_workers(op, target, n)?,
+            };
+            vec![(case.name(), measure(workers, plan).await)]
+        }
         Case::Grpc(op) => vec![(
             case.name(),
             measure(grpc_workers(op, target, n)?, plan).await,
@@ -163,6 +176,20 @@ pub async fn run(
 fn pick(tasks: &[String], index: usize, n: u64, workers: usize) -> &str {
     let at = (n as usize).wrapping_mul(workers).wrapping_add(index) % tasks.len();
     &tasks[at]
+}
+
+/// Workers for [`Op::WebTaskPage`], each signed in through the web app's
+/// form as the owner, one after another (each sign-in is a password hash).
+async fn web_workers(target: &Target, workers: usize) -> anyhow::Result<Vec<HttpWorker>> {
+    let mut signed_in = Vec::with_capacity(workers);
+    for index in 0..workers {
+        let cookies = crate::web::sign_in(target.edge, &target.email, &target.password)
+            .await
+            .map_err(|e| anyhow::anyhow!("web sign-in: {e}"))?;
+        let call = edge_call(Op::WebTaskPage, target, index, workers);
+        signed_in.push(HttpWorker::new(target.edge, None, call).with_cookies(cookies));
+    }
+    Ok(signed_in)
 }
 
 fn edge_workers(op: Op, target: &Target, workers: usize) -> anyhow::Result<Vec<HttpWorker>> {
@@ -226,6 +253,10 @@ fn edge_call(op: Op, target: &Target, index: usize, workers: usize) -> MakeCall 
                 body: Some(json!({"title": format!("Patched {n}")}).to_string()),
             })
         }
+        Op::WebTaskPage => {
+            let page = format!("/lists/{}", seed.list_id);
+            Box::new(move |_| get(page.clone()))
+        }
         Op::Login => {
             let body = json!({"email": target.email, "password": target.password}).to_string();
             Box::new(move |_| Call {
@@ -266,6 +297,9 @@ fn grpc_call(
     };
     Ok(match op {
         Op::Floor => anyhow::bail!("the floor is a route of the edge; it has no gRPC form"),
+        Op::WebTaskPage => {
+            anyhow::bail!("the web page is a route of the edge; it has no gRPC form")
+        }
         Op::ListFirstPage => {
             let first = list(String::new());
             Box::new(move |_| GrpcCall::List(first.clone()))
@@ -317,7 +351,7 @@ fn grpc_call(
 }
 
 /// `text` escaped for a query string value (RFC 3986 unreserved kept).
-fn query_escape(text: &str) -> String {
+pub fn query_escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, HOST};
 use http::{HeaderValue, Method, Request};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -36,6 +36,9 @@ pub struct HttpWorker {
     host: HeaderValue,
     /// `Bearer <token>`, sent with every request when set.
     authorization: Option<HeaderValue>,
+    /// A signed-in browser's cookies, for the web app's pages; set, an
+    /// answer counts only as a whole page (see [`Self::with_cookies`]).
+    cookies: Option<HeaderValue>,
     connection: Option<SendRequest<Full<Bytes>>>,
     make: MakeCall,
 }
@@ -49,8 +52,19 @@ impl HttpWorker {
             addr,
             host,
             authorization,
+            cookies: None,
             connection: None,
             make,
+        }
+    }
+
+    /// The worker sending `cookies` with every request, as a browser; an
+    /// answer then succeeds only with 200 and the page whole to its
+    /// `</html>`.
+    pub fn with_cookies(self, cookies: HeaderValue) -> Self {
+        Self {
+            cookies: Some(cookies),
+            ..self
         }
     }
 
@@ -61,6 +75,9 @@ impl HttpWorker {
             .header(HOST, self.host.clone());
         if let Some(authorization) = &self.authorization {
             request = request.header(AUTHORIZATION, authorization.clone());
+        }
+        if let Some(cookies) = &self.cookies {
+            request = request.header(COOKIE, cookies.clone());
         }
         let body = match call.body {
             Some(json) => {
@@ -102,7 +119,14 @@ impl Worker for HttpWorker {
         // Kept only once the whole answer is read: a connection that failed
         // midway is not reused.
         self.connection = Some(connection);
-        if status.is_success() {
+        let page_whole = body.trim_ascii_end().ends_with(b"</html>");
+        if self.cookies.is_some() && status.is_success() && (status != 200 || !page_whole) {
+            let end = &body[body.len().saturating_sub(ERROR_BODY_BYTES)..];
+            Err(format!(
+                "{status}, not a whole page: …{}",
+                String::from_utf8_lossy(end)
+            ))
+        } else if status.is_success() {
             Ok(())
         } else {
             let shown = &body[..body.len().min(ERROR_BODY_BYTES)];
@@ -111,7 +135,7 @@ impl Worker for HttpWorker {
     }
 }
 
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
+pub async fn connect(addr: SocketAddr) -> Result<SendRequest<Full<Bytes>>, String> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("cannot connect to {addr}: {e}"))?;

@@ -31,6 +31,7 @@
 //! - `grpc`: workers with the generated tonic clients.
 //! - `cases`: what each case sends, either way.
 //! - `seed`: the data the cases need.
+//! - `web`: the web app's sign-in, for its page's case.
 
 mod args;
 mod cases;
@@ -38,6 +39,7 @@ mod grpc;
 mod http;
 mod measure;
 mod seed;
+mod web;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

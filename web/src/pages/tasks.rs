@@ -432,40 +432,40 @@ impl At {
 /// the parent task of a subtasks page, and the lists a task could move to.
 struct Place {
     list: ListView,
-    parent: Option<TaskView>,
+    parent: Option<Task>,
     targets: Vec<ListView>,
 }
 
-async fn place(ctx: &Ctx, at: &At, tz: Tz) -> Result<Place, tonic::Status> {
-    let mut all = None;
-    let (list, parent) = match at {
+/// The page's list, its parent task and the move targets, in as few
+/// task-service round trips in sequence as the page allows: one for a
+/// list's page and the default list, two for a subtasks page (the task
+/// first, for its list).
+async fn place(ctx: &Ctx, at: &At) -> Result<Place, tonic::Status> {
+    let (list, parent, lists) = match at {
         At::Default => {
             let mut lists = all_lists(ctx).await?;
             let Some(at) = lists.iter().position(|l| l.is_default) else {
                 return Err(tonic::Status::not_found("no default list"));
             };
             let list = lists.remove(at);
-            all = Some(lists);
-            (list, None)
+            (list, None, Ok(lists))
         }
-        At::List(id) => (get_list(ctx, id).await?, None),
+        At::List(id) => {
+            let (list, lists) = list_and_lists(ctx, id).await?;
+            (list, None, lists)
+        }
         At::Subtasks(id) => {
             let request = ctx.request(GetTaskRequest { id: id.clone() });
             let task = ctx.services().task.clone().get_task(request).await?;
             let task = task.into_inner();
-            (
-                get_list(ctx, &task.list_id).await?,
-                Some(TaskView::from(task, tz, ctx.lang)),
-            )
+            let (list, lists) = list_and_lists(ctx, &task.list_id).await?;
+            (list, Some(task), lists)
         }
     };
-    // A VIEWER moves nothing, so needs no targets.
+    // A VIEWER moves nothing, so needs no targets (nor the lists they
+    // come from, which may then have failed unseen).
     let targets = if list.can_write() {
-        let lists = match all {
-            Some(lists) => lists,
-            None => all_lists(ctx).await?,
-        };
-        lists
+        lists?
             .into_iter()
             .filter(|l| l.can_write() && l.id != list.id)
             .collect()
@@ -477,6 +477,16 @@ async fn place(ctx: &Ctx, at: &At, tz: Tz) -> Result<Place, tonic::Status> {
         parent,
         targets,
     })
+}
+
+/// List `id` and, side by side, all the caller's lists; only the first
+/// is needed for certain, so only its failure fails here.
+async fn list_and_lists(
+    ctx: &Ctx,
+    id: &str,
+) -> Result<(ListView, Result<Vec<ListView>, tonic::Status>), tonic::Status> {
+    let (list, lists) = tokio::join!(get_list(ctx, id), all_lists(ctx));
+    Ok((list?, lists))
 }
 
 /// What the task form offers, the same wherever it is shown.
@@ -553,11 +563,8 @@ async fn view(mut ctx: Ctx, at: At, filter: Filter) -> Response {
     if let Err(to_sign_in) = ctx.require_session().await {
         return to_sign_in;
     }
-    let tz = match schedule::user_zone(&ctx).await {
-        Ok(tz) => tz,
-        Err(status) => return ctx.failed(&status).await,
-    };
-    show(ctx, at, filter, tz, TaskForm::default(), Errors::none()).await
+    let (form, from_url) = (TaskForm::default(), FromUrlForm::default());
+    render(ctx, at, filter, None, form, Errors::none(), from_url).await
 }
 
 /// The page `at` in the user's zone `tz`, with the create form holding
@@ -584,15 +591,65 @@ pub async fn show_with(
     errors: Errors,
     from_url: FromUrlForm,
 ) -> Response {
-    let place = match place(&ctx, &at, tz).await {
+    render(ctx, at, filter, Some(tz), form, errors, from_url).await
+}
+
+/// As [`show_with`], in the zone `known`, or else the user's, asked for
+/// alongside the rest. The calls that need no other's answer go out side
+/// by side: the zone, the place, the header's counts and, where the list
+/// is in the address and no due filter needs the zone, the tasks; else the
+/// tasks follow. A failure ends on the error page of the first of the
+/// zone, the place and the tasks that failed, as one after another would.
+async fn render(
+    ctx: Ctx,
+    at: At,
+    filter: Filter,
+    known: Option<Tz>,
+    form: TaskForm,
+    errors: Errors,
+    from_url: FromUrlForm,
+) -> Response {
+    let zone = async {
+        match known {
+            Some(tz) => Ok(tz),
+            None => schedule::user_zone(&ctx).await,
+        }
+    };
+    // Without a due filter the request is the same in every zone.
+    let early = match &at {
+        At::List(id) if filter.due() == DueFilter::Any => Some(id.as_str()),
+        _ => None,
+    };
+    let tasks_early = async {
+        match early {
+            Some(id) => Some(list_tasks(&ctx, &filter, id, "root", &Now::in_zone(Tz::UTC)).await),
+            None => None,
+        }
+    };
+    let (tz, place, c, tasks_early) = tokio::join!(
+        zone,
+        place(&ctx, &at),
+        ctx.chrome("tasks_title"),
+        tasks_early
+    );
+    let tz = match tz {
+        Ok(tz) => tz,
+        Err(status) => return ctx.failed(&status).await,
+    };
+    let place = match place {
         Ok(place) => place,
         Err(status) => return ctx.failed(&status).await,
     };
-    let parent = place.parent.as_ref().map_or("root", |p| p.id.as_str());
     let now = Now::in_zone(tz);
-    let request = ctx.request(filter.request(&place.list.id, parent, &now));
-    let tasks = match ctx.services().task.clone().list_tasks(request).await {
-        Ok(list) => list.into_inner().tasks,
+    let tasks = match tasks_early {
+        Some(tasks) => tasks,
+        None => {
+            let parent = place.parent.as_ref().map_or("root", |p| p.id.as_str());
+            list_tasks(&ctx, &filter, &place.list.id, parent, &now).await
+        }
+    };
+    let tasks = match tasks {
+        Ok(tasks) => tasks,
         Err(status) => return ctx.failed(&status).await,
     };
     let status = if errors.is_empty() && from_url.errors.is_empty() {
@@ -600,15 +657,16 @@ pub async fn show_with(
     } else {
         StatusCode::BAD_REQUEST
     };
-    let mut c = ctx.chrome("tasks_title").await;
-    c.heading = match &place.parent {
+    let parent = place.parent.map(|task| TaskView::from(task, tz, ctx.lang));
+    let mut c = c;
+    c.heading = match &parent {
         Some(parent) => parent.title.clone(),
         None => place.list.title.clone(),
     };
     let page = TasksPage {
         c,
         list: place.list,
-        parent: place.parent,
+        parent,
         targets: place.targets,
         tasks: tasks
             .into_iter()
@@ -628,6 +686,19 @@ pub async fn show_with(
         choices: Choices::in_zone(tz),
     };
     ctx.page_with_status(status, &page)
+}
+
+/// The tasks under `parent` of list `list_id` that `filter` asks for.
+async fn list_tasks(
+    ctx: &Ctx,
+    filter: &Filter,
+    list_id: &str,
+    parent: &str,
+    now: &Now,
+) -> Result<Vec<Task>, tonic::Status> {
+    let request = ctx.request(filter.request(list_id, parent, now));
+    let list = ctx.services().task.clone().list_tasks(request).await?;
+    Ok(list.into_inner().tasks)
 }
 
 pub async fn create_default(form: Form<TaskForm>) -> Response {
