@@ -494,6 +494,28 @@ async fn a_task_from_a_page_is_made_only_when_the_page_can_be_read(
         1,
         "a retry answers without fetching the page again"
     );
+    // After 24 h the key is free for another page: age it in the
+    // database, not by waiting.
+    let aged = sqlx::query(
+        "UPDATE idempotency_keys SET create_time = create_time - 86400000001 WHERE idem_key = 'read-later-1'",
+    )
+    .execute(&mut sys.db_of("task").await)
+    .await
+    .unwrap();
+    assert_eq!(aged.rows_affected(), 1);
+    let reply = sys
+        .http
+        .post(sys.url("/v1/tasks:fromUrl"))
+        .bearer_auth(&ada)
+        .header("idempotency-key", "read-later-1")
+        .json(&json!({"url": url("/later")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let later = reply.json::<Value>().await.unwrap();
+    assert_eq!(later["title"], "Page /later");
+    assert_ne!(later["id"], made[0]);
 
     // Plain <title> pages work too; the list is the one named.
     let (status, lists) = sys.call("GET", "/v1/lists", Some(&ada), None).await;

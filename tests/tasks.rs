@@ -296,6 +296,20 @@ async fn idempotency_key_makes_a_retry_return_the_same_task(sys: &TestSystem) {
     );
     assert!(err.to_string().contains("IDEMPOTENCY_KEY_REUSED"), "{err}");
 
+    // After 24 h the key is free for another request: age it in the
+    // database, not by waiting.
+    let aged = sqlx::query(
+        "UPDATE idempotency_keys SET create_time = create_time - 86400000001 WHERE idem_key = 'create-1'",
+    )
+    .execute(&mut sys.db_of("task").await)
+    .await
+    .unwrap();
+    assert_eq!(aged.rows_affected(), 1);
+    let other = Some(json!({"title": "another day"}));
+    let (status, _, later) = send(sys, "POST", "/v1/tasks", &token, other, &key).await;
+    assert_eq!(status, 200, "{later}");
+    assert_ne!(later["id"], first["id"]);
+
     // Concurrent requests with one key make one task.
     let key = [("idempotency-key", "create-2")];
     let racers: Vec<_> = (0..6)

@@ -31,3 +31,60 @@ pub async fn expire_until_stopped(db: Db, stop: CancellationToken) {
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 24 h, as the README promises.
+    #[test]
+    fn a_key_is_remembered_for_a_day() {
+        assert_eq!(TTL_MICROS, 86_400_000_000);
+    }
+
+    #[tokio::test]
+    async fn the_expiry_worker_forgets_the_keys_older_than_a_day_and_no_others() {
+        let dir = std::env::temp_dir().join(format!("todo-idem-{}", todo_common::clock::new_id()));
+        let config = todo_store::db::DbConfig {
+            url: format!("sqlite://{}/task.db", dir.display()),
+            max_connections: 2,
+        };
+        let db = todo_store::db::connect(&config, &crate::MIGRATOR)
+            .await
+            .unwrap();
+        let now = now_micros();
+        let hour = 3_600_000_000;
+        for (key, used) in [("old", now - TTL_MICROS - hour), ("new", now - 23 * hour)] {
+            sqlx::query(
+                "INSERT INTO idempotency_keys (owner_id, idem_key, request_hash, task_id, create_time) \
+                 VALUES ('u', ?, 'h', 't', ?)",
+            )
+            .bind(key)
+            .bind(used)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        }
+        let keys = || async {
+            sqlx::query_scalar::<_, String>(
+                "SELECT idem_key FROM idempotency_keys ORDER BY idem_key",
+            )
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+        };
+        let stop = CancellationToken::new();
+        let worker = tokio::spawn(expire_until_stopped(db.clone(), stop.clone()));
+        // The first pass runs at once; wait for its outcome, not a time.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while keys().await.len() == 2 {
+            assert!(std::time::Instant::now() < deadline, "nothing expired");
+            tokio::task::yield_now().await;
+        }
+        stop.cancel();
+        worker.await.unwrap();
+        assert_eq!(keys().await, ["new"]);
+        db.pool.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

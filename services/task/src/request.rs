@@ -77,10 +77,29 @@ mod tests {
 
     #[test]
     fn idempotency_keys_are_bounded() {
-        let mut md = MetadataMap::new();
-        md.insert("idempotency-key", "x".repeat(201).parse().unwrap());
-        assert!(idempotency_key(&md).is_err());
-        md.insert("idempotency-key", "abc-123".parse().unwrap());
-        assert_eq!(idempotency_key(&md).unwrap().as_deref(), Some("abc-123"));
+        let key = |raw: Option<&str>| {
+            let mut md = MetadataMap::new();
+            if let Some(raw) = raw {
+                md.insert("idempotency-key", raw.parse().unwrap());
+            }
+            idempotency_key(&md)
+        };
+        assert_eq!(key(None).unwrap(), None);
+        for bad in [
+            String::new(),
+            "   ".to_owned(),
+            "x".repeat(201),
+            "a b".to_owned(),
+        ] {
+            let err = key(Some(&bad)).unwrap_err();
+            assert!(
+                matches!(&err, Error::Invalid(v) if v[0].field == "Idempotency-Key"),
+                "{bad:?}: {err:?}"
+            );
+        }
+        let longest = "x".repeat(200);
+        assert_eq!(key(Some(&longest)).unwrap(), Some(longest));
+        assert_eq!(key(Some(" abc-123 ")).unwrap().as_deref(), Some("abc-123"));
+        assert_eq!(key(Some("~")).unwrap().as_deref(), Some("~"));
     }
 }

@@ -218,6 +218,17 @@ mod tests {
         let inputs = user_inputs("ada.lovelace@example.com", "Ada Lovelace");
         assert!(NewPassword::parse("ada.lovelace@example.com", "p", &inputs).is_err());
         assert!(NewPassword::parse("a long enough secret", "p", &[]).is_ok());
+        // The estimator's own advice, when it has some.
+        assert_eq!(
+            NewPassword::parse("password1234", "p", &[])
+                .unwrap_err()
+                .description,
+            "is too easy to guess: This is a very common password. \
+             Add another word or two. Uncommon words are better."
+        );
+        // Exactly the least score is enough.
+        assert_eq!(zxcvbn::zxcvbn("sunflower garden", &[]).score(), MIN_SCORE);
+        assert!(NewPassword::parse("sunflower garden", "p", &[]).is_ok());
         // The README walk-through registers with this one.
         assert!(NewPassword::parse("correct horse battery", "p", &[]).is_ok());
     }
@@ -269,6 +280,7 @@ mod tests {
         assert!(DisplayName::parse("  ", "n").is_err());
         assert!(DisplayName::parse("\u{200B}\u{2060} \u{200E}", "n").is_err());
         assert!(DisplayName::parse(&"x".repeat(101), "n").is_err());
+        assert!(DisplayName::parse(&"ü".repeat(100), "n").is_ok());
         assert!(DisplayName::parse("a\u{0}b", "n").is_err());
         assert_eq!(DisplayName::parse(" Ada ", "n").unwrap().as_str(), "Ada");
     }

@@ -318,8 +318,195 @@ mod tests {
     fn subjects_are_digests_that_keep_kinds_apart() {
         let a = Subject::account("1.2.3.4");
         let b = Subject::address(&ClientAddress("1.2.3.4".into()));
+        let c = Subject::user("1.2.3.4");
         assert_ne!(a, b);
-        assert_eq!(a.0.len(), 64);
-        assert!(!a.0.contains("1.2.3.4"));
+        assert_ne!(a, c);
+        assert_ne!(b, c);
+        for s in [&a, &b, &c] {
+            assert_eq!(s.0.len(), 64);
+            assert!(!s.0.contains("1.2.3.4"));
+        }
+        // One kind, two values: two subjects.
+        assert_ne!(Subject::user("u1"), Subject::user("u2"));
+        assert_ne!(
+            Subject::address(&ClientAddress("203.0.113.7".into())),
+            Subject::address(&ClientAddress("203.0.113.8".into()))
+        );
+    }
+
+    const SECOND: i64 = 1_000_000;
+    /// A moment far from the clock's zero, so windows reach back from it.
+    const NOW: i64 = 1_000_000 * SECOND;
+
+    async fn database(dir: &tempfile::TempDir) -> Db {
+        let config = todo_store::db::DbConfig {
+            url: format!("sqlite://{}/user.db", dir.path().display()),
+            max_connections: 2,
+        };
+        todo_store::db::connect(&config, &crate::MIGRATOR)
+            .await
+            .unwrap()
+    }
+
+    /// Counts one event of `subject` `ago` seconds before [`NOW`].
+    async fn event(db: &Db, bucket: Bucket, subject: &Subject, ago: i64) {
+        let mut conn = db.pool.acquire().await.unwrap();
+        record(&mut conn, bucket, subject, NOW - ago * SECOND)
+            .await
+            .unwrap();
+    }
+
+    /// What `check` answers at [`NOW`]: `None` when allowed, else the
+    /// seconds to wait.
+    async fn wait(db: &Db, bucket: Bucket, subject: &Subject, limit: Limit) -> Option<u64> {
+        match check(&db.pool, bucket, subject, limit, NOW).await {
+            Ok(()) => None,
+            Err(Error::Throttled { retry_after }) => Some(retry_after.as_secs()),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reached_limit_refuses_until_the_window_frees_an_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let ada = Subject::account("ada@example.com");
+        let limit = Limit::new(2, 100);
+        assert_eq!(wait(&db, Bucket::LoginAccount, &ada, limit).await, None);
+        event(&db, Bucket::LoginAccount, &ada, 90).await;
+        assert_eq!(wait(&db, Bucket::LoginAccount, &ada, limit).await, None);
+        event(&db, Bucket::LoginAccount, &ada, 30).await;
+        // Two in the window: the next is refused until the older of them,
+        // 90 s ago, leaves the 100 s window.
+        assert_eq!(wait(&db, Bucket::LoginAccount, &ada, limit).await, Some(10));
+        // Past the limit (a lowered limit, concurrent attempts), the
+        // newest event that keeps the count at the limit decides.
+        event(&db, Bucket::LoginAccount, &ada, 20).await;
+        assert_eq!(
+            wait(&db, Bucket::LoginAccount, &ada, Limit::new(1, 100)).await,
+            Some(80)
+        );
+        // An event older than the window counts for nothing.
+        let bob = Subject::account("bob@example.com");
+        event(&db, Bucket::LoginAccount, &bob, 101).await;
+        event(&db, Bucket::LoginAccount, &bob, 100).await;
+        assert_eq!(
+            wait(&db, Bucket::LoginAccount, &bob, Limit::new(1, 100)).await,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn buckets_and_subjects_are_counted_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let ada = Subject::account("ada@example.com");
+        let limit = Limit::new(1, 100);
+        event(&db, Bucket::LoginAccount, &ada, 5).await;
+        assert!(wait(&db, Bucket::LoginAccount, &ada, limit).await.is_some());
+        for other in [
+            Bucket::LoginAddress,
+            Bucket::Registration,
+            Bucket::ResetRequest,
+            Bucket::AccountMail,
+            Bucket::SignupNotice,
+        ] {
+            assert_eq!(wait(&db, other, &ada, limit).await, None, "{other:?}");
+        }
+        let bob = Subject::account("bob@example.com");
+        assert_eq!(wait(&db, Bucket::LoginAccount, &bob, limit).await, None);
+    }
+
+    #[tokio::test]
+    async fn an_endless_window_still_counts_and_never_overflows() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let ada = Subject::user("u1");
+        // `u64::MAX` seconds, as an operator may write: far beyond i64
+        // microseconds.
+        let limit = Limit::new(1, u64::MAX);
+        assert!(micros(limit.window) > 1_000 * 365 * 24 * 3600 * SECOND);
+        event(&db, Bucket::AccountMail, &ada, 400 * 24 * 3600).await;
+        assert!(wait(&db, Bucket::AccountMail, &ada, limit).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn events_are_counted_since_the_moment_asked_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let ada = Subject::account("ada@example.com");
+        for ago in [30, 20, 10] {
+            event(&db, Bucket::SignupNotice, &ada, ago).await;
+        }
+        let mut conn = db.pool.acquire().await.unwrap();
+        let since = |ago: i64| NOW - ago * SECOND;
+        let mut counts = Vec::new();
+        for ago in [40, 25, 10] {
+            counts.push(
+                count_since(&mut conn, Bucket::SignupNotice, &ada, since(ago))
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(counts, [3, 2, 0]);
+    }
+
+    async fn events(db: &Db) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM throttle_events")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pruning_forgets_only_events_no_window_reaches() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let ada = Subject::account("ada@example.com");
+        for ago in [200, 100, 99] {
+            event(&db, Bucket::LoginAccount, &ada, ago).await;
+        }
+        let keep = Duration::from_secs(100);
+        assert_eq!(prune(&db.pool, keep, NOW).await.unwrap(), 2);
+        assert_eq!(events(&db).await, 1);
+        assert_eq!(prune(&db.pool, keep, NOW).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_pruning_worker_keeps_what_the_longest_window_reaches() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let ada = Subject::account("ada@example.com");
+        let now = now_micros();
+        let mut conn = db.pool.acquire().await.unwrap();
+        // Beyond every window, and within the hour of the sign-up notices.
+        record(&mut conn, Bucket::LoginAccount, &ada, now - 7200 * SECOND)
+            .await
+            .unwrap();
+        record(&mut conn, Bucket::SignupNotice, &ada, now - 1800 * SECOND)
+            .await
+            .unwrap();
+        drop(conn);
+        let limits = Limits {
+            login_failures: Limit::new(1, 60),
+            registrations: Limit::new(1, 60),
+            reset_requests: Limit::new(1, 60),
+            account_mails: Limit::new(1, 60),
+        };
+        let stop = CancellationToken::new();
+        let worker = tokio::spawn(prune_until_stopped(db.clone(), limits, stop.clone()));
+        // The first pass runs at once; wait for its outcome, not a time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while events(&db).await > 1 {
+            assert!(std::time::Instant::now() < deadline, "nothing pruned");
+            tokio::task::yield_now().await;
+        }
+        stop.cancel();
+        worker.await.unwrap();
+        let left: Vec<String> = sqlx::query_scalar("SELECT bucket FROM throttle_events")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, [Bucket::SignupNotice.as_str()]);
     }
 }

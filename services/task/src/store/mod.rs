@@ -6,3 +6,6 @@ pub mod links;
 pub mod lists;
 pub mod tasks;
 pub mod zones;
+
+#[cfg(test)]
+mod tests;

@@ -902,6 +902,145 @@ mod tests {
     use crate::ids::Id;
 
     #[test]
+    fn a_task_shows_every_field_it_stores() {
+        let row = TaskRow {
+            id: TaskId::trusted("t1"),
+            list_id: ListId::trusted("l1"),
+            parent_id: "p1".to_owned(),
+            position: "a5".to_owned(),
+            subtask_count: 2,
+            creator_id: UserId::trusted("u1"),
+            fields: TaskFields {
+                title: "title".to_owned(),
+                description: "description".to_owned(),
+                done: true,
+                schedule: Schedule::default(),
+                priority: 3,
+                labels: vec!["home".to_owned()],
+            },
+            placed: due::Placed::default(),
+            occurrence: 1,
+            complete_time: Some(4_000_000),
+            create_time: 1_000_000,
+            update_time: 2_000_000,
+            revision: 7,
+        };
+        let task = row.to_proto();
+        let seconds = |t: Option<prost_types::Timestamp>| t.map(|t| t.seconds);
+        assert_eq!(
+            (
+                task.id.as_str(),
+                task.list_id.as_str(),
+                task.parent_id.as_str()
+            ),
+            ("t1", "l1", "p1")
+        );
+        assert_eq!(
+            (task.title.as_str(), task.description.as_str(), task.done),
+            ("title", "description", true)
+        );
+        assert_eq!((task.priority, task.labels), (3, vec!["home".to_owned()]));
+        assert_eq!(
+            (
+                seconds(task.complete_time),
+                seconds(task.create_time),
+                seconds(task.update_time)
+            ),
+            (Some(4), Some(1), Some(2))
+        );
+        assert_eq!(task.etag, "7-2000000");
+        assert_eq!(
+            (
+                task.position.as_str(),
+                task.subtask_count,
+                task.creator_id.as_str()
+            ),
+            ("a5", 2, "u1")
+        );
+    }
+
+    async fn database() -> (std::path::PathBuf, todo_store::db::Db) {
+        let dir = std::env::temp_dir().join(format!("todo-idem-{}", todo_common::clock::new_id()));
+        let config = todo_store::db::DbConfig {
+            url: format!("sqlite://{}/task.db", dir.display()),
+            max_connections: 2,
+        };
+        let db = todo_store::db::connect(&config, &crate::MIGRATOR)
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    /// What a claim of `key` by `owner` at `now` finds: `None` when the
+    /// claim is new, else the request hash and task it stands for.
+    async fn claim(
+        db: &todo_store::db::Db,
+        owner: &str,
+        key: &str,
+        hash: &str,
+        now: i64,
+        not_before: i64,
+    ) -> Option<(String, String)> {
+        let mut conn = db.pool.acquire().await.unwrap();
+        let task = TaskId::trusted(format!("task-of-{hash}"));
+        claim_idempotency_key(
+            &mut conn,
+            &UserId::trusted(owner),
+            key,
+            hash,
+            &task,
+            now,
+            not_before,
+        )
+        .await
+        .unwrap()
+        .map(|c| (c.request_hash, c.task_id.to_string()))
+    }
+
+    /// What `key` of `owner` stands for when read at `not_before`.
+    async fn used(
+        db: &todo_store::db::Db,
+        owner: &str,
+        not_before: i64,
+    ) -> Option<(String, String)> {
+        let mut conn = db.pool.acquire().await.unwrap();
+        idempotency_key_use(&mut conn, &UserId::trusted(owner), "k", not_before)
+            .await
+            .unwrap()
+            .map(|c| (c.request_hash, c.task_id.to_string()))
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_stands_for_its_first_request_until_it_expires() {
+        let (dir, db) = database().await;
+        assert_eq!(claim(&db, "ada", "k", "h1", 100, 0).await, None);
+        let first = Some(("h1".to_owned(), "task-of-h1".to_owned()));
+        // A retry, or another request with the same key: the first one.
+        assert_eq!(claim(&db, "ada", "k", "h1", 150, 50).await, first);
+        assert_eq!(claim(&db, "ada", "k", "h2", 150, 100).await, first);
+        // Another owner's key of the same name is theirs.
+        assert_eq!(claim(&db, "bob", "k", "h3", 150, 50).await, None);
+        // Used before `not_before`, it is expired: the next claim takes it
+        // over and stands from then on.
+        assert_eq!(claim(&db, "ada", "k", "h4", 200, 101).await, None);
+        let renewed = Some(("h4".to_owned(), "task-of-h4".to_owned()));
+        assert_eq!(claim(&db, "ada", "k", "h5", 250, 150).await, renewed);
+
+        // Read without a claim: only a use at or after `not_before`.
+        assert_eq!(used(&db, "ada", 200).await, renewed);
+        assert_eq!(used(&db, "ada", 201).await, None);
+        assert_eq!(used(&db, "carol", 0).await, None);
+
+        // Expiry forgets the keys used before its bound, and only those.
+        assert_eq!(expire_idempotency_keys(&db.pool, 151).await.unwrap(), 1);
+        assert_eq!(claim(&db, "bob", "k", "h6", 300, 0).await, None);
+        assert_eq!(claim(&db, "ada", "k", "h7", 300, 0).await, renewed);
+        assert_eq!(expire_idempotency_keys(&db.pool, 200).await.unwrap(), 0);
+        db.pool.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
     fn cursors_of_earlier_releases_still_decode_and_positions_round_trip() {
         let earlier: Cursor = serde_json::from_str(r#"{"k":42,"i":"x"}"#).unwrap();
         assert_eq!(earlier.key, Key::Number(42));
