@@ -19,9 +19,10 @@
 #           this clone's history (a shallow clone), the groups marked `ci`
 #           run in full instead.
 #
-# scripts/mutants-base names the commit at which every group last ran in
-# full with no unexplained miss. After such a run (`scripts/mutants.sh`
-# with no arguments, on a clean checkout), write that commit into it:
+# scripts/mutants-base names the commit from which --ci tests changed
+# lines; the README's table says how each group's last full run ended.
+# After full runs (`scripts/mutants.sh GROUP...` on a clean checkout) with
+# no unexplained miss, move it forward:
 #   git rev-parse HEAD > scripts/mutants-base
 # The diff covers only the mutated files: a change to a test alone runs
 # nothing, which is why the full run is repeated from time to time.
