@@ -578,4 +578,20 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn an_answer_that_leaves_the_body_unread_says_the_connection_closes() {
+        let connection = |err: EdgeError| {
+            err.into_response()
+                .headers()
+                .get(CONNECTION)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            connection(EdgeError::BodyTooLarge(10)).as_deref(),
+            Some("close")
+        );
+        assert_eq!(connection(EdgeError::BodyTimeout).as_deref(), Some("close"));
+        assert_eq!(connection(EdgeError::UnsupportedMediaType), None);
+    }
 }

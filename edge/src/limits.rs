@@ -107,7 +107,70 @@ impl Admission {
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use tower::ServiceExt;
+
     use super::*;
+
+    const LIMITS: SizeLimits = SizeLimits {
+        url: 20,
+        headers: 100,
+    };
+
+    /// The status a request with `target` and `headers` gets behind
+    /// `limits`.
+    async fn status(limits: SizeLimits, target: &str, headers: &[(String, String)]) -> StatusCode {
+        let app = axum::Router::new()
+            .fallback(|| async { "ok" })
+            .layer(axum::middleware::from_fn_with_state(limits, enforce_sizes));
+        let mut request = Request::builder().uri(target);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = request.body(Body::empty()).unwrap();
+        app.oneshot(request).await.unwrap().status()
+    }
+
+    #[tokio::test]
+    async fn a_url_of_the_limit_passes_and_one_byte_more_is_414() {
+        let target = |len: usize| format!("/{}", "a".repeat(len - 1));
+        assert_eq!(status(LIMITS, &target(20), &[]).await, StatusCode::OK);
+        assert_eq!(
+            status(LIMITS, &target(21), &[]).await,
+            StatusCode::URI_TOO_LONG
+        );
+    }
+
+    #[tokio::test]
+    async fn headers_of_the_limit_pass_and_one_byte_more_is_431() {
+        // Names and values are counted together: 1 + 99 bytes.
+        let header = |value_len: usize| vec![("x".to_owned(), "v".repeat(value_len))];
+        assert_eq!(status(LIMITS, "/", &header(99)).await, StatusCode::OK);
+        assert_eq!(
+            status(LIMITS, "/", &header(100)).await,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
+    }
+
+    #[tokio::test]
+    async fn the_most_headers_pass_and_one_more_is_431() {
+        let roomy = SizeLimits {
+            url: 20,
+            headers: 10_000,
+        };
+        let headers = |n: usize| -> Vec<(String, String)> {
+            (0..n).map(|i| (format!("h{i}"), String::new())).collect()
+        };
+        assert_eq!(
+            status(roomy, "/", &headers(MAX_HEADER_COUNT)).await,
+            StatusCode::OK
+        );
+        assert_eq!(
+            status(roomy, "/", &headers(MAX_HEADER_COUNT + 1)).await,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+        );
+    }
 
     #[test]
     fn admission_refuses_beyond_the_limit_and_frees_on_drop() {
