@@ -44,14 +44,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_expiry_worker_forgets_the_keys_older_than_a_day_and_no_others() {
-        let dir = std::env::temp_dir().join(format!("todo-idem-{}", todo_common::clock::new_id()));
-        let config = todo_store::db::DbConfig {
-            url: format!("sqlite://{}/task.db", dir.display()),
-            max_connections: 2,
-        };
-        let db = todo_store::db::connect(&config, &crate::MIGRATOR)
-            .await
-            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::tests::database(&dir).await;
         let now = now_micros();
         let hour = 3_600_000_000;
         for (key, used) in [("old", now - TTL_MICROS - hour), ("new", now - 23 * hour)] {
@@ -85,6 +79,5 @@ mod tests {
         worker.await.unwrap();
         assert_eq!(keys().await, ["new"]);
         db.pool.close().await;
-        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -8,4 +8,4 @@ pub mod tasks;
 pub mod zones;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

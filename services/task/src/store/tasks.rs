@@ -959,18 +959,6 @@ mod tests {
         );
     }
 
-    async fn database() -> (std::path::PathBuf, todo_store::db::Db) {
-        let dir = std::env::temp_dir().join(format!("todo-idem-{}", todo_common::clock::new_id()));
-        let config = todo_store::db::DbConfig {
-            url: format!("sqlite://{}/task.db", dir.display()),
-            max_connections: 2,
-        };
-        let db = todo_store::db::connect(&config, &crate::MIGRATOR)
-            .await
-            .unwrap();
-        (dir, db)
-    }
-
     /// What a claim of `key` by `owner` at `now` finds: `None` when the
     /// claim is new, else the request hash and task it stands for.
     async fn claim(
@@ -1012,7 +1000,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_idempotency_key_stands_for_its_first_request_until_it_expires() {
-        let (dir, db) = database().await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::store::tests::database(&dir).await;
         assert_eq!(claim(&db, "ada", "k", "h1", 100, 0).await, None);
         let first = Some(("h1".to_owned(), "task-of-h1".to_owned()));
         // A retry, or another request with the same key: the first one.
@@ -1037,7 +1026,6 @@ mod tests {
         assert_eq!(claim(&db, "ada", "k", "h7", 300, 0).await, renewed);
         assert_eq!(expire_idempotency_keys(&db.pool, 200).await.unwrap(), 0);
         db.pool.close().await;
-        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

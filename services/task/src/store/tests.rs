@@ -12,7 +12,9 @@ use crate::domain::{Filter, Order, Parent, TaskFields};
 use crate::due::{Placed, Schedule};
 use crate::ids::{Id, ListId, TaskId, UserId};
 
-async fn database(dir: &tempfile::TempDir) -> Db {
+/// A fresh, migrated task database in `dir` (the tests of other modules
+/// use it too).
+pub(crate) async fn database(dir: &tempfile::TempDir) -> Db {
     let config = DbConfig {
         url: format!("sqlite://{}/task.db", dir.path().display()),
         max_connections: 2,
