@@ -283,15 +283,13 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
-    /// Without `BEGIN IMMEDIATE` the other connection's write would commit
-    /// while the transaction only holds a read snapshot, and the
-    /// transaction's own write would then fail with `SQLITE_BUSY_SNAPSHOT`.
-    #[tokio::test]
-    async fn a_write_transaction_holds_the_sqlite_write_lock_from_its_start() {
-        let dir = std::env::temp_dir().join(format!("todo-db-lock-{}", std::process::id()));
+    /// An SQLite database in a folder of its own holding one counter at 0,
+    /// read through a pool of `max_connections`.
+    async fn counter(name: &str, max_connections: u32) -> (std::path::PathBuf, Db) {
+        let dir = std::env::temp_dir().join(format!("todo-db-{name}-{}", std::process::id()));
         let config = DbConfig {
-            url: format!("sqlite://{}/lock.db", dir.display()),
-            max_connections: 2,
+            url: format!("sqlite://{}/{name}.db", dir.display()),
+            max_connections,
         };
         let db = connect(&config, &Migrator::DEFAULT).await.unwrap();
         sqlx::query("CREATE TABLE counter (n BIGINT NOT NULL)")
@@ -302,6 +300,15 @@ mod tests {
             .execute(&db.pool)
             .await
             .unwrap();
+        (dir, db)
+    }
+
+    /// Without `BEGIN IMMEDIATE` the other connection's write would commit
+    /// while the transaction only holds a read snapshot, and the
+    /// transaction's own write would then fail with `SQLITE_BUSY_SNAPSHOT`.
+    #[tokio::test]
+    async fn a_write_transaction_holds_the_sqlite_write_lock_from_its_start() {
+        let (dir, db) = counter("lock", 2).await;
         let mut other = db.pool.acquire().await.unwrap();
         sqlx::query("PRAGMA busy_timeout = 0")
             .execute(&mut *other)
@@ -336,20 +343,7 @@ mod tests {
 
     #[tokio::test]
     async fn sqlite_writers_queue_for_one_connection_and_none_is_lost() {
-        let dir = std::env::temp_dir().join(format!("todo-db-writers-{}", std::process::id()));
-        let config = DbConfig {
-            url: format!("sqlite://{}/writers.db", dir.display()),
-            max_connections: 8,
-        };
-        let db = connect(&config, &Migrator::DEFAULT).await.unwrap();
-        sqlx::query("CREATE TABLE counter (n BIGINT NOT NULL)")
-            .execute(&db.pool)
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO counter (n) VALUES (0)")
-            .execute(&db.pool)
-            .await
-            .unwrap();
+        let (dir, db) = counter("writers", 8).await;
         let writers = (0..32).map(|_| {
             let db = db.clone();
             tokio::spawn(async move {
