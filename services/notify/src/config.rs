@@ -14,7 +14,8 @@ pub struct Config {
     /// gRPC listen address. `TODO_NOTIFY_LISTEN`, default `127.0.0.1:50053`.
     pub listen: SocketAddr,
     /// Its own database. `TODO_NOTIFY_DATABASE_URL`, default
-    /// `sqlite://data/notify.db`; `TODO_NOTIFY_DB_MAX_CONNECTIONS`, default 10.
+    /// `sqlite://data/notify.db`; `TODO_NOTIFY_DB_MAX_CONNECTIONS`, default one per core
+    /// on SQLite (at least 2), 10 on MySQL.
     pub db: DbConfig,
     /// The user service, for token keys and contact data at send time.
     /// `TODO_USER_URL`, default `http://127.0.0.1:50051`.

@@ -41,22 +41,25 @@ impl Backend {
 pub struct DbConfig {
     /// `sqlite://path/to/file.db` or `mysql://user:pass@host:3306/schema`.
     pub url: String,
-    /// Upper bound of open connections in the pool.
+    /// Upper bound of open connections in the pool (on SQLite, of the read
+    /// pool beside its one writer).
     pub max_connections: u32,
 }
 
 impl DbConfig {
-    /// The default of the database called `name`: `sqlite://data/{name}.db`,
-    /// 10 connections.
+    /// The default of the database called `name`: `sqlite://data/{name}.db`
+    /// with [`default_max_connections`] of it.
     pub fn named(name: &str) -> Self {
+        let url = format!("sqlite://data/{name}.db");
         Self {
-            url: format!("sqlite://data/{name}.db"),
-            max_connections: 10,
+            max_connections: default_max_connections(&url),
+            url,
         }
     }
 
     /// Reads `{prefix}_DATABASE_URL` and `{prefix}_DB_MAX_CONNECTIONS`,
-    /// each unset one at its default ([`Self::named`]).
+    /// each unset one at its default: the URL of [`Self::named`], the pool
+    /// size [`default_max_connections`] of the URL.
     ///
     /// # Errors
     /// When a variable is set but invalid.
@@ -66,14 +69,30 @@ impl DbConfig {
         name: &str,
     ) -> Result<Self, todo_common::config::ConfigError> {
         let d = Self::named(name);
+        let url = todo_common::config::var_or(lookup, &format!("{prefix}_DATABASE_URL"), d.url)?;
         Ok(Self {
-            url: todo_common::config::var_or(lookup, &format!("{prefix}_DATABASE_URL"), d.url)?,
             max_connections: todo_common::config::var_or(
                 lookup,
                 &format!("{prefix}_DB_MAX_CONNECTIONS"),
-                d.max_connections,
+                default_max_connections(&url),
             )?,
+            url,
         })
+    }
+}
+
+/// The pool size when none is set. SQLite: one connection per core, at
+/// least two. Its reads are CPU work on a local file, so more connections
+/// than cores only queue for them, while each holds a thread and a page
+/// cache of its own (measured: the same req/s with 2 as with 10 on 2 cores,
+/// 20 MB less; BENCHMARKS.md). MySQL: 10, whose queries mostly wait on
+/// the server and the network.
+pub fn default_max_connections(url: &str) -> u32 {
+    match Backend::of_url(url) {
+        Ok(Backend::Sqlite) => std::thread::available_parallelism()
+            .map_or(2, |cores| u32::try_from(cores.get()).unwrap_or(u32::MAX))
+            .max(2),
+        _ => 10,
     }
 }
 
@@ -159,6 +178,12 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // A pooled MySQL connection may have been closed by the server or
+        // the network since its last use, so it is pinged before it is
+        // handed out. An SQLite connection is a file handle on a thread of
+        // its own that nothing outside can close: its ping would be a
+        // round trip to that thread on every acquire for nothing.
+        .test_before_acquire(backend == Backend::MySql)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
@@ -272,6 +297,29 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unset_pool_size_is_one_per_core_on_sqlite_and_ten_on_mysql() {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let cores = u32::try_from(cores).unwrap().max(2);
+        let config = |vars: &[(&str, &str)]| {
+            let lookup = |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            };
+            DbConfig::from_lookup(&lookup, "X", "x").unwrap()
+        };
+        assert_eq!(config(&[]).max_connections, cores);
+        assert_eq!(DbConfig::named("x").max_connections, cores);
+        let mysql = [("X_DATABASE_URL", "mysql://u@h:3306/x")];
+        assert_eq!(config(&mysql).max_connections, 10);
+        let set = [
+            ("X_DATABASE_URL", "mysql://u@h:3306/x"),
+            ("X_DB_MAX_CONNECTIONS", "3"),
+        ];
+        assert_eq!(config(&set).max_connections, 3);
+    }
 
     #[test]
     fn sqlite_urls_gain_create_mode() {
