@@ -15,7 +15,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Its own database. `TODO_NOTIFY_DATABASE_URL`, default
     /// `sqlite://data/notify.db`; `TODO_NOTIFY_DB_MAX_CONNECTIONS`, default one per core
-    /// on SQLite (at least 2), 10 on MySQL.
+    /// on SQLite (2 to 16), 10 on MySQL.
     pub db: DbConfig,
     /// The user service, for token keys and contact data at send time.
     /// `TODO_USER_URL`, default `http://127.0.0.1:50051`.

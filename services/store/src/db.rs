@@ -82,16 +82,16 @@ impl DbConfig {
 }
 
 /// The pool size when none is set. SQLite: one connection per core, at
-/// least two. Its reads are CPU work on a local file, so more connections
-/// than cores only queue for them, while each holds a thread and a page
-/// cache of its own (measured: the same req/s with 2 as with 10 on 2 cores,
-/// 20 MB less; BENCHMARKS.md). MySQL: 10, whose queries mostly wait on
-/// the server and the network.
+/// least 2 and at most 16. Its reads are CPU work on a local file, so more
+/// connections than cores only queue for them, while each holds a thread
+/// and a page cache of its own (measured on 2 cores, 2 against 10: GET
+/// +11%, the deep page +35%, 20 MB less; BENCHMARKS.md). MySQL: 10, whose
+/// queries mostly wait on the server and the network.
 pub fn default_max_connections(url: &str) -> u32 {
     match Backend::of_url(url) {
         Ok(Backend::Sqlite) => std::thread::available_parallelism()
             .map_or(2, |cores| u32::try_from(cores.get()).unwrap_or(u32::MAX))
-            .max(2),
+            .clamp(2, 16),
         _ => 10,
     }
 }
@@ -301,7 +301,7 @@ mod tests {
     #[test]
     fn an_unset_pool_size_is_one_per_core_on_sqlite_and_ten_on_mysql() {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        let cores = u32::try_from(cores).unwrap().max(2);
+        let cores = u32::try_from(cores).unwrap().clamp(2, 16);
         let config = |vars: &[(&str, &str)]| {
             let lookup = |name: &str| {
                 vars.iter()

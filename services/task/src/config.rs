@@ -16,7 +16,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Its own database. `TODO_TASK_DATABASE_URL`, default
     /// `sqlite://data/task.db`; `TODO_TASK_DB_MAX_CONNECTIONS`, default one per core
-    /// on SQLite (at least 2), 10 on MySQL.
+    /// on SQLite (2 to 16), 10 on MySQL.
     pub db: DbConfig,
     /// The user service, for the token verification keys.
     /// `TODO_USER_URL`, default `http://127.0.0.1:50051`.

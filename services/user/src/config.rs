@@ -18,7 +18,7 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Its own database. `TODO_USER_DATABASE_URL`, default
     /// `sqlite://data/user.db`; `TODO_USER_DB_MAX_CONNECTIONS`, default one per core
-    /// on SQLite (at least 2), 10 on MySQL.
+    /// on SQLite (2 to 16), 10 on MySQL.
     pub db: DbConfig,
     /// The notify service, for welcome and security e-mails.
     /// `TODO_NOTIFY_URL`, default `http://127.0.0.1:50053`.
