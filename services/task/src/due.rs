@@ -573,6 +573,118 @@ mod tests {
         assert!(parse(&at_most).is_ok());
     }
 
+    /// The limits as the contract states them, in literal figures: a
+    /// relative reminder up to 365 days before its due, up to five
+    /// reminders.
+    #[test]
+    fn reminders_reach_365_days_back_and_five_per_task() {
+        let due = Some(ts(2_000_000_000));
+        let with = |reminders| Task {
+            reminders,
+            due_time: due,
+            ..Task::default()
+        };
+        assert!(parse(&with(vec![before(31_536_000)])).is_ok());
+        assert_eq!(
+            fields(&parse(&with(vec![before(31_536_001)])).unwrap_err()),
+            ["task.reminders[0].beforeDue"]
+        );
+        let five = (1..=5).map(|i| before(60 * i)).collect();
+        assert_eq!(parse(&with(five)).unwrap().reminders.len(), 5);
+    }
+
+    /// A rule beside a due that is itself refused is not blamed for
+    /// lacking one: the client hears of the due alone.
+    #[test]
+    fn a_rule_beside_a_bad_due_names_only_the_due() {
+        let task = Task {
+            due_date: Some(Date {
+                year: 2030,
+                month: 2,
+                day: 30,
+            }),
+            recurrence: "FREQ=DAILY".to_owned(),
+            ..Task::default()
+        };
+        assert_eq!(fields(&parse(&task).unwrap_err()), ["task.dueDate"]);
+    }
+
+    #[test]
+    fn absolute_gives_the_fixed_times_only() {
+        let task = Task {
+            due_time: Some(ts(2_000_000_000)),
+            reminders: vec![
+                before(60),
+                ReminderProto {
+                    remind_time: Some(ts(1_999_000_000)),
+                    ..ReminderProto::default()
+                },
+            ],
+            ..Task::default()
+        };
+        let schedule = parse(&task).unwrap();
+        assert_eq!(
+            schedule.absolute().collect::<Vec<_>>(),
+            [1_999_000_000_000_000]
+        );
+    }
+
+    /// An all-day due is a local day and a rule repeats on the local wall
+    /// clock: either needs the zone; a plain instant does not.
+    #[test]
+    fn a_local_day_or_a_rule_needs_the_zone() {
+        let all_day = Task {
+            due_date: Some(Date {
+                year: 2030,
+                month: 1,
+                day: 15,
+            }),
+            ..Task::default()
+        };
+        assert!(parse(&all_day).unwrap().needs_zone());
+        let repeating = Task {
+            due_time: Some(ts(2_000_000_000)),
+            recurrence: "FREQ=WEEKLY".to_owned(),
+            ..Task::default()
+        };
+        assert!(parse(&repeating).unwrap().needs_zone());
+        let instant = Task {
+            due_time: Some(ts(2_000_000_000)),
+            ..Task::default()
+        };
+        assert!(!parse(&instant).unwrap().needs_zone());
+    }
+
+    /// What the client sent comes back in the same fields.
+    #[test]
+    fn the_schedule_is_written_back_in_the_fields_it_came_in() {
+        let timed = Task {
+            due_time: Some(ts(2_000_000_000)),
+            recurrence: "FREQ=WEEKLY".to_owned(),
+            ..Task::default()
+        };
+        let schedule = parse(&timed).unwrap();
+        let mut out = Task::default();
+        schedule.write_to(&schedule.place(Tz::UTC), &mut out);
+        assert_eq!(out.due_time, Some(ts(2_000_000_000)));
+        assert_eq!(out.due_date, None);
+        assert_eq!(out.recurrence, "FREQ=WEEKLY");
+        let date = Date {
+            year: 2030,
+            month: 1,
+            day: 15,
+        };
+        let all_day = Task {
+            due_date: Some(date.clone()),
+            ..Task::default()
+        };
+        let schedule = parse(&all_day).unwrap();
+        let mut out = Task::default();
+        schedule.write_to(&schedule.place(berlin()), &mut out);
+        assert_eq!(out.due_date, Some(date));
+        assert_eq!(out.due_time, None);
+    }
+
     #[test]
     fn stored_reminders_round_trip_and_an_older_row_reads_its_single_time() {
         let task = Task {
