@@ -206,9 +206,21 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
                         .execute(&mut *conn)
                         .await?;
                 } else {
-                    sqlx::query("SET time_zone = '+00:00'")
-                        .execute(&mut *conn)
-                        .await?;
+                    // sqlx opens every MySQL session with `SET NAMES utf8mb4
+                    // COLLATE utf8mb4_unicode_ci`, whatever the tables use
+                    // (the server's default, e.g. MariaDB's
+                    // utf8mb4_general_ci). A bound string then compares in
+                    // another collation than the column, and the optimizer
+                    // can no longer walk an index past it in order: a page
+                    // of 200 of a 10,000-task list read all 10,000 rows and
+                    // sorted them. So the session takes the database's
+                    // collation, the one the migrations' tables got.
+                    sqlx::query(
+                        "SET time_zone = '+00:00', collation_connection = \
+                         IF(@@character_set_database = 'utf8mb4', @@collation_database, @@collation_connection)",
+                    )
+                    .execute(&mut *conn)
+                    .await?;
                 }
                 Ok(())
             })
