@@ -357,6 +357,30 @@ async fn unchanged_links_are_not_fetched_again_and_results_are_shared(
     assert_eq!(tasks[0]["links"][0]["url"], url("/kept") + "#top");
 }
 
+on_both_databases!(from_url_fetches_up_to_its_limit_per_minute, 2);
+/// The limit is "at most N fetches in the last minute": the Nth passes,
+/// the next is refused, and fetches over a minute old count no more.
+async fn from_url_fetches_up_to_its_limit_per_minute(sys: &TestSystem, server: &Server) {
+    let ada = user(sys, "pages@example.com").await;
+    let fetch = |path: &str| from_url(sys, &ada, json!({"url": server.url(path).to_string()}));
+    for path in ["/f1", "/f2"] {
+        let (status, body) = fetch(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+    let (status, body) = fetch("/f3").await;
+    assert_eq!((status, error_status(&body)), (429, "RESOURCE_EXHAUSTED"));
+    assert_eq!(requests_for(server, "/f3"), 0);
+
+    let mut conn = sys.db_of("task").await;
+    sqlx::query("UPDATE link_fetches SET fetched_at = fetched_at - 61000000")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let (status, body) = fetch("/f3").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(requests_for(server, "/f3"), 1);
+}
+
 on_both_databases!(a_user_over_the_fetch_limit_waits_and_is_never_dropped, 2);
 async fn a_user_over_the_fetch_limit_waits_and_is_never_dropped(sys: &TestSystem, server: &Server) {
     let ada = user(sys, "eager@example.com").await;
