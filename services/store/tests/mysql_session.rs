@@ -1,6 +1,8 @@
 //! How a MySQL / MariaDB session is set up, on the server that
 //! `TODO_TEST_MYSQL_URL` names (skipped when it is unset).
 
+#![allow(clippy::unwrap_used)]
+
 use sqlx::migrate::Migrator;
 use sqlx::{Connection as _, Row as _};
 use todo_store::db::{DbConfig, connect};
