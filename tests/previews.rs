@@ -359,7 +359,8 @@ async fn unchanged_links_are_not_fetched_again_and_results_are_shared(
 
 on_both_databases!(from_url_fetches_up_to_its_limit_per_minute, 2);
 /// The limit is "at most N fetches in the last minute": the Nth passes,
-/// the next is refused, and fetches over a minute old count no more.
+/// the next is refused, and fetches over a minute old count no more. The
+/// task goes to the list the request names.
 async fn from_url_fetches_up_to_its_limit_per_minute(sys: &TestSystem, server: &Server) {
     let ada = user(sys, "pages@example.com").await;
     let fetch = |path: &str| from_url(sys, &ada, json!({"url": server.url(path).to_string()}));
@@ -376,8 +377,20 @@ async fn from_url_fetches_up_to_its_limit_per_minute(sys: &TestSystem, server: &
         .execute(&mut conn)
         .await
         .unwrap();
-    let (status, body) = fetch("/f3").await;
-    assert_eq!(status, 200, "{body}");
+    let (status, list) = sys
+        .call(
+            "POST",
+            "/v1/lists",
+            Some(&ada),
+            Some(json!({"title": "Reading"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{list}");
+    let list_id = list["id"].as_str().unwrap();
+    let body = json!({"url": server.url("/f3").to_string(), "listId": list_id});
+    let (status, task) = from_url(sys, &ada, body).await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["listId"], list_id);
     assert_eq!(requests_for(server, "/f3"), 1);
 }
 

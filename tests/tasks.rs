@@ -93,6 +93,7 @@ async fn put_replaces_and_patch_changes_only_what_it_names(sys: &TestSystem) {
         );
     }
     assert_ne!(patched["etag"], task["etag"]);
+    assert_ne!(patched["updateTime"], task["updateTime"]);
 
     // Output-only fields sent back are ignored, not stored.
     let (status, _, echoed) = send(

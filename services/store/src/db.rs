@@ -99,7 +99,7 @@ pub fn default_max_connections(url: &str) -> u32 {
 /// The connected pools and their backend.
 #[derive(Clone, Debug)]
 pub struct Db {
-    /// Reads, and the few single-statement writes outside a transaction.
+    /// Reads.
     pub pool: Pool,
     pub backend: Backend,
     /// Where [`Db::begin_write`] takes its connection: on SQLite a pool of
@@ -129,6 +129,17 @@ impl Db {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::MySql => self.writer.begin().await,
         }
+    }
+
+    /// Where a write outside a transaction runs (one statement in
+    /// autocommit): on SQLite the one writer connection, so it queues
+    /// behind the writing transactions instead of polling for SQLite's lock
+    /// in the busy handler, which sleeps up to 100 ms between tries; on
+    /// MySQL the one pool. Never from inside a transaction of
+    /// [`Db::begin_write`]: on SQLite that waits for the connection the
+    /// transaction holds.
+    pub fn writer(&self) -> &Pool {
+        &self.writer
     }
 
     /// Closes both pools (tests that remove the database's files).

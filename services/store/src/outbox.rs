@@ -21,7 +21,7 @@ use sqlx::Row;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::db::Pool;
+use crate::db::{Db, Pool};
 use crate::poll::{self, Pass, Schedule, Wake};
 use todo_common::clock::{new_id, now_micros};
 
@@ -134,7 +134,10 @@ const IDLE_POLL: Duration = Duration::from_secs(2);
 /// Relays the outbox to its callee until cancelled.
 #[derive(Clone)]
 pub struct Relay {
-    pool: Pool,
+    /// Where the due messages are read.
+    reads: Pool,
+    /// Where delivered ones are deleted and failed ones rescheduled.
+    writes: Pool,
     deliver: Arc<dyn DeliverStored>,
     wake: Wake,
 }
@@ -146,9 +149,10 @@ impl std::fmt::Debug for Relay {
 }
 
 impl Relay {
-    pub fn new<D: Deliver>(pool: Pool, deliver: Arc<D>) -> Self {
+    pub fn new<D: Deliver>(db: &Db, deliver: Arc<D>) -> Self {
         Self {
-            pool,
+            reads: db.pool.clone(),
+            writes: db.writer().clone(),
             deliver,
             wake: Wake::default(),
         }
@@ -179,7 +183,7 @@ impl Relay {
         )
         .bind(now)
         .bind(BATCH)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         let found = Pass::after_batch(rows.len(), BATCH);
         for row in rows {
@@ -191,7 +195,7 @@ impl Relay {
                 Ok(()) => {
                     sqlx::query("DELETE FROM outbox WHERE id = ?")
                         .bind(&id)
-                        .execute(&self.pool)
+                        .execute(&self.writes)
                         .await?;
                 }
                 Err(status) => {
@@ -202,7 +206,7 @@ impl Relay {
                     sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE id = ?")
                         .bind(next)
                         .bind(&id)
-                        .execute(&self.pool)
+                        .execute(&self.writes)
                         .await?;
                 }
             }

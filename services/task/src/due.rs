@@ -675,7 +675,7 @@ mod tests {
             day: 15,
         };
         let all_day = Task {
-            due_date: Some(date.clone()),
+            due_date: Some(date),
             ..Task::default()
         };
         let schedule = parse(&all_day).unwrap();

@@ -39,7 +39,7 @@ impl State {
         self.revocations.changed();
         self.relay.poke();
         tracing::info!(user_id = %user_id, lists = owned, "user's lists erased");
-        erased::prune(&self.db.pool, now).await;
+        erased::prune(self.db.writer(), now).await;
         Ok(())
     }
 }

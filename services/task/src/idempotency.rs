@@ -26,7 +26,7 @@ pub async fn expire_until_stopped(db: Db, stop: CancellationToken) {
     };
     poll::run(schedule, stop, || async {
         let before = now_micros() - TTL_MICROS;
-        store::tasks::expire_idempotency_keys(&db.pool, before).await?;
+        store::tasks::expire_idempotency_keys(db.writer(), before).await?;
         Ok::<_, Error>(Pass::Idle)
     })
     .await;

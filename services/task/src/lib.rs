@@ -115,7 +115,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         notify,
         users: users_internal.clone(),
     };
-    let relay = Relay::new(db.pool.clone(), Arc::new(delivery));
+    let relay = Relay::new(&db, Arc::new(delivery));
     let page_tokens = PageTokens::new(&config.service_credential, "tasks");
     let previews = links::Previews::new(&config.preview)?;
     let state = State {

@@ -125,8 +125,8 @@ pub async fn run_until_stopped(db: Db, previews: Previews, stop: CancellationTok
 async fn pass(db: &Db, previews: &Previews) -> Result<Pass, Error> {
     let now = now_micros();
     let since = now - MINUTE_MICROS;
-    store::links::prune_fetches(&db.pool, since).await?;
-    store::links::prune_unlinked(&db.pool, now - CACHE_MICROS).await?;
+    store::links::prune_fetches(db.writer(), since).await?;
+    store::links::prune_unlinked(db.writer(), now - CACHE_MICROS).await?;
     let limit = previews.per_user_per_minute;
     let pending = store::links::pending(&db.pool, now, since, limit, BATCH).await?;
     let mut fetches = JoinSet::new();
@@ -156,7 +156,7 @@ async fn pass(db: &Db, previews: &Previews) -> Result<Pass, Error> {
         if let Fetched::Failed(code) = &fetched {
             tracing::info!(code, "link preview failed");
         }
-        store::links::finish(&db.pool, &key, &fetched, now_micros()).await?;
+        store::links::finish(db.writer(), &key, &fetched, now_micros()).await?;
     }
     Ok(Pass::after_batch(claimed, BATCH))
 }
@@ -255,12 +255,17 @@ impl State {
             // Counted first and checked after, so concurrent requests
             // cannot all pass one check: each sees every fetch counted
             // before its own, and the one past the limit takes its back.
-            store::links::count_fetch(&mut conn, caller.as_str(), now).await?;
+            // On the writer, given back before the next write below takes
+            // it again: on SQLite it is one connection.
+            let mut writer = self.db.writer().acquire().await?;
+            store::links::count_fetch(&mut writer, caller.as_str(), now).await?;
+            drop(writer);
             let recent =
                 store::links::fetches_since(&mut conn, caller.as_str(), now - MINUTE_MICROS)
                     .await?;
             if recent > self.previews.per_user_per_minute {
-                store::links::uncount_fetch(&mut conn, caller.as_str(), now).await?;
+                let mut writer = self.db.writer().acquire().await?;
+                store::links::uncount_fetch(&mut writer, caller.as_str(), now).await?;
                 return Err(Error::TooMany(
                     "too many pages fetched in the last minute",
                     Duration::from_secs(60),
@@ -288,11 +293,11 @@ impl State {
         // instead of fetching it again, and the result replaces whatever
         // was stored for the URL (a failure of a minute ago among them).
         {
-            let mut conn = self.db.pool.acquire().await?;
+            let mut conn = self.db.writer().acquire().await?;
             store::links::request(&mut conn, &link, caller, now, now).await?;
         }
         store::links::finish(
-            &self.db.pool,
+            self.db.writer(),
             &link.key,
             &Fetched::Ready(Box::new(preview.clone())),
             now_micros(),

@@ -235,7 +235,7 @@ impl TaskInternalService for State {
         .await?;
         self.revocations.changed();
         tracing::info!(user_id = %req.user_id, "access tokens before a credential change refused");
-        erased::prune_cutoffs(&self.db.pool, now).await;
+        erased::prune_cutoffs(self.db.writer(), now).await;
         Ok(Response::new(()))
     }
 

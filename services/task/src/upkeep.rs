@@ -30,7 +30,7 @@ pub async fn run_until_stopped(db: Db, stop: CancellationToken) {
     poll::run(schedule, stop, || async {
         let now = now_micros();
         let adopted = adopt(&db, now).await?;
-        let mut conn = db.pool.acquire().await?;
+        let mut conn = db.writer().acquire().await?;
         invitations::prune(&mut conn, now - INVITATION_TTL_MICROS).await?;
         if adopted > 0 {
             tracing::info!(

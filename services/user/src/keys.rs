@@ -199,7 +199,7 @@ async fn seal_and_check(db: &Db, kek: &KeyEncryptionKey) -> anyhow::Result<()> {
             .bind(kek.seal(&kid, &stored)?)
             .bind(&kid)
             .bind(&stored)
-            .execute(&db.pool)
+            .execute(db.writer())
             .await?;
         tracing::info!(kid = %kid, "signing key encrypted at rest");
     }
@@ -223,7 +223,7 @@ async fn insert_ignoring_duplicate(
     .bind(&private)
     .bind(&key.public_x)
     .bind(now_micros())
-    .execute(&db.pool)
+    .execute(db.writer())
     .await;
     match result {
         Ok(_) => Ok(()),

@@ -98,7 +98,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
         task,
         relay: OnceLock::new(),
     });
-    let relay = Relay::new(db.pool.clone(), delivery.clone());
+    let relay = Relay::new(&db, delivery.clone());
     // Freshly made, so never set before.
     let _ = delivery.relay.set(relay.clone());
     let state = State {

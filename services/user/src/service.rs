@@ -166,7 +166,7 @@ impl State {
         // Every attempt counts, valid or not, before any costly work: a
         // script probing addresses or burning hashes hits the limit alike.
         throttle::record(
-            &mut *self.db.pool.acquire().await?,
+            &mut *self.db.writer().acquire().await?,
             Bucket::Registration,
             &address,
             now,

@@ -243,7 +243,7 @@ pub async fn prune_until_stopped(db: Db, limits: Limits, shutdown: CancellationT
     };
     poll::run(schedule, shutdown, || async {
         let keep = limits.longest_window().max(SIGNUP_NOTICE_WINDOW);
-        let n = prune(&db.pool, keep, now_micros()).await?;
+        let n = prune(db.writer(), keep, now_micros()).await?;
         if n > 0 {
             tracing::debug!(rows = n, "throttle events pruned");
         }

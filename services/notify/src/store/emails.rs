@@ -139,7 +139,7 @@ pub async fn claim(
             .bind(now)
             .bind(now)
             .bind(batch)
-            .execute(&db.pool)
+            .execute(db.writer())
             .await?;
             Ok(sqlx::query_scalar(
                 "SELECT id FROM emails WHERE lease_owner = ? AND lease_until = ? AND state = 'pending'",

@@ -25,7 +25,7 @@ impl State {
         .await?;
         self.revocations.changed();
         tracing::info!(user_id = %user_id, "user's notifications erased");
-        erased::prune(&self.db.pool, now).await;
+        erased::prune(self.db.writer(), now).await;
         Ok(())
     }
 
@@ -44,7 +44,7 @@ impl State {
         .await?;
         self.revocations.changed();
         tracing::info!(user_id = %user_id, "access tokens before a credential change refused");
-        erased::prune_cutoffs(&self.db.pool, now).await;
+        erased::prune_cutoffs(self.db.writer(), now).await;
         Ok(())
     }
 }

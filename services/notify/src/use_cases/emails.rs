@@ -18,7 +18,7 @@ impl State {
             return Ok(());
         }
         let now = now_micros();
-        let queued = emails::enqueue(&self.db.pool, email, now).await?;
+        let queued = emails::enqueue(self.db.writer(), email, now).await?;
         if let Some((kind, title, body)) = email.in_app() {
             let dedup_key = format!("inbox:{}", email.dedup_key);
             let notification = NewNotification {
@@ -29,7 +29,7 @@ impl State {
                 task_id: "",
                 dedup_key: &dedup_key,
             };
-            inbox::add(&self.db.pool, &notification, now).await?;
+            inbox::add(self.db.writer(), &notification, now).await?;
         }
         if queued {
             self.mail_worker.poke();
@@ -47,7 +47,7 @@ impl State {
     /// # Errors
     /// [`Error::NotFound`] when no dead e-mail has this id.
     pub(crate) async fn requeue_dead_email(&self, id: &str) -> Result<(), Error> {
-        if !emails::requeue(&self.db.pool, id, now_micros()).await? {
+        if !emails::requeue(self.db.writer(), id, now_micros()).await? {
             return Err(Error::NotFound(DEAD_EMAIL));
         }
         tracing::info!(email_id = %id, "dead e-mail requeued");

@@ -42,11 +42,11 @@ impl State {
 
     /// Marks one of `user_id`'s notifications read and returns it.
     pub(crate) async fn read_one(&self, user_id: &str, id: &str) -> Result<Notification, Error> {
-        inbox::mark_read(&self.db.pool, user_id, id, now_micros()).await
+        inbox::mark_read(self.db.writer(), user_id, id, now_micros()).await
     }
 
     pub(crate) async fn read_all(&self, user_id: &str) -> Result<(), Error> {
-        inbox::mark_all_read(&self.db.pool, user_id, now_micros()).await
+        inbox::mark_all_read(self.db.writer(), user_id, now_micros()).await
     }
 
     /// Adds a notice from another service, unless its user was erased.
@@ -55,6 +55,6 @@ impl State {
         if self.erased(new.user_id).await? {
             return Ok(());
         }
-        inbox::add(&self.db.pool, &new, now_micros()).await
+        inbox::add(self.db.writer(), &new, now_micros()).await
     }
 }

@@ -108,7 +108,7 @@ impl Digester {
         let due = digests::due(&self.db.pool, now, BATCH).await?;
         for d in &due {
             let until = micros_after(now, LEASE);
-            if !digests::claim(&self.db.pool, &self.id, d, now, until).await? {
+            if !digests::claim(self.db.writer(), &self.id, d, now, until).await? {
                 continue;
             }
             let date = date_key(d.date);

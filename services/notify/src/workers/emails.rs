@@ -101,7 +101,7 @@ impl Worker {
         let now = now_micros();
         match self.mailer.send(&mail).await {
             Ok(()) => {
-                emails::mark_sent(pool, id, &self.id, now).await?;
+                emails::mark_sent(self.db.writer(), id, &self.id, now).await?;
                 tracing::info!(email_id = %id, "e-mail sent");
             }
             Err(e) => {
@@ -111,7 +111,7 @@ impl Worker {
                     reason: e.to_string().chars().take(500).collect(),
                 };
                 tracing::warn!(email_id = %id, attempts = attempts + 1, dead = failure.dead, reason = %failure.reason, "e-mail not sent");
-                emails::mark_failed(pool, id, &self.id, &failure).await?;
+                emails::mark_failed(self.db.writer(), id, &self.id, &failure).await?;
             }
         }
         Ok(())

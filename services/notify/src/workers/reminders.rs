@@ -80,12 +80,12 @@ impl Firer {
         let adopted = reminders::adopt_previous(&self.db, now, BATCH).await?;
         for due in reminders::due(pool, now, BATCH).await? {
             let until = micros_after(now, LEASE);
-            if !reminders::claim(pool, &self.id, &due, now, until).await? {
+            if !reminders::claim(self.db.writer(), &self.id, &due, now, until).await? {
                 continue;
             }
             match self.fire(&due).await {
                 Ok(()) => {
-                    reminders::mark_fired(pool, &self.id, &due, now_micros()).await?;
+                    reminders::mark_fired(self.db.writer(), &self.id, &due, now_micros()).await?;
                     tracing::info!(task_id = %due.task_id, "reminder fired");
                 }
                 Err(e) => {
@@ -118,7 +118,7 @@ impl Firer {
             task_id,
             dedup_key: &key,
         };
-        inbox::add(&self.db.pool, &notification, now).await?;
+        inbox::add(self.db.writer(), &notification, now).await?;
         if !settings::email_reminders(&self.db.pool, user_id).await? {
             return Ok(());
         }
@@ -156,7 +156,7 @@ impl Firer {
                 digest: None,
             },
         };
-        if emails::enqueue(&self.db.pool, &email, now).await? {
+        if emails::enqueue(self.db.writer(), &email, now).await? {
             self.mail.poke();
         }
         Ok(())
