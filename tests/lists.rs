@@ -1199,8 +1199,9 @@ both_databases!(moves_reorder_and_carry_subtasks_into_lists_the_caller_edits);
 async fn moves_reorder_and_carry_subtasks_into_lists_the_caller_edits(sys: &TestSystem) {
     let cal = user(sys, "cal@example.com", "Cal").await;
     let list = id(&create_list(sys, &cal, "Ordered").await);
+    let first = create_task(sys, &cal, &list, "a").await;
     let [a, b, c] = [
-        id(&create_task(sys, &cal, &list, "a").await),
+        id(&first),
         id(&create_task(sys, &cal, &list, "b").await),
         id(&create_task(sys, &cal, &list, "c").await),
     ];
@@ -1216,6 +1217,17 @@ async fn moves_reorder_and_carry_subtasks_into_lists_the_caller_edits(sys: &Test
         task_ids(sys, &cal, &order).await,
         [b.clone(), c.clone(), a.clone()]
     );
+    // A move is a change: an If-Match of before no longer matches, and
+    // the revision that concurrent writers compare and set moves on.
+    assert_ne!(moved["etag"], first["etag"]);
+    assert_ne!(moved["updateTime"], first["updateTime"]);
+    let mut db = sys.db_of("task").await;
+    let (revision,): (i64,) = sqlx::query_as("SELECT revision FROM tasks WHERE id = ?")
+        .bind(&a)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(revision, 2);
     let (status, moved) = move_task(sys, &cal, &c, json!({"afterId": ""})).await;
     assert_eq!(status, 200, "{moved}");
     assert_eq!(
