@@ -60,9 +60,13 @@ fn pages(request: &todo_task::preview::testing::Request) -> Reply {
 
 /// Starts the platform with previews allowed to reach `server` (and port
 /// 80, so a redirect to a private address is refused for its address).
+/// The task service gets one database connection (per pool): on MySQL,
+/// where reads and writes share the pool, a path that held two at once
+/// would wait for itself.
 async fn start(db: Db, server: &Server, per_minute: u32) -> Option<TestSystem> {
     let port = server.addr.port();
     TestSystem::start_configured(db, smtp::Listener::start().await, |config| {
+        config.task.db.max_connections = 1;
         config.task.preview.allow_loopback = true;
         config.task.preview.ports = vec![port, 80];
         config.task.preview.per_user_per_minute = per_minute;

@@ -238,7 +238,9 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
 /// serve one page of it (a page of 200 of 10,000 tasks read all 10,000).
 /// The parameters take the collation of `character_set_client`, which only
 /// `SET NAMES` sets; `collation_connection` alone does not reach them.
-/// A database in another character set than utf8mb4 keeps sqlx's setting.
+/// The database's collation also wins over a `collation` in the URL. A
+/// database in another character set than utf8mb4 keeps sqlx's setting,
+/// with a warning: its indexes lose their order to bound strings.
 async fn use_database_collation(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     let (charset, collation): (String, String) =
         sqlx::query_as("SELECT @@character_set_database, @@collation_database")
@@ -250,9 +252,16 @@ async fn use_database_collation(conn: &mut sqlx::AnyConnection) -> Result<(), sq
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if charset == "utf8mb4" && plain {
+        // Run once per connection: not kept as a prepared statement.
         sqlx::query(&format!("SET NAMES utf8mb4 COLLATE {collation}"))
+            .persistent(false)
             .execute(&mut *conn)
             .await?;
+    } else {
+        tracing::warn!(
+            charset = %charset,
+            "the database is not utf8mb4: bound strings compare in another collation than its columns"
+        );
     }
     Ok(())
 }

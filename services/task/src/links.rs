@@ -252,20 +252,21 @@ impl State {
                     return found.map(|v| v.task).ok_or(Error::NotFound(TASK));
                 }
             }
-            // Counted first and checked after, so concurrent requests
-            // cannot all pass one check: each sees every fetch counted
-            // before its own, and the one past the limit takes its back.
-            // On the writer, given back before the next write below takes
-            // it again: on SQLite it is one connection.
-            let mut writer = self.db.writer().acquire().await?;
-            store::links::count_fetch(&mut writer, caller.as_str(), now).await?;
-            drop(writer);
+        }
+        // Counted first and checked after, so concurrent requests cannot
+        // all pass one check: each sees every fetch counted before its own,
+        // and the one past the limit takes its back. On one connection of
+        // the writer, taken after the read connection above went back: on
+        // MySQL both come from one pool, which two held at once could
+        // drain.
+        {
+            let mut conn = self.db.writer().acquire().await?;
+            store::links::count_fetch(&mut conn, caller.as_str(), now).await?;
             let recent =
                 store::links::fetches_since(&mut conn, caller.as_str(), now - MINUTE_MICROS)
                     .await?;
             if recent > self.previews.per_user_per_minute {
-                let mut writer = self.db.writer().acquire().await?;
-                store::links::uncount_fetch(&mut writer, caller.as_str(), now).await?;
+                store::links::uncount_fetch(&mut conn, caller.as_str(), now).await?;
                 return Err(Error::TooMany(
                     "too many pages fetched in the last minute",
                     Duration::from_secs(60),
