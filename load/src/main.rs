@@ -10,6 +10,7 @@
 //!                [--concurrency 32] [--logins 200] [--threads 1] [--timeout 30]
 //!                [--max-requests 5000000] [--cases NAME,...] [--db LABEL]
 //!                [--mode LABEL] [--require-zero-errors]
+//! todo-load sqlite-handoff --db FILE [--reads 50000]
 //! ```
 //!
 //! `seed` fills a running system (both users registered, the member's
@@ -20,6 +21,8 @@
 //! line per case (to the floor, and edge to direct gRPC where both were
 //! measured) and the `check` of GET's p99 while logins are in flight.
 //! With `--require-zero-errors` it exits 1 when any request failed.
+//! `sqlite-handoff` times one point read on a task database through sqlx
+//! against the same read inline (module `handoff`).
 //!
 //! The client runs on `--threads` runtime threads (default 1), so that on
 //! a small machine most of the cores stay with the system under test.
@@ -32,10 +35,12 @@
 //! - `cases`: what each case sends, either way.
 //! - `seed`: the data the cases need.
 //! - `web`: the web app's sign-in, for its page's case.
+//! - `handoff`: the cost of sqlx's thread hand-off on SQLite.
 
 mod args;
 mod cases;
 mod grpc;
+mod handoff;
 mod http;
 mod measure;
 mod seed;
@@ -55,7 +60,8 @@ use crate::cases::{BACKGROUND_LOGINS, Case, Load, Op, Target};
 use crate::measure::{Outcome, Plan};
 use crate::seed::{Seed, SeedPlan};
 
-const USAGE: &str = "usage: todo-load seed|run [--option value ...] (see the crate documentation)";
+const USAGE: &str =
+    "usage: todo-load seed|run|sqlite-handoff [--option value ...] (see the crate documentation)";
 
 /// How much GET's p99 may grow while logins are in flight.
 const LOGIN_LIFT_LIMIT: f64 = 3.0;
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
     let result = match command.as_deref() {
         Some("seed") => seed_command(args),
         Some("run") => run_command(args),
+        Some("sqlite-handoff") => handoff::command(args).map(|()| ExitCode::SUCCESS),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
