@@ -158,6 +158,17 @@ fn link<'a>(task: &'a Value, server: &Server, path: &str) -> &'a Value {
 }
 
 /// How many requests `server` has had for `path`.
+/// Moves every counted fetch `seconds` into the past: the limit's minute
+/// passes without waiting for it.
+async fn age_fetches(sys: &TestSystem, seconds: i64) {
+    let mut conn = sys.db_of("task").await;
+    sqlx::query("UPDATE link_fetches SET fetched_at = fetched_at - ?")
+        .bind(seconds * 1_000_000)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
 fn requests_for(server: &Server, path: &str) -> usize {
     server.requests().iter().filter(|r| r.path == path).count()
 }
@@ -376,11 +387,7 @@ async fn from_url_fetches_up_to_its_limit_per_minute(sys: &TestSystem, server: &
     assert_eq!((status, error_status(&body)), (429, "RESOURCE_EXHAUSTED"));
     assert_eq!(requests_for(server, "/f3"), 0);
 
-    let mut conn = sys.db_of("task").await;
-    sqlx::query("UPDATE link_fetches SET fetched_at = fetched_at - 61000000")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    age_fetches(sys, 61).await;
     let (status, list) = sys
         .call(
             "POST",
@@ -438,10 +445,7 @@ async fn a_user_over_the_fetch_limit_waits_and_is_never_dropped(sys: &TestSystem
     // A minute later (the counted fetches aged instead of waiting), the
     // held links are fetched.
     let mut conn = sys.db_of("task").await;
-    sqlx::query("UPDATE link_fetches SET fetched_at = fetched_at - 120000000")
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    age_fetches(sys, 120).await;
     let done = settled(sys, &ada, &id).await;
     assert!(
         done["links"]

@@ -408,6 +408,22 @@ mod tests {
         time_zone::parse("Europe/Berlin").unwrap()
     }
 
+    /// A due at 2,000,000,000 s with a reminder 60 s before it and one at
+    /// 1,999,000,000 s.
+    fn timed_due_with_two_reminders() -> Task {
+        Task {
+            due_time: Some(ts(2_000_000_000)),
+            reminders: vec![
+                before(60),
+                ReminderProto {
+                    remind_time: Some(ts(1_999_000_000)),
+                    ..ReminderProto::default()
+                },
+            ],
+            ..Task::default()
+        }
+    }
+
     #[test]
     fn an_all_day_due_is_placed_at_local_midnight_and_counts_reminders_from_nine() {
         let task = Task {
@@ -428,17 +444,7 @@ mod tests {
 
     #[test]
     fn a_timed_due_counts_its_reminders_back_from_the_instant() {
-        let task = Task {
-            due_time: Some(ts(2_000_000_000)),
-            reminders: vec![
-                before(60),
-                ReminderProto {
-                    remind_time: Some(ts(1_999_000_000)),
-                    ..ReminderProto::default()
-                },
-            ],
-            ..Task::default()
-        };
+        let task = timed_due_with_two_reminders();
         let schedule = parse(&task).unwrap();
         assert!(!schedule.needs_zone());
         let placed = schedule.place(Tz::UTC);
@@ -611,17 +617,7 @@ mod tests {
 
     #[test]
     fn absolute_gives_the_fixed_times_only() {
-        let task = Task {
-            due_time: Some(ts(2_000_000_000)),
-            reminders: vec![
-                before(60),
-                ReminderProto {
-                    remind_time: Some(ts(1_999_000_000)),
-                    ..ReminderProto::default()
-                },
-            ],
-            ..Task::default()
-        };
+        let task = timed_due_with_two_reminders();
         let schedule = parse(&task).unwrap();
         assert_eq!(
             schedule.absolute().collect::<Vec<_>>(),
@@ -687,17 +683,7 @@ mod tests {
 
     #[test]
     fn stored_reminders_round_trip_and_an_older_row_reads_its_single_time() {
-        let task = Task {
-            due_time: Some(ts(2_000_000_000)),
-            reminders: vec![
-                before(60),
-                ReminderProto {
-                    remind_time: Some(ts(1_999_000_000)),
-                    ..ReminderProto::default()
-                },
-            ],
-            ..Task::default()
-        };
+        let task = timed_due_with_two_reminders();
         let schedule = parse(&task).unwrap();
         let placed = schedule.place(Tz::UTC);
         let text = encode_reminders(&schedule, &placed).unwrap();
