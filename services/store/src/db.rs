@@ -5,6 +5,7 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,6 +13,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 
 pub use sqlx::AnyPool as Pool;
+
+use crate::inline::InlineReads;
 
 /// Which database server a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +108,9 @@ pub struct Db {
     /// Where [`Db::begin_write`] takes its connection: on SQLite a pool of
     /// one, on MySQL the same pool as reads.
     writer: Pool,
+    /// On an SQLite file, connections for the short reads that run on the
+    /// caller's thread; as many as the read pool has.
+    inline: Option<Arc<InlineReads>>,
 }
 
 /// A transaction on a [`Db`].
@@ -142,8 +148,19 @@ impl Db {
         &self.writer
     }
 
-    /// Closes both pools (tests that remove the database's files).
+    /// The connections for short reads on the caller's thread (see
+    /// [`crate::inline`]): on an SQLite file only, else `None` and the
+    /// read goes through [`Self::pool`].
+    pub fn inline_reads(&self) -> Option<&InlineReads> {
+        self.inline.as_deref()
+    }
+
+    /// Closes both pools and the inline connections (tests that remove the
+    /// database's files).
     pub async fn close(&self) {
+        if let Some(inline) = &self.inline {
+            inline.close();
+        }
         self.writer.close().await;
         self.pool.close().await;
     }
@@ -177,10 +194,19 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<D
             .context("cannot connect to the database")?,
         Backend::MySql => pool.clone(),
     };
+    // An in-memory database is private to its connection: nothing to open.
+    let inline = match sqlite_path(&url) {
+        Some(path) if backend == Backend::Sqlite && path != ":memory:" => Some(Arc::new(
+            InlineReads::open(Path::new(path), config.max_connections)
+                .context("cannot open the database for inline reads")?,
+        )),
+        _ => None,
+    };
     Ok(Db {
         pool,
         backend,
         writer,
+        inline,
     })
 }
 
@@ -266,12 +292,19 @@ async fn use_database_collation(conn: &mut sqlx::AnyConnection) -> Result<(), sq
     Ok(())
 }
 
+/// The file path of an SQLite URL (`:memory:` for an in-memory database);
+/// `None` for another scheme.
+fn sqlite_path(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    Some(rest.split_once('?').map_or(rest, |(path, _)| path))
+}
+
 /// Adds `mode=rwc` (create if missing) and makes the file's folder.
 fn sqlite_url(url: &str) -> anyhow::Result<String> {
-    let rest = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let path = sqlite_path(url).context("not an sqlite URL")?;
+    let query = url.split_once('?').map_or("", |(_, query)| query);
     let folder = Path::new(path)
         .parent()
         .filter(|d| !d.as_os_str().is_empty());
@@ -471,6 +504,39 @@ mod tests {
         assert_eq!(db.writer.size(), 1, "every writer used the one connection");
         db.close().await;
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn inline_reads_see_what_the_writer_committed_and_stop_at_close() {
+        let (dir, db) = counter("inline", 2).await;
+        let n = |db: &Db| {
+            db.inline_reads()
+                .expect("an SQLite file has inline reads")
+                .read(|conn| {
+                    conn.query_row("SELECT n FROM counter", [], |row| row.get::<_, i64>(0))
+                        .map_err(crate::inline::error)
+                })
+        };
+        assert_eq!(n(&db).unwrap(), 0);
+        sqlx::query("UPDATE counter SET n = 7")
+            .execute(db.writer())
+            .await
+            .unwrap();
+        assert_eq!(n(&db).unwrap(), 7);
+        db.close().await;
+        assert!(n(&db).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn sqlite_paths_are_the_url_without_scheme_and_options() {
+        assert_eq!(
+            sqlite_path("sqlite://data/x.db?mode=rwc"),
+            Some("data/x.db")
+        );
+        assert_eq!(sqlite_path("sqlite:///abs/x.db"), Some("/abs/x.db"));
+        assert_eq!(sqlite_path("sqlite::memory:"), Some(":memory:"));
+        assert_eq!(sqlite_path("mysql://h/x"), None);
     }
 
     #[test]

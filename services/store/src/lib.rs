@@ -5,6 +5,8 @@
 //! # Layout
 //! - [`db`]: the sqlx pool (SQLite or MySQL/MariaDB behind one code path)
 //!   and migrations.
+//! - [`inline`]: SQLite reads on the calling thread, without sqlx's
+//!   hand-off to a connection thread, and the row access both drivers share.
 //! - [`outbox`]: calls to other services that must not be lost: the
 //!   message trait, enqueueing, and the relay.
 //! - [`erased`]: users whose accounts are gone, and credential changes:
@@ -14,5 +16,6 @@
 
 pub mod db;
 pub mod erased;
+pub mod inline;
 pub mod outbox;
 pub mod poll;

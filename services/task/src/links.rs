@@ -161,6 +161,32 @@ async fn pass(db: &Db, previews: &Previews) -> Result<Pass, Error> {
     Ok(Pass::after_batch(claimed, BATCH))
 }
 
+/// [`State::with_links`] on an SQLite connection of [`todo_store::inline`].
+pub(crate) fn with_links_inline(
+    conn: &rusqlite::Connection,
+    caller: &UserId,
+    rows: &[TaskRow],
+) -> Result<Vec<Task>, Error> {
+    let ids: Vec<&TaskId> = rows.iter().map(|r| &r.id).collect();
+    let links = store::links::for_tasks_inline(conn, caller, &ids)?;
+    Ok(attach(rows, links))
+}
+
+/// `rows` as messages, each with its links from `links`.
+fn attach(rows: &[TaskRow], links: Vec<(TaskId, Link)>) -> Vec<Task> {
+    let mut by_task: HashMap<TaskId, Vec<Link>> = HashMap::new();
+    for (id, link) in links {
+        by_task.entry(id).or_default().push(link);
+    }
+    rows.iter()
+        .map(|row| {
+            let mut task = row.to_proto();
+            task.links = by_task.remove(&row.id).unwrap_or_default();
+            task
+        })
+        .collect()
+}
+
 /// The preview of `url`, or why there is none.
 async fn fetch(previewer: &Previewer, url: &str) -> Fetched {
     let Ok(url) = Url::parse(url) else {
@@ -182,30 +208,25 @@ impl State {
         rows: &[TaskRow],
     ) -> Result<Vec<Task>, Error> {
         let ids: Vec<&TaskId> = rows.iter().map(|r| &r.id).collect();
-        let mut by_task: HashMap<String, Vec<Link>> = HashMap::new();
-        for (id, link) in store::links::for_tasks(conn, caller, &ids).await? {
-            by_task.entry(id.to_string()).or_default().push(link);
-        }
-        Ok(rows
-            .iter()
-            .map(|row| {
-                let mut task = row.to_proto();
-                task.links = by_task.remove(row.id.as_str()).unwrap_or_default();
-                task
-            })
-            .collect())
+        let links = store::links::for_tasks(conn, caller, &ids).await?;
+        Ok(attach(rows, links))
     }
 
-    /// One task with its links, as [`Self::with_links`].
+    /// One task with its links, as [`Self::with_links`]; on SQLite read on
+    /// this thread ([`todo_store::inline`]).
     pub(crate) async fn task_with_links(
         &self,
         caller: &UserId,
         row: &TaskRow,
     ) -> Result<Task, Error> {
-        let mut conn = self.db.pool.acquire().await?;
-        let mut tasks = self
-            .with_links(&mut conn, caller, std::slice::from_ref(row))
-            .await?;
+        let rows = std::slice::from_ref(row);
+        let mut tasks = match self.db.inline_reads() {
+            Some(reads) => reads.read(|conn| with_links_inline(conn, caller, rows))?,
+            None => {
+                let mut conn = self.db.pool.acquire().await?;
+                self.with_links(&mut conn, caller, rows).await?
+            }
+        };
         Ok(tasks.pop().unwrap_or_else(|| row.to_proto()))
     }
 

@@ -23,6 +23,7 @@ use crate::State;
 use crate::domain::Edit;
 use crate::error::{Error, TASK};
 use crate::ids::{Id, ListId, TaskId, UserId};
+use crate::links::with_links_inline;
 use crate::request::{idempotency_key, if_match, retry};
 use crate::store::tasks;
 
@@ -61,17 +62,25 @@ impl TaskService for State {
     async fn get_task(&self, request: Request<GetTaskRequest>) -> Rpc<Task> {
         let caller = self.caller(&request).await?;
         let id = TaskId::parse(&request.get_ref().id, "id").map_err(Error::from)?;
-        let mut conn = self.db.pool.acquire().await.map_err(Error::from)?;
-        // One round trip: the membership is joined, not looked up first.
-        let found = tasks::get(&mut conn, &caller, &id)
-            .await?
-            .ok_or(Error::NotFound(TASK))?;
-        // And one more for its links.
-        let mut task = self
-            .with_links(&mut conn, &caller, std::slice::from_ref(&found.task))
-            .await?;
+        // Two statements: the task with the membership joined, not looked
+        // up first, then its links.
+        let task = match self.db.inline_reads() {
+            Some(reads) => reads.read(|conn| {
+                let found = tasks::get_inline(conn, &caller, &id)?.ok_or(Error::NotFound(TASK))?;
+                with_links_inline(conn, &caller, std::slice::from_ref(&found.task))
+            })?,
+            None => {
+                let mut conn = self.db.pool.acquire().await.map_err(Error::from)?;
+                let found = tasks::get(&mut conn, &caller, &id)
+                    .await?
+                    .ok_or(Error::NotFound(TASK))?;
+                self.with_links(&mut conn, &caller, std::slice::from_ref(&found.task))
+                    .await?
+            }
+        };
+        // One task in, one out.
         Ok(Response::new(
-            task.pop().unwrap_or_else(|| found.task.to_proto()),
+            task.into_iter().next().ok_or(Error::NotFound(TASK))?,
         ))
     }
 

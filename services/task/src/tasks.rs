@@ -355,13 +355,6 @@ impl State {
             page_token,
         } = &query;
         let (size, order) = (*size, *order);
-        if let Some(list_id) = &filter.list_id {
-            // A list the caller is not in is a 404, not an empty page.
-            let mut conn = self.db.pool.acquire().await?;
-            lists::get(&mut conn, caller, list_id)
-                .await?
-                .ok_or(Error::NotFound(LIST))?;
-        }
         // The token is valid only for this caller, order and filter set.
         let scope = query.scope(caller);
         let after: Option<Cursor> = self
@@ -370,18 +363,46 @@ impl State {
             .map_err(|v| Error::Invalid(vec![v]))?;
         // One row more than asked tells whether another page exists.
         let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
-        let mut rows =
-            tasks::list(&self.db.pool, caller, filter, order, after.as_ref(), limit).await?;
+        let inline = self.db.inline_reads().filter(|_| {
+            tasks::read_through_index(filter, order) && limit <= tasks::INLINE_PAGE_ROWS
+        });
+        // Three statements: a list the caller is not in is a 404, not an
+        // empty page; then the page; then its links, by the page's ids.
+        let (mut rows, tasks) = match inline {
+            Some(reads) => reads.read(|conn| {
+                if let Some(list_id) = &filter.list_id {
+                    lists::get_inline(conn, caller, list_id)?.ok_or(Error::NotFound(LIST))?;
+                }
+                let rows = tasks::list_inline(conn, caller, filter, order, after.as_ref(), limit)?;
+                let page = &rows[..rows.len().min(size)];
+                let tasks = links::with_links_inline(conn, caller, page)?;
+                Ok::<_, Error>((rows, tasks))
+            })?,
+            None => {
+                let mut conn = self.db.pool.acquire().await?;
+                if let Some(list_id) = &filter.list_id {
+                    lists::get(&mut conn, caller, list_id)
+                        .await?
+                        .ok_or(Error::NotFound(LIST))?;
+                }
+                // One connection throughout: on MySQL reads and writes
+                // share the pool, and a request that held one while it
+                // waited for a second could wait for itself.
+                let rows =
+                    tasks::list(&mut conn, caller, filter, order, after.as_ref(), limit).await?;
+                let page = &rows[..rows.len().min(size)];
+                let tasks = self.with_links(&mut conn, caller, page).await?;
+                (rows, tasks)
+            }
+        };
         let more = rows.len() > size;
         rows.truncate(size);
         let next_page_token = match rows.last() {
             Some(last) if more => self.page_tokens.encode(&scope, &order.cursor(last)),
             _ => String::new(),
         };
-        // The page's links: one more query, by the page's task ids.
-        let mut conn = self.db.pool.acquire().await?;
         Ok(ListTasksResponse {
-            tasks: self.with_links(&mut conn, caller, &rows).await?,
+            tasks,
             next_page_token,
         })
     }

@@ -5,6 +5,7 @@
 use sqlx::{AnyConnection, Row};
 
 use todo_store::db::Pool;
+use todo_store::inline::{self, Columns};
 
 use todo_proto::todo::task::v1::{Link, LinkState};
 
@@ -131,45 +132,65 @@ pub async fn for_tasks(
     if task_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks = vec!["?"; task_ids.len()].join(", ");
-    let sql = format!(
+    let sql = for_tasks_sql(task_ids.len());
+    let mut query = sqlx::query(&sql).bind(caller);
+    for id in task_ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(link_of).collect()
+}
+
+/// [`for_tasks`] on an SQLite connection of [`todo_store::inline`].
+pub fn for_tasks_inline(
+    conn: &rusqlite::Connection,
+    caller: &UserId,
+    task_ids: &[&TaskId],
+) -> Result<Vec<(TaskId, Link)>, Error> {
+    if task_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let binds = std::iter::once(caller.as_str()).chain(task_ids.iter().map(|id| id.as_str()));
+    let params = rusqlite::params_from_iter(binds);
+    inline::fetch_all(conn, &for_tasks_sql(task_ids.len()), params, |r| link_of(r))
+}
+
+/// The statement of [`for_tasks`] for `n` tasks: binds the caller, then
+/// the tasks' ids.
+fn for_tasks_sql(n: usize) -> String {
+    let marks = vec!["?"; n].join(", ");
+    format!(
         "SELECT l.task_id, l.url, p.state, p.title, p.description, p.site_name, p.image_url \
          FROM task_links l \
          JOIN tasks t ON t.id = l.task_id \
          JOIN list_members m ON m.list_id = t.list_id AND m.user_id = ? \
          LEFT JOIN link_previews p ON p.url_key = l.url_key \
          WHERE l.task_id IN ({marks}) ORDER BY l.task_id, l.ordinal"
-    );
-    let mut query = sqlx::query(&sql).bind(caller);
-    for id in task_ids {
-        query = query.bind(*id);
-    }
-    let rows = query.fetch_all(conn).await?;
-    rows.iter()
-        .map(|r| {
-            let state: Option<i64> = r.try_get("state")?;
-            let id: String = r.try_get("task_id")?;
-            let text = |column: &str| -> Result<String, sqlx::Error> {
-                Ok(r.try_get::<Option<String>, _>(column)?.unwrap_or_default())
-            };
-            // A link whose preview row is missing waits for it.
-            let state = state
-                .and_then(|s| i32::try_from(s).ok())
-                .and_then(|s| LinkState::try_from(s).ok())
-                .unwrap_or(LinkState::Pending);
-            Ok((
-                TaskId::trusted(id),
-                Link {
-                    url: r.try_get("url")?,
-                    state: state.into(),
-                    title: text("title")?,
-                    description: text("description")?,
-                    site_name: text("site_name")?,
-                    image_url: text("image_url")?,
-                },
-            ))
-        })
-        .collect()
+    )
+}
+
+/// A link and its task's id from a row of [`for_tasks_sql`], read by
+/// either driver.
+fn link_of(r: &impl Columns) -> Result<(TaskId, Link), Error> {
+    let text =
+        |column: &str| -> Result<String, sqlx::Error> { Ok(r.text(column)?.unwrap_or_default()) };
+    // A link whose preview row is missing waits for it.
+    let state = r
+        .int("state")?
+        .and_then(|s| i32::try_from(s).ok())
+        .and_then(|s| LinkState::try_from(s).ok())
+        .unwrap_or(LinkState::Pending);
+    Ok((
+        TaskId::trusted(r.required_text("task_id")?),
+        Link {
+            url: r.required_text("url")?,
+            state: state.into(),
+            title: text("title")?,
+            description: text("description")?,
+            site_name: text("site_name")?,
+            image_url: text("image_url")?,
+        },
+    ))
 }
 
 /// Deletes the links of `task_ids`.

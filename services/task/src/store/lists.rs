@@ -1,14 +1,14 @@
 //! SQL for lists and their members. A list is read only through the
 //! caller's membership, so a list the caller is not in is never returned.
 
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use todo_common::clock::to_timestamp;
 use todo_proto::todo::task::v1::TaskList;
+use todo_store::inline::{self, Columns};
 
 use crate::access::Role;
 use crate::error::Error;
-use crate::ids::{ListId, UserId};
+use crate::ids::{Id, ListId, UserId};
 
 /// The title of every user's default list.
 pub const DEFAULT_TITLE: &str = "Inbox";
@@ -39,18 +39,19 @@ const COLUMNS: &str = "l.id, l.title, l.color, l.owner_id, l.is_default, l.task_
                        l.create_time, l.update_time, l.revision";
 
 impl ListRow {
-    fn from_row(r: &AnyRow) -> Result<Self, Error> {
+    /// The list in a row of [`COLUMNS`], read by either driver.
+    fn from_row(r: &impl Columns) -> Result<Self, Error> {
         Ok(Self {
-            id: r.try_get("id")?,
-            title: r.try_get("title")?,
-            color: r.try_get("color")?,
-            owner_id: r.try_get("owner_id")?,
-            is_default: r.try_get::<i64, _>("is_default")? != 0,
-            task_count: r.try_get("task_count")?,
-            member_count: r.try_get("member_count")?,
-            create_time: r.try_get("create_time")?,
-            update_time: r.try_get("update_time")?,
-            revision: r.try_get("revision")?,
+            id: ListId::trusted(r.required_text("id")?),
+            title: r.required_text("title")?,
+            color: r.required_text("color")?,
+            owner_id: UserId::trusted(r.required_text("owner_id")?),
+            is_default: r.required_int("is_default")? != 0,
+            task_count: r.required_int("task_count")?,
+            member_count: r.required_int("member_count")?,
+            create_time: r.required_int("create_time")?,
+            update_time: r.required_int("update_time")?,
+            revision: r.required_int("revision")?,
         })
     }
 
@@ -60,10 +61,10 @@ impl ListRow {
 }
 
 impl Membership {
-    fn from_row(r: &AnyRow) -> Result<Self, Error> {
+    fn from_row(r: &impl Columns) -> Result<Self, Error> {
         Ok(Self {
             list: ListRow::from_row(r)?,
-            role: Role::from_code(r.try_get("role")?)?,
+            role: Role::from_code(r.required_int("role")?)?,
         })
     }
 
@@ -90,15 +91,30 @@ pub async fn get(
     caller: &UserId,
     list_id: &ListId,
 ) -> Result<Option<Membership>, Error> {
-    let row = sqlx::query(&format!(
+    let row = sqlx::query(&get_sql())
+        .bind(caller)
+        .bind(list_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(Membership::from_row).transpose()
+}
+
+/// [`get`] on an SQLite connection of [`todo_store::inline`].
+pub fn get_inline(
+    conn: &rusqlite::Connection,
+    caller: &UserId,
+    list_id: &ListId,
+) -> Result<Option<Membership>, Error> {
+    let params = [caller.as_str(), list_id.as_str()];
+    inline::fetch_optional(conn, &get_sql(), params, |r| Membership::from_row(r))
+}
+
+/// The statement of [`get`]: binds the caller, then the list's id.
+fn get_sql() -> String {
+    format!(
         "SELECT {COLUMNS}, m.role FROM lists l JOIN list_members m ON m.list_id = l.id AND m.user_id = ? \
          WHERE l.id = ?"
-    ))
-    .bind(caller)
-    .bind(list_id)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref().map(Membership::from_row).transpose()
+    )
 }
 
 /// A page of the caller's lists other than the default one, by id.

@@ -4,17 +4,17 @@
 //! missing one; writes repeat the role check inside the statement.
 
 use serde::{Deserialize, Serialize};
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use todo_common::clock::to_timestamp;
 use todo_proto::todo::task::v1::Task;
 use todo_store::db::Pool;
+use todo_store::inline::{self, Columns, Value};
 
 use crate::access::{Role, WRITER_CODES};
 use crate::domain::{Filter, Order, Parent, TaskFields};
 use crate::due::{self, Due, Placed, Recurrence, Schedule};
 use crate::error::Error;
-use crate::ids::{ListId, TaskId, UserId};
+use crate::ids::{Id, ListId, TaskId, UserId};
 
 /// A task as stored.
 #[derive(Debug, Clone)]
@@ -55,10 +55,11 @@ const COLUMNS: &str = "t.id, t.list_id, t.parent_id, t.position, t.subtask_count
 const VISIBLE: &str = "tasks t JOIN list_members m ON m.list_id = t.list_id AND m.user_id = ?";
 
 impl TaskRow {
-    fn from_row(r: &AnyRow) -> Result<Self, Error> {
-        let labels: String = r.try_get("labels")?;
-        let due_time: Option<i64> = r.try_get("due_time")?;
-        let due_date: Option<String> = r.try_get("due_date")?;
+    /// The task in a row of [`COLUMNS`], read by either driver.
+    fn from_row(r: &impl Columns) -> Result<Self, Error> {
+        let labels = r.required_text("labels")?;
+        let due_time = r.int("due_time")?;
+        let due_date = r.text("due_date")?;
         let due = match (due_date.as_deref(), due_time) {
             (Some(text), _) => Some(Due::Day(due::decode_date(text).ok_or_else(|| {
                 Error::Internal(anyhow::anyhow!("stored due date {text:?} is malformed"))
@@ -67,45 +68,44 @@ impl TaskRow {
             (None, None) => None,
         };
         let recurrence = r
-            .try_get::<Option<String>, _>("recurrence")?
+            .text("recurrence")?
             .map(|text| {
                 Recurrence::parse(&text).map_err(|reason| {
                     Error::Internal(anyhow::anyhow!("stored recurrence {text:?}: {reason}"))
                 })
             })
             .transpose()?;
-        let column: Option<String> = r.try_get("reminders")?;
-        let (reminders, fires) =
-            due::decode_reminders(column.as_deref(), r.try_get("remind_time")?)
-                .map_err(|e| Error::Internal(e.into()))?;
+        let column = r.text("reminders")?;
+        let (reminders, fires) = due::decode_reminders(column.as_deref(), r.int("remind_time")?)
+            .map_err(|e| Error::Internal(e.into()))?;
         Ok(Self {
-            id: r.try_get("id")?,
-            list_id: r.try_get("list_id")?,
-            parent_id: r.try_get("parent_id")?,
-            position: r.try_get("position")?,
-            subtask_count: r.try_get("subtask_count")?,
-            creator_id: r.try_get("owner_id")?,
+            id: TaskId::trusted(r.required_text("id")?),
+            list_id: ListId::trusted(r.required_text("list_id")?),
+            parent_id: r.required_text("parent_id")?,
+            position: r.required_text("position")?,
+            subtask_count: r.required_int("subtask_count")?,
+            creator_id: UserId::trusted(r.required_text("owner_id")?),
             fields: TaskFields {
-                title: r.try_get("title")?,
-                description: r.try_get("description")?,
-                done: r.try_get::<i64, _>("done")? != 0,
+                title: r.required_text("title")?,
+                description: r.required_text("description")?,
+                done: r.required_int("done")? != 0,
                 schedule: Schedule {
                     due,
                     recurrence,
                     reminders,
                 },
-                priority: i32::try_from(r.try_get::<i64, _>("priority")?).unwrap_or_default(),
+                priority: i32::try_from(r.required_int("priority")?).unwrap_or_default(),
                 labels: serde_json::from_str(&labels).map_err(|e| Error::Internal(e.into()))?,
             },
             placed: Placed {
                 due_at: due_time,
                 fires,
             },
-            occurrence: r.try_get("occurrence")?,
-            complete_time: r.try_get("complete_time")?,
-            create_time: r.try_get("create_time")?,
-            update_time: r.try_get("update_time")?,
-            revision: r.try_get("revision")?,
+            occurrence: r.required_int("occurrence")?,
+            complete_time: r.int("complete_time")?,
+            create_time: r.required_int("create_time")?,
+            update_time: r.required_int("update_time")?,
+            revision: r.required_int("revision")?,
         })
     }
 
@@ -300,21 +300,36 @@ pub async fn get(
     caller: &UserId,
     id: &TaskId,
 ) -> Result<Option<Visible>, Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS}, m.role FROM {VISIBLE} WHERE t.id = ?"
-    ))
-    .bind(caller)
-    .bind(id)
-    .fetch_optional(conn)
-    .await?;
-    row.as_ref()
-        .map(|r| {
-            Ok(Visible {
-                task: TaskRow::from_row(r)?,
-                role: Role::from_code(r.try_get("role")?)?,
-            })
+    let row = sqlx::query(&get_sql())
+        .bind(caller)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(Visible::from_row).transpose()
+}
+
+/// [`get`] on an SQLite connection of [`todo_store::inline`].
+pub fn get_inline(
+    conn: &rusqlite::Connection,
+    caller: &UserId,
+    id: &TaskId,
+) -> Result<Option<Visible>, Error> {
+    let params = [caller.as_str(), id.as_str()];
+    inline::fetch_optional(conn, &get_sql(), params, |r| Visible::from_row(r))
+}
+
+/// The statement of [`get`]: binds the caller, then the task's id.
+fn get_sql() -> String {
+    format!("SELECT {COLUMNS}, m.role FROM {VISIBLE} WHERE t.id = ?")
+}
+
+impl Visible {
+    fn from_row(r: &impl Columns) -> Result<Self, Error> {
+        Ok(Self {
+            task: TaskRow::from_row(r)?,
+            role: Role::from_code(r.required_int("role")?)?,
         })
-        .transpose()
+    }
 }
 
 /// The direct subtasks of `parents` (tasks of `list_id` the caller has
@@ -707,11 +722,41 @@ fn list_sql(filter: &Filter, order: Order, paged: bool) -> String {
     sql
 }
 
+/// The most rows of a page read on the calling thread
+/// ([`todo_store::inline`]); a larger page goes through the pool.
+pub const INLINE_PAGE_ROWS: i64 = 201;
+
+/// Whether the rows of a page of [`list`] come straight from one of the
+/// list-led indexes (migration 0005), which hold the list's tasks in every
+/// order: with only the list (and, in position order, the parent) to match,
+/// a page reads its own rows and no others. Any other filter may pass over
+/// many rows for each one it keeps.
+pub fn read_through_index(filter: &Filter, order: Order) -> bool {
+    let Filter {
+        list_id,
+        parent,
+        done,
+        label,
+        due_before,
+        due_after,
+        has_due,
+        q,
+    } = filter;
+    list_id.is_some()
+        && (parent.is_none() || order == Order::Position)
+        && done.is_none()
+        && label.is_none()
+        && due_before.is_none()
+        && due_after.is_none()
+        && has_due.is_none()
+        && q.is_none()
+}
+
 /// One page in `order`, after `after`, of the tasks `caller` can see
 /// (keyset paging: within one list each order has an index led by the
 /// list, so the cost does not grow with the depth).
 pub async fn list(
-    pool: &Pool,
+    conn: &mut AnyConnection,
     caller: &UserId,
     filter: &Filter,
     order: Order,
@@ -719,36 +764,68 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<TaskRow>, Error> {
     let sql = list_sql(filter, order, after.is_some());
-    let mut query = sqlx::query(&sql).bind(caller);
+    let values = list_values(caller, filter, order, after, limit)?;
+    let rows = inline::bind_all(&values, sqlx::query(&sql))
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(TaskRow::from_row).collect()
+}
+
+/// [`list`] on an SQLite connection of [`todo_store::inline`].
+pub fn list_inline(
+    conn: &rusqlite::Connection,
+    caller: &UserId,
+    filter: &Filter,
+    order: Order,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<TaskRow>, Error> {
+    let sql = list_sql(filter, order, after.is_some());
+    let values = list_values(caller, filter, order, after, limit)?;
+    let params = rusqlite::params_from_iter(&values);
+    inline::fetch_all(conn, &sql, params, |r| TaskRow::from_row(r))
+}
+
+/// The values of [`list_sql`]'s placeholders, in its order.
+fn list_values(
+    caller: &UserId,
+    filter: &Filter,
+    order: Order,
+    after: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<Value>, Error> {
+    let text = |s: &str| Value::Text(s.to_owned());
+    let mut values = vec![text(caller)];
     if let Some(list_id) = &filter.list_id {
-        query = query.bind(list_id.clone());
+        values.push(text(list_id));
     }
     if let Some(parent) = &filter.parent {
-        query = query.bind(match parent {
-            Parent::Root => String::new(),
-            Parent::Of(id) => id.to_string(),
+        values.push(match parent {
+            Parent::Root => text(""),
+            Parent::Of(id) => text(id),
         });
     }
     if let Some(done) = filter.done {
-        query = query.bind(i64::from(done));
+        values.push(Value::Int(i64::from(done)));
     }
     if let Some(label) = &filter.label {
         // Labels are stored as a JSON array; match the exact JSON string.
         let json = serde_json::to_string(label).map_err(|e| Error::Internal(e.into()))?;
-        query = query.bind(format!("%{}%", like_literal(&json)));
+        values.push(Value::Text(format!("%{}%", like_literal(&json))));
     }
     if let Some(t) = filter.due_before {
-        query = query.bind(t);
+        values.push(Value::Int(t));
     }
     if let Some(t) = filter.due_after {
-        query = query.bind(t);
+        values.push(Value::Int(t));
     }
     if filter.has_due.is_some() {
-        query = query.bind(NO_DUE);
+        values.push(Value::Int(NO_DUE));
     }
     if let Some(q) = &filter.q {
         let pattern = format!("%{}%", like_literal(q));
-        query = query.bind(pattern.clone()).bind(pattern);
+        values.push(Value::Text(pattern.clone()));
+        values.push(Value::Text(pattern));
     }
     if let Some(c) = after {
         match (&c.key, order.key_column()) {
@@ -758,17 +835,14 @@ pub async fn list(
                         "malformed position cursor"
                     )));
                 };
-                query = query
-                    .bind(list.clone())
-                    .bind(list.clone())
-                    .bind(parent.clone())
-                    .bind(parent.clone())
-                    .bind(position.clone());
+                for v in [list, list, parent, parent, position] {
+                    values.push(text(v));
+                }
             }
             (Key::Number(n), Some(_)) if order != Order::Position => {
-                query = query.bind(*n).bind(*n).bind(c.id.clone());
+                values.extend([Value::Int(*n), Value::Int(*n), text(&c.id)]);
             }
-            (_, None) => query = query.bind(c.id.clone()),
+            (_, None) => values.push(text(&c.id)),
             // A signed token always matches its order (the order is part
             // of its scope); anything else is a bug.
             _ => {
@@ -778,8 +852,8 @@ pub async fn list(
             }
         }
     }
-    let rows = query.bind(limit).fetch_all(pool).await?;
-    rows.iter().map(TaskRow::from_row).collect()
+    values.push(Value::Int(limit));
+    Ok(values)
 }
 
 /// Deletes what is left of a user whose account is gone: idempotency keys,
@@ -1063,13 +1137,21 @@ mod tests {
             (Order::UpdateTimeDesc, "tasks_list_updated"),
             (Order::Position, "tasks_list_position"),
         ];
+        let list = Filter {
+            list_id: Some(ListId::trusted("l")),
+            ..Filter::default()
+        };
+        let under_parent = Filter {
+            parent: Some(Parent::Root),
+            ..list.clone()
+        };
         for (order, index) in expected {
-            let filter = Filter {
-                list_id: Some(ListId::trusted("l")),
-                ..Filter::default()
-            };
-            for paged in [false, true] {
-                let sql = format!("EXPLAIN QUERY PLAN {}", list_sql(&filter, order, paged));
+            // The filters a page may be read inline with.
+            let filters = [&list, &under_parent]
+                .into_iter()
+                .filter(|filter| read_through_index(filter, order));
+            for (filter, paged) in filters.flat_map(|f| [(f, false), (f, true)]) {
+                let sql = format!("EXPLAIN QUERY PLAN {}", list_sql(filter, order, paged));
                 let mut query = sqlx::query(&sql);
                 for _ in 0..sql.matches('?').count() {
                     query = query.bind(1_i64);
@@ -1094,6 +1176,40 @@ mod tests {
                 );
             }
         }
+        // Any other filter is not one of them.
+        let others = [
+            Filter::default(),
+            under_parent.clone(),
+            Filter {
+                done: Some(false),
+                ..list.clone()
+            },
+            Filter {
+                label: Some("x".to_owned()),
+                ..list.clone()
+            },
+            Filter {
+                due_before: Some(1),
+                ..list.clone()
+            },
+            Filter {
+                due_after: Some(1),
+                ..list.clone()
+            },
+            Filter {
+                has_due: Some(true),
+                ..list.clone()
+            },
+            Filter {
+                q: Some("x".to_owned()),
+                ..list.clone()
+            },
+        ];
+        for filter in &others {
+            assert!(!read_through_index(filter, Order::CreateTime), "{filter:?}");
+        }
+        assert!(read_through_index(&list, Order::CreateTime));
+        assert!(read_through_index(&under_parent, Order::Position));
         // One task by id: the task by its key, the membership by its key.
         let sql = "SELECT t.id, m.role FROM tasks t JOIN list_members m ON m.list_id = t.list_id AND m.user_id = ? WHERE t.id = ?";
         let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))

@@ -1,6 +1,8 @@
 //! The membership join of every read, straight from the SQL: a member of
 //! a list reads its tasks and their links with their role, anyone else
-//! reads nothing of it, exactly as if it did not exist.
+//! reads nothing of it, exactly as if it did not exist. Each read is made
+//! both ways it can run, through the pool and inline on SQLite
+//! (`todo_store::inline`), and the two must agree.
 
 use todo_store::db::{Db, DbConfig, connect};
 
@@ -10,6 +12,7 @@ use super::tasks::{self, Cursor, Key, TaskRow};
 use crate::access::Role;
 use crate::domain::{Filter, Order, Parent, TaskFields};
 use crate::due::{Placed, Schedule};
+use crate::error::Error;
 use crate::ids::{Id, ListId, TaskId, UserId};
 
 /// A fresh, migrated task database in `dir` (the tests of other modules
@@ -110,36 +113,96 @@ fn ids(rows: &[TaskRow]) -> Vec<&str> {
     rows.iter().map(|t| t.id.as_str()).collect()
 }
 
+/// `read` on an inline connection of `db`.
+fn inline<T>(db: &Db, read: impl FnOnce(&rusqlite::Connection) -> Result<T, Error>) -> T {
+    db.inline_reads()
+        .expect("an SQLite file reads inline")
+        .read(read)
+        .unwrap()
+}
+
+/// The caller's membership of a list (its id and their role), read both
+/// ways.
+async fn membership(db: &Db, caller: &str, list_id: &ListId) -> Option<(String, Role)> {
+    let caller = user(caller);
+    let role = |m: Option<lists::Membership>| m.map(|m| (m.list.id.to_string(), m.role));
+    let mut conn = db.pool.acquire().await.unwrap();
+    let pooled = role(lists::get(&mut conn, &caller, list_id).await.unwrap());
+    let inline = role(inline(db, |c| lists::get_inline(c, &caller, list_id)));
+    assert_eq!(pooled, inline, "the two reads of list {list_id:?} disagree");
+    pooled
+}
+
+/// A task the caller sees (its id and their role), read both ways.
+async fn visible(db: &Db, caller: &str, id: &str) -> Option<(String, Role)> {
+    let (caller, id) = (user(caller), TaskId::trusted(id));
+    let seen = |v: Option<tasks::Visible>| v.map(|v| (v.task.id.to_string(), v.role));
+    let mut conn = db.pool.acquire().await.unwrap();
+    let pooled = seen(tasks::get(&mut conn, &caller, &id).await.unwrap());
+    let inline = seen(inline(db, |c| tasks::get_inline(c, &caller, &id)));
+    assert_eq!(pooled, inline, "the two reads of task {id:?} disagree");
+    pooled
+}
+
+/// A page of at most 10 tasks, read both ways.
+async fn page(
+    db: &Db,
+    caller: &str,
+    filter: &Filter,
+    order: Order,
+    after: Option<&Cursor>,
+) -> Result<Vec<TaskRow>, Error> {
+    let caller = user(caller);
+    let mut conn = db.pool.acquire().await.unwrap();
+    let pooled = tasks::list(&mut conn, &caller, filter, order, after, 10).await;
+    let inline = db
+        .inline_reads()
+        .expect("an SQLite file reads inline")
+        .read(|c| tasks::list_inline(c, &caller, filter, order, after, 10));
+    // Rows by their Debug form, errors by their message.
+    let seen =
+        |r: &Result<Vec<TaskRow>, Error>| format!("{:?}", r.as_ref().map_err(ToString::to_string));
+    assert_eq!(
+        seen(&pooled),
+        seen(&inline),
+        "the two reads of a page disagree"
+    );
+    pooled
+}
+
+/// The urls of the links of `task_ids` the caller sees, by task, read
+/// both ways.
+async fn links_of(db: &Db, caller: &str, task_ids: &[&TaskId]) -> Vec<(String, String)> {
+    let caller = user(caller);
+    let urls = |links: Vec<(TaskId, todo_proto::todo::task::v1::Link)>| -> Vec<(String, String)> {
+        links
+            .into_iter()
+            .map(|(id, l)| (id.to_string(), l.url))
+            .collect()
+    };
+    let mut conn = db.pool.acquire().await.unwrap();
+    let pooled = urls(
+        links::for_tasks(&mut conn, &caller, task_ids)
+            .await
+            .unwrap(),
+    );
+    let inline = urls(inline(db, |c| {
+        links::for_tasks_inline(c, &caller, task_ids)
+    }));
+    assert_eq!(pooled, inline, "the two reads of links disagree");
+    pooled
+}
+
 #[tokio::test]
 async fn a_list_is_read_only_through_a_membership_of_it() {
     let f = fixture().await;
-    let mut conn = f.db.pool.acquire().await.unwrap();
-    let role = |m: Option<lists::Membership>| m.map(|m| (m.list.id.to_string(), m.role));
-    assert_eq!(
-        role(
-            lists::get(&mut conn, &user("ada"), &f.shared)
-                .await
-                .unwrap()
-        ),
-        Some(("shared".to_owned(), Role::Owner))
-    );
-    assert_eq!(
-        role(
-            lists::get(&mut conn, &user("bob"), &f.shared)
-                .await
-                .unwrap()
-        ),
-        Some(("shared".to_owned(), Role::Viewer))
-    );
-    assert_eq!(
-        role(
-            lists::get(&mut conn, &user("eve"), &f.shared)
-                .await
-                .unwrap()
-        ),
-        None
-    );
+    let shared = Some(("shared".to_owned(), Role::Owner));
+    assert_eq!(membership(&f.db, "ada", &f.shared).await, shared);
+    let viewer = Some(("shared".to_owned(), Role::Viewer));
+    assert_eq!(membership(&f.db, "bob", &f.shared).await, viewer);
+    assert_eq!(membership(&f.db, "eve", &f.shared).await, None);
 
+    let mut conn = f.db.pool.acquire().await.unwrap();
     let page = |lists: Vec<lists::Membership>| -> Vec<String> {
         lists.iter().map(|m| m.list.id.to_string()).collect()
     };
@@ -172,23 +235,13 @@ async fn a_list_is_read_only_through_a_membership_of_it() {
 #[tokio::test]
 async fn a_task_is_read_only_through_a_membership_of_its_list() {
     let f = fixture().await;
-    let mut conn = f.db.pool.acquire().await.unwrap();
-    let seen = |v: Option<tasks::Visible>| v.map(|v| (v.task.id.to_string(), v.role));
-    let t1 = TaskId::trusted("t1");
-    assert_eq!(
-        seen(tasks::get(&mut conn, &user("bob"), &t1).await.unwrap()),
-        Some(("t1".to_owned(), Role::Viewer))
-    );
-    assert_eq!(
-        seen(tasks::get(&mut conn, &user("eve"), &t1).await.unwrap()),
-        None
-    );
-    let e1 = TaskId::trusted("e1");
-    assert_eq!(
-        seen(tasks::get(&mut conn, &user("ada"), &e1).await.unwrap()),
-        None
-    );
+    let viewer = Some(("t1".to_owned(), Role::Viewer));
+    assert_eq!(visible(&f.db, "bob", "t1").await, viewer);
+    assert_eq!(visible(&f.db, "eve", "t1").await, None);
+    assert_eq!(visible(&f.db, "ada", "e1").await, None);
 
+    let mut conn = f.db.pool.acquire().await.unwrap();
+    let t1 = TaskId::trusted("t1");
     let parents = [t1.clone()];
     let children = tasks::children(&mut conn, &user("bob"), &f.shared, &parents)
         .await
@@ -204,11 +257,10 @@ async fn a_task_is_read_only_through_a_membership_of_its_list() {
 async fn a_task_list_holds_only_the_tasks_of_the_callers_lists() {
     let f = fixture().await;
     let all = Filter::default();
-    let page = |caller: &str, filter: Filter, order: Order, after: Option<Cursor>| {
-        let pool = f.db.pool.clone();
-        let caller = user(caller);
+    let page = |caller: &'static str, filter: Filter, order: Order, after: Option<Cursor>| {
+        let db = f.db.clone();
         async move {
-            tasks::list(&pool, &caller, &filter, order, after.as_ref(), 10)
+            page(&db, caller, &filter, order, after.as_ref())
                 .await
                 .unwrap()
         }
@@ -245,6 +297,29 @@ async fn a_task_list_holds_only_the_tasks_of_the_callers_lists() {
     let after = Order::CreateTime.cursor(&first[2]);
     let rows = page("bob", in_shared.clone(), Order::CreateTime, Some(after)).await;
     assert_eq!(ids(&rows), ["t1a", "t2"]);
+    // Every filter binds its values in the statement's order, both ways.
+    let filtered = Filter {
+        list_id: Some(f.shared.clone()),
+        parent: Some(Parent::Root),
+        done: Some(false),
+        label: Some("x".to_owned()),
+        due_before: Some(i64::MAX),
+        due_after: Some(0),
+        has_due: Some(true),
+        q: Some("t".to_owned()),
+    };
+    let rows = page("bob", filtered, Order::DueTime, None).await;
+    assert_eq!(ids(&rows), Vec::<&str>::new());
+    let titled = Filter {
+        list_id: Some(f.shared.clone()),
+        parent: Some(Parent::Of(TaskId::trusted("t1"))),
+        done: Some(false),
+        has_due: Some(false),
+        q: Some("t1".to_owned()),
+        ..Filter::default()
+    };
+    let rows = page("bob", titled, Order::DueTimeDesc, None).await;
+    assert_eq!(ids(&rows), ["t1a"]);
 }
 
 /// Refused by the cursor's own check, before any SQL runs: a cursor whose
@@ -261,15 +336,7 @@ async fn a_cursor_of_another_order_is_refused() {
         id: "t1".to_owned(),
     };
     for (order, cursor) in [(Order::PriorityDesc, &place), (Order::Position, &number)] {
-        let found = tasks::list(
-            &f.db.pool,
-            &user("ada"),
-            &Filter::default(),
-            order,
-            Some(cursor),
-            10,
-        )
-        .await;
+        let found = page(&f.db, "ada", &Filter::default(), order, Some(cursor)).await;
         assert!(
             matches!(&found, Err(crate::error::Error::Internal(e)) if e.to_string().contains("cursor")),
             "{order:?} after {cursor:?}: {found:?}"
@@ -289,16 +356,10 @@ async fn the_links_of_a_task_are_read_only_through_a_membership_of_its_list() {
     links::replace(&mut conn, &t1, &user("ada"), std::slice::from_ref(&link))
         .await
         .unwrap();
-    let seen = links::for_tasks(&mut conn, &user("bob"), &[&t1])
-        .await
-        .unwrap();
-    let urls: Vec<(&str, &str)> = seen
-        .iter()
-        .map(|(id, l)| (id.as_str(), l.url.as_str()))
-        .collect();
-    assert_eq!(urls, [("t1", "https://example.com/")]);
-    let seen = links::for_tasks(&mut conn, &user("eve"), &[&t1])
-        .await
-        .unwrap();
+    drop(conn);
+    let seen = links_of(&f.db, "bob", &[&t1]).await;
+    let url = "https://example.com/".to_owned();
+    assert_eq!(seen, [("t1".to_owned(), url)]);
+    let seen = links_of(&f.db, "eve", &[&t1]).await;
     assert!(seen.is_empty(), "{seen:?}");
 }

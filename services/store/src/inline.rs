@@ -1,0 +1,347 @@
+//! SQLite reads on the calling thread.
+//!
+//! sqlx runs every SQLite connection on a thread of its own and hands each
+//! statement to it, and the rows back: two thread wake-ups a statement. A
+//! point read costs 47-58 µs that way and 1.5 µs on the caller's thread
+//! (`todo-load sqlite-handoff`, BENCHMARKS.md). The hottest reads (one
+//! task by id) therefore run here, on connections of their own, each
+//! statement prepared once and kept.
+//!
+//! They block the async runtime's thread while they run, which is right for
+//! short reads only: a lookup through an index of a few rows, never a scan
+//! and never a write. In WAL mode a reader does not wait for the writer;
+//! the short busy timeout covers the rare moments SQLite makes a reader
+//! wait (another connection recovering the WAL index).
+//!
+//! MySQL has no such path: its statements wait on the network, which async
+//! I/O does well.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use rusqlite::{Connection, OpenFlags};
+
+/// How long an inline read waits for a lock before it fails: it holds a
+/// runtime thread meanwhile.
+const BUSY_TIMEOUT_MS: u32 = 1000;
+
+/// A fixed set of read-only connections to one SQLite file.
+pub struct InlineReads {
+    /// `None` once closed.
+    slots: Box<[Mutex<Option<Connection>>]>,
+    /// Where the next read starts looking for a free connection.
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for InlineReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineReads")
+            .field("connections", &self.slots.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InlineReads {
+    /// Opens `connections` connections (at least one) to the database file
+    /// at `path`, which must exist: the pool's connect made it.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(path: &Path, connections: u32) -> Result<Self, sqlx::Error> {
+        let slots = (0..connections.max(1))
+            .map(|_| open(path).map(|c| Mutex::new(Some(c))))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            slots,
+            next: AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs `read` on a free connection. It must not wait on anything
+    /// else: the connection stays taken, and the thread blocked, until it
+    /// returns.
+    ///
+    /// # Errors
+    /// `read`'s own, and [`sqlx::Error::PoolClosed`] after [`Self::close`].
+    pub fn read<T, E: From<sqlx::Error>>(
+        &self,
+        read: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let guard = self.take();
+        let conn = guard.as_ref().ok_or(sqlx::Error::PoolClosed)?;
+        read(conn)
+    }
+
+    /// A free connection: the first one unlocked from a starting point that
+    /// moves on with every read, else (every one busy, when more threads
+    /// read than there are connections) a wait for the starting one. A
+    /// read holds it for microseconds.
+    fn take(&self) -> MutexGuard<'_, Option<Connection>> {
+        let n = self.slots.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        (0..n)
+            .find_map(|i| self.slots[(start + i) % n].try_lock().ok())
+            // A read that panicked left its connection as it was: usable.
+            .unwrap_or_else(|| {
+                self.slots[start]
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+            })
+    }
+
+    /// Closes every connection; reads after this fail.
+    pub fn close(&self) {
+        for slot in &self.slots {
+            slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        }
+    }
+}
+
+/// One connection that can only read.
+fn open(path: &Path) -> Result<Connection, sqlx::Error> {
+    // Opened read-write and then limited to queries, rather than opened
+    // read-only: a read-only connection to a WAL database needs the -shm
+    // file to exist already and cannot recover it.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(error)?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(error)?;
+    conn.pragma_update(None, "busy_timeout", BUSY_TIMEOUT_MS)
+        .map_err(error)?;
+    Ok(conn)
+}
+
+/// Every row of `sql` with `params` bound, each made into a value by
+/// `map`; the statement is prepared once per connection and kept.
+///
+/// # Errors
+/// When the statement fails, or `map` does.
+pub fn fetch_all<T, E: From<sqlx::Error>>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    mut map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, E>,
+) -> Result<Vec<T>, E> {
+    let mut statement = conn.prepare_cached(sql).map_err(error)?;
+    let mut rows = statement.query(params).map_err(error)?;
+    let mut values = Vec::new();
+    while let Some(row) = rows.next().map_err(error)? {
+        values.push(map(row)?);
+    }
+    Ok(values)
+}
+
+/// The first row of `sql`, if any, as [`fetch_all`] makes it.
+///
+/// # Errors
+/// When the statement fails, or `map` does.
+pub fn fetch_optional<T, E: From<sqlx::Error>>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    map: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, E>,
+) -> Result<Option<T>, E> {
+    let mut statement = conn.prepare_cached(sql).map_err(error)?;
+    let mut rows = statement.query(params).map_err(error)?;
+    rows.next().map_err(error)?.map(map).transpose()
+}
+
+/// A failure of an inline read, as the rest of the code meets database
+/// failures.
+pub fn error(e: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::AnyDriverError(Box::new(e))
+}
+
+/// A value bound to a statement that either driver runs: a statement built
+/// once, its values listed once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Int(i64),
+    Text(String),
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Self::Int(n) => n.to_sql(),
+            Self::Text(s) => s.to_sql(),
+        }
+    }
+}
+
+/// A statement of sqlx's `Any` driver.
+pub type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// `query` with `values` bound in order.
+pub fn bind_all<'q>(values: &'q [Value], mut query: AnyQuery<'q>) -> AnyQuery<'q> {
+    for value in values {
+        query = match value {
+            Value::Int(n) => query.bind(*n),
+            Value::Text(s) => query.bind(s.as_str()),
+        };
+    }
+    query
+}
+
+/// A row of either driver, read by column name: what lets one function
+/// turn a row into a value whichever way it was read.
+pub trait Columns {
+    /// An integer column; `None` when NULL.
+    ///
+    /// # Errors
+    /// When there is no such column or it holds no integer.
+    fn int(&self, name: &str) -> Result<Option<i64>, sqlx::Error>;
+
+    /// A text column; `None` when NULL.
+    ///
+    /// # Errors
+    /// When there is no such column or it holds no text.
+    fn text(&self, name: &str) -> Result<Option<String>, sqlx::Error>;
+
+    /// An integer column that is never NULL.
+    ///
+    /// # Errors
+    /// As [`Self::int`], and when the value is NULL.
+    fn required_int(&self, name: &str) -> Result<i64, sqlx::Error> {
+        self.int(name)?.ok_or_else(|| null(name))
+    }
+
+    /// A text column that is never NULL.
+    ///
+    /// # Errors
+    /// As [`Self::text`], and when the value is NULL.
+    fn required_text(&self, name: &str) -> Result<String, sqlx::Error> {
+        self.text(name)?.ok_or_else(|| null(name))
+    }
+}
+
+fn null(column: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("column {column} is NULL").into())
+}
+
+impl Columns for sqlx::any::AnyRow {
+    fn int(&self, name: &str) -> Result<Option<i64>, sqlx::Error> {
+        sqlx::Row::try_get(self, name)
+    }
+
+    fn text(&self, name: &str) -> Result<Option<String>, sqlx::Error> {
+        sqlx::Row::try_get(self, name)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, name: &str) -> Result<Option<i64>, sqlx::Error> {
+        self.get(name).map_err(error)
+    }
+
+    fn text(&self, name: &str) -> Result<Option<String>, sqlx::Error> {
+        self.get(name).map_err(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database file with one table of `(n, name)` rows, written through
+    /// a connection of its own.
+    fn database(dir: &Path) -> (std::path::PathBuf, Connection) {
+        let path = dir.join("inline.db");
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE t (n BIGINT NOT NULL, name TEXT);
+                 INSERT INTO t VALUES (1, 'one'), (2, NULL);",
+            )
+            .unwrap();
+        (path, writer)
+    }
+
+    fn name_of(reads: &InlineReads, n: i64) -> Result<Option<String>, sqlx::Error> {
+        reads.read(|conn| {
+            let sql = "SELECT n, name FROM t WHERE n = ?";
+            fetch_optional(conn, sql, [n], |row| {
+                assert_eq!(row.required_int("n")?, n);
+                row.text("name")
+            })?
+            .ok_or(sqlx::Error::RowNotFound)
+        })
+    }
+
+    #[test]
+    fn fetch_all_reads_every_row_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _writer) = database(dir.path());
+        let reads = InlineReads::open(&path, 1).unwrap();
+        let sql = "SELECT n FROM t WHERE n >= ? ORDER BY n DESC";
+        let all = reads.read(|conn| fetch_all(conn, sql, [1], |row| row.required_int("n")));
+        assert_eq!(all.unwrap(), [2, 1]);
+    }
+
+    #[test]
+    fn reads_see_what_another_connection_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, writer) = database(dir.path());
+        let reads = InlineReads::open(&path, 2).unwrap();
+        assert_eq!(name_of(&reads, 1).unwrap().as_deref(), Some("one"));
+        assert_eq!(name_of(&reads, 2).unwrap(), None);
+        writer
+            .execute("UPDATE t SET name = 'two' WHERE n = 2", [])
+            .unwrap();
+        // Every connection of the set, in turn, sees the commit.
+        for _ in 0..3 {
+            assert_eq!(name_of(&reads, 2).unwrap().as_deref(), Some("two"));
+        }
+    }
+
+    #[test]
+    fn a_required_column_that_is_null_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _writer) = database(dir.path());
+        let reads = InlineReads::open(&path, 1).unwrap();
+        let got = reads.read(|conn| {
+            conn.query_row("SELECT name FROM t WHERE n = 2", [], |row| {
+                Ok(row.required_text("name"))
+            })
+            .map_err(error)?
+        });
+        assert!(matches!(got, Err(sqlx::Error::Decode(_))), "{got:?}");
+    }
+
+    #[test]
+    fn the_connections_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _writer) = database(dir.path());
+        let reads = InlineReads::open(&path, 1).unwrap();
+        let written = reads.read(|conn| conn.execute("DELETE FROM t", []).map_err(error));
+        assert!(written.is_err());
+        assert_eq!(name_of(&reads, 1).unwrap().as_deref(), Some("one"));
+    }
+
+    #[test]
+    fn reads_after_close_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _writer) = database(dir.path());
+        let reads = InlineReads::open(&path, 2).unwrap();
+        reads.close();
+        assert!(matches!(name_of(&reads, 1), Err(sqlx::Error::PoolClosed)));
+    }
+
+    #[test]
+    fn reads_from_more_threads_than_connections_all_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _writer) = database(dir.path());
+        let reads = InlineReads::open(&path, 2).unwrap();
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        assert_eq!(name_of(&reads, 1).unwrap().as_deref(), Some("one"));
+                    }
+                });
+            }
+        });
+    }
+}
