@@ -56,7 +56,7 @@ readonly GROUPS_TABLE=(
     "idempotency;;todo-task;services/task/src/request.rs services/task/src/idempotency.rs services/task/src/store/tasks.rs;idempotency;"
     "idempotency-e2e;;todo;services/task/src/tasks.rs services/task/src/links.rs;State::create_task_(hashed|from_url);--test=tasks --test=previews"
     "schedule;;todo-task;services/task/src/due.rs services/task/src/recurrence.rs;;"
-    "ownership;;todo-task;services/task/src/store/lists.rs services/task/src/store/tasks.rs services/task/src/store/links.rs;(replace|in) (get|page|children|list|for_tasks)( ->|$);"
+    "ownership;;todo-task;services/task/src/store/lists.rs services/task/src/store/tasks.rs services/task/src/store/links.rs;(replace|in) (get|page|children|list|for_tasks)(_inline)?( ->|$);"
 )
 
 ci=

@@ -3,7 +3,7 @@
 //! `Any` driver. Queries use `?` placeholders and portable SQL; the few
 //! statements that differ by backend branch on [`Backend`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +45,8 @@ pub struct DbConfig {
     /// `sqlite://path/to/file.db` or `mysql://user:pass@host:3306/schema`.
     pub url: String,
     /// Upper bound of open connections in the pool (on SQLite, of the read
-    /// pool beside its one writer).
+    /// pool beside its one writer, and of the connections of
+    /// [`Db::with_inline_reads`]).
     pub max_connections: u32,
 }
 
@@ -108,8 +109,11 @@ pub struct Db {
     /// Where [`Db::begin_write`] takes its connection: on SQLite a pool of
     /// one, on MySQL the same pool as reads.
     writer: Pool,
-    /// On an SQLite file, connections for the short reads that run on the
-    /// caller's thread; as many as the read pool has.
+    /// The SQLite file behind the pools; `None` on MySQL and for an
+    /// in-memory database.
+    sqlite_file: Option<PathBuf>,
+    /// Connections for the short reads that run on the caller's thread,
+    /// once [`Db::with_inline_reads`] opened them.
     inline: Option<Arc<InlineReads>>,
 }
 
@@ -148,9 +152,25 @@ impl Db {
         &self.writer
     }
 
-    /// The connections for short reads on the caller's thread (see
-    /// [`crate::inline`]): on an SQLite file only, else `None` and the
-    /// read goes through [`Self::pool`].
+    /// Opens connections for short reads on the caller's thread (see
+    /// [`crate::inline`]), as many as the read pool has, on an SQLite file;
+    /// on MySQL or an in-memory database it does nothing. Only for a
+    /// service that makes such reads: each connection keeps a file handle
+    /// and a page cache of its own.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn with_inline_reads(mut self) -> anyhow::Result<Self> {
+        if let Some(file) = &self.sqlite_file {
+            let reads = InlineReads::open(file, self.pool.options().get_max_connections())
+                .context("cannot open the database for inline reads")?;
+            self.inline = Some(Arc::new(reads));
+        }
+        Ok(self)
+    }
+
+    /// The connections of [`Self::with_inline_reads`], if it opened any;
+    /// else `None`, and reads go through [`Self::pool`].
     pub fn inline_reads(&self) -> Option<&InlineReads> {
         self.inline.as_deref()
     }
@@ -194,19 +214,16 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<D
             .context("cannot connect to the database")?,
         Backend::MySql => pool.clone(),
     };
-    // An in-memory database is private to its connection: nothing to open.
-    let inline = match sqlite_path(&url) {
-        Some(path) if backend == Backend::Sqlite && path != ":memory:" => Some(Arc::new(
-            InlineReads::open(Path::new(path), config.max_connections)
-                .context("cannot open the database for inline reads")?,
-        )),
-        _ => None,
+    let sqlite_file = match backend {
+        Backend::Sqlite => sqlite_file(&url)?,
+        Backend::MySql => None,
     };
     Ok(Db {
         pool,
         backend,
         writer,
-        inline,
+        sqlite_file,
+        inline: None,
     })
 }
 
@@ -292,19 +309,28 @@ async fn use_database_collation(conn: &mut sqlx::AnyConnection) -> Result<(), sq
     Ok(())
 }
 
-/// The file path of an SQLite URL (`:memory:` for an in-memory database);
-/// `None` for another scheme.
-fn sqlite_path(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    Some(rest.split_once('?').map_or(rest, |(path, _)| path))
+/// The file an SQLite URL names, as sqlx reads it (escapes decoded);
+/// `None` for an in-memory database, which no other connection can open.
+fn sqlite_file(url: &str) -> anyhow::Result<Option<PathBuf>> {
+    let options =
+        sqlx::sqlite::SqliteConnectOptions::from_str(url).context("invalid sqlite URL")?;
+    let file = options.get_filename();
+    let query = url.split_once('?').map_or("", |(_, query)| query);
+    // sqlx names an in-memory database `file:sqlx-in-memory-N`.
+    let in_memory = query.split('&').any(|option| option == "mode=memory")
+        || file
+            .to_str()
+            .is_some_and(|f| f == ":memory:" || f.starts_with("file:"));
+    Ok((!in_memory).then(|| file.to_owned()))
 }
 
 /// Adds `mode=rwc` (create if missing) and makes the file's folder.
 fn sqlite_url(url: &str) -> anyhow::Result<String> {
-    let path = sqlite_path(url).context("not an sqlite URL")?;
-    let query = url.split_once('?').map_or("", |(_, query)| query);
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .context("not an sqlite URL")?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     let folder = Path::new(path)
         .parent()
         .filter(|d| !d.as_os_str().is_empty());
@@ -509,6 +535,8 @@ mod tests {
     #[tokio::test]
     async fn inline_reads_see_what_the_writer_committed_and_stop_at_close() {
         let (dir, db) = counter("inline", 2).await;
+        assert!(db.inline_reads().is_none(), "opened only when asked for");
+        let db = db.with_inline_reads().unwrap();
         let n = |db: &Db| {
             db.inline_reads()
                 .expect("an SQLite file has inline reads")
@@ -529,14 +557,13 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_paths_are_the_url_without_scheme_and_options() {
-        assert_eq!(
-            sqlite_path("sqlite://data/x.db?mode=rwc"),
-            Some("data/x.db")
-        );
-        assert_eq!(sqlite_path("sqlite:///abs/x.db"), Some("/abs/x.db"));
-        assert_eq!(sqlite_path("sqlite::memory:"), Some(":memory:"));
-        assert_eq!(sqlite_path("mysql://h/x"), None);
+    fn the_sqlite_file_is_the_one_sqlx_opens_and_none_in_memory() {
+        let file = |url: &str| sqlite_file(url).unwrap();
+        let path = |p: &str| Some(PathBuf::from(p));
+        assert_eq!(file("sqlite://data/x.db?mode=rwc"), path("data/x.db"));
+        assert_eq!(file("sqlite:///abs/my%20x.db"), path("/abs/my x.db"));
+        assert_eq!(file("sqlite::memory:"), None);
+        assert_eq!(file("sqlite://x.db?mode=memory"), None);
     }
 
     #[test]

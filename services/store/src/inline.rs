@@ -3,28 +3,36 @@
 //! sqlx runs every SQLite connection on a thread of its own and hands each
 //! statement to it, and the rows back: two thread wake-ups a statement. A
 //! point read costs 47-58 µs that way and 1.5 µs on the caller's thread
-//! (`todo-load sqlite-handoff`, BENCHMARKS.md). The hottest reads (one
-//! task by id) therefore run here, on connections of their own, each
-//! statement prepared once and kept.
+//! (`todo-load sqlite-handoff`, BENCHMARKS.md). The task service's
+//! hottest reads therefore run here, on connections of their own, their
+//! statements prepared and kept: one task by id, a page of one list (at
+//! most 201 rows, read through an index that holds them in order) and the
+//! links of the tasks it returns.
 //!
 //! They block the async runtime's thread while they run, which is right for
-//! short reads only: a lookup through an index of a few rows, never a scan
-//! and never a write. In WAL mode a reader does not wait for the writer;
-//! the short busy timeout covers the rare moments SQLite makes a reader
-//! wait (another connection recovering the WAL index).
+//! short reads only: rows an index leads to, never a scan and never a
+//! write. In WAL mode a reader does not wait for the writer; the short
+//! busy timeout covers the rare moments SQLite makes a reader wait
+//! (another connection recovering the WAL index), and a read that runs
+//! out of it fails like any other database error.
 //!
 //! MySQL has no such path: its statements wait on the network, which async
 //! I/O does well.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use rusqlite::{Connection, OpenFlags};
 
 /// How long an inline read waits for a lock before it fails: it holds a
 /// runtime thread meanwhile.
 const BUSY_TIMEOUT_MS: u32 = 1000;
+
+/// Prepared statements kept per connection, least recently used out
+/// first. A page's statement differs by filter and order and the links'
+/// by the page's length; rusqlite's default of 16 would drop hot ones.
+const STATEMENTS_KEPT: usize = 64;
 
 /// A fixed set of read-only connections to one SQLite file.
 pub struct InlineReads {
@@ -80,9 +88,13 @@ impl InlineReads {
     fn take(&self) -> MutexGuard<'_, Option<Connection>> {
         let n = self.slots.len();
         let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        // A read that panicked left its connection as it was: usable.
         (0..n)
-            .find_map(|i| self.slots[(start + i) % n].try_lock().ok())
-            // A read that panicked left its connection as it was: usable.
+            .find_map(|i| match self.slots[(start + i) % n].try_lock() {
+                Ok(free) => Some(free),
+                Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => None,
+            })
             .unwrap_or_else(|| {
                 self.slots[start]
                     .lock()
@@ -109,6 +121,7 @@ fn open(path: &Path) -> Result<Connection, sqlx::Error> {
         .map_err(error)?;
     conn.pragma_update(None, "busy_timeout", BUSY_TIMEOUT_MS)
         .map_err(error)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
     Ok(conn)
 }
 

@@ -78,6 +78,6 @@ mod tests {
         stop.cancel();
         worker.await.unwrap();
         assert_eq!(keys().await, ["new"]);
-        db.pool.close().await;
+        db.close().await;
     }
 }

@@ -98,7 +98,11 @@ pub fn grpc_service(state: &State, config: &Config) -> tonic::service::Routes {
 /// # Errors
 /// When the database or the configuration are unusable.
 pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Server> {
-    let db = todo_store::db::connect(&config.db, &MIGRATOR).await?;
+    // One task, a page of one list and a task's links are read inline on
+    // SQLite.
+    let db = todo_store::db::connect(&config.db, &MIGRATOR)
+        .await?
+        .with_inline_reads()?;
     let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
     let revocations = Arc::new(todo_store::erased::Records::new(db.pool.clone()));
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))

@@ -356,11 +356,13 @@ impl State {
         } = &query;
         let (size, order) = (*size, *order);
         // The token is valid only for this caller, order and filter set.
+        // It is judged after the list: a list the caller is not in is a
+        // 404 whatever the token.
         let scope = query.scope(caller);
-        let after: Option<Cursor> = self
+        let after: Result<Option<Cursor>, Error> = self
             .page_tokens
             .decode(&scope, page_token)
-            .map_err(|v| Error::Invalid(vec![v]))?;
+            .map_err(|v| Error::Invalid(vec![v]));
         // One row more than asked tells whether another page exists.
         let limit = i64::try_from(size).unwrap_or(i64::MAX).saturating_add(1);
         let inline = self.db.inline_reads().filter(|_| {
@@ -373,6 +375,7 @@ impl State {
                 if let Some(list_id) = &filter.list_id {
                     lists::get_inline(conn, caller, list_id)?.ok_or(Error::NotFound(LIST))?;
                 }
+                let after = after?;
                 let rows = tasks::list_inline(conn, caller, filter, order, after.as_ref(), limit)?;
                 let page = &rows[..rows.len().min(size)];
                 let tasks = links::with_links_inline(conn, caller, page)?;
@@ -385,6 +388,7 @@ impl State {
                         .await?
                         .ok_or(Error::NotFound(LIST))?;
                 }
+                let after = after?;
                 // One connection throughout: on MySQL reads and writes
                 // share the pool, and a request that held one while it
                 // waited for a second could wait for itself.

@@ -655,7 +655,8 @@ pub struct Cursor {
     pub id: String,
 }
 
-/// The query of one list page; the binds follow in [`list`]'s order.
+/// The query of one list page; [`list_values`] gives its placeholders'
+/// values.
 fn list_sql(filter: &Filter, order: Order, paged: bool) -> String {
     let mut sql = format!("SELECT {COLUMNS} FROM {VISIBLE} WHERE 1 = 1");
     if filter.list_id.is_some() {
@@ -1099,7 +1100,7 @@ mod tests {
         assert_eq!(claim(&db, "bob", "k", "h6", 300, 0).await, None);
         assert_eq!(claim(&db, "ada", "k", "h7", 300, 0).await, renewed);
         assert_eq!(expire_idempotency_keys(&db.pool, 200).await.unwrap(), 0);
-        db.pool.close().await;
+        db.close().await;
     }
 
     #[test]
@@ -1223,7 +1224,7 @@ mod tests {
             .collect();
         assert_eq!(plan.len(), 2, "{plan:?}");
         assert!(plan.iter().all(|p| p.starts_with("SEARCH")), "{plan:?}");
-        db.pool.close().await;
+        db.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -11,7 +11,7 @@ use super::lists::{self, ListRow};
 use super::tasks::{self, Cursor, Key, TaskRow};
 use crate::access::Role;
 use crate::domain::{Filter, Order, Parent, TaskFields};
-use crate::due::{Placed, Schedule};
+use crate::due::{Due, Placed, Recurrence, Reminder, Schedule};
 use crate::error::Error;
 use crate::ids::{Id, ListId, TaskId, UserId};
 
@@ -22,7 +22,11 @@ pub(crate) async fn database(dir: &tempfile::TempDir) -> Db {
         url: format!("sqlite://{}/task.db", dir.path().display()),
         max_connections: 2,
     };
-    connect(&config, &crate::MIGRATOR).await.unwrap()
+    connect(&config, &crate::MIGRATOR)
+        .await
+        .unwrap()
+        .with_inline_reads()
+        .unwrap()
 }
 
 fn user(name: &str) -> UserId {
@@ -49,8 +53,8 @@ async fn list(db: &Db, id: &str, owner: &UserId) -> ListId {
 
 /// A task of `list` under `parent` (empty: the top level), created at
 /// `at` with `priority`.
-async fn task(db: &Db, id: &str, list: &ListId, parent: &str, at: i64, priority: i32) -> TaskId {
-    let row = TaskRow {
+fn row(id: &str, list: &ListId, parent: &str, at: i64, priority: i32) -> TaskRow {
+    TaskRow {
         id: TaskId::trusted(id),
         list_id: list.clone(),
         parent_id: parent.to_owned(),
@@ -71,15 +75,28 @@ async fn task(db: &Db, id: &str, list: &ListId, parent: &str, at: i64, priority:
         create_time: at,
         update_time: at,
         revision: 1,
-    };
+    }
+}
+
+async fn insert(db: &Db, row: &TaskRow) {
     let mut conn = db.pool.acquire().await.unwrap();
-    tasks::insert(&mut conn, &row).await.unwrap();
+    tasks::insert(&mut conn, row).await.unwrap();
+}
+
+/// Stores the task of [`row`].
+async fn task(db: &Db, id: &str, list: &ListId, parent: &str, at: i64, priority: i32) -> TaskId {
+    let row = row(id, list, parent, at, priority);
+    insert(db, &row).await;
     row.id
 }
 
+/// When `t2` is due (micros, in 2027).
+const T2_DUE: i64 = 1_800_000_000_000_000;
+
 /// Ada owns the list `shared` with Bob in it as a viewer; Eve owns
 /// `private` and is in nothing else. `shared` holds `t1` with its subtask
-/// `t1a`, and `t2`; `private` holds `e1`.
+/// `t1a`, and `t2`; `private` holds `e1`. `t2` has a value in every
+/// column that may be empty, so the two ways of reading compare them all.
 struct Fixture {
     _dir: tempfile::TempDir,
     db: Db,
@@ -99,7 +116,20 @@ async fn fixture() -> Fixture {
     drop(conn);
     task(&db, "t1", &shared, "", 10, 1).await;
     task(&db, "t1a", &shared, "t1", 11, 3).await;
-    task(&db, "t2", &shared, "", 12, 2).await;
+    let mut t2 = row("t2", &shared, "", 12, 2);
+    t2.fields.labels = vec!["x".to_owned()];
+    t2.fields.schedule = Schedule {
+        due: Some(Due::At(T2_DUE)),
+        recurrence: Some(Recurrence::parse("FREQ=DAILY").unwrap()),
+        reminders: vec![Reminder::Before(60), Reminder::At(T2_DUE - 3_600_000_000)],
+    };
+    t2.placed = Placed {
+        due_at: Some(T2_DUE),
+        fires: vec![Some(T2_DUE - 60_000_000), Some(T2_DUE - 3_600_000_000)],
+    };
+    t2.occurrence = 3;
+    t2.complete_time = Some(20);
+    insert(&db, &t2).await;
     task(&db, "e1", &private, "", 13, 0).await;
     Fixture {
         _dir: dir,
@@ -127,10 +157,12 @@ async fn membership(db: &Db, caller: &str, list_id: &ListId) -> Option<(String, 
     let caller = user(caller);
     let role = |m: Option<lists::Membership>| m.map(|m| (m.list.id.to_string(), m.role));
     let mut conn = db.pool.acquire().await.unwrap();
-    let pooled = role(lists::get(&mut conn, &caller, list_id).await.unwrap());
-    let inline = role(inline(db, |c| lists::get_inline(c, &caller, list_id)));
-    assert_eq!(pooled, inline, "the two reads of list {list_id:?} disagree");
-    pooled
+    let pooled = lists::get(&mut conn, &caller, list_id).await.unwrap();
+    let inline = inline(db, |c| lists::get_inline(c, &caller, list_id));
+    // Every column, by the rows' Debug form.
+    let (a, b) = (format!("{pooled:?}"), format!("{inline:?}"));
+    assert_eq!(a, b, "the two reads of list {list_id:?} disagree");
+    role(pooled)
 }
 
 /// A task the caller sees (its id and their role), read both ways.
@@ -138,10 +170,12 @@ async fn visible(db: &Db, caller: &str, id: &str) -> Option<(String, Role)> {
     let (caller, id) = (user(caller), TaskId::trusted(id));
     let seen = |v: Option<tasks::Visible>| v.map(|v| (v.task.id.to_string(), v.role));
     let mut conn = db.pool.acquire().await.unwrap();
-    let pooled = seen(tasks::get(&mut conn, &caller, &id).await.unwrap());
-    let inline = seen(inline(db, |c| tasks::get_inline(c, &caller, &id)));
-    assert_eq!(pooled, inline, "the two reads of task {id:?} disagree");
-    pooled
+    let pooled = tasks::get(&mut conn, &caller, &id).await.unwrap();
+    let inline = inline(db, |c| tasks::get_inline(c, &caller, &id));
+    // Every column, by the rows' Debug form.
+    let (a, b) = (format!("{pooled:?}"), format!("{inline:?}"));
+    assert_eq!(a, b, "the two reads of task {id:?} disagree");
+    seen(pooled)
 }
 
 /// A page of at most 10 tasks, read both ways.
@@ -174,23 +208,16 @@ async fn page(
 /// both ways.
 async fn links_of(db: &Db, caller: &str, task_ids: &[&TaskId]) -> Vec<(String, String)> {
     let caller = user(caller);
-    let urls = |links: Vec<(TaskId, todo_proto::todo::task::v1::Link)>| -> Vec<(String, String)> {
-        links
-            .into_iter()
-            .map(|(id, l)| (id.to_string(), l.url))
-            .collect()
-    };
     let mut conn = db.pool.acquire().await.unwrap();
-    let pooled = urls(
-        links::for_tasks(&mut conn, &caller, task_ids)
-            .await
-            .unwrap(),
-    );
-    let inline = urls(inline(db, |c| {
-        links::for_tasks_inline(c, &caller, task_ids)
-    }));
+    let pooled = links::for_tasks(&mut conn, &caller, task_ids)
+        .await
+        .unwrap();
+    let inline = inline(db, |c| links::for_tasks_inline(c, &caller, task_ids));
     assert_eq!(pooled, inline, "the two reads of links disagree");
     pooled
+        .into_iter()
+        .map(|(id, link)| (id.to_string(), link.url))
+        .collect()
 }
 
 #[tokio::test]
@@ -303,12 +330,18 @@ async fn a_task_list_holds_only_the_tasks_of_the_callers_lists() {
         parent: Some(Parent::Root),
         done: Some(false),
         label: Some("x".to_owned()),
-        due_before: Some(i64::MAX),
-        due_after: Some(0),
+        due_before: Some(T2_DUE + 1),
+        due_after: Some(T2_DUE),
         has_due: Some(true),
         q: Some("t".to_owned()),
     };
-    let rows = page("bob", filtered, Order::DueTime, None).await;
+    let rows = page("bob", filtered.clone(), Order::DueTime, None).await;
+    assert_eq!(ids(&rows), ["t2"]);
+    let later = Filter {
+        due_after: Some(T2_DUE + 1),
+        ..filtered
+    };
+    let rows = page("bob", later, Order::DueTime, None).await;
     assert_eq!(ids(&rows), Vec::<&str>::new());
     let titled = Filter {
         list_id: Some(f.shared.clone()),
