@@ -1,7 +1,9 @@
 //! The database: one sqlx code path for SQLite (embedded default, one file
 //! per service) and MySQL 8 / MariaDB 10.6+ (production), through sqlx's
 //! `Any` driver. Queries use `?` placeholders and portable SQL; the few
-//! statements that differ by backend branch on [`Backend`].
+//! statements that differ by backend branch on [`Backend`]. On SQLite a
+//! service may also run short reads on its own thread, with the same SQL
+//! ([`Db::with_inline_reads`], [`crate::inline`]).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
