@@ -458,9 +458,9 @@ async fn paging_sees_every_task_once_while_tasks_are_added(sys: &TestSystem) {
     assert_eq!(status, 400, "{body}");
 }
 
-/// The task service with one database connection (per pool): on MySQL,
-/// where reads and writes share it, a read that held one connection while
-/// it waited for another would wait for itself until the pool gave up.
+/// The task service with one database connection (per pool): a read that
+/// held one connection while it waited for another from the same pool
+/// would wait for itself until the pool gave up.
 mod pages_with_one_connection {
     use super::*;
 
@@ -535,6 +535,16 @@ async fn another_user_gets_404_on_every_route(sys: &TestSystem) {
     }
     let (_, list) = sys.call("GET", "/v1/tasks", Some(&bob), None).await;
     assert!(titles(&list).is_empty());
+    // Another's list is a 404 whatever the page token, so a bad one
+    // tells nothing about it; in one's own list a bad token is a 400.
+    let alices_list = task["listId"].as_str().unwrap();
+    let his = create(sys, &bob, json!({"title": "his"})).await;
+    let bobs_list = his["listId"].as_str().unwrap();
+    for (list, want) in [(alices_list, 404), (bobs_list, 400)] {
+        let path = format!("/v1/tasks?listId={list}&pageToken=forged");
+        let (status, _, err) = send(sys, "GET", &path, &bob, None, &[]).await;
+        assert_eq!(status, want, "{path}: {err}");
+    }
     let (_, still) = sys.call("GET", &path, Some(&alice), None).await;
     assert_eq!(still, task);
 }

@@ -318,8 +318,10 @@ fn sqlite_file(url: &str) -> anyhow::Result<Option<PathBuf>> {
         sqlx::sqlite::SqliteConnectOptions::from_str(url).context("invalid sqlite URL")?;
     let file = options.get_filename();
     let query = url.split_once('?').map_or("", |(_, query)| query);
-    // sqlx names an in-memory database `file:sqlx-in-memory-N`.
-    let in_memory = query.split('&').any(|option| option == "mode=memory")
+    // sqlx names an in-memory database `file:sqlx-in-memory-N`; SQLite
+    // makes an empty name a private temporary database.
+    let in_memory = file.as_os_str().is_empty()
+        || query.split('&').any(|option| option == "mode=memory")
         || file
             .to_str()
             .is_some_and(|f| f == ":memory:" || f.starts_with("file:"));
@@ -566,6 +568,7 @@ mod tests {
         assert_eq!(file("sqlite:///abs/my%20x.db"), path("/abs/my x.db"));
         assert_eq!(file("sqlite::memory:"), None);
         assert_eq!(file("sqlite://x.db?mode=memory"), None);
+        assert_eq!(file("sqlite://"), None);
     }
 
     #[test]

@@ -389,9 +389,9 @@ impl State {
                         .ok_or(Error::NotFound(LIST))?;
                 }
                 let after = after?;
-                // One connection throughout: on MySQL reads and writes
-                // share the pool, and a request that held one while it
-                // waited for a second could wait for itself.
+                // One connection throughout: a request that held one
+                // while it waited for a second from the same pool could
+                // wait for itself.
                 let rows =
                     tasks::list(&mut conn, caller, filter, order, after.as_ref(), limit).await?;
                 let page = &rows[..rows.len().min(size)];

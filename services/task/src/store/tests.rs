@@ -95,8 +95,9 @@ const T2_DUE: i64 = 1_800_000_000_000_000;
 
 /// Ada owns the list `shared` with Bob in it as a viewer; Eve owns
 /// `private` and is in nothing else. `shared` holds `t1` with its subtask
-/// `t1a`, and `t2`; `private` holds `e1`. `t2` has a value in every
-/// column that may be empty, so the two ways of reading compare them all.
+/// `t1a`, and `t2`; `private` holds `e1`. `t2` has labels, a due time,
+/// a recurrence, reminders and a completion time, so the two ways of
+/// reading compare those columns with values in them.
 struct Fixture {
     _dir: tempfile::TempDir,
     db: Db,
