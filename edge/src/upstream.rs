@@ -1,5 +1,7 @@
-//! The gRPC side: one long-lived channel per upstream service, raw-bytes
-//! unary calls, and health checks for readiness.
+//! The gRPC side: one long-lived channel per upstream service (direct
+//! calls when the service runs in this process, see
+//! [`todo_common::upstream`]), raw-bytes unary calls, and health checks
+//! for readiness.
 //!
 //! The edge never needs generated client types: it already holds the
 //! encoded request, so a pass-through codec hands the bytes to tonic and
@@ -11,15 +13,15 @@ use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes};
 use http::uri::PathAndQuery;
+use todo_common::upstream::Upstream;
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::metadata::MetadataMap;
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::config::Upstream;
+use crate::config;
 
 /// A codec that passes already-encoded protobuf bytes through unchanged.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,7 +65,7 @@ impl Decoder for BytesCodec {
 /// Cloning is cheap; clones share the channels and their connections.
 #[derive(Debug, Clone, Default)]
 pub struct Upstreams {
-    channels: Arc<HashMap<String, Channel>>,
+    channels: Arc<HashMap<String, Upstream>>,
     /// Service names in configuration order, for readiness reports.
     order: Arc<Vec<String>>,
 }
@@ -74,11 +76,11 @@ impl Upstreams {
     ///
     /// # Errors
     /// When a URL is invalid.
-    pub fn connect(upstreams: &[Upstream]) -> anyhow::Result<Self> {
+    pub fn connect(upstreams: &[config::Upstream]) -> anyhow::Result<Self> {
         let mut channels = HashMap::new();
         let mut order = Vec::new();
         for upstream in upstreams {
-            let channel = todo_common::grpc::channel(&upstream.url)?;
+            let channel = todo_common::upstream::channel(&upstream.url)?;
             channels.insert(upstream.service.clone(), channel);
             order.push(upstream.service.clone());
         }
@@ -94,7 +96,7 @@ impl Upstreams {
     }
 
     /// The channel of `service`.
-    pub fn channel(&self, service: &str) -> Option<Channel> {
+    pub fn channel(&self, service: &str) -> Option<Upstream> {
         self.channels.get(service).cloned()
     }
 
@@ -117,7 +119,7 @@ impl Upstreams {
 }
 
 /// One `grpc.health.v1.Health/Check` for `service`.
-async fn check(channel: Channel, service: &str, timeout: Duration) -> Result<(), String> {
+async fn check(channel: Upstream, service: &str, timeout: Duration) -> Result<(), String> {
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: service.to_owned(),
     });
@@ -141,7 +143,7 @@ async fn check(channel: Channel, service: &str, timeout: Duration) -> Result<(),
 /// The upstream's status, or DEADLINE_EXCEEDED / UNAVAILABLE from the
 /// channel.
 pub async fn unary(
-    channel: Channel,
+    channel: Upstream,
     path: PathAndQuery,
     request: Bytes,
     metadata: MetadataMap,
@@ -151,7 +153,7 @@ pub async fn unary(
         let mut grpc = tonic::client::Grpc::new(channel);
         grpc.ready().await.map_err(|e| {
             let mut status = Status::unavailable("upstream service unavailable");
-            status.set_source(Arc::new(e));
+            status.set_source(Arc::from(e));
             status
         })?;
         let mut request =

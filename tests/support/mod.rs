@@ -177,9 +177,7 @@ impl TestSystem {
     /// A client of the notify service's internal RPCs at `addr` (this
     /// system's or a replica's), carrying the service credential.
     pub fn notify_internal(&self, addr: SocketAddr) -> NotifyInternalServiceClient<ServiceChannel> {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect_lazy();
+        let channel = todo_common::upstream::channel(&format!("http://{addr}")).unwrap();
         NotifyInternalServiceClient::with_interceptor(
             channel,
             AttachServiceCredential(self.credential.clone()),

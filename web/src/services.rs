@@ -3,21 +3,22 @@
 use std::net::IpAddr;
 
 use todo_common::auth::ServiceCredential;
+use todo_common::upstream::Upstream;
 use todo_proto::todo::notify::v1::notify_service_client::NotifyServiceClient;
 use todo_proto::todo::task::v1::task_service_client::TaskServiceClient;
 use todo_proto::todo::user::v1::user_service_client::UserServiceClient;
 use tonic::metadata::AsciiMetadataValue;
-use tonic::transport::Channel;
 
 /// The metadata key that carries the client's address upstream, as the
 /// edge sends it.
 const CLIENT_ADDRESS: &str = todo_edge::metadata::CLIENT_ADDRESS;
 
-/// Lazy channels to the three services; cloning a client is cheap.
+/// Lazy channels to the three services (direct calls when they run in
+/// this process); cloning a client is cheap.
 pub struct Services {
-    pub user: UserServiceClient<Channel>,
-    pub task: TaskServiceClient<Channel>,
-    pub notify: NotifyServiceClient<Channel>,
+    pub user: UserServiceClient<Upstream>,
+    pub task: TaskServiceClient<Upstream>,
+    pub notify: NotifyServiceClient<Upstream>,
     credential: Option<ServiceCredential>,
 }
 
@@ -31,9 +32,9 @@ impl Services {
         credential: Option<ServiceCredential>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
-            user: UserServiceClient::new(todo_common::grpc::channel(user)?),
-            task: TaskServiceClient::new(todo_common::grpc::channel(task)?),
-            notify: NotifyServiceClient::new(todo_common::grpc::channel(notify)?),
+            user: UserServiceClient::new(todo_common::upstream::channel(user)?),
+            task: TaskServiceClient::new(todo_common::upstream::channel(task)?),
+            notify: NotifyServiceClient::new(todo_common::upstream::channel(notify)?),
             credential,
         })
     }

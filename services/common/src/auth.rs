@@ -87,7 +87,7 @@ pub trait JwksSource: Send + Sync + 'static {
 }
 
 #[tonic::async_trait]
-impl JwksSource for UserServiceClient<tonic::transport::Channel> {
+impl JwksSource for UserServiceClient<crate::upstream::Upstream> {
     async fn fetch(&self) -> Result<Jwks, Status> {
         Ok(self.clone().get_jwks(GetJwksRequest {}).await?.into_inner())
     }
@@ -458,7 +458,7 @@ impl tonic::service::Interceptor for AttachServiceCredential {
 
 /// A channel that authenticates as a service.
 pub type ServiceChannel = tonic::service::interceptor::InterceptedService<
-    tonic::transport::Channel,
+    crate::upstream::Upstream,
     AttachServiceCredential,
 >;
 

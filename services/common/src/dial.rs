@@ -143,9 +143,15 @@ impl tower::Service<Uri> for Dialer {
 /// server of this process. A host name is never resolved for this: such
 /// upstreams are other machines in practice.
 fn served_here(uri: &Uri) -> Option<Conn> {
+    in_process::connect(socket_addr(uri)?)
+}
+
+/// The address `uri` names when its host is an IP address (the key of a
+/// server of this process); `None` for a host name.
+pub fn socket_addr(uri: &Uri) -> Option<SocketAddr> {
     let (host, port) = host_and_port(uri)?;
     let ip = host.parse::<std::net::IpAddr>().ok()?;
-    in_process::connect(SocketAddr::new(ip, port))
+    Some(SocketAddr::new(ip, port))
 }
 
 /// The host (an IPv6 literal without its brackets) and the port of `uri`,

@@ -2,7 +2,8 @@
 //! RPCs: `grpc.health.v1`, server reflection in `v1` and `v1alpha` (grpcurl
 //! 1.8 speaks the latter), a span per call carrying the request id, and
 //! graceful shutdown. A server takes the connections of its own process
-//! in memory besides those of its TCP port (see [`crate::in_process`]).
+//! in memory besides those of its TCP port, and once it runs, calls of its
+//! own process without a connection (see [`crate::in_process`]).
 
 use std::net::SocketAddr;
 
@@ -96,6 +97,19 @@ impl Listening {
         self.tcp.local_addr()
     }
 
+    /// Lets this process call `routes` without a connection until
+    /// `stopping` is cancelled (see [`in_process::direct`]).
+    fn call_directly(
+        &self,
+        routes: Routes,
+        in_flight: in_process::InFlight,
+        stopping: CancellationToken,
+    ) {
+        if let Some(registration) = &self.registration {
+            registration.call_directly(routes, in_flight, stopping);
+        }
+    }
+
     /// Every connection: TCP ones and those made in memory, in arrival
     /// order. The in-memory entry lasts until the stream is dropped.
     fn connections(self) -> impl tokio_stream::Stream<Item = std::io::Result<Conn>> {
@@ -137,6 +151,9 @@ async fn serve_on(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
+    let direct_calls = in_process::InFlight::default();
+    listener.call_directly(routes.clone(), direct_calls.clone(), shutdown.clone());
+
     let names: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
     let drain = async move {
         shutdown.cancelled().await;
@@ -147,19 +164,25 @@ async fn serve_on(
         }
     };
     tracing::info!(addr = ?addr, "gRPC server listening");
-    tonic::transport::Server::builder()
-        .trace_fn(|req| {
-            let request_id = req
-                .headers()
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
-            tracing::info_span!("grpc", method = %req.uri().path(), request_id = %request_id)
-        })
+    let served = tonic::transport::Server::builder()
+        .trace_fn(|req| call_span(req.uri(), req.headers()))
         .add_routes(routes)
         .serve_with_incoming_shutdown(listener.connections(), drain)
         .await
-        .context("gRPC server failed")
+        .context("gRPC server failed");
+    // No direct call starts once `shutdown` is cancelled; those already
+    // running finish, as calls on connections do.
+    direct_calls.none_left().await;
+    served
+}
+
+/// The span of one call: its method and the request id the edge minted.
+pub(crate) fn call_span(uri: &http::Uri, headers: &http::HeaderMap) -> tracing::Span {
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("grpc", method = %uri.path(), request_id = %request_id)
 }
 
 /// The connections of `listener` with Nagle's algorithm off: a reply
@@ -194,96 +217,6 @@ fn reflection(
         .build_v1alpha()
         .context("reflection v1alpha")?;
     Ok((v1, v1alpha))
-}
-
-/// A lazily connecting channel to `url`: a service that is down at start-up
-/// is reached once it comes up. One channel per upstream, shared by clones.
-///
-/// Failed connection attempts pause further ones (see [`crate::dial`]).
-///
-/// `url` may list several replicas separated by commas
-/// (`http://a:50052,http://b:50052`): calls are then balanced over them,
-/// and a replica that cannot be reached is passed over until it answers
-/// again.
-///
-/// # Errors
-/// When an address is not a valid URI.
-pub fn channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
-    let endpoints = url
-        .split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(endpoint)
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    match endpoints.as_slice() {
-        [] => anyhow::bail!("no upstream address given"),
-        // Dialed through `Dialer`: a pause after failed attempts instead of
-        // a new dial on every call while the upstream is down.
-        [one] => Ok(one.connect_with_connector_lazy(crate::dial::Dialer::default())),
-        _ => {
-            let (channel, changes) = tonic::transport::Channel::balance_channel(endpoints.len());
-            tokio::spawn(watch_replicas(endpoints, changes));
-            Ok(channel)
-        }
-    }
-}
-
-/// How often replicas are probed; a replica that went down is out of the
-/// rotation within about this long, and back as soon after it answers.
-const PROBE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Keeps the balancer's set of replicas to those that accept connections
-/// (tonic's balancer alone keeps sending calls to a dead replica). Ends
-/// when the channel is dropped.
-async fn watch_replicas(
-    endpoints: Vec<tonic::transport::Endpoint>,
-    changes: tokio::sync::mpsc::Sender<
-        tonic::transport::channel::Change<usize, tonic::transport::Endpoint>,
-    >,
-) {
-    use tonic::transport::channel::Change;
-    let mut in_rotation = vec![false; endpoints.len()];
-    loop {
-        for (i, endpoint) in endpoints.iter().enumerate() {
-            let up = reachable(endpoint).await;
-            let change = match (up, in_rotation[i]) {
-                (true, false) => Change::Insert(i, endpoint.clone()),
-                (false, true) => Change::Remove(i),
-                _ => continue,
-            };
-            if changes.send(change).await.is_err() {
-                return;
-            }
-            in_rotation[i] = up;
-            tracing::info!(upstream = %endpoint.uri(), up, "upstream replica changed state");
-        }
-        tokio::time::sleep(PROBE_INTERVAL).await;
-    }
-}
-
-/// Whether the replica accepts a TCP connection within a short time.
-async fn reachable(endpoint: &tonic::transport::Endpoint) -> bool {
-    let Some(authority) = endpoint.uri().authority() else {
-        return false;
-    };
-    let connect = tokio::net::TcpStream::connect(authority.as_str());
-    match tokio::time::timeout(std::time::Duration::from_millis(500), connect).await {
-        // A socket connected to itself means nothing listens there.
-        Ok(Ok(stream)) => match (stream.local_addr(), stream.peer_addr()) {
-            (Ok(local), Ok(peer)) => !crate::dial::is_self_connection(local, peer),
-            _ => false,
-        },
-        _ => false,
-    }
-}
-
-/// One upstream address with the settings every channel uses.
-fn endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())
-        .with_context(|| format!("invalid upstream URL {url}"))?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(std::time::Duration::from_secs(30)))
 }
 
 /// A background loop of a service (an outbox relay, a mail worker), run
@@ -387,46 +320,25 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn calls_are_balanced_past_a_replica_that_is_down() {
-        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-        let live = listener.local_addr().unwrap();
-        let (_reporter, health) = tonic_health::server::health_reporter();
-        tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(health)
-                .serve_with_incoming(incoming(listener)),
-        );
-        // A port that was bound and released: nothing listens there.
-        let dead = bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .unwrap()
-            .local_addr()
-            .unwrap();
-
-        let channel = channel(&format!("http://{dead}, http://{live}")).unwrap();
-        for _ in 0..20 {
-            let reply = HealthClient::new(channel.clone())
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await;
-            assert!(reply.is_ok(), "{reply:?}");
-        }
-    }
-
-    /// Starts a server that serves the task service's descriptors (and no
-    /// task handlers: reflection and health need none).
-    async fn task_port() -> (tonic::transport::Channel, CancellationToken) {
+    /// A server of the task service's descriptors (and no task handlers:
+    /// reflection and health need none), bound but not running yet.
+    async fn task_server() -> (Server, SocketAddr) {
         let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let stop = CancellationToken::new();
         let server = Server::new(
             listener,
             Routes::default(),
             &["todo.task.v1.TaskService"],
             todo_proto::port_descriptors::TASK,
         );
+        (server, addr)
+    }
+
+    /// Starts a server that serves the task service's descriptors (and no
+    /// task handlers: reflection and health need none).
+    async fn task_port() -> (tonic::transport::Channel, CancellationToken) {
+        let (server, addr) = task_server().await;
+        let stop = CancellationToken::new();
         tokio::spawn(server.run_until_stopped(stop.clone()));
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .unwrap()
@@ -545,15 +457,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_running_server_takes_direct_calls_until_it_stops() {
+        let (server, addr) = task_server().await;
+        assert!(in_process::direct(addr).is_none(), "not running yet");
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(server.run_until_stopped(stop.clone()));
+        let upstream = crate::upstream::channel(&format!("http://{addr}")).unwrap();
+        let check = || {
+            let mut client = HealthClient::new(upstream.clone());
+            async move {
+                client
+                    .check(HealthCheckRequest {
+                        service: "todo.task.v1.TaskService".into(),
+                    })
+                    .await
+            }
+        };
+        // Answered once the server runs, in memory.
+        assert_eq!(check().await.unwrap().into_inner().status, 1, "SERVING");
+        assert!(in_process::direct(addr).is_some(), "running");
+        assert_eq!(check().await.unwrap().into_inner().status, 1, "SERVING");
+
+        stop.cancel();
+        assert!(in_process::direct(addr).is_none(), "stopping");
+        running.await.unwrap().unwrap();
+    }
+
+    #[tokio::test]
     async fn a_server_of_this_process_is_called_in_memory_even_before_it_runs() {
-        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = Server::new(
-            listener,
-            Routes::default(),
-            &["todo.task.v1.TaskService"],
-            todo_proto::port_descriptors::TASK,
-        );
+        let (server, addr) = task_server().await;
         let dialer = crate::dial::Dialer::default();
         let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
             .unwrap()
@@ -572,11 +504,5 @@ mod tests {
         assert_eq!(health.status, 1, "SERVING");
         assert_eq!(dialer.attempts(), 0, "no TCP connection was dialed");
         stop.cancel();
-    }
-
-    #[test]
-    fn invalid_upstreams_are_refused() {
-        assert!(channel("").is_err());
-        assert!(channel("http://ok:1, not a uri").is_err());
     }
 }

@@ -10,10 +10,12 @@
 //! - [`auth`]: local verification of access tokens with keys fetched from
 //!   the user service, and the service credential for internal RPCs;
 //!   [`verified_tokens`]: tokens verified once, remembered until `exp`.
-//! - [`grpc`]: a tonic server with health, reflection and request spans, and
-//!   client channels balanced over comma-separated replicas; [`dial`]: how
-//!   a channel dials, pausing after failures; [`in_process`]: calls between
-//!   the parts of one process through memory instead of loopback TCP.
+//! - [`grpc`]: a tonic server with health, reflection and request spans;
+//!   [`upstream`]: the channel to another part, balanced over
+//!   comma-separated replicas; [`dial`]: how a channel dials, pausing after
+//!   failures; [`in_process`]: calls between the parts of one process
+//!   through memory instead of loopback TCP, or without a connection at
+//!   all.
 //! - [`services`]: the table of services: gRPC names, variable prefix,
 //!   default port.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
@@ -37,6 +39,7 @@ pub mod status;
 pub mod telemetry;
 pub mod text;
 pub mod time_zone;
+pub mod upstream;
 pub mod verified_tokens;
 
 pub use tokio_util::sync::CancellationToken;

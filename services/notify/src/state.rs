@@ -41,17 +41,17 @@ impl State {
     /// unusable.
     pub(crate) async fn new(config: &Config) -> anyhow::Result<Self> {
         let db = todo_store::db::connect(&config.db, &MIGRATOR).await?;
-        let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
+        let users = UserServiceClient::new(todo_common::upstream::channel(&config.user_url)?);
         let revocations = Arc::new(Records::new(db.pool.clone()));
         let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
             .refusing_revoked_tokens(revocations.clone());
         let mail_worker = emails::Worker::new(db.clone(), mail::Mailer::new(&config.mail)?);
         let user_contacts = UserInternalServiceClient::with_interceptor(
-            todo_common::grpc::channel(&config.user_url)?,
+            todo_common::upstream::channel(&config.user_url)?,
             AttachServiceCredential(config.service_credential.clone()),
         );
         let tasks = TaskInternalServiceClient::with_interceptor(
-            todo_common::grpc::channel(&config.task_url)?,
+            todo_common::upstream::channel(&config.task_url)?,
             AttachServiceCredential(config.service_credential.clone()),
         );
         let firer = reminders::Firer::new(db.clone(), user_contacts.clone(), mail_worker.clone());

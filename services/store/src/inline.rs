@@ -166,6 +166,20 @@ pub fn error(e: rusqlite::Error) -> sqlx::Error {
     sqlx::Error::AnyDriverError(Box::new(e))
 }
 
+/// Whether an inline read's failure is SQLite's busy or locked database
+/// (a read in WAL meets it only while another connection recovers the
+/// WAL index): contention, which a retry resolves.
+pub(crate) fn is_busy(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(
+        e.downcast_ref::<rusqlite::Error>(),
+        Some(rusqlite::Error::SqliteFailure(failure, _))
+            if matches!(
+                failure.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            )
+    )
+}
+
 /// A value bound to a statement that either driver runs: a statement built
 /// once, its values listed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,6 +321,25 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(name_of(&reads, 2).unwrap().as_deref(), Some("two"));
         }
+    }
+
+    #[test]
+    fn a_read_of_a_locked_database_fails_as_contention() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locked.db");
+        let writer = Connection::open(&path).unwrap();
+        // A rollback journal, where a writer's exclusive lock keeps readers
+        // out (in WAL a reader is refused only during WAL recovery).
+        writer
+            .execute_batch("CREATE TABLE t (n BIGINT NOT NULL, name TEXT); BEGIN EXCLUSIVE;")
+            .unwrap();
+        let reads = InlineReads::open(&path, 1).unwrap();
+        let refused = name_of(&reads, 1).unwrap_err();
+        assert!(crate::db::is_contention(&refused), "{refused}");
+        writer.execute_batch("COMMIT").unwrap();
+        assert!(matches!(name_of(&reads, 1), Err(sqlx::Error::RowNotFound)));
+        let other = error(rusqlite::Error::QueryReturnedNoRows);
+        assert!(!crate::db::is_contention(&other));
     }
 
     #[test]

@@ -103,16 +103,16 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     let db = todo_store::db::connect(&config.db, &MIGRATOR)
         .await?
         .with_inline_reads()?;
-    let users = UserServiceClient::new(todo_common::grpc::channel(&config.user_url)?);
+    let users = UserServiceClient::new(todo_common::upstream::channel(&config.user_url)?);
     let revocations = Arc::new(todo_store::erased::Records::new(db.pool.clone()));
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
         .refusing_revoked_tokens(revocations.clone());
     let notify = NotifyInternalServiceClient::with_interceptor(
-        todo_common::grpc::channel(&config.notify_url)?,
+        todo_common::upstream::channel(&config.notify_url)?,
         AttachServiceCredential(config.service_credential.clone()),
     );
     let users_internal = UserInternalServiceClient::with_interceptor(
-        todo_common::grpc::channel(&config.user_url)?,
+        todo_common::upstream::channel(&config.user_url)?,
         AttachServiceCredential(config.service_credential.clone()),
     );
     let delivery = delivery::Delivery {

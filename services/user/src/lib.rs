@@ -85,11 +85,11 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     .await?;
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(keys.clone()));
     let notify = NotifyInternalServiceClient::with_interceptor(
-        todo_common::grpc::channel(&config.notify_url)?,
+        todo_common::upstream::channel(&config.notify_url)?,
         AttachServiceCredential(config.service_credential.clone()),
     );
     let task = TaskInternalServiceClient::with_interceptor(
-        todo_common::grpc::channel(&config.task_url)?,
+        todo_common::upstream::channel(&config.task_url)?,
         AttachServiceCredential(config.service_credential.clone()),
     );
     let delivery = Arc::new(delivery::Delivery {

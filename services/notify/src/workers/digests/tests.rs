@@ -31,7 +31,7 @@ const DAY: i64 = 24 * 3600 * SECOND;
 
 /// A worker on `db` that asks `fakes`, as `State::new` wires one.
 fn digester(db: &Db, fakes: &Fakes, mail: &tempfile::TempDir) -> Digester {
-    let channel = || todo_common::grpc::channel(&fakes.url()).unwrap();
+    let channel = || todo_common::upstream::channel(&fakes.url()).unwrap();
     let credential = AttachServiceCredential(fakes.credential.clone());
     let mailer = Mailer::new(&MailConfig {
         dir: mail.path().to_owned(),
