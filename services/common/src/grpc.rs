@@ -18,6 +18,7 @@ use tonic_health::ServingStatus;
 use tonic_reflection::server::v1::{ServerReflection, ServerReflectionServer};
 use tonic_reflection::server::v1alpha;
 
+use crate::direct::{Direct, InFlight};
 use crate::in_process::{self, Conn};
 
 /// The metadata key that carries the request id minted by the edge.
@@ -98,15 +99,10 @@ impl Listening {
     }
 
     /// Lets this process call `routes` without a connection until
-    /// `stopping` is cancelled (see [`in_process::direct`]).
-    fn call_directly(
-        &self,
-        routes: Routes,
-        in_flight: in_process::InFlight,
-        stopping: CancellationToken,
-    ) {
-        if let Some(registration) = &self.registration {
-            registration.call_directly(routes, in_flight, stopping);
+    /// `in_flight` closes (see [`crate::direct`]).
+    fn call_directly(&self, routes: Routes, in_flight: InFlight) {
+        if let (Some(registration), Ok(addr)) = (&self.registration, self.local_addr()) {
+            registration.call_directly(Direct::new(routes, addr, in_flight));
         }
     }
 
@@ -151,12 +147,16 @@ async fn serve_on(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
 
-    let direct_calls = in_process::InFlight::default();
-    listener.call_directly(routes.clone(), direct_calls.clone(), shutdown.clone());
+    // Layers belong in `routes`: direct calls of this process reach the
+    // routes without the server builder below.
+    let direct_calls = InFlight::default();
+    listener.call_directly(routes.clone(), direct_calls.clone());
 
     let names: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
+    let closing = direct_calls.clone();
     let drain = async move {
         shutdown.cancelled().await;
+        closing.close();
         for name in &names {
             reporter
                 .set_service_status(name, ServingStatus::NotServing)
@@ -457,30 +457,73 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_running_server_takes_direct_calls_until_it_stops() {
-        let (server, addr) = task_server().await;
+    async fn a_running_server_is_called_directly_and_finishes_those_calls_when_it_stops() {
+        use crate::direct::probe::{Nested, ORIGIN, Probe, within};
+        use tonic_health::pb::health_check_response::ServingStatus;
+
+        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let probe = Probe::default();
+        let (entered, gate) = (probe.entered.clone(), probe.gate.clone());
+        let server = Server::new(
+            listener,
+            Routes::new(Nested::new(probe)),
+            &["todo.task.v1.TaskService"],
+            todo_proto::port_descriptors::TASK,
+        );
         assert!(in_process::direct(addr).is_none(), "not running yet");
         let stop = CancellationToken::new();
-        let running = tokio::spawn(server.run_until_stopped(stop.clone()));
+        let mut running = tokio::spawn(server.run_until_stopped(stop.clone()));
         let upstream = crate::upstream::channel(&format!("http://{addr}")).unwrap();
-        let check = || {
-            let mut client = HealthClient::new(upstream.clone());
-            async move {
-                client
-                    .check(HealthCheckRequest {
-                        service: "todo.task.v1.TaskService".into(),
-                    })
-                    .await
-            }
-        };
-        // Answered once the server runs, in memory.
-        assert_eq!(check().await.unwrap().into_inner().status, 1, "SERVING");
-        assert!(in_process::direct(addr).is_some(), "running");
-        assert_eq!(check().await.unwrap().into_inner().status, 1, "SERVING");
+        let probe = || HealthClient::with_origin(upstream.clone(), ORIGIN.parse().unwrap());
 
+        // Answered once the server runs; from then on, on the caller's task.
+        let mut health = HealthClient::new(upstream.clone());
+        let service = "todo.task.v1.TaskService".to_owned();
+        assert_eq!(
+            health
+                .check(HealthCheckRequest { service })
+                .await
+                .unwrap()
+                .into_inner()
+                .status,
+            1
+        );
+        let mut client = probe();
+        let same_task = tokio::spawn(async move {
+            let service = tokio::task::id().to_string();
+            client.check(HealthCheckRequest { service }).await
+        });
+        let same_task = within("a direct call", same_task).await.unwrap().unwrap();
+        assert_eq!(same_task.into_inner().status(), ServingStatus::Serving);
+
+        let mut client = probe();
+        let slow = tokio::spawn(async move {
+            let service = "slow".to_owned();
+            client.check(HealthCheckRequest { service }).await
+        });
+        within("the slow call's start", entered.notified()).await;
+        let found_before = in_process::direct(addr).unwrap();
         stop.cancel();
-        assert!(in_process::direct(addr).is_none(), "stopping");
-        running.await.unwrap().unwrap();
+        within("the close", async {
+            while in_process::direct(addr).is_some() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await;
+        // A server found before the stop takes no new call after it.
+        let late = http::Request::new(tonic::body::Body::empty());
+        let refused = within("a late call", found_before.call(late)).await;
+        let refused = tonic::Status::from_header_map(refused.headers()).unwrap();
+        assert_eq!(refused.code(), tonic::Code::Unavailable);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(200), &mut running).await;
+        assert!(
+            early.is_err(),
+            "the server stopped with a direct call in flight"
+        );
+        gate.notify_one();
+        assert!(within("the slow call", slow).await.unwrap().is_ok());
+        within("the stop", running).await.unwrap().unwrap();
     }
 
     #[tokio::test]

@@ -14,8 +14,8 @@
 //!   [`upstream`]: the channel to another part, balanced over
 //!   comma-separated replicas; [`dial`]: how a channel dials, pausing after
 //!   failures; [`in_process`]: calls between the parts of one process
-//!   through memory instead of loopback TCP, or without a connection at
-//!   all.
+//!   through memory instead of loopback TCP; [`direct`]: or without a
+//!   connection at all.
 //! - [`services`]: the table of services: gRPC names, variable prefix,
 //!   default port.
 //! - [`paging`]: page sizes and tamper-evident page tokens.
@@ -29,6 +29,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod dial;
+pub mod direct;
 pub mod email;
 pub mod grpc;
 pub mod in_process;

@@ -2,7 +2,7 @@
 //! tonic channel (TCP to one address or balanced over replicas, an
 //! in-memory pipe to a server of this process; see [`crate::dial`]) that
 //! calls a running server of this process directly instead, through its
-//! routes, without a connection (see [`crate::in_process::direct`]).
+//! routes, without a connection (see [`crate::direct`]).
 //! Generated clients take it where they take a channel.
 
 use std::future::Future;
@@ -14,7 +14,8 @@ use anyhow::Context as _;
 use tonic::body::Body;
 use tonic::transport::Channel;
 
-use crate::in_process::{self, Direct};
+use crate::direct::Direct;
+use crate::in_process;
 
 /// A channel to one upstream service that calls it directly while it runs
 /// in this process. Clones share the channel and its connections.

@@ -355,14 +355,12 @@ fn sqlite_url(url: &str) -> anyhow::Result<String> {
 }
 
 /// Whether an error is a transient conflict between concurrent
-/// transactions that a retry resolves: SQLite's busy or locked database
-/// (from sqlx or from an inline read), MySQL's deadlock or serialization
-/// failure (SQLSTATE 40001) and lock wait timeout (1205).
+/// transactions that a retry resolves: SQLite's busy or locked database,
+/// MySQL's deadlock or serialization failure (SQLSTATE 40001) and lock wait
+/// timeout (1205).
 pub fn is_contention(err: &sqlx::Error) -> bool {
-    let db = match err {
-        sqlx::Error::Database(db) => db,
-        sqlx::Error::AnyDriverError(inline) => return crate::inline::is_busy(inline.as_ref()),
-        _ => return false,
+    let sqlx::Error::Database(db) = err else {
+        return false;
     };
     let code = db.code();
     let code = code.as_deref().unwrap_or_default();

@@ -166,10 +166,15 @@ pub fn error(e: rusqlite::Error) -> sqlx::Error {
     sqlx::Error::AnyDriverError(Box::new(e))
 }
 
-/// Whether an inline read's failure is SQLite's busy or locked database
-/// (a read in WAL meets it only while another connection recovers the
-/// WAL index): contention, which a retry resolves.
-pub(crate) fn is_busy(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+/// Whether an inline read failed because SQLite's database stayed busy or
+/// locked past the busy timeout (a read in WAL meets it only while another
+/// connection recovers the WAL index). The read is not part of a
+/// transaction that is retried, so it is for the caller to try again
+/// later: the service is briefly unavailable, not in conflict.
+pub fn is_busy(err: &sqlx::Error) -> bool {
+    let sqlx::Error::AnyDriverError(e) = err else {
+        return false;
+    };
     matches!(
         e.downcast_ref::<rusqlite::Error>(),
         Some(rusqlite::Error::SqliteFailure(failure, _))
@@ -324,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn a_read_of_a_locked_database_fails_as_contention() {
+    fn a_read_of_a_locked_database_fails_as_busy() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("locked.db");
         let writer = Connection::open(&path).unwrap();
@@ -335,11 +340,11 @@ mod tests {
             .unwrap();
         let reads = InlineReads::open(&path, 1).unwrap();
         let refused = name_of(&reads, 1).unwrap_err();
-        assert!(crate::db::is_contention(&refused), "{refused}");
+        assert!(is_busy(&refused), "{refused}");
         writer.execute_batch("COMMIT").unwrap();
         assert!(matches!(name_of(&reads, 1), Err(sqlx::Error::RowNotFound)));
-        let other = error(rusqlite::Error::QueryReturnedNoRows);
-        assert!(!crate::db::is_contention(&other));
+        assert!(!is_busy(&error(rusqlite::Error::QueryReturnedNoRows)));
+        assert!(!is_busy(&sqlx::Error::RowNotFound));
     }
 
     #[test]

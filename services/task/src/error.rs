@@ -67,6 +67,9 @@ impl From<sqlx::Error> for Error {
         // (a position, a default list): the write starts over.
         if todo_store::db::is_contention(&e) || todo_store::db::is_unique_violation(&e) {
             Self::Contended
+        } else if todo_store::inline::is_busy(&e) {
+            // A read (never retried here) waited out SQLite's busy timeout.
+            Self::Unavailable("the task database")
         } else {
             Self::Internal(e.into())
         }
@@ -94,5 +97,22 @@ impl From<Error> for Status {
             Error::Unavailable(_) | Error::ZoneUnknown(_) => Status::unavailable(e.to_string()),
             Error::Internal(err) => internal(&err),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_inline_read_is_unavailable_not_a_conflict_or_internal() {
+        let busy = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(5), None);
+        let status = Status::from(Error::from(todo_store::inline::error(busy)));
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        let other = todo_store::inline::error(rusqlite::Error::InvalidQuery);
+        assert_eq!(
+            Status::from(Error::from(other)).code(),
+            tonic::Code::Internal
+        );
     }
 }
