@@ -17,7 +17,9 @@
 //!   defines for it (tonic's server answers CANCELLED, which the edge
 //!   would report as a client that went away);
 //! - a handler that panics answers INTERNAL, and the caller's task goes on
-//!   (on a connection, the panic ends only the stream's own task).
+//!   (on a connection, the panic ends only the stream's own task). This
+//!   covers the handler's future, which makes a unary call's whole answer;
+//!   the platform's RPCs are all unary.
 //!
 //! When the server begins to stop it closes its [`InFlight`]: a call made
 //! after that answers UNAVAILABLE without reaching the handler, and the
@@ -100,8 +102,13 @@ impl Direct {
             let mut response = match AssertUnwindSafe(bounded).catch_unwind().await {
                 Ok(Ok(response)) => response,
                 Ok(Err(never)) => match never {},
-                Err(_) => {
-                    tracing::error!("a gRPC handler panicked");
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .copied()
+                        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+                        .unwrap_or("a panic");
+                    tracing::error!(panic = what, "a gRPC handler panicked");
                     Status::internal("internal error").into_http()
                 }
             };
@@ -471,11 +478,12 @@ mod tests {
         let in_flight = InFlight::default();
         registration.call_directly(Direct::new(routes, addr(9), in_flight.clone()));
         let mut client = client(addr(9));
-        let answer = client
-            .check(HealthCheckRequest {
-                service: "panic".into(),
-            })
-            .await;
+        let service = "panic".to_owned();
+        let answer = within(
+            "a panicking call",
+            client.check(HealthCheckRequest { service }),
+        )
+        .await;
         assert_eq!(answer.unwrap_err().code(), Code::Internal);
         within("the wait", in_flight.none_left()).await;
         assert_eq!(same_task(addr(9)).await.unwrap(), ServingStatus::Serving);

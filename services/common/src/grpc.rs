@@ -2,8 +2,9 @@
 //! RPCs: `grpc.health.v1`, server reflection in `v1` and `v1alpha` (grpcurl
 //! 1.8 speaks the latter), a span per call carrying the request id, and
 //! graceful shutdown. A server takes the connections of its own process
-//! in memory besides those of its TCP port, and once it runs, calls of its
-//! own process without a connection (see [`crate::in_process`]).
+//! in memory besides those of its TCP port (see [`crate::in_process`]),
+//! and once it runs, calls of its own process without a connection (see
+//! [`crate::direct`]).
 
 use std::net::SocketAddr;
 
@@ -170,8 +171,10 @@ async fn serve_on(
         .serve_with_incoming_shutdown(listener.connections(), drain)
         .await
         .context("gRPC server failed");
-    // No direct call starts once `shutdown` is cancelled; those already
-    // running finish, as calls on connections do.
+    // No direct call starts once the drain has closed `direct_calls` (here
+    // at the latest, should the server have ended another way); those
+    // already running finish, as calls on connections do.
+    direct_calls.close();
     direct_calls.none_left().await;
     served
 }
@@ -480,15 +483,12 @@ mod tests {
         // Answered once the server runs; from then on, on the caller's task.
         let mut health = HealthClient::new(upstream.clone());
         let service = "todo.task.v1.TaskService".to_owned();
-        assert_eq!(
-            health
-                .check(HealthCheckRequest { service })
-                .await
-                .unwrap()
-                .into_inner()
-                .status,
-            1
-        );
+        let answer = within(
+            "the first call",
+            health.check(HealthCheckRequest { service }),
+        )
+        .await;
+        assert_eq!(answer.unwrap().into_inner().status, 1, "SERVING");
         let mut client = probe();
         let same_task = tokio::spawn(async move {
             let service = tokio::task::id().to_string();

@@ -46,6 +46,10 @@ pub enum Error {
     /// UNAVAILABLE: a service this one asks is down; the client may retry.
     #[error("{0} unavailable")]
     Unavailable(&'static str),
+    /// UNAVAILABLE: an inline SQLite read found the database busy past the
+    /// busy timeout; the client may retry.
+    #[error("the task database is busy; retry")]
+    DatabaseBusy,
     /// A write needs the time zone of this user, which this service has
     /// not recorded yet: it is looked up and the write runs again (see
     /// `time_zones`). Never reaches a client in practice.
@@ -69,7 +73,7 @@ impl From<sqlx::Error> for Error {
             Self::Contended
         } else if todo_store::inline::is_busy(&e) {
             // A read (never retried here) waited out SQLite's busy timeout.
-            Self::Unavailable("the task database")
+            Self::DatabaseBusy
         } else {
             Self::Internal(e.into())
         }
@@ -94,7 +98,9 @@ impl From<Error> for Status {
             Error::IdempotencyKeyReused => idempotency_key_reused(&e.to_string()),
             Error::LinkFetchFailed(code, why) => link_fetch_failed("url", code, &why),
             Error::Contended => Status::aborted(e.to_string()),
-            Error::Unavailable(_) | Error::ZoneUnknown(_) => Status::unavailable(e.to_string()),
+            Error::Unavailable(_) | Error::DatabaseBusy | Error::ZoneUnknown(_) => {
+                Status::unavailable(e.to_string())
+            }
             Error::Internal(err) => internal(&err),
         }
     }

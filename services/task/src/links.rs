@@ -219,14 +219,23 @@ impl State {
         caller: &UserId,
         row: &TaskRow,
     ) -> Result<Task, Error> {
-        let rows = std::slice::from_ref(row);
-        let mut tasks = match self.db.inline_reads() {
-            Some(reads) => reads.read(|conn| with_links_inline(conn, caller, rows))?,
-            None => {
+        let ids = [&row.id];
+        let inline = self
+            .db
+            .inline_reads()
+            .map(|reads| reads.read(|conn| store::links::for_tasks_inline(conn, caller, &ids)));
+        let links = match inline {
+            Some(Ok(links)) => links,
+            Some(Err(e)) if !matches!(e, Error::DatabaseBusy) => return Err(e),
+            // The write before this read has committed: a file still busy
+            // after the busy timeout is read through the pool, which waits
+            // its turn, rather than failing a write that succeeded.
+            _ => {
                 let mut conn = self.db.pool.acquire().await?;
-                self.with_links(&mut conn, caller, rows).await?
+                store::links::for_tasks(&mut conn, caller, &ids).await?
             }
         };
+        let mut tasks = attach(std::slice::from_ref(row), links);
         Ok(tasks.pop().unwrap_or_else(|| row.to_proto()))
     }
 
