@@ -21,10 +21,10 @@
 //!   covers the handler's future, which makes a unary call's whole answer;
 //!   the platform's RPCs are all unary.
 //!
-//! When the server begins to stop it closes its [`InFlight`]: a call made
-//! after that answers UNAVAILABLE without reaching the handler, and the
-//! server waits for the calls already running, as it waits for calls on
-//! its connections.
+//! A call made once the server is asked to stop answers UNAVAILABLE
+//! without reaching the handler. The server then closes its [`InFlight`],
+//! so that no call can enter after it has counted zero, and waits for the
+//! calls already running, as it waits for calls on its connections.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use http::HeaderMap;
+use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tonic::body::Body;
 use tonic::service::Routes;
@@ -49,22 +50,31 @@ pub struct Direct {
     routes: Routes,
     addr: SocketAddr,
     in_flight: InFlight,
+    stopping: CancellationToken,
 }
 
 impl Direct {
     /// The server bound to `addr` serving `routes`; its calls are counted
-    /// in `in_flight`, and refused once that closes.
-    pub fn new(routes: Routes, addr: SocketAddr, in_flight: InFlight) -> Self {
+    /// in `in_flight`. Calls are refused from the moment `stopping` is
+    /// cancelled (the server may not have run since), and for certain once
+    /// the server has closed `in_flight`.
+    pub fn new(
+        routes: Routes,
+        addr: SocketAddr,
+        in_flight: InFlight,
+        stopping: CancellationToken,
+    ) -> Self {
         Self {
             routes,
             addr,
             in_flight,
+            stopping,
         }
     }
 
     /// Whether the server still takes calls.
     pub fn is_open(&self) -> bool {
-        !self.in_flight.is_closed()
+        !self.stopping.is_cancelled() && !self.in_flight.is_closed()
     }
 
     /// One call, answered by the server's routes (see the module's doc for
@@ -73,7 +83,11 @@ impl Direct {
         &self,
         mut request: http::Request<Body>,
     ) -> impl Future<Output = http::Response<Body>> + Send + 'static {
-        let running = self.in_flight.try_enter();
+        let running = if self.stopping.is_cancelled() {
+            None
+        } else {
+            self.in_flight.try_enter()
+        };
         // Nothing of the client's own extensions crosses, as over a
         // connection; the server sees its peer.
         *request.extensions_mut() = http::Extensions::new();
@@ -409,7 +423,12 @@ mod tests {
         assert_eq!(same_task(addr(6)).await.unwrap(), ServingStatus::NotServing);
 
         let in_flight = InFlight::default();
-        registration.call_directly(Direct::new(routes, addr(6), in_flight.clone()));
+        registration.call_directly(Direct::new(
+            routes,
+            addr(6),
+            in_flight.clone(),
+            CancellationToken::new(),
+        ));
         assert_eq!(same_task(addr(6)).await.unwrap(), ServingStatus::Serving);
 
         in_flight.close();
@@ -426,7 +445,7 @@ mod tests {
         let (entered, gate) = (probe.entered.clone(), probe.gate.clone());
         let (registration, routes) = serve_probe(addr(7), probe);
         let in_flight = InFlight::default();
-        let direct = Direct::new(routes, addr(7), in_flight.clone());
+        let direct = Direct::new(routes, addr(7), in_flight.clone(), CancellationToken::new());
         registration.call_directly(direct.clone());
         let mut slow_client = client(addr(7));
         let slow = tokio::spawn(async move {
@@ -459,9 +478,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_server_asked_to_stop_refuses_calls_before_it_has_run_again() {
+        let (registration, routes) = serve_probe(addr(10), Probe::default());
+        let stopping = CancellationToken::new();
+        let direct = Direct::new(routes, addr(10), InFlight::default(), stopping.clone());
+        registration.call_directly(direct.clone());
+        assert!(in_process::direct(addr(10)).is_some());
+        // Cancelled, and nothing has run since: the server has not closed
+        // its count, yet the call is refused.
+        stopping.cancel();
+        assert!(in_process::direct(addr(10)).is_none());
+        let late = http::Request::new(Body::empty());
+        let refused = within("a late call", direct.call(late)).await;
+        let status = tonic::Status::from_header_map(refused.headers()).unwrap();
+        assert_eq!(status.code(), Code::Unavailable);
+    }
+
+    #[tokio::test]
     async fn a_direct_call_past_its_deadline_answers_deadline_exceeded() {
         let (registration, routes) = serve_probe(addr(8), Probe::default());
-        registration.call_directly(Direct::new(routes, addr(8), InFlight::default()));
+        registration.call_directly(Direct::new(
+            routes,
+            addr(8),
+            InFlight::default(),
+            CancellationToken::new(),
+        ));
         let mut request = Request::new(HealthCheckRequest {
             service: "slow".into(),
         });
@@ -476,7 +517,12 @@ mod tests {
     async fn a_handler_that_panics_answers_internal_and_the_caller_goes_on() {
         let (registration, routes) = serve_probe(addr(9), Probe::default());
         let in_flight = InFlight::default();
-        registration.call_directly(Direct::new(routes, addr(9), in_flight.clone()));
+        registration.call_directly(Direct::new(
+            routes,
+            addr(9),
+            in_flight.clone(),
+            CancellationToken::new(),
+        ));
         let mut client = client(addr(9));
         let service = "panic".to_owned();
         let answer = within(

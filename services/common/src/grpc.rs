@@ -100,10 +100,10 @@ impl Listening {
     }
 
     /// Lets this process call `routes` without a connection until
-    /// `in_flight` closes (see [`crate::direct`]).
-    fn call_directly(&self, routes: Routes, in_flight: InFlight) {
+    /// `stopping` is cancelled (see [`crate::direct`]).
+    fn call_directly(&self, routes: Routes, in_flight: InFlight, stopping: CancellationToken) {
         if let (Some(registration), Ok(addr)) = (&self.registration, self.local_addr()) {
-            registration.call_directly(Direct::new(routes, addr, in_flight));
+            registration.call_directly(Direct::new(routes, addr, in_flight, stopping));
         }
     }
 
@@ -151,13 +151,11 @@ async fn serve_on(
     // Layers belong in `routes`: direct calls of this process reach the
     // routes without the server builder below.
     let direct_calls = InFlight::default();
-    listener.call_directly(routes.clone(), direct_calls.clone());
+    listener.call_directly(routes.clone(), direct_calls.clone(), shutdown.clone());
 
     let names: Vec<String> = services.iter().map(|s| (*s).to_owned()).collect();
-    let closing = direct_calls.clone();
     let drain = async move {
         shutdown.cancelled().await;
-        closing.close();
         for name in &names {
             reporter
                 .set_service_status(name, ServingStatus::NotServing)
@@ -171,9 +169,10 @@ async fn serve_on(
         .serve_with_incoming_shutdown(listener.connections(), drain)
         .await
         .context("gRPC server failed");
-    // No direct call starts once the drain has closed `direct_calls` (here
-    // at the latest, should the server have ended another way); those
-    // already running finish, as calls on connections do.
+    // No direct call starts once `shutdown` is cancelled, and once
+    // `direct_calls` is closed none can slip in between a check of the
+    // token and its count; those already running finish, as calls on
+    // connections do.
     direct_calls.close();
     direct_calls.none_left().await;
     served
