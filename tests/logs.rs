@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::process::{self, Platform};
-use support::{link_token, smtp};
+use support::{decoded, link_token, smtp};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -58,7 +58,7 @@ async fn no_password_token_hash_or_key_is_ever_logged() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
-    let verify = link_token(&smtp.next_containing("token=", WAIT).await.data);
+    let verify = link_token(&decoded(&smtp.next_containing("token=", WAIT).await.data));
     let (status, _) = app
         .call(
             "POST",
@@ -112,12 +112,12 @@ async fn no_password_token_hash_or_key_is_ever_logged() {
         )
         .await;
     assert_eq!(status, 200);
-    let reset = link_token(
+    let reset = link_token(&decoded(
         &smtp
             .next_containing("/reset-password?token=", WAIT)
             .await
             .data,
-    );
+    ));
     let (status, body) = app
         .call(
             "POST",

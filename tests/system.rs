@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{Db, TestSystem, error_status, link_token};
+use support::{Db, TestSystem, decoded, error_status, link_token};
 
 both_databases!(register_login_and_task_lifecycle);
 async fn register_login_and_task_lifecycle(sys: &TestSystem) {
@@ -37,7 +37,7 @@ async fn register_login_and_task_lifecycle(sys: &TestSystem) {
         mail.data
     );
     assert!(mail.data.contains("Message-ID:") && mail.data.contains("text/html"));
-    let token = link_token(&mail.data);
+    let token = link_token(&decoded(&mail.data));
     let (status, verified) = sys
         .call(
             "POST",

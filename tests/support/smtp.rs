@@ -98,8 +98,9 @@ impl Listener {
             .expect("no message was left hanging");
     }
 
-    /// The next accepted message whose text contains `needle` (soft line
-    /// breaks undone), skipping others, waiting at most `within` in all.
+    /// The next accepted message whose text contains `needle` (its
+    /// quoted-printable decoded), skipping others, waiting at most `within`
+    /// in all.
     pub async fn next_containing(&self, needle: &str, within: Duration) -> Received {
         let deadline = tokio::time::Instant::now() + within;
         loop {
