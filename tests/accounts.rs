@@ -187,6 +187,68 @@ async fn password_reset_by_email(sys: &TestSystem) {
     assert!(stored.iter().all(|h| h.len() == 64 && *h != token));
 }
 
+/// The stored password hash of the account `id`, and its update time and
+/// token cutoff.
+async fn password_hash_of(db: &mut sqlx::AnyConnection, id: &str) -> (String, (i64, Option<i64>)) {
+    let row =
+        sqlx::query("SELECT password_hash, update_time, token_cutoff FROM users WHERE id = ?")
+            .bind(id)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    (
+        row.get("password_hash"),
+        (row.get("update_time"), row.get("token_cutoff")),
+    )
+}
+
+/// `PASSWORD` hashed with the former setting (argon2id, 19 MiB, two passes).
+const FORMER_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$CvhNkxAOU71BqGpSDNdV2g$Zf4k7mxIEotw33MHlUlApJZi6fcLpi0sdW6yaIl8Kvk";
+
+both_databases!(a_login_rehashes_a_password_of_a_former_setting_and_nothing_else_changes);
+async fn a_login_rehashes_a_password_of_a_former_setting_and_nothing_else_changes(
+    sys: &TestSystem,
+) {
+    let (id, token) = sys.signup("uwe@example.com").await;
+    let (_, pair) = login_pair(sys, "uwe@example.com", PASSWORD).await;
+    let mut db = sys.user_db().await;
+    let (current, _) = password_hash_of(&mut db, &id).await;
+    assert!(
+        current.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"),
+        "{current}"
+    );
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+        .bind(FORMER_HASH)
+        .bind(&id)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (_, before) = password_hash_of(&mut db, &id).await;
+
+    // A wrong password leaves the former hash as it is.
+    assert_eq!(
+        login_pair(sys, "uwe@example.com", NEW_PASSWORD).await.0,
+        401
+    );
+    assert_eq!(password_hash_of(&mut db, &id).await.0, FORMER_HASH);
+
+    // The right one logs in and replaces it with the current setting.
+    assert_eq!(login_pair(sys, "uwe@example.com", PASSWORD).await.0, 200);
+    let (rehashed, after) = password_hash_of(&mut db, &id).await;
+    assert!(
+        rehashed.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"),
+        "{rehashed}"
+    );
+    assert_ne!(rehashed, current);
+    assert_eq!(after, before);
+    assert_eq!(after.1, None, "no cutoff: not a change of password");
+    assert_eq!(login_pair(sys, "uwe@example.com", PASSWORD).await.0, 200);
+    // The logins made before go on.
+    let (status, me) = sys.call("GET", "/v1/users/me", Some(&token), None).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(refresh(sys, &pair["refreshToken"]).await, 200);
+}
+
 both_databases!(changing_the_password_ends_the_other_logins);
 async fn changing_the_password_ends_the_other_logins(sys: &TestSystem) {
     sys.signup("ivan@example.com").await;

@@ -23,6 +23,7 @@ use crate::State;
 use crate::domain::{DisplayName, Email, NewPassword, Password, TimeZone, user_inputs};
 use crate::error::Error;
 use crate::outbox::Outbox;
+use crate::password;
 use crate::store::{self, NewRefreshToken, Purpose, UserRow};
 use crate::throttle::{
     self, Bucket, ClientAddress, SIGNUP_NOTICE_WINDOW, SIGNUP_NOTICES_PER_HOUR, Subject,
@@ -276,7 +277,17 @@ impl State {
         let Some(user) = user else {
             return Err(Error::BadCredentials);
         };
+        // The one moment the password is known: a hash of a former setting
+        // is made again with the current one.
+        let rehashed = if password::is_current(&user.password_hash) {
+            None
+        } else {
+            Some(self.hasher.rehash(&password).await?)
+        };
         let mut tx = self.db.begin_write().await?;
+        if let Some(hash) = &rehashed {
+            store::upgrade_password_hash(&mut tx, &user.id, &user.password_hash, hash).await?;
+        }
         let pair = self.issue_pair(&mut tx, &user.id, &new_id()).await?;
         tx.commit().await?;
         tracing::info!(user_id = %user.id, "login");

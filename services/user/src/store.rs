@@ -462,6 +462,25 @@ pub async fn set_password(
     Ok(done.rows_affected() == 1)
 }
 
+/// Replaces the account's password hash `former` with `rehashed`, a hash
+/// of the same password with the current setting. Nothing else changes:
+/// not the tokens issued, nor the account's update time. A password
+/// changed in the meantime (the hash is no longer `former`) is left alone.
+pub async fn upgrade_password_hash(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    former: &str,
+    rehashed: &str,
+) -> Result<(), Error> {
+    sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?")
+        .bind(rehashed)
+        .bind(user_id)
+        .bind(former)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// The login (refresh token family) that an access token was issued to.
 pub async fn family_of_access_token(
     conn: &mut AnyConnection,
