@@ -294,18 +294,17 @@ fn parse_bool(text: &str) -> Result<bool, String> {
     }
 }
 
-/// Whether `text` is a comma list of dotted field paths. The conversion
-/// to lowerCamelCase below would make anything pass, so the syntax is
-/// checked before it.
+/// Whether `text` is a comma list of dotted field paths, or empty (the
+/// mask that changes nothing). The conversion to lowerCamelCase below
+/// would make anything pass, so the syntax is checked before it. No
+/// white space anywhere, as the published pattern says: a mask of only a
+/// line break is a mistake, not the empty mask.
 fn is_field_mask(text: &str) -> bool {
     let is_name = |name: &str| {
         name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     };
-    text.trim().is_empty()
-        || text
-            .split(',')
-            .all(|path| path.trim().split('.').all(is_name))
+    text.is_empty() || text.split(',').all(|path| path.split('.').all(is_name))
 }
 
 /// A comma list of field paths, proto (`due_time`) or JSON (`dueTime`)
@@ -314,7 +313,7 @@ fn field_mask_to_json(text: &str) -> String {
     let camel = |path: &str| {
         let mut out = String::with_capacity(path.len());
         let mut upper = false;
-        for c in path.trim().chars() {
+        for c in path.chars() {
             if c == '_' {
                 upper = true;
             } else if upper {
@@ -388,6 +387,10 @@ pub fn response_json(
     binding: &Binding,
     bytes: Bytes,
 ) -> Result<(Vec<u8>, Option<HeaderValue>), EdgeError> {
+    // JSON spells out the field names and the defaults that protobuf
+    // leaves out: room for about that at once, rather than a buffer grown
+    // and copied from a few bytes up.
+    let capacity = 512 + 2 * bytes.len();
     let message = DynamicMessage::decode(binding.rpc.output.clone(), bytes).map_err(|e| {
         tracing::error!(rpc = %binding.rpc.name, error = %e, "undecodable upstream response");
         EdgeError::BadUpstreamResponse
@@ -395,7 +398,7 @@ pub fn response_json(
     let options = SerializeOptions::new().skip_default_fields(false);
     let serialized = match &binding.response_body {
         None => {
-            let mut serializer = serde_json::Serializer::new(Vec::new());
+            let mut serializer = serde_json::Serializer::new(Vec::with_capacity(capacity));
             message
                 .serialize_with_options(&mut serializer, &options)
                 .map(|()| serializer.into_inner())
