@@ -402,6 +402,12 @@ mod tests {
         (registration, routes)
     }
 
+    /// Direct calls to `routes` at `addr` of a server that is not asked to
+    /// stop: they are refused only once `in_flight` closes.
+    fn running(routes: Routes, addr: SocketAddr, in_flight: InFlight) -> Direct {
+        Direct::new(routes, addr, in_flight, CancellationToken::new())
+    }
+
     fn client(addr: SocketAddr) -> HealthClient<crate::upstream::Upstream> {
         HealthClient::new(crate::upstream::channel(&format!("http://{addr}")).unwrap())
     }
@@ -423,12 +429,7 @@ mod tests {
         assert_eq!(same_task(addr(6)).await.unwrap(), ServingStatus::NotServing);
 
         let in_flight = InFlight::default();
-        registration.call_directly(Direct::new(
-            routes,
-            addr(6),
-            in_flight.clone(),
-            CancellationToken::new(),
-        ));
+        registration.call_directly(running(routes, addr(6), in_flight.clone()));
         assert_eq!(same_task(addr(6)).await.unwrap(), ServingStatus::Serving);
 
         in_flight.close();
@@ -445,7 +446,7 @@ mod tests {
         let (entered, gate) = (probe.entered.clone(), probe.gate.clone());
         let (registration, routes) = serve_probe(addr(7), probe);
         let in_flight = InFlight::default();
-        let direct = Direct::new(routes, addr(7), in_flight.clone(), CancellationToken::new());
+        let direct = running(routes, addr(7), in_flight.clone());
         registration.call_directly(direct.clone());
         let mut slow_client = client(addr(7));
         let slow = tokio::spawn(async move {
@@ -497,12 +498,7 @@ mod tests {
     #[tokio::test]
     async fn a_direct_call_past_its_deadline_answers_deadline_exceeded() {
         let (registration, routes) = serve_probe(addr(8), Probe::default());
-        registration.call_directly(Direct::new(
-            routes,
-            addr(8),
-            InFlight::default(),
-            CancellationToken::new(),
-        ));
+        registration.call_directly(running(routes, addr(8), InFlight::default()));
         let mut request = Request::new(HealthCheckRequest {
             service: "slow".into(),
         });
@@ -517,12 +513,7 @@ mod tests {
     async fn a_handler_that_panics_answers_internal_and_the_caller_goes_on() {
         let (registration, routes) = serve_probe(addr(9), Probe::default());
         let in_flight = InFlight::default();
-        registration.call_directly(Direct::new(
-            routes,
-            addr(9),
-            in_flight.clone(),
-            CancellationToken::new(),
-        ));
+        registration.call_directly(running(routes, addr(9), in_flight.clone()));
         let mut client = client(addr(9));
         let service = "panic".to_owned();
         let answer = within(

@@ -2,8 +2,10 @@
 //! per service) and MySQL 8 / MariaDB 10.6+ (production), through sqlx's
 //! `Any` driver. Queries use `?` placeholders and portable SQL; the few
 //! statements that differ by backend branch on [`Backend`]. On SQLite a
-//! service may also run short reads on its own thread, with the same SQL
-//! ([`Db::with_inline_reads`], [`crate::inline`]).
+//! service may also run short reads and write transactions on its own
+//! thread, with the same SQL ([`Db::with_inline`], [`crate::inline`],
+//! [`crate::exec`]); every writer of a process takes one write turn
+//! ([`Db::write_turn`]).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -13,10 +15,13 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
+use tokio_util::sync::CancellationToken;
 
 pub use sqlx::AnyPool as Pool;
 
-use crate::inline::InlineReads;
+use crate::exec::WriteTx;
+use crate::inline::{self, InlineReads, InlineWriter, WriteTurn};
+use crate::poll::{self, Pass, Schedule};
 
 /// Which database server a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +53,7 @@ pub struct DbConfig {
     pub url: String,
     /// Upper bound of open connections in the pool (on SQLite, of the read
     /// pool beside its one writer, and of the connections of
-    /// [`Db::with_inline_reads`]).
+    /// [`Db::with_inline`]).
     pub max_connections: u32,
 }
 
@@ -115,12 +120,56 @@ pub struct Db {
     /// in-memory database.
     sqlite_file: Option<PathBuf>,
     /// Connections for the short reads that run on the caller's thread,
-    /// once [`Db::with_inline_reads`] opened them.
+    /// once [`Db::with_inline`] opened them.
     inline: Option<Arc<InlineReads>>,
+    /// The connection for write transactions on the caller's thread, once
+    /// [`Db::with_inline`] opened it.
+    inline_writer: Option<Arc<InlineWriter>>,
+    /// What every write transaction on SQLite takes first, pooled or
+    /// inline; `None` on MySQL.
+    turn: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
-/// A transaction on a [`Db`].
-pub type Transaction = sqlx::Transaction<'static, sqlx::Any>;
+/// How long a writer waits for a connection or the write turn.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often [`Db::checkpoint_until_stopped`] checkpoints: at some 2,000
+/// creates a second, a tenth of a second of WAL is about 3,000 pages
+/// (12 MB), mostly the same few pages written again and again, which a
+/// checkpoint writes once.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// A write transaction of [`Db::begin_write`]: sqlx's, on the pool's
+/// connection, and on SQLite the process's write turn until it ends.
+#[derive(Debug)]
+pub struct Transaction {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    _turn: Option<WriteTurn>,
+}
+
+impl Transaction {
+    /// Commits; the turn goes to the next writer.
+    ///
+    /// # Errors
+    /// The driver's, when the commit fails.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl std::ops::Deref for Transaction {
+    type Target = sqlx::AnyConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Transaction {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
 
 impl Db {
     /// Starts a transaction that is going to write; every writing
@@ -137,41 +186,123 @@ impl Db {
     /// When no connection is available or the lock is not granted within the
     /// busy timeout.
     pub async fn begin_write(&self) -> Result<Transaction, sqlx::Error> {
-        match self.backend {
-            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
-            Backend::MySql => self.writer.begin().await,
-        }
+        let turn = self.write_turn().await?;
+        let tx = match self.backend {
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::MySql => self.writer.begin().await?,
+        };
+        Ok(Transaction { tx, _turn: turn })
+    }
+
+    /// The write turn on SQLite, once the writers before have ended; `None`
+    /// on MySQL. Every write transaction takes it; a write outside a
+    /// transaction on [`Self::writer`] takes it too in a service with an
+    /// inline writer, which would otherwise meet it at SQLite's lock.
+    ///
+    /// The pool's one writer connection would queue the transactions too,
+    /// but sqlx tests a connection on its return to the pool (a round trip
+    /// to its thread, in a task of its own) before the next one gets it:
+    /// between two writers the database stood idle for that (POST 1,572 ->
+    /// 2,173 req/s without it, BENCHMARKS.md).
+    ///
+    /// # Errors
+    /// [`sqlx::Error::PoolTimedOut`] after the pool's acquire timeout, as
+    /// the pool's connection was given up on before: a writer that asks
+    /// while holding the turn (from inside a transaction) fails instead of
+    /// waiting forever.
+    pub async fn write_turn(&self) -> Result<Option<WriteTurn>, sqlx::Error> {
+        let Some(turn) = &self.turn else {
+            return Ok(None);
+        };
+        let taken = tokio::time::timeout(ACQUIRE_TIMEOUT, Arc::clone(turn).lock_owned()).await;
+        taken.map(Some).map_err(|_| sqlx::Error::PoolTimedOut)
     }
 
     /// Where a write outside a transaction runs (one statement in
     /// autocommit): on SQLite the one writer connection, so it queues
     /// behind the writing transactions instead of polling for SQLite's lock
     /// in the busy handler, which sleeps up to 100 ms between tries; on
-    /// MySQL the one pool. Never from inside a transaction of
-    /// [`Db::begin_write`]: on SQLite that waits for the connection the
-    /// transaction holds.
+    /// MySQL the one pool. In a service with an inline writer (see
+    /// [`Self::with_inline`]), after [`Self::write_turn`]. Never from
+    /// inside a transaction of [`Db::begin_write`]: on SQLite that waits
+    /// for the connection the transaction holds.
     pub fn writer(&self) -> &Pool {
         &self.writer
     }
 
     /// Opens connections for short reads on the caller's thread (see
-    /// [`crate::inline`]), as many as the read pool has, on an SQLite file;
-    /// on MySQL or an in-memory database it does nothing. Only for a
-    /// service that makes such reads: each connection keeps a file handle
+    /// [`crate::inline`]), as many as the read pool has, and one for the
+    /// writes of [`Self::begin_inline_write`], on an SQLite file; on MySQL
+    /// or an in-memory database it does nothing. Only for a service that
+    /// makes such reads and writes: each connection keeps a file handle
     /// and a page cache of its own.
     ///
     /// # Errors
     /// When the file cannot be opened.
-    pub fn with_inline_reads(mut self) -> anyhow::Result<Self> {
+    pub fn with_inline(mut self) -> anyhow::Result<Self> {
         if let Some(file) = &self.sqlite_file {
             let reads = InlineReads::open(file, self.pool.options().get_max_connections())
                 .context("cannot open the database for inline reads")?;
+            let writer =
+                InlineWriter::open(file).context("cannot open the database for inline writes")?;
             self.inline = Some(Arc::new(reads));
+            self.inline_writer = Some(Arc::new(writer));
         }
         Ok(self)
     }
 
-    /// The connections of [`Self::with_inline_reads`], if it opened any;
+    /// Starts a write transaction for code written against
+    /// [`crate::exec::Exec`]. With an inline writer (SQLite, after
+    /// [`Self::with_inline`]) its statements run on the caller's thread,
+    /// one after another without a hand-off each; else it is
+    /// [`Self::begin_write`]'s.
+    ///
+    /// Transactions of both kinds take the same write turn first, so they
+    /// queue in order instead of meeting at SQLite's lock. A transaction
+    /// blocks its thread while its statements run, as the inline reads do:
+    /// it reads and writes the rows an index leads to.
+    ///
+    /// # Errors
+    /// As [`Self::begin_write`].
+    pub async fn begin_inline_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let Some(writer) = &self.inline_writer else {
+            return self.begin_write().await.map(WriteTx::Pooled);
+        };
+        // An inline writer is opened on SQLite only, where there is a turn.
+        let Some(turn) = self.write_turn().await? else {
+            return self.begin_write().await.map(WriteTx::Pooled);
+        };
+        Ok(WriteTx::Inline(writer.begin(turn).await?))
+    }
+
+    /// Copies the WAL's pages into the database file in the background,
+    /// every [`CHECKPOINT_INTERVAL`], until `stop`; on a database without
+    /// an inline writer it returns at once.
+    ///
+    /// The inline writer checkpoints by itself only past a long WAL
+    /// (`inline::WRITER_AUTOCHECKPOINT_PAGES`): a checkpoint in a write
+    /// would hold up every writer queued behind it (POST p99 42 -> 70-82 ms
+    /// when it did). Here it runs on a pooled connection's own thread, in
+    /// `PASSIVE` mode, which waits for no reader and no writer.
+    pub async fn checkpoint_until_stopped(self, stop: CancellationToken) {
+        if self.inline_writer.is_none() {
+            return;
+        }
+        let schedule = Schedule {
+            worker: "WAL checkpoints",
+            idle: CHECKPOINT_INTERVAL,
+            wake: None,
+        };
+        poll::run(schedule, stop, || async {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await?;
+            Ok::<_, sqlx::Error>(Pass::Idle)
+        })
+        .await;
+    }
+
+    /// The read connections of [`Self::with_inline`], if it opened any;
     /// else `None`, and reads go through [`Self::pool`].
     pub fn inline_reads(&self) -> Option<&InlineReads> {
         self.inline.as_deref()
@@ -182,6 +313,9 @@ impl Db {
     pub async fn close(&self) {
         if let Some(inline) = &self.inline {
             inline.close();
+        }
+        if let Some(writer) = &self.inline_writer {
+            writer.close().await;
         }
         self.writer.close().await;
         self.pool.close().await;
@@ -226,6 +360,8 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<D
         writer,
         sqlite_file,
         inline: None,
+        inline_writer: None,
+        turn: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
     })
 }
 
@@ -233,7 +369,7 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<D
 fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         // A pooled MySQL connection may have been closed by the server or
         // the network since its last use, so it is pinged before it is
         // handed out. An SQLite connection is a file handle on a thread of
@@ -405,7 +541,13 @@ where
 /// Whether an error is a unique-key violation, which callers turn into a
 /// domain error such as "already exists".
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
-    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+    match err {
+        sqlx::Error::Database(db) => db.is_unique_violation(),
+        inline => inline::sqlite_code(inline).is_some_and(|c| {
+            c == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || c == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -503,33 +645,42 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// The counter, read through the pool.
+    async fn count(db: &Db) -> i64 {
+        sqlx::query_scalar("SELECT n FROM counter")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Adds one to the counter in a transaction of `begin_write` that
+    /// lets other tasks run between its read and its write.
+    async fn add_one_pooled(db: &Db) {
+        let mut tx = db.begin_write().await.unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT n FROM counter")
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+        sqlx::query("UPDATE counter SET n = ?")
+            .bind(n + 1)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+
     #[tokio::test]
     async fn sqlite_writers_queue_for_one_connection_and_none_is_lost() {
         let (dir, db) = counter("writers", 8).await;
         let writers = (0..32).map(|_| {
             let db = db.clone();
-            tokio::spawn(async move {
-                let mut tx = db.begin_write().await.unwrap();
-                let n: i64 = sqlx::query_scalar("SELECT n FROM counter")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .unwrap();
-                tokio::task::yield_now().await;
-                sqlx::query("UPDATE counter SET n = ?")
-                    .bind(n + 1)
-                    .execute(&mut *tx)
-                    .await
-                    .unwrap();
-                tx.commit().await.unwrap();
-            })
+            tokio::spawn(async move { add_one_pooled(&db).await })
         });
         for writer in writers.collect::<Vec<_>>() {
             writer.await.unwrap();
         }
-        let n: i64 = sqlx::query_scalar("SELECT n FROM counter")
-            .fetch_one(&db.pool)
-            .await
-            .unwrap();
+        let n = count(&db).await;
         assert_eq!(n, 32);
         assert_eq!(db.writer.size(), 1, "every writer used the one connection");
         db.close().await;
@@ -540,7 +691,7 @@ mod tests {
     async fn inline_reads_see_what_the_writer_committed_and_stop_at_close() {
         let (dir, db) = counter("inline", 2).await;
         assert!(db.inline_reads().is_none(), "opened only when asked for");
-        let db = db.with_inline_reads().unwrap();
+        let db = db.with_inline().unwrap();
         let n = |db: &Db| {
             db.inline_reads()
                 .expect("an SQLite file has inline reads")
@@ -557,6 +708,121 @@ mod tests {
         assert_eq!(n(&db).unwrap(), 7);
         db.close().await;
         assert!(n(&db).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Whether `future` is still waiting after its first poll.
+    async fn first_poll_waits<F: std::future::Future>(future: F) -> bool {
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx).is_pending()))
+            .await
+    }
+
+    /// The counter as a transaction of `begin_inline_write` reads it.
+    async fn counted(tx: &mut WriteTx) -> i64 {
+        use crate::exec::Exec;
+        let n = |r: &dyn crate::inline::Columns| r.required_int("n");
+        let found = tx.fetch_optional("SELECT n FROM counter", &[], n).await;
+        found.unwrap().unwrap()
+    }
+
+    async fn set_counter(tx: &mut WriteTx, n: i64) {
+        use crate::exec::Exec;
+        let changed = tx.execute("UPDATE counter SET n = ?", &[n.into()]).await;
+        assert_eq!(changed.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn inline_writes_and_pooled_writes_take_turns_and_none_is_lost() {
+        let (dir, db) = counter("inline-writers", 4).await;
+        let db = db.with_inline().unwrap();
+        let writers = (0..32).map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    let mut tx = db.begin_inline_write().await.unwrap();
+                    assert!(matches!(tx, WriteTx::Inline(_)), "{tx:?}");
+                    let n = counted(&mut tx).await;
+                    tokio::task::yield_now().await;
+                    set_counter(&mut tx, n + 1).await;
+                    tx.commit().await.unwrap();
+                } else {
+                    add_one_pooled(&db).await;
+                }
+            })
+        });
+        for writer in writers.collect::<Vec<_>>() {
+            writer.await.unwrap();
+        }
+        let n = count(&db).await;
+        assert_eq!(n, 32);
+        db.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn an_inline_write_dropped_uncommitted_changes_nothing_and_frees_the_writer() {
+        let (dir, db) = counter("inline-rollback", 2).await;
+        let db = db.with_inline().unwrap();
+        let mut tx = db.begin_inline_write().await.unwrap();
+        set_counter(&mut tx, 5).await;
+        assert!(first_poll_waits(db.write_turn()).await, "the turn is held");
+        drop(tx);
+        assert!(!first_poll_waits(db.write_turn()).await, "and given back");
+        let mut tx = db.begin_inline_write().await.unwrap();
+        assert_eq!(counted(&mut tx).await, 0, "rolled back");
+        set_counter(&mut tx, 6).await;
+        tx.commit().await.unwrap();
+        // A write outside a transaction, in its turn as well.
+        let turn = db.write_turn().await.unwrap();
+        sqlx::query("UPDATE counter SET n = n + 1")
+            .execute(db.writer())
+            .await
+            .unwrap();
+        drop(turn);
+        let n = count(&db).await;
+        assert_eq!(n, 7);
+        db.close().await;
+        assert!(matches!(
+            db.begin_inline_write().await,
+            Err(sqlx::Error::PoolClosed)
+        ));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn a_duplicate_key_is_a_unique_violation_on_either_writer() {
+        let (dir, db) = counter("inline-unique", 2).await;
+        sqlx::query("CREATE TABLE named (name TEXT PRIMARY KEY)")
+            .execute(db.writer())
+            .await
+            .unwrap();
+        let db = db.with_inline().unwrap();
+        let insert = "INSERT INTO named (name) VALUES (?)";
+        let mut tx = db.begin_inline_write().await.unwrap();
+        use crate::exec::Exec;
+        tx.execute(insert, &["a".into()]).await.unwrap();
+        let twice = tx.execute(insert, &["a".into()]).await.unwrap_err();
+        assert!(is_unique_violation(&twice), "{twice}");
+        let other = tx.execute("INSERT INTO missing VALUES (1)", &[]).await;
+        assert!(!is_unique_violation(&other.unwrap_err()));
+        tx.commit().await.unwrap();
+        let pooled = sqlx::query(insert).bind("a").execute(db.writer()).await;
+        assert!(is_unique_violation(&pooled.unwrap_err()));
+        db.close().await;
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[tokio::test]
+    async fn without_an_inline_writer_a_write_is_a_pooled_transaction() {
+        let (dir, db) = counter("pooled", 2).await;
+        let mut tx = db.begin_inline_write().await.unwrap();
+        assert!(matches!(tx, WriteTx::Pooled(_)), "{tx:?}");
+        set_counter(&mut tx, 3).await;
+        tx.commit().await.unwrap();
+        let n = count(&db).await;
+        assert_eq!(n, 3);
+        db.close().await;
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -1,4 +1,4 @@
-//! SQLite reads on the calling thread.
+//! SQLite reads and writes on the calling thread.
 //!
 //! sqlx runs every SQLite connection on a thread of its own and hands each
 //! statement to it, and the rows back: two thread wake-ups a statement. A
@@ -10,18 +10,23 @@
 //! links of the tasks it returns.
 //!
 //! They block the async runtime's thread while they run, which is right for
-//! short reads only: rows an index leads to, never a scan and never a
-//! write. In WAL mode a reader does not wait for the writer; the short
-//! busy timeout covers the rare moments SQLite makes a reader wait
-//! (another connection recovering the WAL index), and a read that runs
-//! out of it fails like any other database error.
+//! short reads only: rows an index leads to, never a scan. In WAL mode a
+//! reader does not wait for the writer; the short busy timeout covers the
+//! rare moments SQLite makes a reader wait (another connection recovering
+//! the WAL index), and a read that runs out of it fails like any other
+//! database error.
+//!
+//! The same holds for the [`InlineWriter`]: one connection whose write
+//! transactions run their statements here, through [`crate::exec::Exec`]
+//! (the creation of a task: some ten statements, each a hand-off before).
+//! Writes queue for it one at a time, as they queue for sqlx's one writer.
 //!
 //! MySQL has no such path: its statements wait on the network, which async
 //! I/O does well.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -125,6 +130,155 @@ fn open(path: &Path) -> Result<Connection, sqlx::Error> {
     Ok(conn)
 }
 
+/// How long the inline writer waits for SQLite's write lock, in pauses of
+/// [`WRITER_BUSY_PAUSE`]. The writers of this process take their turn
+/// first (see [`crate::db::Db::write_turn`]); what the inline writer can
+/// still meet at the lock is the outbox relay's single statements (it
+/// writes through a pool of its own), the rollback sqlx finishes on its
+/// thread after a pooled transaction was dropped, or a writer outside the
+/// process. SQLite's own busy handler would sleep up to 100 ms a try, on a
+/// runtime thread; past this the write fails as busy (UNAVAILABLE).
+const WRITER_BUSY_TRIES: i32 = 2_000;
+const WRITER_BUSY_PAUSE: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The busy handler of the inline writer: a short pause per try, some
+/// 100-200 ms in all (a pause sleeps at least as long as asked).
+fn brief_wait(tries: i32) -> bool {
+    if tries >= WRITER_BUSY_TRIES {
+        return false;
+    }
+    std::thread::sleep(WRITER_BUSY_PAUSE);
+    true
+}
+
+/// Pages of WAL after which the inline writer checkpoints by itself,
+/// rather than at SQLite's default of 1,000: each checkpoint writes every
+/// page changed since the last one back into the database file (and syncs
+/// it), and the pages a create changes are mostly the same ones (the ends
+/// of the indexes), so fewer checkpoints write far fewer pages (POST
+/// 1,305 -> 1,572 req/s, BENCHMARKS.md). [`crate::db::Db::checkpoint_until_stopped`]
+/// checkpoints long before, in the background; this is the safety net.
+const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
+
+/// The one connection that runs write transactions on the caller's
+/// thread: every statement of a transaction without a hand-off to another
+/// thread and back (BENCHMARKS.md, "What stands in the way of POST").
+#[derive(Debug)]
+pub struct InlineWriter {
+    /// `None` once closed.
+    conn: Arc<tokio::sync::Mutex<Option<Connection>>>,
+}
+
+impl InlineWriter {
+    /// Opens the connection to the database file at `path`, which must
+    /// exist, set up as the pool's connections are (WAL was set on the
+    /// file by them; `synchronous` and `foreign_keys` are per connection).
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open(path: &Path) -> Result<Self, sqlx::Error> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(error)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(error)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(error)?;
+        conn.busy_handler(Some(brief_wait)).map_err(error)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+            .map_err(error)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
+        Ok(Self {
+            conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
+        })
+    }
+
+    /// Starts a write transaction (`BEGIN IMMEDIATE`, for the reason
+    /// [`crate::db::Db::begin_write`] gives), holding `turn`, which keeps
+    /// the other transactions of this process out, until it ends.
+    ///
+    /// # Errors
+    /// [`sqlx::Error::PoolClosed`] after [`Self::close`]; SQLite's error
+    /// when the lock is not granted within the busy handler's time.
+    pub async fn begin(&self, turn: WriteTurn) -> Result<InlineWrite, sqlx::Error> {
+        let conn = Arc::clone(&self.conn).lock_owned().await;
+        let Some(open) = conn.as_ref() else {
+            return Err(sqlx::Error::PoolClosed);
+        };
+        open.execute_batch("BEGIN IMMEDIATE").map_err(error)?;
+        Ok(InlineWrite {
+            conn,
+            finished: false,
+            _turn: turn,
+        })
+    }
+
+    /// Closes the connection once no transaction holds it; `begin` fails
+    /// after this.
+    pub async fn close(&self) {
+        self.conn.lock().await.take();
+    }
+}
+
+/// A write transaction of the [`InlineWriter`]: rolled back when dropped
+/// without [`Self::commit`]. Its statements run where they are called,
+/// through [`crate::exec::Exec`].
+pub struct InlineWrite {
+    /// Always `Some` (checked at `begin`).
+    conn: tokio::sync::OwnedMutexGuard<Option<Connection>>,
+    /// Committed, or rolled back already.
+    finished: bool,
+    /// Held until the end (given up after the rollback of `drop`).
+    _turn: WriteTurn,
+}
+
+/// A write transaction's turn on an SQLite database: the transactions of
+/// a process take it one at a time, in the order they asked.
+pub type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
+
+impl std::fmt::Debug for InlineWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InlineWrite")
+            .field("finished", &self.finished)
+            .finish_non_exhaustive()
+    }
+}
+
+impl InlineWrite {
+    /// The connection, for one statement at a time: not held across an
+    /// `.await` (a `Connection` is not `Sync`).
+    pub(crate) fn conn(&self) -> Result<&Connection, sqlx::Error> {
+        self.conn.as_ref().ok_or(sqlx::Error::PoolClosed)
+    }
+
+    /// Commits. A failed commit leaves the transaction open; dropping it
+    /// then rolls it back.
+    ///
+    /// # Errors
+    /// SQLite's, when the commit fails.
+    pub fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.conn()?.execute_batch("COMMIT").map_err(error)?;
+        self.finished = true;
+        Ok(())
+    }
+}
+
+impl Drop for InlineWrite {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        if let Some(conn) = self.conn.as_ref() {
+            // SQLite may have rolled back already (some errors end the
+            // transaction); then there is nothing left to roll back.
+            if !conn.is_autocommit()
+                && let Err(e) = conn.execute_batch("ROLLBACK")
+            {
+                tracing::error!(error = %e, "rolling back an inline write failed");
+            }
+        }
+    }
+}
+
 /// Every row of `sql` with `params` bound, each made into a value by
 /// `map`; the statement is prepared once per connection and kept.
 ///
@@ -134,13 +288,13 @@ pub fn fetch_all<T, E: From<sqlx::Error>>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
-    mut map: impl FnMut(&rusqlite::Row<'_>) -> Result<T, E>,
+    mut map: impl FnMut(&InlineRow<'_, '_>) -> Result<T, E>,
 ) -> Result<Vec<T>, E> {
     let mut statement = conn.prepare_cached(sql).map_err(error)?;
     let mut rows = statement.query(params).map_err(error)?;
     let mut values = Vec::new();
     while let Some(row) = rows.next().map_err(error)? {
-        values.push(map(row)?);
+        values.push(map(&InlineRow::new(row))?);
     }
     Ok(values)
 }
@@ -153,11 +307,50 @@ pub fn fetch_optional<T, E: From<sqlx::Error>>(
     conn: &Connection,
     sql: &str,
     params: impl rusqlite::Params,
-    map: impl FnOnce(&rusqlite::Row<'_>) -> Result<T, E>,
+    map: impl FnOnce(&InlineRow<'_, '_>) -> Result<T, E>,
 ) -> Result<Option<T>, E> {
     let mut statement = conn.prepare_cached(sql).map_err(error)?;
     let mut rows = statement.query(params).map_err(error)?;
-    rows.next().map_err(error)?.map(map).transpose()
+    rows.next()
+        .map_err(error)?
+        .map(|row| map(&InlineRow::new(row)))
+        .transpose()
+}
+
+/// A row of an inline read, its columns found by name.
+///
+/// rusqlite finds a column by name by asking SQLite for every column's name
+/// in turn until one matches: for a task's 22 columns some 250 calls a
+/// row, a sixth of a task read in the GET profile (BENCHMARKS.md). Here
+/// the search starts after the column found last, and the statements list
+/// their columns in the order their rows are read: one call a column.
+pub struct InlineRow<'a, 'stmt> {
+    row: &'a rusqlite::Row<'stmt>,
+    /// Where the search for the next name starts.
+    next: std::cell::Cell<usize>,
+}
+
+impl<'a, 'stmt> InlineRow<'a, 'stmt> {
+    fn new(row: &'a rusqlite::Row<'stmt>) -> Self {
+        Self {
+            row,
+            next: std::cell::Cell::new(0),
+        }
+    }
+
+    /// The index of the column `name`, matched exactly against the name
+    /// SQLite reports: the alias, else the table's spelling of the column.
+    fn index(&self, name: &str) -> Result<usize, sqlx::Error> {
+        let statement: &rusqlite::Statement<'_> = self.row.as_ref();
+        let count = statement.column_count();
+        let start = self.next.get().min(count);
+        let found = (start..count)
+            .chain(0..start)
+            .find(|&i| statement.column_name(i).is_ok_and(|n| n == name))
+            .ok_or_else(|| sqlx::Error::ColumnNotFound(name.to_owned()))?;
+        self.next.set(found + 1);
+        Ok(found)
+    }
 }
 
 /// A failure of an inline read, as the rest of the code meets database
@@ -185,12 +378,67 @@ pub fn is_busy(err: &sqlx::Error) -> bool {
     )
 }
 
+/// SQLite's extended result code of an inline statement's failure.
+pub(crate) fn sqlite_code(err: &sqlx::Error) -> Option<i32> {
+    let sqlx::Error::AnyDriverError(e) = err else {
+        return None;
+    };
+    match e.downcast_ref::<rusqlite::Error>() {
+        Some(rusqlite::Error::SqliteFailure(failure, _)) => Some(failure.extended_code),
+        _ => None,
+    }
+}
+
 /// A value bound to a statement that either driver runs: a statement built
 /// once, its values listed once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Int(i64),
     Text(String),
+    Bytes(Vec<u8>),
+    Null,
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Self {
+        Self::Int(n)
+    }
+}
+
+impl From<Option<i64>> for Value {
+    fn from(n: Option<i64>) -> Self {
+        n.map_or(Self::Null, Self::Int)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Self::Text(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Self::Text(s)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(s: &String) -> Self {
+        Self::Text(s.clone())
+    }
+}
+
+impl From<Option<String>> for Value {
+    fn from(s: Option<String>) -> Self {
+        s.map_or(Self::Null, Self::Text)
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(b: Vec<u8>) -> Self {
+        Self::Bytes(b)
+    }
 }
 
 impl rusqlite::ToSql for Value {
@@ -198,6 +446,8 @@ impl rusqlite::ToSql for Value {
         match self {
             Self::Int(n) => n.to_sql(),
             Self::Text(s) => s.to_sql(),
+            Self::Bytes(b) => b.to_sql(),
+            Self::Null => rusqlite::types::Null.to_sql(),
         }
     }
 }
@@ -211,6 +461,8 @@ pub fn bind_all<'q>(values: &'q [Value], mut query: AnyQuery<'q>) -> AnyQuery<'q
         query = match value {
             Value::Int(n) => query.bind(*n),
             Value::Text(s) => query.bind(s.as_str()),
+            Value::Bytes(b) => query.bind(b.as_slice()),
+            Value::Null => query.bind(None::<i64>),
         };
     }
     query
@@ -262,13 +514,13 @@ impl Columns for sqlx::any::AnyRow {
     }
 }
 
-impl Columns for rusqlite::Row<'_> {
+impl Columns for InlineRow<'_, '_> {
     fn int(&self, name: &str) -> Result<Option<i64>, sqlx::Error> {
-        self.get(name).map_err(error)
+        self.row.get(self.index(name)?).map_err(error)
     }
 
     fn text(&self, name: &str) -> Result<Option<String>, sqlx::Error> {
-        self.get(name).map_err(error)
+        self.row.get(self.index(name)?).map_err(error)
     }
 }
 
@@ -276,10 +528,17 @@ impl Columns for rusqlite::Row<'_> {
 mod tests {
     use super::*;
 
-    /// A database file with one table of `(n, name)` rows, written through
-    /// a connection of its own.
-    fn database(dir: &Path) -> (std::path::PathBuf, Connection) {
-        let path = dir.join("inline.db");
+    /// A database file with one table of `(n, name)` rows, the connection
+    /// that wrote them, and `connections` inline connections to read it.
+    struct Seeded {
+        reads: InlineReads,
+        writer: Connection,
+        _dir: tempfile::TempDir,
+    }
+
+    fn seeded(connections: u32) -> Seeded {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inline.db");
         let writer = Connection::open(&path).unwrap();
         writer
             .execute_batch(
@@ -288,7 +547,12 @@ mod tests {
                  INSERT INTO t VALUES (1, 'one'), (2, NULL);",
             )
             .unwrap();
-        (path, writer)
+        let reads = InlineReads::open(&path, connections).unwrap();
+        Seeded {
+            reads,
+            writer,
+            _dir: dir,
+        }
     }
 
     fn name_of(reads: &InlineReads, n: i64) -> Result<Option<String>, sqlx::Error> {
@@ -304,27 +568,25 @@ mod tests {
 
     #[test]
     fn fetch_all_reads_every_row_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, _writer) = database(dir.path());
-        let reads = InlineReads::open(&path, 1).unwrap();
+        let db = seeded(1);
         let sql = "SELECT n FROM t WHERE n >= ? ORDER BY n DESC";
-        let all = reads.read(|conn| fetch_all(conn, sql, [1], |row| row.required_int("n")));
+        let all = db
+            .reads
+            .read(|conn| fetch_all(conn, sql, [1], |row| row.required_int("n")));
         assert_eq!(all.unwrap(), [2, 1]);
     }
 
     #[test]
     fn reads_see_what_another_connection_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, writer) = database(dir.path());
-        let reads = InlineReads::open(&path, 2).unwrap();
-        assert_eq!(name_of(&reads, 1).unwrap().as_deref(), Some("one"));
-        assert_eq!(name_of(&reads, 2).unwrap(), None);
-        writer
+        let db = seeded(2);
+        assert_eq!(name_of(&db.reads, 1).unwrap().as_deref(), Some("one"));
+        assert_eq!(name_of(&db.reads, 2).unwrap(), None);
+        db.writer
             .execute("UPDATE t SET name = 'two' WHERE n = 2", [])
             .unwrap();
         // Every connection of the set, in turn, sees the commit.
         for _ in 0..3 {
-            assert_eq!(name_of(&reads, 2).unwrap().as_deref(), Some("two"));
+            assert_eq!(name_of(&db.reads, 2).unwrap().as_deref(), Some("two"));
         }
     }
 
@@ -349,47 +611,65 @@ mod tests {
 
     #[test]
     fn a_required_column_that_is_null_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, _writer) = database(dir.path());
-        let reads = InlineReads::open(&path, 1).unwrap();
-        let got = reads.read(|conn| {
-            conn.query_row("SELECT name FROM t WHERE n = 2", [], |row| {
-                Ok(row.required_text("name"))
+        let db = seeded(1);
+        let got = db.reads.read(|conn| {
+            fetch_optional(conn, "SELECT name FROM t WHERE n = 2", [], |row| {
+                row.required_text("name")
             })
-            .map_err(error)?
         });
         assert!(matches!(got, Err(sqlx::Error::Decode(_))), "{got:?}");
     }
 
     #[test]
+    fn columns_are_found_by_name_in_any_order_and_a_missing_one_is_an_error() {
+        let db = seeded(1);
+        let sql = "SELECT n, name, n * 10 AS tens FROM t WHERE n = 1";
+        let got = db.reads.read(|conn| -> Result<_, sqlx::Error> {
+            fetch_optional(conn, sql, [], |row| {
+                // Backwards, twice over, and past the end.
+                let tens = row.required_int("tens")?;
+                let name = row.required_text("name")?;
+                let n = row.required_int("n")?;
+                let again = row.required_int("tens")?;
+                Ok((tens, name, n, again, row.int("missing").unwrap_err()))
+            })
+        });
+        let (tens, name, n, again, missing) = got.unwrap().unwrap();
+        assert_eq!((tens, name.as_str(), n, again), (10, "one", 1, 10));
+        assert!(
+            matches!(&missing, sqlx::Error::ColumnNotFound(c) if c == "missing"),
+            "{missing:?}"
+        );
+    }
+
+    #[test]
     fn the_connections_cannot_write() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, _writer) = database(dir.path());
-        let reads = InlineReads::open(&path, 1).unwrap();
-        let written = reads.read(|conn| conn.execute("DELETE FROM t", []).map_err(error));
+        let db = seeded(1);
+        let written = db
+            .reads
+            .read(|conn| conn.execute("DELETE FROM t", []).map_err(error));
         assert!(written.is_err());
-        assert_eq!(name_of(&reads, 1).unwrap().as_deref(), Some("one"));
+        assert_eq!(name_of(&db.reads, 1).unwrap().as_deref(), Some("one"));
     }
 
     #[test]
     fn reads_after_close_fail() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, _writer) = database(dir.path());
-        let reads = InlineReads::open(&path, 2).unwrap();
-        reads.close();
-        assert!(matches!(name_of(&reads, 1), Err(sqlx::Error::PoolClosed)));
+        let db = seeded(2);
+        db.reads.close();
+        assert!(matches!(
+            name_of(&db.reads, 1),
+            Err(sqlx::Error::PoolClosed)
+        ));
     }
 
     #[test]
     fn reads_from_more_threads_than_connections_all_finish() {
-        let dir = tempfile::tempdir().unwrap();
-        let (path, _writer) = database(dir.path());
-        let reads = InlineReads::open(&path, 2).unwrap();
+        let db = seeded(2);
         std::thread::scope(|s| {
             for _ in 0..8 {
                 s.spawn(|| {
                     for _ in 0..200 {
-                        assert_eq!(name_of(&reads, 1).unwrap().as_deref(), Some("one"));
+                        assert_eq!(name_of(&db.reads, 1).unwrap().as_deref(), Some("one"));
                     }
                 });
             }

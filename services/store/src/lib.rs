@@ -7,6 +7,8 @@
 //!   and migrations.
 //! - [`inline`]: SQLite reads on the calling thread, without sqlx's
 //!   hand-off to a connection thread, and the row access both drivers share.
+//! - [`exec`]: statements that run on a pooled connection or on the
+//!   SQLite inline writer alike, so a write path is written once.
 //! - [`outbox`]: calls to other services that must not be lost: the
 //!   message trait, enqueueing, and the relay.
 //! - [`erased`]: users whose accounts are gone, and credential changes:
@@ -16,6 +18,7 @@
 
 pub mod db;
 pub mod erased;
+pub mod exec;
 pub mod inline;
 pub mod outbox;
 pub mod poll;

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
 use crate::db::{Db, Pool};
+use crate::exec::Exec;
 use crate::poll::{self, Pass, Schedule, Wake};
 use todo_common::clock::{new_id, now_micros};
 
@@ -94,10 +95,7 @@ impl<D: Deliver> DeliverStored for D {
 ///
 /// # Errors
 /// When the insert fails; the caller's transaction then rolls back.
-pub async fn enqueue<M: Message>(
-    conn: &mut sqlx::AnyConnection,
-    message: &M,
-) -> Result<(), sqlx::Error> {
+pub async fn enqueue<M: Message>(conn: &mut impl Exec, message: &M) -> Result<(), sqlx::Error> {
     enqueue_at(conn, message, now_micros()).await
 }
 
@@ -107,19 +105,23 @@ pub async fn enqueue<M: Message>(
 /// # Errors
 /// When the insert fails; the caller's transaction then rolls back.
 pub async fn enqueue_at<M: Message>(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut impl Exec,
     message: &M,
     due: i64,
 ) -> Result<(), sqlx::Error> {
     let (kind, payload) = message.encode();
-    sqlx::query("INSERT INTO outbox (id, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 0, ?, ?)")
-        .bind(new_id())
-        .bind(kind)
-        .bind(payload)
-        .bind(due)
-        .bind(now_micros())
-        .execute(conn)
-        .await?;
+    let params = [
+        new_id().into(),
+        kind.into(),
+        payload.into(),
+        due.into(),
+        now_micros().into(),
+    ];
+    conn.execute(
+        "INSERT INTO outbox (id, kind, payload, attempts, next_attempt_at, created_at) VALUES (?, ?, ?, 0, ?, ?)",
+        &params,
+    )
+    .await?;
     Ok(())
 }
 

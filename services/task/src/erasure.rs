@@ -39,6 +39,7 @@ impl State {
         self.revocations.changed();
         self.relay.poke();
         tracing::info!(user_id = %user_id, lists = owned, "user's lists erased");
+        let _turn = self.db.write_turn().await?;
         erased::prune(self.db.writer(), now).await;
         Ok(())
     }

@@ -72,7 +72,9 @@ impl From<sqlx::Error> for Error {
         if todo_store::db::is_contention(&e) || todo_store::db::is_unique_violation(&e) {
             Self::Contended
         } else if todo_store::inline::is_busy(&e) {
-            // A read (never retried here) waited out SQLite's busy timeout.
+            // An inline read or write waited out its busy handler: the
+            // lock is held for long (a writer outside the process), which
+            // an immediate retry would only wait for again.
             Self::DatabaseBusy
         } else {
             Self::Internal(e.into())

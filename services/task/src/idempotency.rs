@@ -26,6 +26,7 @@ pub async fn expire_until_stopped(db: Db, stop: CancellationToken) {
     };
     poll::run(schedule, stop, || async {
         let before = now_micros() - TTL_MICROS;
+        let _turn = db.write_turn().await?;
         store::tasks::expire_idempotency_keys(db.writer(), before).await?;
         Ok::<_, Error>(Pass::Idle)
     })

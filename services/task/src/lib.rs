@@ -102,7 +102,7 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     // SQLite.
     let db = todo_store::db::connect(&config.db, &MIGRATOR)
         .await?
-        .with_inline_reads()?;
+        .with_inline()?;
     let users = UserServiceClient::new(todo_common::upstream::channel(&config.user_url)?);
     let revocations = Arc::new(todo_store::erased::Records::new(db.pool.clone()));
     let verifier = TokenVerifier::new(&config.tokens, Arc::new(users))
@@ -146,6 +146,10 @@ pub async fn build(config: Config, listener: TcpListener) -> anyhow::Result<Serv
     .with_worker({
         let db = db.clone();
         |stop| idempotency::expire_until_stopped(db, stop)
+    })
+    .with_worker({
+        let db = db.clone();
+        |stop| db.checkpoint_until_stopped(stop)
     })
     .with_worker(|stop| upkeep::run_until_stopped(db, stop)))
 }

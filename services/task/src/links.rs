@@ -24,6 +24,7 @@ use todo_common::clock::now_micros;
 use todo_common::status::FieldViolation;
 use todo_proto::todo::task::v1::{CreateTaskFromUrlRequest, CreateTaskRequest, Link, Task};
 use todo_store::db::Db;
+use todo_store::exec::Exec;
 use todo_store::poll::{self, Pass, Schedule, Wake};
 
 use crate::State;
@@ -89,25 +90,27 @@ pub fn found_in(title: &str, description: &str) -> Vec<Recorded> {
 /// Records the links of a task created or changed by `user`, inside the
 /// write's transaction. Links that were already there are left alone (not
 /// fetched again); a new one reuses a preview fetched in the last 24
-/// hours, or is PENDING for the worker.
+/// hours, or is PENDING for the worker. Whether one became PENDING: only
+/// then has the worker something to fetch.
 pub async fn record(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     task_id: &TaskId,
     user: &UserId,
     title: &str,
     description: &str,
     now: i64,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let found = found_in(title, description);
     let before = store::links::of_task(conn, task_id).await?;
     if found == before {
-        return Ok(());
+        return Ok(false);
     }
     store::links::replace(conn, task_id, user, &found).await?;
+    let mut fetch_due = false;
     for link in found.iter().filter(|l| !before.contains(l)) {
-        store::links::request(conn, link, user, now, now - CACHE_MICROS).await?;
+        fetch_due |= store::links::request(conn, link, user, now, now - CACHE_MICROS).await?;
     }
-    Ok(())
+    Ok(fetch_due)
 }
 
 /// Fetches what is PENDING until `stop`, woken by [`Previews::wake`].
@@ -125,8 +128,11 @@ pub async fn run_until_stopped(db: Db, previews: Previews, stop: CancellationTok
 async fn pass(db: &Db, previews: &Previews) -> Result<Pass, Error> {
     let now = now_micros();
     let since = now - MINUTE_MICROS;
-    store::links::prune_fetches(db.writer(), since).await?;
-    store::links::prune_unlinked(db.writer(), now - CACHE_MICROS).await?;
+    {
+        let _turn = db.write_turn().await?;
+        store::links::prune_fetches(db.writer(), since).await?;
+        store::links::prune_unlinked(db.writer(), now - CACHE_MICROS).await?;
+    }
     let limit = previews.per_user_per_minute;
     let pending = store::links::pending(&db.pool, now, since, limit, BATCH).await?;
     let mut fetches = JoinSet::new();
@@ -156,6 +162,7 @@ async fn pass(db: &Db, previews: &Previews) -> Result<Pass, Error> {
         if let Fetched::Failed(code) = &fetched {
             tracing::info!(code, "link preview failed");
         }
+        let _turn = db.write_turn().await?;
         store::links::finish(db.writer(), &key, &fetched, now_micros()).await?;
     }
     Ok(Pass::after_batch(claimed, BATCH))
@@ -290,6 +297,7 @@ impl State {
         // MySQL both come from one pool, which two held at once could
         // drain.
         {
+            let _turn = self.db.write_turn().await?;
             let mut conn = self.db.writer().acquire().await?;
             store::links::count_fetch(&mut conn, caller.as_str(), now).await?;
             let recent =
@@ -324,16 +332,18 @@ impl State {
         // instead of fetching it again, and the result replaces whatever
         // was stored for the URL (a failure of a minute ago among them).
         {
+            let _turn = self.db.write_turn().await?;
             let mut conn = self.db.writer().acquire().await?;
             store::links::request(&mut conn, &link, caller, now, now).await?;
+            drop(conn);
+            store::links::finish(
+                self.db.writer(),
+                &link.key,
+                &Fetched::Ready(Box::new(preview.clone())),
+                now_micros(),
+            )
+            .await?;
         }
-        store::links::finish(
-            self.db.writer(),
-            &link.key,
-            &Fetched::Ready(Box::new(preview.clone())),
-            now_micros(),
-        )
-        .await?;
         let task = Task {
             title: page_title(&preview, &link.url),
             description: page_description(&preview, &link.url),

@@ -244,6 +244,8 @@ impl TaskInternalService for State {
         .await?;
         self.revocations.changed();
         tracing::info!(user_id = %req.user_id, "access tokens before a credential change refused");
+        // Best effort, as the prune itself: without the turn it still runs.
+        let _turn = self.db.write_turn().await;
         erased::prune_cutoffs(self.db.writer(), now).await;
         Ok(Response::new(()))
     }

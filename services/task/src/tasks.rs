@@ -29,6 +29,7 @@ use crate::store::lists;
 use crate::store::tasks::{self, Cursor, TaskRow, Visible};
 use crate::time_zones::zone_for;
 use todo_common::time_zone::Tz;
+use todo_store::exec::Exec;
 
 /// The NOT_FOUND of a parent task the caller cannot see.
 const PARENT: &str = "parent task";
@@ -68,7 +69,44 @@ struct Placement {
     parent_id: Option<TaskId>,
 }
 
+/// The background workers a committed write of a task has given work:
+/// each is woken only then, so a write that queued no call and no link
+/// does not cost a pass of either (a pass takes the writer's turn).
+#[derive(Debug, Default, Clone, Copy)]
+struct Wakes {
+    /// A call to the notify service was queued in the outbox.
+    relay: bool,
+    /// A link preview became PENDING.
+    previews: bool,
+}
+
+/// What every write of a task `row` by `caller` ends with, inside its
+/// transaction: the reminders queued for the notify service, the links
+/// recorded. `before` is the task as it was; `None` for a new one.
+async fn follow_up(
+    conn: &mut impl Exec,
+    before: Option<&TaskRow>,
+    row: &TaskRow,
+    caller: &UserId,
+    now: i64,
+) -> Result<Wakes, Error> {
+    let f = &row.fields;
+    Ok(Wakes {
+        relay: reminders::sync(conn, before, Some(row), now).await?,
+        previews: links::record(conn, &row.id, caller, &f.title, &f.description, now).await?,
+    })
+}
+
 impl State {
+    fn wake(&self, wakes: Wakes) {
+        if wakes.relay {
+            self.relay.poke();
+        }
+        if wakes.previews {
+            self.previews.wake.poke();
+        }
+    }
+
     pub(crate) async fn create_task(
         &self,
         caller: &UserId,
@@ -102,7 +140,9 @@ impl State {
         let made = self
             .with_zones(|| {
                 retry(|| async {
-                    let mut tx = self.db.begin_write().await?;
+                    // Every statement below runs on the inline writer on
+                    // SQLite: the one write of the hot path.
+                    let mut tx = self.db.begin_inline_write().await?;
                     if let Some(key) = key.as_deref() {
                         let not_before = now - idempotency::TTL_MICROS;
                         let earlier = tasks::claim_idempotency_key(
@@ -114,7 +154,8 @@ impl State {
                                 return Err(Error::IdempotencyKeyReused);
                             }
                             let found = tasks::get(&mut tx, caller, &earlier.task_id).await?;
-                            return found.map(|v| v.task).ok_or(Error::NotFound(TASK));
+                            let found = found.ok_or(Error::NotFound(TASK))?;
+                            return Ok((found.task, Wakes::default()));
                         }
                     }
                     let (list_id, parent_id) = self.place(&mut tx, caller, &placement, now).await?;
@@ -138,17 +179,15 @@ impl State {
                     tasks::insert(&mut tx, &row).await?;
                     tasks::add_subtasks(&mut tx, &row.parent_id, 1).await?;
                     lists::add_tasks(&mut tx, &row.list_id, 1).await?;
-                    reminders::sync(&mut tx, None, Some(&row), now).await?;
-                    let f = &row.fields;
-                    links::record(&mut tx, &row.id, caller, &f.title, &f.description, now).await?;
+                    let wakes = follow_up(&mut tx, None, &row, caller, now).await?;
                     tx.commit().await?;
-                    Ok(row)
+                    Ok((row, wakes))
                 })
             })
             .await?;
+        let (made, wakes) = made;
+        self.wake(wakes);
         if made.id == id {
-            self.relay.poke();
-            self.previews.wake.poke();
             tracing::info!(task_id = %id, "task created");
         }
         Ok(made)
@@ -160,7 +199,7 @@ impl State {
     /// now if this is its first use).
     async fn place(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl Exec,
         caller: &UserId,
         placement: &Placement,
         now: i64,
@@ -198,7 +237,7 @@ impl State {
     /// deep that the subtree would pass [`MAX_DEPTH`].
     async fn parent_in(
         &self,
-        conn: &mut AnyConnection,
+        conn: &mut impl Exec,
         caller: &UserId,
         id: &TaskId,
         list_id: Option<&ListId>,
@@ -255,16 +294,14 @@ impl State {
                     if !tasks::update(&mut tx, caller, &row, current.revision).await? {
                         return Err(Error::Contended);
                     }
-                    reminders::sync(&mut tx, Some(&current), Some(&row), now).await?;
-                    let f = &row.fields;
-                    links::record(&mut tx, &row.id, caller, &f.title, &f.description, now).await?;
+                    let wakes = follow_up(&mut tx, Some(&current), &row, caller, now).await?;
                     tx.commit().await?;
-                    Ok(row)
+                    Ok((row, wakes))
                 })
             })
             .await?;
-        self.relay.poke();
-        self.previews.wake.poke();
+        let (row, wakes) = row;
+        self.wake(wakes);
         Ok(row)
     }
 
@@ -591,7 +628,7 @@ fn rename_field(e: Error, from: &str, to: &str) -> Error {
 /// The ancestors of `task`, nearest first; the tree is at most
 /// [`MAX_DEPTH`] deep, so this is at most that many lookups.
 async fn ancestors(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     caller: &UserId,
     task: &TaskRow,
 ) -> Result<Vec<TaskRow>, Error> {

@@ -9,6 +9,7 @@ use todo_common::status::FieldViolation;
 use todo_common::time_zone::{self, Tz};
 use todo_proto::todo::task::v1::SetTimeZoneRequest;
 use todo_proto::todo::user::v1::LookupUserRequest;
+use todo_store::exec::Exec;
 use tonic::Code;
 
 use crate::State;
@@ -23,7 +24,7 @@ use crate::store::{tasks, zones};
 /// all-day due or a recurrence), as recorded here. `Error::ZoneUnknown`
 /// when no zone is recorded yet, which [`State::with_zones`] resolves.
 pub async fn zone_for(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut impl Exec,
     creator: &UserId,
     schedule: &Schedule,
 ) -> Result<Tz, Error> {

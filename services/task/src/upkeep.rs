@@ -30,8 +30,11 @@ pub async fn run_until_stopped(db: Db, stop: CancellationToken) {
     poll::run(schedule, stop, || async {
         let now = now_micros();
         let adopted = adopt(&db, now).await?;
-        let mut conn = db.writer().acquire().await?;
-        invitations::prune(&mut conn, now - INVITATION_TTL_MICROS).await?;
+        {
+            let _turn = db.write_turn().await?;
+            let mut conn = db.writer().acquire().await?;
+            invitations::prune(&mut conn, now - INVITATION_TTL_MICROS).await?;
+        }
         if adopted > 0 {
             tracing::info!(
                 tasks = adopted,

@@ -5,7 +5,8 @@
 use sqlx::{AnyConnection, Row};
 
 use todo_store::db::Pool;
-use todo_store::inline::{self, Columns};
+use todo_store::exec::Exec;
+use todo_store::inline::{self, Columns, Value};
 
 use todo_proto::todo::task::v1::{Link, LinkState};
 
@@ -40,40 +41,41 @@ pub enum Fetched {
 }
 
 /// The links of `task_id` as stored, in order.
-pub async fn of_task(conn: &mut AnyConnection, task_id: &TaskId) -> Result<Vec<Recorded>, Error> {
-    let rows =
-        sqlx::query("SELECT url, url_key FROM task_links WHERE task_id = ? ORDER BY ordinal")
-            .bind(task_id)
-            .fetch_all(conn)
-            .await?;
-    rows.iter()
-        .map(|r| {
+pub async fn of_task(conn: &mut impl Exec, task_id: &TaskId) -> Result<Vec<Recorded>, Error> {
+    let params = [task_id.as_str().into()];
+    conn.fetch_all(
+        "SELECT url, url_key FROM task_links WHERE task_id = ? ORDER BY ordinal",
+        &params,
+        |r| {
             Ok(Recorded {
-                url: r.try_get("url")?,
-                key: r.try_get("url_key")?,
+                url: r.required_text("url")?,
+                key: r.required_text("url_key")?,
             })
-        })
-        .collect()
+        },
+    )
+    .await
 }
 
 /// Replaces the links of `task_id` with `links`, written by `user`.
 pub async fn replace(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     task_id: &TaskId,
     user: &UserId,
     links: &[Recorded],
 ) -> Result<(), Error> {
     delete_of(conn, std::slice::from_ref(task_id)).await?;
     for (ordinal, link) in links.iter().enumerate() {
-        sqlx::query(
+        let params = [
+            task_id.as_str().into(),
+            i64::try_from(ordinal).unwrap_or(i64::MAX).into(),
+            link.url.as_str().into(),
+            link.key.as_str().into(),
+            user.as_str().into(),
+        ];
+        conn.execute(
             "INSERT INTO task_links (task_id, ordinal, url, url_key, user_id) VALUES (?, ?, ?, ?, ?)",
+            &params,
         )
-        .bind(task_id)
-        .bind(i64::try_from(ordinal).unwrap_or(i64::MAX))
-        .bind(&link.url)
-        .bind(&link.key)
-        .bind(user)
-        .execute(&mut *conn)
         .await?;
     }
     Ok(())
@@ -83,42 +85,49 @@ pub async fn replace(
 /// one is PENDING; one fetched before `stale_before` is PENDING again;
 /// any other is kept (the shared cache). Returns whether a fetch is due.
 pub async fn request(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     link: &Recorded,
     user: &UserId,
     now: i64,
     stale_before: i64,
 ) -> Result<bool, Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO link_previews (url_key, url, state, requested_by, requested_at, lease_until) \
-         VALUES (?, ?, ?, ?, ?, 0)",
-    )
-    .bind(&link.key)
-    .bind(&link.url)
-    .bind(LinkState::Pending as i64)
-    .bind(user)
-    .bind(now)
-    .execute(&mut *conn)
-    .await;
+    let pending = LinkState::Pending as i64;
+    let params = [
+        link.key.as_str().into(),
+        link.url.as_str().into(),
+        pending.into(),
+        user.as_str().into(),
+        now.into(),
+    ];
+    let inserted = conn
+        .execute(
+            "INSERT INTO link_previews (url_key, url, state, requested_by, requested_at, lease_until) \
+             VALUES (?, ?, ?, ?, ?, 0)",
+            &params,
+        )
+        .await;
     match inserted {
         Ok(_) => return Ok(true),
         Err(e) if todo_store::db::is_unique_violation(&e) => {}
         Err(e) => return Err(e.into()),
     }
-    let renewed = sqlx::query(
-        "UPDATE link_previews SET state = ?, url = ?, requested_by = ?, requested_at = ?, lease_until = 0 \
-         WHERE url_key = ? AND state <> ? AND fetched_at < ?",
-    )
-    .bind(LinkState::Pending as i64)
-    .bind(&link.url)
-    .bind(user)
-    .bind(now)
-    .bind(&link.key)
-    .bind(LinkState::Pending as i64)
-    .bind(stale_before)
-    .execute(conn)
-    .await?;
-    Ok(renewed.rows_affected() == 1)
+    let params = [
+        pending.into(),
+        link.url.as_str().into(),
+        user.as_str().into(),
+        now.into(),
+        link.key.as_str().into(),
+        pending.into(),
+        stale_before.into(),
+    ];
+    let renewed = conn
+        .execute(
+            "UPDATE link_previews SET state = ?, url = ?, requested_by = ?, requested_at = ?, lease_until = 0 \
+             WHERE url_key = ? AND state <> ? AND fetched_at < ?",
+            &params,
+        )
+        .await?;
+    Ok(renewed == 1)
 }
 
 /// The links of `task_ids` that `caller` can see, with their previews,
@@ -160,7 +169,7 @@ pub fn for_tasks_inline(
 fn for_tasks_sql(n: usize) -> String {
     let marks = vec!["?"; n].join(", ");
     format!(
-        "SELECT l.task_id, l.url, p.state, p.title, p.description, p.site_name, p.image_url \
+        "SELECT p.state, l.task_id, l.url, p.title, p.description, p.site_name, p.image_url \
          FROM task_links l \
          JOIN tasks t ON t.id = l.task_id \
          JOIN list_members m ON m.list_id = t.list_id AND m.user_id = ? \
@@ -170,7 +179,7 @@ fn for_tasks_sql(n: usize) -> String {
 }
 
 /// A link and its task's id from a row of [`for_tasks_sql`], read by
-/// either driver.
+/// either driver in the order of the statement's columns.
 fn link_of(r: &impl Columns) -> Result<(TaskId, Link), Error> {
     let text =
         |column: &str| -> Result<String, sqlx::Error> { Ok(r.text(column)?.unwrap_or_default()) };
@@ -194,17 +203,14 @@ fn link_of(r: &impl Columns) -> Result<(TaskId, Link), Error> {
 }
 
 /// Deletes the links of `task_ids`.
-pub async fn delete_of(conn: &mut AnyConnection, task_ids: &[TaskId]) -> Result<(), Error> {
+pub async fn delete_of(conn: &mut impl Exec, task_ids: &[TaskId]) -> Result<(), Error> {
     if task_ids.is_empty() {
         return Ok(());
     }
     let marks = vec!["?"; task_ids.len()].join(", ");
     let sql = format!("DELETE FROM task_links WHERE task_id IN ({marks})");
-    let mut query = sqlx::query(&sql);
-    for id in task_ids {
-        query = query.bind(id);
-    }
-    query.execute(conn).await?;
+    let params: Vec<Value> = task_ids.iter().map(|id| id.as_str().into()).collect();
+    conn.execute(&sql, &params).await?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use sqlx::{AnyConnection, Row};
 use todo_common::clock::to_timestamp;
 use todo_proto::todo::task::v1::TaskList;
+use todo_store::exec::Exec;
 use todo_store::inline::{self, Columns};
 
 use crate::access::Role;
@@ -40,7 +41,7 @@ const COLUMNS: &str = "l.id, l.title, l.color, l.owner_id, l.is_default, l.task_
 
 impl ListRow {
     /// The list in a row of [`COLUMNS`], read by either driver.
-    fn from_row(r: &impl Columns) -> Result<Self, Error> {
+    fn from_row(r: &(impl Columns + ?Sized)) -> Result<Self, Error> {
         Ok(Self {
             id: ListId::trusted(r.required_text("id")?),
             title: r.required_text("title")?,
@@ -61,7 +62,7 @@ impl ListRow {
 }
 
 impl Membership {
-    fn from_row(r: &impl Columns) -> Result<Self, Error> {
+    fn from_row(r: &(impl Columns + ?Sized)) -> Result<Self, Error> {
         Ok(Self {
             list: ListRow::from_row(r)?,
             role: Role::from_code(r.required_int("role")?)?,
@@ -87,16 +88,13 @@ impl Membership {
 
 /// The caller's membership of one list, with the list: one round trip.
 pub async fn get(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     caller: &UserId,
     list_id: &ListId,
 ) -> Result<Option<Membership>, Error> {
-    let row = sqlx::query(&get_sql())
-        .bind(caller)
-        .bind(list_id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(Membership::from_row).transpose()
+    let params = [caller.as_str().into(), list_id.as_str().into()];
+    conn.fetch_optional(&get_sql(), &params, |r| Membership::from_row(r))
+        .await
 }
 
 /// [`get`] on an SQLite connection of [`todo_store::inline`].
@@ -139,30 +137,31 @@ pub async fn page(
 /// Makes `user`'s default list unless it exists (its id is the user's).
 /// Safe to race: the second insert hits the primary key, and its
 /// transaction is retried.
-pub async fn ensure_default(
-    conn: &mut AnyConnection,
-    user: &UserId,
-    now: i64,
-) -> Result<(), Error> {
-    let exists = sqlx::query("SELECT 1 AS one FROM lists WHERE id = ?")
-        .bind(user)
-        .fetch_optional(&mut *conn)
+pub async fn ensure_default(conn: &mut impl Exec, user: &UserId, now: i64) -> Result<(), Error> {
+    let params = [user.as_str().into()];
+    let exists = conn
+        .fetch_optional("SELECT 1 AS one FROM lists WHERE id = ?", &params, |_| {
+            Ok::<_, Error>(())
+        })
         .await?
         .is_some();
     if exists {
         return Ok(());
     }
-    let made = sqlx::query(
-        "INSERT INTO lists (id, title, color, owner_id, is_default, task_count, member_count, create_time, \
-         update_time, revision) VALUES (?, ?, '', ?, 1, 0, 1, ?, ?, 1)",
-    )
-    .bind(user)
-    .bind(DEFAULT_TITLE)
-    .bind(user)
-    .bind(now)
-    .bind(now)
-    .execute(&mut *conn)
-    .await;
+    let params = [
+        user.as_str().into(),
+        DEFAULT_TITLE.into(),
+        user.as_str().into(),
+        now.into(),
+        now.into(),
+    ];
+    let made = conn
+        .execute(
+            "INSERT INTO lists (id, title, color, owner_id, is_default, task_count, member_count, create_time, \
+             update_time, revision) VALUES (?, ?, '', ?, 1, 0, 1, ?, ?, 1)",
+            &params,
+        )
+        .await;
     match made {
         Ok(_) => add_member(conn, &ListId::default_of(user), user, Role::Owner, now).await,
         // A concurrent first use made it: start over in a transaction
@@ -227,17 +226,14 @@ pub async fn delete(conn: &mut AnyConnection, list_id: &ListId) -> Result<(), Er
 
 /// Adds `delta` to a list's task count, and bumps nothing else: the
 /// count is not part of the list's etag.
-pub async fn add_tasks(
-    conn: &mut AnyConnection,
-    list_id: &ListId,
-    delta: i64,
-) -> Result<(), Error> {
+pub async fn add_tasks(conn: &mut impl Exec, list_id: &ListId, delta: i64) -> Result<(), Error> {
     if delta != 0 {
-        sqlx::query("UPDATE lists SET task_count = task_count + ? WHERE id = ?")
-            .bind(delta)
-            .bind(list_id)
-            .execute(conn)
-            .await?;
+        let params = [delta.into(), list_id.as_str().into()];
+        conn.execute(
+            "UPDATE lists SET task_count = task_count + ? WHERE id = ?",
+            &params,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -302,24 +298,30 @@ pub async fn members(conn: &mut AnyConnection, list_id: &ListId) -> Result<Vec<M
 
 /// Adds a member and counts them in.
 pub async fn add_member(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     list_id: &ListId,
     user: &UserId,
     role: Role,
     now: i64,
 ) -> Result<(), Error> {
-    sqlx::query("INSERT INTO list_members (list_id, user_id, role, join_time) VALUES (?, ?, ?, ?)")
-        .bind(list_id)
-        .bind(user)
-        .bind(role.code())
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    let params = [
+        list_id.as_str().into(),
+        user.as_str().into(),
+        role.code().into(),
+        now.into(),
+    ];
+    conn.execute(
+        "INSERT INTO list_members (list_id, user_id, role, join_time) VALUES (?, ?, ?, ?)",
+        &params,
+    )
+    .await?;
     if role != Role::Owner {
-        sqlx::query("UPDATE lists SET member_count = member_count + 1 WHERE id = ?")
-            .bind(list_id)
-            .execute(conn)
-            .await?;
+        let params = [list_id.as_str().into()];
+        conn.execute(
+            "UPDATE lists SET member_count = member_count + 1 WHERE id = ?",
+            &params,
+        )
+        .await?;
     }
     Ok(())
 }

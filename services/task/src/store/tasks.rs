@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 use todo_common::clock::to_timestamp;
 use todo_proto::todo::task::v1::Task;
 use todo_store::db::Pool;
+use todo_store::exec::Exec;
 use todo_store::inline::{self, Columns, Value};
 
 use crate::access::{Role, WRITER_CODES};
@@ -45,10 +46,13 @@ pub struct Visible {
     pub role: Role,
 }
 
-const COLUMNS: &str = "t.id, t.list_id, t.parent_id, t.position, t.subtask_count, t.owner_id, t.title, \
-                       t.description, t.done, t.complete_time, t.due_time, t.remind_time, t.priority, \
-                       t.labels, t.create_time, t.update_time, t.revision, t.due_date, t.recurrence, \
-                       t.occurrence, t.reminders";
+/// A task's columns, in the order [`TaskRow::from_row`] reads them: an
+/// inline read finds each column by name starting after the last one
+/// (see `todo_store::inline::InlineRow`).
+const COLUMNS: &str = "t.labels, t.due_time, t.due_date, t.recurrence, t.reminders, t.remind_time, \
+                       t.id, t.list_id, t.parent_id, t.position, t.subtask_count, t.owner_id, \
+                       t.title, t.description, t.done, t.priority, t.occurrence, t.complete_time, \
+                       t.create_time, t.update_time, t.revision";
 
 /// The membership join every read starts from: `t` the task, `m` the
 /// caller's membership of its list (the first bind).
@@ -56,7 +60,7 @@ const VISIBLE: &str = "tasks t JOIN list_members m ON m.list_id = t.list_id AND 
 
 impl TaskRow {
     /// The task in a row of [`COLUMNS`], read by either driver.
-    fn from_row(r: &impl Columns) -> Result<Self, Error> {
+    fn from_row(r: &(impl Columns + ?Sized)) -> Result<Self, Error> {
         let labels = r.required_text("labels")?;
         let due_time = r.int("due_time")?;
         let due_date = r.text("due_date")?;
@@ -183,37 +187,39 @@ fn labels_json(labels: &[String]) -> Result<String, Error> {
 
 /// Stores a new task. The caller has checked its role in the list in the
 /// same transaction.
-pub async fn insert(conn: &mut AnyConnection, t: &TaskRow) -> Result<(), Error> {
+pub async fn insert(conn: &mut impl Exec, t: &TaskRow) -> Result<(), Error> {
     let f = &t.fields;
     let c = ScheduleColumns::of(t)?;
-    sqlx::query(
+    let params = [
+        t.id.as_str().into(),
+        t.list_id.as_str().into(),
+        t.parent_id.as_str().into(),
+        t.position.as_str().into(),
+        t.creator_id.as_str().into(),
+        f.title.as_str().into(),
+        f.description.as_str().into(),
+        i64::from(f.done).into(),
+        t.complete_time.into(),
+        c.due_time.into(),
+        c.due_key.into(),
+        c.remind_time.into(),
+        i64::from(f.priority).into(),
+        labels_json(&f.labels)?.into(),
+        t.create_time.into(),
+        t.update_time.into(),
+        t.revision.into(),
+        c.due_date.into(),
+        c.recurrence.into(),
+        t.occurrence.into(),
+        c.reminders.into(),
+    ];
+    conn.execute(
         "INSERT INTO tasks (id, list_id, parent_id, position, subtask_count, owner_id, title, description, \
          done, complete_time, due_time, due_key, remind_time, priority, labels, create_time, update_time, revision, \
          due_date, recurrence, occurrence, reminders) \
          VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &params,
     )
-    .bind(&t.id)
-    .bind(&t.list_id)
-    .bind(&t.parent_id)
-    .bind(&t.position)
-    .bind(&t.creator_id)
-    .bind(&f.title)
-    .bind(&f.description)
-    .bind(i64::from(f.done))
-    .bind(t.complete_time)
-    .bind(c.due_time)
-    .bind(c.due_key)
-    .bind(c.remind_time)
-    .bind(i64::from(f.priority))
-    .bind(labels_json(&f.labels)?)
-    .bind(t.create_time)
-    .bind(t.update_time)
-    .bind(t.revision)
-    .bind(c.due_date)
-    .bind(c.recurrence)
-    .bind(t.occurrence)
-    .bind(c.reminders)
-    .execute(conn)
     .await?;
     Ok(())
 }
@@ -296,16 +302,13 @@ pub async fn relocate(
 /// One task the caller can see, with their role in its list: one round
 /// trip, the membership joined.
 pub async fn get(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     caller: &UserId,
     id: &TaskId,
 ) -> Result<Option<Visible>, Error> {
-    let row = sqlx::query(&get_sql())
-        .bind(caller)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    row.as_ref().map(Visible::from_row).transpose()
+    let params = [caller.as_str().into(), id.as_str().into()];
+    conn.fetch_optional(&get_sql(), &params, |r| Visible::from_row(r))
+        .await
 }
 
 /// [`get`] on an SQLite connection of [`todo_store::inline`].
@@ -324,7 +327,7 @@ fn get_sql() -> String {
 }
 
 impl Visible {
-    fn from_row(r: &impl Columns) -> Result<Self, Error> {
+    fn from_row(r: &(impl Columns + ?Sized)) -> Result<Self, Error> {
         Ok(Self {
             task: TaskRow::from_row(r)?,
             role: Role::from_code(r.required_int("role")?)?,
@@ -496,19 +499,16 @@ pub async fn set_list(
 /// Adds `delta` to a task's count of direct subtasks, in the transaction
 /// that adds or removes one (so the count is right under concurrency: the
 /// increment is atomic and the row stays locked until commit).
-pub async fn add_subtasks(
-    conn: &mut AnyConnection,
-    parent_id: &str,
-    delta: i64,
-) -> Result<(), Error> {
+pub async fn add_subtasks(conn: &mut impl Exec, parent_id: &str, delta: i64) -> Result<(), Error> {
     if parent_id.is_empty() || delta == 0 {
         return Ok(());
     }
-    sqlx::query("UPDATE tasks SET subtask_count = subtask_count + ? WHERE id = ?")
-        .bind(delta)
-        .bind(parent_id)
-        .execute(conn)
-        .await?;
+    let params = [delta.into(), parent_id.into()];
+    conn.execute(
+        "UPDATE tasks SET subtask_count = subtask_count + ? WHERE id = ?",
+        &params,
+    )
+    .await?;
     Ok(())
 }
 
@@ -516,30 +516,24 @@ pub async fn add_subtasks(
 /// `list_id`: the last one (`after: None`), or the one right after
 /// `after`.
 pub async fn next_position(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     list_id: &ListId,
     parent_id: &str,
     after: Option<&str>,
 ) -> Result<Option<String>, Error> {
-    let row = match after {
-        None => sqlx::query(
-            "SELECT position FROM tasks WHERE list_id = ? AND parent_id = ? ORDER BY position DESC LIMIT 1",
-        )
-        .bind(list_id)
-        .bind(parent_id)
-        .fetch_optional(conn)
-        .await?,
-        Some(after) => sqlx::query(
+    let mut params = vec![list_id.as_str().into(), parent_id.into()];
+    let sql = match after {
+        None => {
+            "SELECT position FROM tasks WHERE list_id = ? AND parent_id = ? ORDER BY position DESC LIMIT 1"
+        }
+        Some(after) => {
+            params.push(after.into());
             "SELECT position FROM tasks WHERE list_id = ? AND parent_id = ? AND position > ? \
-             ORDER BY position LIMIT 1",
-        )
-        .bind(list_id)
-        .bind(parent_id)
-        .bind(after)
-        .fetch_optional(conn)
-        .await?,
+             ORDER BY position LIMIT 1"
+        }
     };
-    Ok(row.map(|r| r.try_get("position")).transpose()?)
+    let position = |r: &dyn Columns| r.required_text("position").map_err(Error::from);
+    conn.fetch_optional(sql, &params, position).await
 }
 
 /// The first position among the siblings, if any.
@@ -883,7 +877,7 @@ pub struct IdempotentCreate {
 /// Concurrent claims of one key serialize on its primary key: the second
 /// waits for the first to commit and then sees its row.
 pub async fn claim_idempotency_key(
-    conn: &mut AnyConnection,
+    conn: &mut impl Exec,
     owner: &UserId,
     key: &str,
     request_hash: &str,
@@ -891,48 +885,61 @@ pub async fn claim_idempotency_key(
     now: i64,
     not_before: i64,
 ) -> Result<Option<IdempotentCreate>, Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (owner_id, idem_key, request_hash, task_id, create_time) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(owner)
-    .bind(key)
-    .bind(request_hash)
-    .bind(task_id)
-    .bind(now)
-    .execute(&mut *conn)
-    .await;
+    let params = [
+        owner.as_str().into(),
+        key.into(),
+        request_hash.into(),
+        task_id.as_str().into(),
+        now.into(),
+    ];
+    let inserted = conn
+        .execute(
+            "INSERT INTO idempotency_keys (owner_id, idem_key, request_hash, task_id, create_time) VALUES (?, ?, ?, ?, ?)",
+            &params,
+        )
+        .await;
     match inserted {
         Ok(_) => return Ok(None),
         Err(e) if todo_store::db::is_unique_violation(&e) => {}
         Err(e) => return Err(e.into()),
     }
     // An expired use of the key no longer counts: take it over.
-    let renewed = sqlx::query(
-        "UPDATE idempotency_keys SET request_hash = ?, task_id = ?, create_time = ? \
-         WHERE owner_id = ? AND idem_key = ? AND create_time < ?",
-    )
-    .bind(request_hash)
-    .bind(task_id)
-    .bind(now)
-    .bind(owner)
-    .bind(key)
-    .bind(not_before)
-    .execute(&mut *conn)
-    .await?;
-    if renewed.rows_affected() == 1 {
+    let params = [
+        request_hash.into(),
+        task_id.as_str().into(),
+        now.into(),
+        owner.as_str().into(),
+        key.into(),
+        not_before.into(),
+    ];
+    let renewed = conn
+        .execute(
+            "UPDATE idempotency_keys SET request_hash = ?, task_id = ?, create_time = ? \
+             WHERE owner_id = ? AND idem_key = ? AND create_time < ?",
+            &params,
+        )
+        .await?;
+    if renewed == 1 {
         return Ok(None);
     }
-    let row = sqlx::query(
-        "SELECT request_hash, task_id FROM idempotency_keys WHERE owner_id = ? AND idem_key = ?",
-    )
-    .bind(owner)
-    .bind(key)
-    .fetch_one(conn)
-    .await?;
-    Ok(Some(IdempotentCreate {
-        request_hash: row.try_get("request_hash")?,
-        task_id: row.try_get("task_id")?,
-    }))
+    let params = [owner.as_str().into(), key.into()];
+    let earlier = conn
+        .fetch_optional(
+            "SELECT request_hash, task_id FROM idempotency_keys WHERE owner_id = ? AND idem_key = ?",
+            &params,
+            |r| {
+                Ok::<_, Error>(IdempotentCreate {
+                    request_hash: r.required_text("request_hash")?,
+                    task_id: TaskId::trusted(r.required_text("task_id")?),
+                })
+            },
+        )
+        .await?;
+    earlier.map(Some).ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "an idempotency key that could not be claimed is not there"
+        ))
+    })
 }
 
 /// What `key` of `owner` stands for, if it was used at or after

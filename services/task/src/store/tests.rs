@@ -25,7 +25,7 @@ pub(crate) async fn database(dir: &tempfile::TempDir) -> Db {
     connect(&config, &crate::MIGRATOR)
         .await
         .unwrap()
-        .with_inline_reads()
+        .with_inline()
         .unwrap()
 }
 

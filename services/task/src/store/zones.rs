@@ -3,17 +3,20 @@
 //! repeated announcement cannot bring back an older zone.
 
 use sqlx::AnyConnection;
+use todo_store::exec::Exec;
 
 use crate::error::Error;
 use crate::ids::UserId;
 
 /// The zone recorded for `user_id`, if any.
-pub async fn get(conn: &mut AnyConnection, user_id: &UserId) -> Result<Option<String>, Error> {
-    let zone = sqlx::query_scalar("SELECT time_zone FROM user_zones WHERE user_id = ?")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(zone)
+pub async fn get(conn: &mut impl Exec, user_id: &UserId) -> Result<Option<String>, Error> {
+    let params = [user_id.as_str().into()];
+    conn.fetch_optional(
+        "SELECT time_zone FROM user_zones WHERE user_id = ?",
+        &params,
+        |r| Ok(r.required_text("time_zone")?),
+    )
+    .await
 }
 
 /// Records `zone` for `user_id` unless a change at `revision` or later was
