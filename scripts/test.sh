@@ -10,6 +10,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TERM_COLOR=never
 
 step() { printf '\n==> %s\n' "$*"; }
+# Free space where the build writes, so a run that fills the disk says so.
+disk() { df -h --output=avail,target . | tail -n 1 | awk '{print "disk: " $1 " free on " $2}'; }
+disk
 
 # A local server is started when the URL points at this machine; any other
 # host (a CI service container) is expected to be up already.
@@ -53,4 +56,5 @@ bash tests/shipping/run.sh
 
 # Last: it mutates the sources in place (and restores them) while it runs.
 step "mutation testing of the security controls (bounded)"
+disk
 scripts/mutants.sh --ci
