@@ -20,8 +20,9 @@ use tokio_util::sync::CancellationToken;
 pub use sqlx::AnyPool as Pool;
 
 use crate::exec::WriteTx;
-use crate::inline::{self, InlineReads, InlineWriter, WriteTurn};
+use crate::inline::{self, InlineReads};
 use crate::poll::{self, Pass, Schedule};
+use crate::turn::{Turns, WriteTurn};
 
 /// Which database server a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,12 +123,12 @@ pub struct Db {
     /// Connections for the short reads that run on the caller's thread,
     /// once [`Db::with_inline`] opened them.
     inline: Option<Arc<InlineReads>>,
-    /// The connection for write transactions on the caller's thread, once
-    /// [`Db::with_inline`] opened it.
-    inline_writer: Option<Arc<InlineWriter>>,
+    /// Whether [`Db::with_inline`] opened a connection for write
+    /// transactions on the caller's thread (the turn holds it).
+    inline_writes: bool,
     /// What every write transaction on SQLite takes first, pooled or
     /// inline; `None` on MySQL.
-    turn: Option<Arc<tokio::sync::Mutex<()>>>,
+    turn: Option<Turns>,
 }
 
 /// How long a writer waits for a connection or the write turn.
@@ -211,11 +212,10 @@ impl Db {
     /// while holding the turn (from inside a transaction) fails instead of
     /// waiting forever.
     pub async fn write_turn(&self) -> Result<Option<WriteTurn>, sqlx::Error> {
-        let Some(turn) = &self.turn else {
-            return Ok(None);
-        };
-        let taken = tokio::time::timeout(ACQUIRE_TIMEOUT, Arc::clone(turn).lock_owned()).await;
-        taken.map(Some).map_err(|_| sqlx::Error::PoolTimedOut)
+        match &self.turn {
+            Some(turns) => turns.take().await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Where a write outside a transaction runs (one statement in
@@ -244,9 +244,14 @@ impl Db {
             let reads = InlineReads::open(file, self.pool.options().get_max_connections())
                 .context("cannot open the database for inline reads")?;
             let writer =
-                InlineWriter::open(file).context("cannot open the database for inline writes")?;
+                inline::open_writer(file).context("cannot open the database for inline writes")?;
+            let turns = self
+                .turn
+                .as_ref()
+                .context("an SQLite database has a write turn")?;
+            turns.set_writer(writer)?;
             self.inline = Some(Arc::new(reads));
-            self.inline_writer = Some(Arc::new(writer));
+            self.inline_writes = true;
         }
         Ok(self)
     }
@@ -265,14 +270,10 @@ impl Db {
     /// # Errors
     /// As [`Self::begin_write`].
     pub async fn begin_inline_write(&self) -> Result<WriteTx, sqlx::Error> {
-        let Some(writer) = &self.inline_writer else {
-            return self.begin_write().await.map(WriteTx::Pooled);
-        };
-        // An inline writer is opened on SQLite only, where there is a turn.
-        let Some(turn) = self.write_turn().await? else {
-            return self.begin_write().await.map(WriteTx::Pooled);
-        };
-        Ok(WriteTx::Inline(writer.begin(turn).await?))
+        match &self.turn {
+            Some(turns) if self.inline_writes => Ok(WriteTx::Inline(turns.begin_inline().await?)),
+            _ => self.begin_write().await.map(WriteTx::Pooled),
+        }
     }
 
     /// Copies the WAL's pages into the database file in the background,
@@ -284,8 +285,13 @@ impl Db {
     /// would hold up every writer queued behind it (POST p99 42 -> 70-82 ms
     /// when it did). Here it runs on a pooled connection's own thread, in
     /// `PASSIVE` mode, which waits for no reader and no writer.
+    ///
+    /// Before each, it takes the write turn for a moment: that commits a
+    /// group of inline writes left open because every member still to
+    /// commit it went away (their requests were dropped) and no writer came
+    /// after them ([`crate::turn`]).
     pub async fn checkpoint_until_stopped(self, stop: CancellationToken) {
-        if self.inline_writer.is_none() {
+        if !self.inline_writes {
             return;
         }
         let schedule = Schedule {
@@ -294,12 +300,18 @@ impl Db {
             wake: None,
         };
         poll::run(schedule, stop, || async {
+            drop(self.write_turn().await?);
             sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
                 .execute(&self.pool)
                 .await?;
             Ok::<_, sqlx::Error>(Pass::Idle)
         })
         .await;
+    }
+
+    /// The write turn, on SQLite.
+    pub fn turns(&self) -> Option<&Turns> {
+        self.turn.as_ref()
     }
 
     /// The read connections of [`Self::with_inline`], if it opened any;
@@ -314,8 +326,10 @@ impl Db {
         if let Some(inline) = &self.inline {
             inline.close();
         }
-        if let Some(writer) = &self.inline_writer {
-            writer.close().await;
+        if let Some(turns) = &self.turn
+            && self.inline_writes
+        {
+            turns.close().await;
         }
         self.writer.close().await;
         self.pool.close().await;
@@ -360,8 +374,8 @@ pub async fn connect(config: &DbConfig, migrator: &Migrator) -> anyhow::Result<D
         writer,
         sqlite_file,
         inline: None,
-        inline_writer: None,
-        turn: (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(()))),
+        inline_writes: false,
+        turn: (backend == Backend::Sqlite).then(|| Turns::new(ACQUIRE_TIMEOUT)),
     })
 }
 

@@ -1,20 +1,19 @@
 //! Statements that run on whichever connection a write has: one body of
-//! code for sqlx's `Any` driver and for the SQLite [`InlineWriter`].
+//! code for sqlx's `Any` driver and for the SQLite inline writer.
 //!
 //! A function that takes `conn: &mut impl Exec` builds its SQL and lists
 //! its values ([`Value`]) once; on a pooled connection or transaction the
 //! statement goes through sqlx as before, on an [`InlineWrite`] it runs at
 //! once on the calling thread. Rows come back as [`Columns`], read by name
 //! the same way from either.
-//!
-//! [`InlineWriter`]: crate::inline::InlineWriter
 
 use std::future::Future;
 
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection};
 
-use crate::inline::{self, AnyQuery, Columns, InlineRow, InlineWrite, Value, bind_all, error};
+use crate::inline::{self, AnyQuery, Columns, InlineRow, Value, bind_all, error};
+use crate::turn::InlineWrite;
 
 /// A connection statements can run on.
 pub trait Exec: Send {
@@ -151,7 +150,8 @@ pub enum WriteTx {
 }
 
 impl WriteTx {
-    /// Commits.
+    /// Commits: an inline write returns once its group is committed
+    /// ([`crate::turn`]).
     ///
     /// # Errors
     /// The driver's, when the commit fails; the transaction is then rolled
@@ -159,7 +159,7 @@ impl WriteTx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         match self {
             Self::Pooled(tx) => tx.commit().await,
-            Self::Inline(tx) => tx.commit(),
+            Self::Inline(tx) => tx.commit().await,
         }
     }
 }

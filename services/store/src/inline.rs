@@ -16,17 +16,18 @@
 //! the WAL index), and a read that runs out of it fails like any other
 //! database error.
 //!
-//! The same holds for the [`InlineWriter`]: one connection whose write
-//! transactions run their statements here, through [`crate::exec::Exec`]
-//! (the creation of a task: some ten statements, each a hand-off before).
-//! Writes queue for it one at a time, as they queue for sqlx's one writer.
+//! The same holds for the inline writer ([`open_writer`]): one connection
+//! whose write transactions run their statements here, through
+//! [`crate::exec::Exec`] (the creation of a task: some ten statements,
+//! each a hand-off before). Writes queue for it one at a time, in the
+//! process's write turn, and commit in groups ([`crate::turn`]).
 //!
 //! MySQL has no such path: its statements wait on the network, which async
 //! I/O does well.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -160,123 +161,27 @@ fn brief_wait(tries: i32) -> bool {
 /// checkpoints long before, in the background; this is the safety net.
 const WRITER_AUTOCHECKPOINT_PAGES: u32 = 10_000;
 
-/// The one connection that runs write transactions on the caller's
+/// Opens the connection that runs write transactions on the caller's
 /// thread: every statement of a transaction without a hand-off to another
-/// thread and back (BENCHMARKS.md, "What stands in the way of POST").
-#[derive(Debug)]
-pub struct InlineWriter {
-    /// `None` once closed.
-    conn: Arc<tokio::sync::Mutex<Option<Connection>>>,
-}
-
-impl InlineWriter {
-    /// Opens the connection to the database file at `path`, which must
-    /// exist, set up as the pool's connections are (WAL was set on the
-    /// file by them; `synchronous` and `foreign_keys` are per connection).
-    ///
-    /// # Errors
-    /// When the file cannot be opened.
-    pub fn open(path: &Path) -> Result<Self, sqlx::Error> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(error)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(error)?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(error)?;
-        conn.busy_handler(Some(brief_wait)).map_err(error)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
-            .map_err(error)?;
-        conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
-        Ok(Self {
-            conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
-        })
-    }
-
-    /// Starts a write transaction (`BEGIN IMMEDIATE`, for the reason
-    /// [`crate::db::Db::begin_write`] gives), holding `turn`, which keeps
-    /// the other transactions of this process out, until it ends.
-    ///
-    /// # Errors
-    /// [`sqlx::Error::PoolClosed`] after [`Self::close`]; SQLite's error
-    /// when the lock is not granted within the busy handler's time.
-    pub async fn begin(&self, turn: WriteTurn) -> Result<InlineWrite, sqlx::Error> {
-        let conn = Arc::clone(&self.conn).lock_owned().await;
-        let Some(open) = conn.as_ref() else {
-            return Err(sqlx::Error::PoolClosed);
-        };
-        open.execute_batch("BEGIN IMMEDIATE").map_err(error)?;
-        Ok(InlineWrite {
-            conn,
-            finished: false,
-            _turn: turn,
-        })
-    }
-
-    /// Closes the connection once no transaction holds it; `begin` fails
-    /// after this.
-    pub async fn close(&self) {
-        self.conn.lock().await.take();
-    }
-}
-
-/// A write transaction of the [`InlineWriter`]: rolled back when dropped
-/// without [`Self::commit`]. Its statements run where they are called,
-/// through [`crate::exec::Exec`].
-pub struct InlineWrite {
-    /// Always `Some` (checked at `begin`).
-    conn: tokio::sync::OwnedMutexGuard<Option<Connection>>,
-    /// Committed, or rolled back already.
-    finished: bool,
-    /// Held until the end (given up after the rollback of `drop`).
-    _turn: WriteTurn,
-}
-
-/// A write transaction's turn on an SQLite database: the transactions of
-/// a process take it one at a time, in the order they asked.
-pub type WriteTurn = tokio::sync::OwnedMutexGuard<()>;
-
-impl std::fmt::Debug for InlineWrite {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InlineWrite")
-            .field("finished", &self.finished)
-            .finish_non_exhaustive()
-    }
-}
-
-impl InlineWrite {
-    /// The connection, for one statement at a time: not held across an
-    /// `.await` (a `Connection` is not `Sync`).
-    pub(crate) fn conn(&self) -> Result<&Connection, sqlx::Error> {
-        self.conn.as_ref().ok_or(sqlx::Error::PoolClosed)
-    }
-
-    /// Commits. A failed commit leaves the transaction open; dropping it
-    /// then rolls it back.
-    ///
-    /// # Errors
-    /// SQLite's, when the commit fails.
-    pub fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.conn()?.execute_batch("COMMIT").map_err(error)?;
-        self.finished = true;
-        Ok(())
-    }
-}
-
-impl Drop for InlineWrite {
-    fn drop(&mut self) {
-        if self.finished {
-            return;
-        }
-        if let Some(conn) = self.conn.as_ref() {
-            // SQLite may have rolled back already (some errors end the
-            // transaction); then there is nothing left to roll back.
-            if !conn.is_autocommit()
-                && let Err(e) = conn.execute_batch("ROLLBACK")
-            {
-                tracing::error!(error = %e, "rolling back an inline write failed");
-            }
-        }
-    }
+/// thread and back (BENCHMARKS.md, "What stands in the way of POST"). It
+/// is set up as the pool's connections are (WAL was set on the file by
+/// them; `synchronous` and `foreign_keys` are per connection); the
+/// process's write turn holds it ([`crate::turn`]).
+///
+/// # Errors
+/// When the file, which must exist, cannot be opened.
+pub fn open_writer(path: &Path) -> Result<Connection, sqlx::Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(error)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(error)?;
+    conn.pragma_update(None, "foreign_keys", true)
+        .map_err(error)?;
+    conn.busy_handler(Some(brief_wait)).map_err(error)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT_PAGES)
+        .map_err(error)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENTS_KEPT);
+    Ok(conn)
 }
 
 /// Every row of `sql` with `params` bound, each made into a value by

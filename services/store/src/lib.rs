@@ -7,6 +7,8 @@
 //!   and migrations.
 //! - [`inline`]: SQLite reads on the calling thread, without sqlx's
 //!   hand-off to a connection thread, and the row access both drivers share.
+//! - [`turn`]: the write turn every SQLite writer of a process takes, and
+//!   the group commit of the inline writer's transactions.
 //! - [`exec`]: statements that run on a pooled connection or on the
 //!   SQLite inline writer alike, so a write path is written once.
 //! - [`outbox`]: calls to other services that must not be lost: the
@@ -22,3 +24,4 @@ pub mod exec;
 pub mod inline;
 pub mod outbox;
 pub mod poll;
+pub mod turn;
