@@ -30,10 +30,15 @@
 //!   SQLite's lock is free for it; so does a group that has
 //!   [`MAX_MEMBERS`].
 //! - If SQLite ends the whole transaction (a failed commit, a full disk),
-//!   every member of the group fails, as a commit of its own would have.
+//!   every member of the group fails, those that did nothing wrong too.
+//! - A group that no write has joined yet (its first failed) is rolled
+//!   back at once: it would keep SQLite's lock from writers outside the
+//!   turn (the outbox relay, another process).
 //!
-//! Waiting for the turn gives up after `timeout`, as waiting for a pooled
-//! connection does.
+//! Waiting for the turn to begin a write gives up after `timeout`, as
+//! waiting for a pooled connection does. Waiting for the group's commit
+//! does not: the write is in the group by then, and an error would say it
+//! failed when it may yet be committed.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -42,8 +47,8 @@ use rusqlite::Connection;
 
 use crate::inline::error;
 
-/// The most writes one group holds: bounds how long the first waits for
-/// the commit, and how much one failed commit takes with it.
+/// The most writes one group holds: bounds how much one failed commit
+/// takes with it, and how long a group keeps its pages from readers.
 pub const MAX_MEMBERS: usize = 64;
 
 /// SQLite's `SQLITE_ABORT`: what the members of a group fail with when
@@ -108,6 +113,7 @@ impl Turns {
             .state
             .try_lock()
             .map_err(|_| anyhow::anyhow!("the inline writer is set before any write"))?;
+        anyhow::ensure!(state.writer.is_none(), "the inline writer is set once");
         state.writer = Some(conn);
         Ok(())
     }
@@ -149,6 +155,12 @@ impl Turns {
         let Some(writer) = state.writer.as_ref() else {
             return Err(sqlx::Error::PoolClosed);
         };
+        if writer.is_autocommit()
+            && let Some(gone) = state.group.take()
+        {
+            // SQLite ended the group's transaction outside any member.
+            let _ = gone.outcome.set(Err(SQLITE_ABORT));
+        }
         if state.group.is_none() {
             writer.execute_batch("BEGIN IMMEDIATE").map_err(error)?;
             state.group = Some(Group {
@@ -159,7 +171,6 @@ impl Turns {
         writer.execute_batch("SAVEPOINT member").map_err(error)?;
         Ok(InlineWrite {
             turn,
-            timeout: self.timeout,
             finished: false,
         })
     }
@@ -221,7 +232,6 @@ fn code_of(e: &rusqlite::Error) -> i32 {
 /// [`crate::exec::Exec`].
 pub struct InlineWrite {
     turn: WriteTurn,
-    timeout: Duration,
     /// Released into the group, or rolled back already.
     finished: bool,
 }
@@ -245,13 +255,15 @@ impl InlineWrite {
     /// been committed.
     ///
     /// # Errors
-    /// SQLite's, when the release or the group's commit fails (then none
-    /// of this write is kept); the turn's timeout, when the group's end is
-    /// not known in time.
+    /// SQLite's, when the release or the group's commit fails: then none
+    /// of this write is kept.
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.conn()?
-            .execute_batch("RELEASE member")
-            .map_err(error)?;
+        let conn = self.conn()?;
+        if conn.is_autocommit() {
+            // SQLite ended the transaction in one of this write's statements.
+            return Err(error(failure(SQLITE_ABORT)));
+        }
+        conn.execute_batch("RELEASE member").map_err(error)?;
         let Some(group) = self.turn.group.as_mut() else {
             // Released, yet no group: SQLite's transaction cannot have
             // ended without this write's statements failing.
@@ -260,14 +272,11 @@ impl InlineWrite {
         group.members += 1;
         let outcome = Arc::clone(&group.outcome);
         self.finished = true;
-        let turns = Turns {
-            state: Arc::clone(tokio::sync::OwnedMutexGuard::mutex(&self.turn)),
-            timeout: self.timeout,
-        };
+        let turns = Arc::clone(tokio::sync::OwnedMutexGuard::mutex(&self.turn));
         // Give the turn to the writes queued behind: they join the group.
         drop(self);
         if outcome.get().is_none() {
-            let mut turn = turns.wait().await?;
+            let mut turn = turns.lock_owned().await;
             if outcome.get().is_none() {
                 // The open group is this one: no writer settled it since.
                 settle(&mut turn);
@@ -299,8 +308,11 @@ impl Drop for InlineWrite {
             return;
         };
         // Some errors make SQLite end the whole transaction; then the
-        // group is gone with it.
-        let undone = !writer.is_autocommit()
+        // group is gone with it. A group no write has joined holds nothing
+        // worth SQLite's lock.
+        let joined = state.group.as_ref().is_some_and(|g| g.members > 0);
+        let undone = joined
+            && !writer.is_autocommit()
             && writer
                 .execute_batch("ROLLBACK TO member; RELEASE member")
                 .inspect_err(|e| tracing::error!(error = %e, "rolling back an inline write failed"))

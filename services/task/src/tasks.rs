@@ -150,10 +150,17 @@ impl State {
                         )
                         .await?;
                         if let Some(earlier) = earlier {
+                            // The earlier create may be in this group,
+                            // not committed yet: the answer waits for it.
+                            let found = if earlier.request_hash == hash {
+                                tasks::get(&mut tx, caller, &earlier.task_id).await?
+                            } else {
+                                None
+                            };
+                            tx.commit().await?;
                             if earlier.request_hash != hash {
                                 return Err(Error::IdempotencyKeyReused);
                             }
-                            let found = tasks::get(&mut tx, caller, &earlier.task_id).await?;
                             let found = found.ok_or(Error::NotFound(TASK))?;
                             return Ok((found.task, Wakes::default()));
                         }

@@ -226,3 +226,37 @@ async fn a_group_whose_members_went_away_is_committed_by_the_next_turn() {
     db.close().await;
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_first_write_that_fails_alone_leaves_no_transaction_open() {
+    let (dir, db) = names("first-fails").await;
+    let mut first = inline_write(&db).await;
+    add(&mut first, "a").await;
+    drop(first);
+    // Another connection, outside the turn, gets SQLite's lock at once.
+    let file = dir.join("first-fails.db");
+    let other = rusqlite::Connection::open(&file).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE; ROLLBACK").unwrap();
+    assert!(committed(&db).await.is_empty());
+    db.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn when_sqlite_ends_the_transaction_in_a_member_the_whole_group_fails() {
+    let (dir, db) = names("ended").await;
+    let (first_commit, mut second) = second_in_a_group(&db).await;
+    add(&mut second, "b").await;
+    // As SQLite does on some errors (a full disk, an I/O error).
+    second.execute("ROLLBACK", &[]).await.unwrap();
+    drop(second);
+    let failed = finish(first_commit).await.unwrap_err();
+    assert_eq!(crate::inline::sqlite_code(&failed), Some(4), "{failed}");
+    assert!(committed(&db).await.is_empty());
+    let mut third = inline_write(&db).await;
+    add(&mut third, "c").await;
+    finish(third.commit()).await.unwrap();
+    assert_eq!(committed(&db).await, ["c"]);
+    db.close().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
