@@ -119,18 +119,27 @@ async fn a_write_that_fails_in_a_group_takes_only_its_own_work_back() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+type Waiting<'a, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'a>>;
+
+/// A write, which added "a", waits for its group's commit behind another
+/// writer (not an inline one) that asked for the turn while it held it:
+/// that writer's turn, then the write's commit, both still waiting.
+async fn behind_another_writer(
+    db: &Db,
+) -> (Waiting<'_, Option<super::WriteTurn>>, Waiting<'_, ()>) {
+    let mut first = inline_write(db).await;
+    add(&mut first, "a").await;
+    let mut turn = Box::pin(db.write_turn());
+    assert!(waits(&mut turn.as_mut()).await, "the write holds the turn");
+    let mut first_commit = Box::pin(first.commit());
+    assert!(waits(&mut first_commit.as_mut()).await, "not committed yet");
+    (turn, first_commit)
+}
+
 #[tokio::test]
 async fn another_writer_commits_an_open_group_before_its_own_write() {
     let (dir, db) = names("pooled-after").await;
-    let mut first = inline_write(&db).await;
-    add(&mut first, "a").await;
-    let turn = db.write_turn();
-    let mut turn = std::pin::pin!(turn);
-    assert!(waits(&mut turn).await);
-    let first_commit = first.commit();
-    let mut first_commit = std::pin::pin!(first_commit);
-    assert!(waits(&mut first_commit).await);
-
+    let (turn, first_commit) = behind_another_writer(&db).await;
     let turn = finish(turn).await.unwrap();
     assert_eq!(committed(&db).await, ["a"], "committed as the turn passed");
     // SQLite's lock is free: a pooled write goes through at once.
@@ -209,17 +218,9 @@ async fn many_writes_at_once_are_all_kept_in_groups_of_at_most_the_bound() {
 #[tokio::test]
 async fn a_group_whose_members_went_away_is_committed_by_the_next_turn() {
     let (dir, db) = names("abandoned").await;
-    let mut first = inline_write(&db).await;
-    add(&mut first, "a").await;
-    let turn = db.write_turn();
-    let mut turn = std::pin::pin!(turn);
-    assert!(waits(&mut turn).await);
-    {
-        // The request is dropped while its write waits for the group.
-        let first_commit = first.commit();
-        let mut first_commit = std::pin::pin!(first_commit);
-        assert!(waits(&mut first_commit).await);
-    }
+    let (turn, first_commit) = behind_another_writer(&db).await;
+    // The request is dropped while its write waits for the group.
+    drop(first_commit);
     let turn = finish(turn).await.unwrap();
     assert_eq!(committed(&db).await, ["a"]);
     drop(turn);
